@@ -1,0 +1,126 @@
+//! JSON wire types of the center's HTTP API (`/api/v1`), shared by the center, agents and ctl.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{NodeInfo, RunRecord, Task};
+
+pub const API_PREFIX: &str = "/api/v1";
+
+/// Every error answer: a stable machine-readable code and a message for humans.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// `unauthorized`, `forbidden`, `not_found`, `conflict`, `invalid`, `too_large`, `internal`.
+    pub code: String,
+    pub message: String,
+}
+
+/// A task as the API shows it: the stored task plus where it is placed and when it fires next.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskView {
+    #[serde(flatten)]
+    pub task: Task,
+    /// `paused`, `unassigned` (no eligible live node) or `scheduled`.
+    pub state: String,
+    pub node: Option<String>,
+    pub next_fires: Vec<Timestamp>,
+}
+
+/// An edit: fields to change (a JSON merge patch over the spec) and the version it was based on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PatchRequest {
+    pub version: u64,
+    #[serde(flatten)]
+    pub changes: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CloneRequest {
+    pub name: String,
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+/// A stored package; a task keeps the history of those it used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageInfo {
+    pub sha256: String,
+    pub file_name: String,
+    pub size: u64,
+    pub uploaded_at: Timestamp,
+    pub uploaded_by: String,
+}
+
+/// What an agent delivers about a run: the record and, once it ends, its captured log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    pub run: RunRecord,
+    #[serde(default)]
+    pub log: Option<String>,
+}
+
+/// Live output of a running run, pushed by the agent while it runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputChunk {
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeView {
+    #[serde(flatten)]
+    pub info: NodeInfo,
+    pub tasks: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub version: String,
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionResult {
+    pub task: String,
+    /// Runs the action touched (run now: the new run; stop: the runs asked to stop).
+    #[serde(default)]
+    pub runs: Vec<String>,
+}
+
+/// One change on the event stream (`GET /api/v1/events`, server-sent events).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    TaskChanged {
+        task: Box<Task>,
+    },
+    TaskDeleted {
+        id: String,
+    },
+    RunChanged {
+        run: Box<RunRecord>,
+    },
+    NodeUp {
+        node: Box<NodeInfo>,
+    },
+    NodeDown {
+        cluster: String,
+        name: String,
+    },
+    /// For the owning agent: kill these runs of the task (all active ones when `runs` is empty).
+    StopRequested {
+        task: String,
+        node: String,
+        runs: Vec<String>,
+    },
+    /// For the owning agent: run the task now under this run id.
+    RunRequested {
+        task: String,
+        node: String,
+        run: Box<RunRecord>,
+    },
+}

@@ -1,0 +1,467 @@
+//! In-process coordination for `--standalone` and unit tests: one [`EmbeddedEngine`] per
+//! process, any number of [`EmbeddedSession`]s on it. Claims are appended to a file so a
+//! restart never re-fires an instant already claimed. Not distributed, and it never pretends.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use super::{Assignment, Change, ClaimKey, ClaimOutcome, Coordination, Error, Result, Versioned};
+use crate::model::NodeInfo;
+
+#[derive(Default)]
+struct State {
+    /// (cluster, node) → member and the session that registered it.
+    members: BTreeMap<(String, String), (NodeInfo, u64)>,
+    leader: Option<(u64, String)>,
+    assignments: BTreeMap<(String, String), Versioned<Assignment>>,
+    /// task → run → (sequence for age, owner session tag).
+    claims: HashMap<String, HashMap<String, (u64, String)>>,
+    claim_seq: u64,
+    closed: std::collections::HashSet<u64>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Serializes appends and compactions of the claims file.
+    file: tokio::sync::Mutex<Option<ClaimLog>>,
+    changes: broadcast::Sender<Change>,
+    next_session: AtomicU64,
+}
+
+struct ClaimLog {
+    path: PathBuf,
+    file: std::fs::File,
+    /// Lines in the file that pruning already dropped; compaction rewrites when it grows.
+    dead_lines: usize,
+}
+
+/// The in-process engine; cheap to clone.
+#[derive(Clone)]
+pub struct EmbeddedEngine {
+    shared: Arc<Shared>,
+}
+
+/// One session on the engine: its members and leadership end when it closes or drops.
+pub struct EmbeddedSession {
+    shared: Arc<Shared>,
+    id: u64,
+    /// Claim owner: unique per session, so an earlier life of the same node is "someone else".
+    owner: String,
+}
+
+impl EmbeddedEngine {
+    /// An engine whose claims live only in memory.
+    pub fn in_memory() -> EmbeddedEngine {
+        Self::build(None, HashMap::new(), 0)
+    }
+
+    /// An engine whose claims persist in `path` (created if missing).
+    pub fn open(path: &Path) -> Result<EmbeddedEngine> {
+        let io = |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut claims: HashMap<String, HashMap<String, (u64, String)>> = HashMap::new();
+        let mut seq = 0;
+        match std::fs::File::open(path) {
+            Ok(f) => {
+                for line in std::io::BufReader::new(f).lines() {
+                    let line = line.map_err(io)?;
+                    let mut parts = line.splitn(3, '\t');
+                    if let (Some(task), Some(run), Some(owner)) =
+                        (parts.next(), parts.next(), parts.next())
+                    {
+                        seq += 1;
+                        claims
+                            .entry(task.to_string())
+                            .or_default()
+                            .insert(run.to_string(), (seq, owner.to_string()));
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        let engine = Self::build(
+            Some(ClaimLog {
+                path: path.to_path_buf(),
+                file,
+                dead_lines: 0,
+            }),
+            claims,
+            seq,
+        );
+        Ok(engine)
+    }
+
+    fn build(
+        log: Option<ClaimLog>,
+        claims: HashMap<String, HashMap<String, (u64, String)>>,
+        seq: u64,
+    ) -> Self {
+        let (changes, _) = broadcast::channel(1024);
+        let seed = jiff::Timestamp::now().as_microsecond().unsigned_abs();
+        EmbeddedEngine {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    claims,
+                    claim_seq: seq,
+                    ..State::default()
+                }),
+                file: tokio::sync::Mutex::new(log),
+                changes,
+                next_session: AtomicU64::new(seed),
+            }),
+        }
+    }
+
+    /// Opens a new session.
+    pub fn session(&self, label: &str) -> EmbeddedSession {
+        let id = self.shared.next_session.fetch_add(1, Ordering::Relaxed);
+        EmbeddedSession {
+            shared: self.shared.clone(),
+            id,
+            owner: format!("{label}@{id:x}"),
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn notify(&self, change: Change) {
+        // No receivers is fine: nobody is watching yet.
+        let _ = self.changes.send(change);
+    }
+}
+
+impl EmbeddedSession {
+    fn live(&self) -> Result<MutexGuard<'_, State>> {
+        let st = self.shared.lock();
+        if st.closed.contains(&self.id) {
+            return Err(Error::SessionExpired);
+        }
+        Ok(st)
+    }
+
+    fn end(&self) {
+        let mut st = self.shared.lock();
+        if !st.closed.insert(self.id) {
+            return;
+        }
+        let gone: Vec<(String, String)> = st
+            .members
+            .iter()
+            .filter(|(_, (_, s))| *s == self.id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &gone {
+            st.members.remove(k);
+        }
+        let lost_lead = matches!(st.leader, Some((s, _)) if s == self.id);
+        if lost_lead {
+            st.leader = None;
+        }
+        drop(st);
+        for (cluster, _) in gone {
+            self.shared.notify(Change::Members { cluster });
+        }
+        if lost_lead {
+            self.shared.notify(Change::Leadership);
+        }
+    }
+}
+
+impl Drop for EmbeddedSession {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+#[async_trait]
+impl Coordination for EmbeddedSession {
+    async fn join(&self, node: &NodeInfo) -> Result<()> {
+        let mut st = self.live()?;
+        st.members.insert(
+            (node.cluster.clone(), node.name.clone()),
+            (node.clone(), self.id),
+        );
+        drop(st);
+        self.shared.notify(Change::Members {
+            cluster: node.cluster.clone(),
+        });
+        Ok(())
+    }
+
+    async fn members(&self, cluster: &str) -> Result<Vec<NodeInfo>> {
+        let st = self.live()?;
+        Ok(st
+            .members
+            .iter()
+            .filter(|((c, _), _)| c == cluster)
+            .map(|(_, (n, _))| n.clone())
+            .collect())
+    }
+
+    async fn clusters(&self) -> Result<Vec<String>> {
+        let st = self.live()?;
+        let mut out: Vec<String> = st
+            .members
+            .keys()
+            .chain(st.assignments.keys())
+            .map(|(c, _)| c.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn campaign(&self, candidate: &str) -> Result<bool> {
+        let mut st = self.live()?;
+        let won = match &st.leader {
+            Some((s, _)) => *s == self.id,
+            None => {
+                st.leader = Some((self.id, candidate.to_string()));
+                drop(st);
+                self.shared.notify(Change::Leadership);
+                return Ok(true);
+            }
+        };
+        Ok(won)
+    }
+
+    async fn read_assignment(
+        &self,
+        cluster: &str,
+        node: &str,
+    ) -> Result<Option<Versioned<Assignment>>> {
+        let st = self.live()?;
+        Ok(st
+            .assignments
+            .get(&(cluster.to_string(), node.to_string()))
+            .cloned())
+    }
+
+    async fn write_assignment(
+        &self,
+        cluster: &str,
+        node: &str,
+        assignment: &Assignment,
+    ) -> Result<u64> {
+        let mut st = self.live()?;
+        let key = (cluster.to_string(), node.to_string());
+        let version = st.assignments.get(&key).map_or(0, |v| v.version + 1);
+        st.assignments.insert(
+            key,
+            Versioned {
+                value: assignment.clone(),
+                version,
+            },
+        );
+        drop(st);
+        self.shared.notify(Change::Assignment {
+            cluster: cluster.to_string(),
+            node: node.to_string(),
+        });
+        Ok(version)
+    }
+
+    async fn claim(
+        &self,
+        cluster: &str,
+        node: &str,
+        assignment_version: u64,
+        keys: &[ClaimKey],
+    ) -> Result<Vec<ClaimOutcome>> {
+        let mut log = self.shared.file.lock().await;
+        let mut fresh = Vec::new();
+        let outcomes = {
+            let mut st = self.live()?;
+            let current = st
+                .assignments
+                .get(&(cluster.to_string(), node.to_string()))
+                .map(|a| a.version);
+            if current != Some(assignment_version) {
+                return Err(Error::Fenced {
+                    node: node.to_string(),
+                    expected: assignment_version,
+                });
+            }
+            let mut outcomes = Vec::with_capacity(keys.len());
+            for key in keys {
+                st.claim_seq += 1;
+                let seq = st.claim_seq;
+                let runs = st.claims.entry(key.task.clone()).or_default();
+                match runs.get(&key.run) {
+                    Some((_, owner)) if *owner == self.owner => {
+                        outcomes.push(ClaimOutcome::Claimed)
+                    }
+                    Some(_) => outcomes.push(ClaimOutcome::Taken),
+                    None => {
+                        runs.insert(key.run.clone(), (seq, self.owner.clone()));
+                        fresh.push(key.clone());
+                        outcomes.push(ClaimOutcome::Claimed);
+                    }
+                }
+            }
+            outcomes
+        };
+        if let Some(log) = log.as_mut()
+            && !fresh.is_empty()
+        {
+            let mut buf = String::new();
+            for k in &fresh {
+                buf.push_str(&format!("{}\t{}\t{}\n", k.task, k.run, self.owner));
+            }
+            let written = log
+                .file
+                .write_all(buf.as_bytes())
+                .and_then(|()| log.file.sync_data());
+            if let Err(source) = written {
+                // Not durable means not claimed: undo, so nobody launches on a claim a restart forgets.
+                let mut st = self.shared.lock();
+                for k in &fresh {
+                    if let Some(runs) = st.claims.get_mut(&k.task) {
+                        runs.remove(&k.run);
+                    }
+                }
+                return Err(Error::Io {
+                    path: log.path.display().to_string(),
+                    source,
+                });
+            }
+        }
+        Ok(outcomes)
+    }
+
+    async fn prune_claims(&self, task: &str, keep: usize) -> Result<usize> {
+        let mut log = self.shared.file.lock().await;
+        let (dropped, snapshot) = {
+            let mut st = self.live()?;
+            let Some(runs) = st.claims.get_mut(task) else {
+                return Ok(0);
+            };
+            if runs.len() <= keep {
+                return Ok(0);
+            }
+            let mut by_age: Vec<(u64, String)> =
+                runs.iter().map(|(r, (s, _))| (*s, r.clone())).collect();
+            by_age.sort_unstable();
+            let dropped = by_age.len() - keep;
+            for (_, run) in by_age.into_iter().take(dropped) {
+                runs.remove(&run);
+            }
+            let total: usize = st.claims.values().map(HashMap::len).sum();
+            let snapshot = match log.as_ref() {
+                Some(l) if l.dead_lines + dropped > total.max(1024) => Some(
+                    st.claims
+                        .iter()
+                        .flat_map(|(t, runs)| {
+                            runs.iter()
+                                .map(move |(r, (s, o))| (*s, t.clone(), r.clone(), o.clone()))
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            };
+            (dropped, snapshot)
+        };
+        if let Some(log) = log.as_mut() {
+            log.dead_lines += dropped;
+            if let Some(mut rows) = snapshot {
+                rows.sort_unstable();
+                compact(log, &rows)?;
+            }
+        }
+        Ok(dropped)
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.end();
+        let _ = self.shared.changes.send(Change::SessionLost);
+        Ok(())
+    }
+
+    fn changes(&self) -> broadcast::Receiver<Change> {
+        self.shared.changes.subscribe()
+    }
+}
+
+/// Rewrites the claims file with only live claims: write aside, fsync, rename over.
+fn compact(log: &mut ClaimLog, rows: &[(u64, String, String, String)]) -> Result<()> {
+    let tmp = log.path.with_extension("compact");
+    let io = |source| Error::Io {
+        path: tmp.display().to_string(),
+        source,
+    };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+    for (_, t, r, o) in rows {
+        writeln!(out, "{t}\t{r}\t{o}").map_err(io)?;
+    }
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, &log.path).map_err(io)?;
+    log.file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log.path)
+        .map_err(io)?;
+    log.dead_lines = 0;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn behavioural_suite() {
+        let engine = EmbeddedEngine::in_memory();
+        super::super::suite::run(|| {
+            let e = engine.clone();
+            async move { Ok(e.session("suite")) }
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn claims_survive_a_restart_and_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claims");
+        let a = Assignment::default();
+        let key = |i: usize| ClaimKey {
+            task: "t".into(),
+            run: format!("t-{i}-1"),
+        };
+        {
+            let engine = EmbeddedEngine::open(&path).unwrap();
+            let s = engine.session("n1");
+            let v = s.write_assignment("c", "n1", &a).await.unwrap();
+            let keys: Vec<ClaimKey> = (0..3000).map(key).collect();
+            let out = s.claim("c", "n1", v, &keys).await.unwrap();
+            assert!(out.iter().all(|o| *o == ClaimOutcome::Claimed));
+            assert_eq!(s.prune_claims("t", 100).await.unwrap(), 2900);
+        }
+        let engine = EmbeddedEngine::open(&path).unwrap();
+        let s = engine.session("n1");
+        let v = s.write_assignment("c", "n1", &a).await.unwrap();
+        let out = s.claim("c", "n1", v, &[key(2999), key(5)]).await.unwrap();
+        // A new life of the same node may not re-fire what the old one claimed.
+        assert_eq!(out, [ClaimOutcome::Taken, ClaimOutcome::Claimed]);
+        let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+        assert!(lines <= 200, "compaction left {lines} lines");
+    }
+}

@@ -1,0 +1,19 @@
+//! CloudTask's shared core: what every program agrees on.
+//!
+//! Layout:
+//! - [`model`]: tasks, runs, nodes and their validation — the vocabulary of the product.
+//! - [`schedule`]: cron / `@every` parsing and fire-time evaluation with DST rules (DESIGN.md §4).
+//! - [`api`]: JSON wire types of the center's HTTP API.
+//! - [`ring`]: the pure, sticky consistent-hash placement of tasks on nodes.
+//! - [`coord`] (feature `embedded`): the coordination trait and its in-process backend.
+//!
+//! Architecture invariant: nothing here does I/O except the `coord` backends.
+
+pub mod api;
+#[cfg(feature = "embedded")]
+pub mod coord;
+pub mod model;
+pub mod ring;
+pub mod schedule;
+
+pub use model::*;

@@ -1,0 +1,489 @@
+//! Tasks, runs and nodes: the product's vocabulary, with validation that names the field at fault.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::schedule::{Schedule, ScheduleSet};
+
+/// Default cluster and group: a newcomer never has to create either.
+pub const DEFAULT_CLUSTER: &str = "default";
+pub const DEFAULT_GROUP: &str = "default";
+
+/// What a user sets on a task. Everything else on [`Task`] is owned by the center.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    pub name: String,
+    #[serde(default = "default_cluster")]
+    pub cluster: String,
+    #[serde(default = "default_group")]
+    pub group: String,
+    #[serde(default)]
+    pub description: String,
+    /// Run through `sh -c` (Unix) or `cmd /C` (Windows) in the unpacked package directory.
+    pub command: String,
+    #[serde(default)]
+    pub package: Option<PackageRef>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub schedules: Vec<String>,
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    #[serde(default)]
+    pub start_at: Option<Timestamp>,
+    #[serde(default)]
+    pub end_at: Option<Timestamp>,
+    /// Wall-clock limit of one attempt; none means no limit.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Time between SIGTERM and SIGKILL when a run is timed out or stopped.
+    #[serde(default = "default_kill_grace_ms")]
+    pub kill_grace_ms: u64,
+    #[serde(default)]
+    pub retries: u32,
+    /// First retry delay; doubles with each further attempt.
+    #[serde(default = "default_retry_backoff_ms")]
+    pub retry_backoff_ms: u64,
+    #[serde(default)]
+    pub concurrency: Concurrency,
+    #[serde(default)]
+    pub misfire: Misfire,
+    /// How late a missed instant may still be caught up.
+    #[serde(default = "default_misfire_grace_ms")]
+    pub misfire_grace_ms: u64,
+    /// Node names the task may run on; empty means any node of its cluster.
+    #[serde(default)]
+    pub target_nodes: Vec<String>,
+    #[serde(default)]
+    pub paused: bool,
+}
+
+fn default_cluster() -> String {
+    DEFAULT_CLUSTER.into()
+}
+fn default_group() -> String {
+    DEFAULT_GROUP.into()
+}
+fn default_timezone() -> String {
+    "UTC".into()
+}
+fn default_kill_grace_ms() -> u64 {
+    5_000
+}
+fn default_retry_backoff_ms() -> u64 {
+    1_000
+}
+fn default_misfire_grace_ms() -> u64 {
+    60_000
+}
+
+/// A stored task: the spec plus identity and bookkeeping the center maintains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    #[serde(flatten)]
+    pub spec: TaskSpec,
+    /// Bumped on every change; edits must name the version they were based on.
+    pub version: u64,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub updated_by: String,
+    pub updated_at: Timestamp,
+}
+
+/// A package a task runs from, addressed by content so agents can cache and verify it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageRef {
+    pub sha256: String,
+    pub file_name: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Concurrency {
+    /// A fire while a run is active is recorded as `skipped`.
+    #[default]
+    Forbid,
+    Allow,
+    /// A fire while a run is active kills the active run first.
+    Replace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Misfire {
+    /// One catch-up run for instants missed within the grace; the rest are `missed`.
+    #[default]
+    RunOnce,
+    Skip,
+}
+
+/// Where a run is in its life. Terminal statuses never change again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Scheduled,
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Killed,
+    Lost,
+    Skipped,
+    Missed,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 9] = [
+        RunStatus::Scheduled,
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::TimedOut,
+        RunStatus::Killed,
+        RunStatus::Lost,
+        RunStatus::Skipped,
+        RunStatus::Missed,
+    ];
+
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, RunStatus::Scheduled | RunStatus::Running)
+    }
+
+    /// Orders statuses so a late, out-of-order report never moves a run backwards.
+    pub fn rank(self) -> u8 {
+        match self {
+            RunStatus::Scheduled => 0,
+            RunStatus::Running => 1,
+            _ => 2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Scheduled => "scheduled",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::Killed => "killed",
+            RunStatus::Lost => "lost",
+            RunStatus::Skipped => "skipped",
+            RunStatus::Missed => "missed",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown run status {s:?}"))
+    }
+}
+
+/// Why a run exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Schedule,
+    Manual,
+    Retry,
+    CatchUp,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Retry => "retry",
+            Trigger::CatchUp => "catch_up",
+        }
+    }
+}
+
+/// One execution (or non-execution) of a task at one instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Deterministic per (task, instant, attempt): see [`run_id`].
+    pub id: String,
+    pub task: String,
+    pub task_name: String,
+    pub scheduled_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub node: String,
+    pub attempt: u32,
+    pub trigger: Trigger,
+    /// Why the run ended as it did, when the exit code does not say it.
+    pub message: Option<String>,
+}
+
+/// The id of a run: the same (task, instant, attempt) always gives the same id, so the claim,
+/// the spool and the store all agree on it and a redelivered result is stored once.
+pub fn run_id(task_id: &str, scheduled_at: Timestamp, attempt: u32, trigger: Trigger) -> String {
+    let tag = if trigger == Trigger::Manual { "m" } else { "" };
+    format!("{task_id}-{tag}{}-{attempt}", scheduled_at.as_millisecond())
+}
+
+/// A live agent as it registers itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub cluster: String,
+    /// Base URL of its HTTP API, if it serves one.
+    pub address: Option<String>,
+    pub version: String,
+    pub os: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Concurrent runs it accepts.
+    pub capacity: u32,
+    pub started_at: Timestamp,
+}
+
+/// A field-level validation failure: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ValidationError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks a name (task, group, cluster, node): what shells, URLs and file names all accept.
+pub fn validate_name(field: &str, name: &str) -> Result<(), ValidationError> {
+    if name.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if name.len() > 63 {
+        return Err(ValidationError::new(
+            field,
+            format!("{name:?} is longer than 63 characters"),
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(ValidationError::new(
+            field,
+            format!("{name:?} contains {c:?}; use letters, digits, '-', '_' and '.'"),
+        ));
+    }
+    if name.starts_with('.') || name.starts_with('-') {
+        return Err(ValidationError::new(
+            field,
+            format!("{name:?} must start with a letter, digit or '_'"),
+        ));
+    }
+    Ok(())
+}
+
+impl TaskSpec {
+    /// Validates every field and returns the parsed schedules, so callers never parse twice.
+    pub fn validate(&self) -> Result<ScheduleSet, ValidationError> {
+        validate_name("name", &self.name)?;
+        validate_name("cluster", &self.cluster)?;
+        validate_name("group", &self.group)?;
+        if self.command.trim().is_empty() {
+            return Err(ValidationError::new("command", "must not be empty"));
+        }
+        if self.command.len() > 64 * 1024 {
+            return Err(ValidationError::new("command", "is longer than 64 KiB"));
+        }
+        if self.description.len() > 4096 {
+            return Err(ValidationError::new(
+                "description",
+                "is longer than 4096 bytes",
+            ));
+        }
+        if let Some(p) = &self.package {
+            if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ValidationError::new(
+                    "package.sha256",
+                    format!("{:?} is not a sha256 hex digest", p.sha256),
+                ));
+            }
+            if p.file_name.is_empty() || p.file_name.contains('/') {
+                return Err(ValidationError::new(
+                    "package.file_name",
+                    format!("{:?} is not a plain file name", p.file_name),
+                ));
+            }
+        }
+        for key in self.env.keys() {
+            let ok = !key.is_empty()
+                && !key.starts_with(|c: char| c.is_ascii_digit())
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(ValidationError::new(
+                    format!("env.{key}"),
+                    "is not a valid variable name (letters, digits, '_', not starting with a digit)",
+                ));
+            }
+            if key.starts_with("CLOUDTASK_") {
+                return Err(ValidationError::new(
+                    format!("env.{key}"),
+                    "the CLOUDTASK_ prefix is reserved for variables the agent sets",
+                ));
+            }
+        }
+        if self.schedules.is_empty() {
+            return Err(ValidationError::new(
+                "schedules",
+                "needs at least one schedule (cron, @daily-style alias or @every <duration>)",
+            ));
+        }
+        let tz = jiff::tz::TimeZone::get(&self.timezone).map_err(|_| {
+            ValidationError::new(
+                "timezone",
+                format!("{:?} is not an IANA time zone name", self.timezone),
+            )
+        })?;
+        let mut schedules = Vec::with_capacity(self.schedules.len());
+        for (i, text) in self.schedules.iter().enumerate() {
+            let s = Schedule::parse(text)
+                .map_err(|e| ValidationError::new(format!("schedules[{i}]"), e.to_string()))?;
+            schedules.push(s);
+        }
+        if let (Some(start), Some(end)) = (self.start_at, self.end_at)
+            && start >= end
+        {
+            return Err(ValidationError::new(
+                "end_at",
+                format!("{end} is not after start_at {start}"),
+            ));
+        }
+        if self.timeout_ms == Some(0) {
+            return Err(ValidationError::new("timeout_ms", "must be positive"));
+        }
+        if self.retries > 100 {
+            return Err(ValidationError::new("retries", "must be at most 100"));
+        }
+        for (i, node) in self.target_nodes.iter().enumerate() {
+            validate_name(&format!("target_nodes[{i}]"), node)?;
+        }
+        Ok(ScheduleSet::new(schedules, tz, self.start_at, self.end_at))
+    }
+}
+
+/// Parses a human duration (`30s`, `5m`, `1h30m`, `500ms`) into milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let d: jiff::SignedDuration = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("{text:?} is not a duration like 30s, 5m or 1h30m: {e}"))?;
+    if d.is_negative() {
+        return Err(format!("{text:?} is negative"));
+    }
+    u64::try_from(d.as_millis()).map_err(|_| format!("{text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn spec() -> TaskSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": "backup",
+            "command": "echo hi",
+            "schedules": ["*/5 * * * *"],
+        }))
+        .expect("minimal spec parses")
+    }
+
+    #[test]
+    fn minimal_spec_gets_defaults() {
+        let s = spec();
+        assert_eq!(s.cluster, "default");
+        assert_eq!(s.timezone, "UTC");
+        assert_eq!(s.concurrency, Concurrency::Forbid);
+        assert_eq!(s.misfire, Misfire::RunOnce);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut s = spec();
+        s.schedules = vec!["* * * * *".into(), "61 * * * *".into()];
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.field, "schedules[1]");
+
+        let mut s = spec();
+        s.timezone = "Mars/Olympus".into();
+        assert_eq!(s.validate().unwrap_err().field, "timezone");
+
+        let mut s = spec();
+        s.name = "bad name".into();
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.field, "name");
+        assert!(err.message.contains("' '"), "{err}");
+
+        let mut s = spec();
+        s.env.insert("CLOUDTASK_X".into(), "1".into());
+        assert_eq!(s.validate().unwrap_err().field, "env.CLOUDTASK_X");
+
+        let mut s = spec();
+        s.schedules.clear();
+        assert_eq!(s.validate().unwrap_err().field, "schedules");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = serde_json::from_value::<TaskSpec>(serde_json::json!({
+            "name": "a", "command": "x", "schedules": ["@daily"], "comand": "typo"
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("comand"), "{err}");
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_ms("30s"), Ok(30_000));
+        assert_eq!(parse_duration_ms("1h30m"), Ok(5_400_000));
+        assert_eq!(parse_duration_ms("500ms"), Ok(500));
+        assert!(parse_duration_ms("soon").is_err());
+    }
+
+    #[test]
+    fn run_ids_are_deterministic_and_distinct() {
+        let t = Timestamp::from_second(1_700_000_000).unwrap();
+        assert_eq!(
+            run_id("t1", t, 1, Trigger::Schedule),
+            run_id("t1", t, 1, Trigger::Schedule)
+        );
+        assert_ne!(
+            run_id("t1", t, 1, Trigger::Schedule),
+            run_id("t1", t, 2, Trigger::Retry)
+        );
+        assert_ne!(
+            run_id("t1", t, 1, Trigger::Schedule),
+            run_id("t1", t, 1, Trigger::Manual)
+        );
+    }
+}

@@ -1,1 +1,25 @@
+//! The CloudTask node daemon as a library: `cloudtask-center --standalone` embeds it, the
+//! `cloudtask-agent` binary runs it against a cluster.
+//!
+//! Layout, from the loop down:
+//! - [`scheduler`]: the run loop — assignment, timers, batched claims, policies, retries.
+//! - [`plan`]: pure planning of due instants (on time, catch-up, missed).
+//! - [`runner`]: one run end to end — package, process, live output, spooled report.
+//! - [`exec`]: the process group, timeout, stop and exit status.
+//! - [`output`]: capped, timestamped output capture.
+//! - [`package`]: package download, verification and safe unpacking.
+//! - [`spool`]: reports on disk until the center acknowledges them.
+//! - [`client`]: the center's HTTP API as the agent uses it.
+//!
+//! Architecture invariant: the agent never writes the center's store; it only reports.
 
+pub mod client;
+pub mod exec;
+pub mod output;
+pub mod package;
+pub mod plan;
+pub mod runner;
+pub mod scheduler;
+pub mod spool;
+
+pub use scheduler::{AgentConfig, Error, run};

@@ -1,0 +1,186 @@
+//! The agent's side of the center's HTTP API: specs, packages, run reports, live output, events.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cloudtask_shared::api::{API_PREFIX, ErrorBody, Event, OutputChunk, RunReport, TaskView};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("center unreachable at {url}: {source}")]
+    Unreachable { url: String, source: reqwest::Error },
+    #[error("center answered {status} for {url}: {message}")]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("writing {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the center said the thing does not exist (as opposed to being away).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Status { status: 404, .. })
+    }
+}
+
+/// Cheap to clone; one connection pool per agent.
+#[derive(Debug, Clone)]
+pub struct CenterClient {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl CenterClient {
+    pub fn new(base: &str, token: &str) -> CenterClient {
+        CenterClient {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{API_PREFIX}{path}", self.base)
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response, Error> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|source| Error::Unreachable {
+                url: url.to_string(),
+                source,
+            })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let message = match resp.json::<ErrorBody>().await {
+            Ok(b) => b.error.message,
+            Err(_) => "no error body".to_string(),
+        };
+        Err(Error::Status {
+            url: url.to_string(),
+            status,
+            message,
+        })
+    }
+
+    pub async fn task(&self, id: &str) -> Result<TaskView, Error> {
+        let url = self.url(&format!("/tasks/{id}"));
+        let resp = self
+            .send(self.http.get(&url).timeout(Duration::from_secs(30)), &url)
+            .await?;
+        resp.json()
+            .await
+            .map_err(|source| Error::Unreachable { url, source })
+    }
+
+    /// Streams a package to `dest` and returns the sha256 of what arrived.
+    pub async fn download_package(&self, sha256: &str, dest: &Path) -> Result<String, Error> {
+        let url = self.url(&format!("/packages/{sha256}"));
+        let resp = self.send(self.http.get(&url), &url).await?;
+        let io = |source| Error::Io {
+            path: dest.display().to_string(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+        let mut hasher = Sha256::new();
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|source| Error::Unreachable {
+                url: url.clone(),
+                source,
+            })?;
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    pub async fn report(&self, report: &RunReport) -> Result<(), Error> {
+        let url = self.url("/agent/runs");
+        self.send(
+            self.http
+                .post(&url)
+                .json(report)
+                .timeout(Duration::from_secs(30)),
+            &url,
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn output(&self, run: &str, data: String) -> Result<(), Error> {
+        let url = self.url(&format!("/agent/runs/{run}/output"));
+        self.send(
+            self.http
+                .post(&url)
+                .json(&OutputChunk { data })
+                .timeout(Duration::from_secs(10)),
+            &url,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Follows the event stream, sending each event to `tx` until the stream ends or fails.
+    pub async fn follow_events(&self, tx: &tokio::sync::mpsc::Sender<Event>) -> Result<(), Error> {
+        let url = self.url("/events");
+        let resp = self.send(self.http.get(&url), &url).await?;
+        let mut body = resp.bytes_stream();
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|source| Error::Unreachable {
+                url: url.clone(),
+                source,
+            })?;
+            buf.extend_from_slice(&chunk);
+            while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = buf.drain(..end + 2).collect();
+                for ev in parse_sse_frame(&frame) {
+                    if tx.send(ev).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The events in one server-sent-events frame (its `data:` lines); comments and unknown types skip.
+pub fn parse_sse_frame(frame: &[u8]) -> Vec<Event> {
+    let text = String::from_utf8_lossy(frame);
+    let data: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim_start)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if data.is_empty() {
+        return vec![];
+    }
+    serde_json::from_str(&data)
+        .map(|e| vec![e])
+        .unwrap_or_default()
+}

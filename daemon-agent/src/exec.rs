@@ -1,0 +1,360 @@
+//! Runs one attempt of a task as a process group and turns what happened into a run status.
+//!
+//! The command runs through `sh -c` (`cmd /C` on Windows) in its own process group, so a
+//! timeout or a stop reaches every process it started: SIGTERM to the group, the task's kill
+//! grace, then SIGKILL. When the main process exits, whatever it left running in its group is
+//! killed too (as systemd does), so a run never leaks processes past its end.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cloudtask_shared::RunStatus;
+use jiff::Timestamp;
+use process_wrap::tokio::{CommandWrap, KillOnDrop};
+use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::output::{CappedLog, LineSplitter, Stream, format_line};
+
+#[cfg(unix)]
+const SIGTERM: i32 = 15;
+#[cfg(unix)]
+const SIGKILL: i32 = 9;
+
+/// Everything needed to start one attempt.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub command: String,
+    pub workdir: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub timeout: Option<Duration>,
+    pub kill_grace: Duration,
+    pub log_cap: usize,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub message: Option<String>,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    pub log: String,
+}
+
+/// Why a run is being stopped from outside; sent on the stop channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopRequest {
+    pub message: String,
+}
+
+fn command(launch: &Launch) -> CommandWrap {
+    #[cfg(unix)]
+    let (shell, flag) = ("sh", "-c");
+    #[cfg(windows)]
+    let (shell, flag) = ("cmd", "/C");
+    let mut cmd = CommandWrap::with_new(shell, |c| {
+        c.arg(flag)
+            .arg(&launch.command)
+            .current_dir(&launch.workdir)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    });
+    #[cfg(unix)]
+    cmd.wrap(process_wrap::tokio::ProcessGroup::leader());
+    #[cfg(windows)]
+    cmd.wrap(process_wrap::tokio::JobObject);
+    cmd.wrap(KillOnDrop);
+    cmd
+}
+
+fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    mut reader: R,
+    stream: Stream,
+    tx: mpsc::Sender<(Timestamp, Stream, String)>,
+) {
+    tokio::spawn(async move {
+        let mut split = LineSplitter::default();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    for line in split.feed(&buf[..n]) {
+                        if tx.send((Timestamp::now(), stream, line)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(line) = split.finish() {
+            let _ = tx.send((Timestamp::now(), stream, line)).await;
+        }
+    });
+}
+
+/// Runs one attempt to its end. Lines go to `live` as they come (dropped if it lags: the
+/// final log is the authoritative copy); a value on `stop` ends the run as `killed`.
+pub async fn execute(
+    launch: Launch,
+    live: Option<mpsc::Sender<String>>,
+    mut stop: watch::Receiver<Option<StopRequest>>,
+) -> Outcome {
+    let started_at = Timestamp::now();
+    let mut log = CappedLog::new(launch.log_cap);
+    let failed_to_start = |message: String, log: CappedLog| Outcome {
+        status: RunStatus::Failed,
+        exit_code: None,
+        message: Some(message),
+        started_at,
+        finished_at: Timestamp::now(),
+        log: log.finish(),
+    };
+    let mut child = match command(&launch).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return failed_to_start(
+                format!(
+                    "could not start {:?} in {}: {e}",
+                    launch.command,
+                    launch.workdir.display()
+                ),
+                log,
+            );
+        }
+    };
+    let (tx, mut rx) = mpsc::channel(256);
+    if let Some(out) = child.stdout().take() {
+        pump(out, Stream::Stdout, tx.clone());
+    }
+    if let Some(err) = child.stderr().take() {
+        pump(err, Stream::Stderr, tx.clone());
+    }
+    drop(tx);
+
+    let deadline = launch.timeout.map(|t| Instant::now() + t);
+    // Set once we start killing: the status to report and when SIGKILL follows SIGTERM.
+    let mut killing: Option<(RunStatus, String, Instant)> = None;
+    let mut sigkilled = false;
+    let record = |log: &mut CappedLog, (at, stream, text): (Timestamp, Stream, String)| {
+        let line = format_line(at, stream, &text);
+        if let Some(live) = &live {
+            let _ = live.try_send(line.clone());
+        }
+        log.push(line);
+    };
+
+    let waited = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            Some(line) = rx.recv() => record(&mut log, line),
+            () = sleep_until_opt(deadline), if killing.is_none() => {
+                let limit = launch.timeout.unwrap_or_default();
+                killing = Some((RunStatus::TimedOut, format!("timed out after {:#}", jiff::SignedDuration::try_from(limit).unwrap_or_default()), Instant::now() + launch.kill_grace));
+                terminate(&*child);
+            }
+            changed = stop.changed(), if killing.is_none() => {
+                let why = match changed {
+                    Ok(()) => stop.borrow().clone(),
+                    Err(_) => None,
+                };
+                if let Some(req) = why {
+                    killing = Some((RunStatus::Killed, req.message, Instant::now() + launch.kill_grace));
+                    terminate(&*child);
+                }
+            }
+            () = sleep_until_opt(killing.as_ref().map(|k| k.2)), if !sigkilled => {
+                sigkilled = true;
+                force_kill(&*child);
+            }
+        }
+    };
+    // Whatever the main process left behind in its group goes now; then drain its output.
+    force_kill(&*child);
+    let drain = async {
+        while let Some(line) = rx.recv().await {
+            record(&mut log, line);
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(2), drain)
+        .await
+        .is_err()
+    {
+        log.push(format_line(
+            Timestamp::now(),
+            Stream::Stderr,
+            "[cloudtask: output still open 2s after exit; rest dropped]",
+        ));
+    }
+    let finished_at = Timestamp::now();
+    let (status, exit_code, message) = match (killing, waited) {
+        (Some((status, message, _)), Ok(st)) => (status, st.code(), Some(message)),
+        (Some((status, message, _)), Err(_)) => (status, None, Some(message)),
+        (None, Ok(st)) if st.success() => (RunStatus::Succeeded, Some(0), None),
+        (None, Ok(st)) => (RunStatus::Failed, st.code(), Some(describe_exit(&st))),
+        (None, Err(e)) => (
+            RunStatus::Failed,
+            None,
+            Some(format!("waiting for the process failed: {e}")),
+        ),
+    };
+    Outcome {
+        status,
+        exit_code,
+        message,
+        started_at,
+        finished_at,
+        log: log.finish(),
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn describe_exit(st: &std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = st.signal() {
+            return format!("killed by signal {sig}");
+        }
+    }
+    match st.code() {
+        Some(c) => format!("exited with code {c}"),
+        None => "exited abnormally".into(),
+    }
+}
+
+fn terminate(child: &dyn process_wrap::tokio::ChildWrapper) {
+    #[cfg(unix)]
+    {
+        let _ = child.signal(SIGTERM);
+    }
+    #[cfg(windows)]
+    {
+        let _ = child;
+    }
+}
+
+fn force_kill(child: &dyn process_wrap::tokio::ChildWrapper) {
+    #[cfg(unix)]
+    {
+        let _ = child.signal(SIGKILL);
+    }
+    #[cfg(windows)]
+    {
+        let _ = child;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launch(cmd: &str) -> Launch {
+        Launch {
+            command: cmd.into(),
+            workdir: std::env::temp_dir(),
+            env: vec![("GREETING".into(), "hello".into())],
+            timeout: None,
+            kill_grace: Duration::from_millis(500),
+            log_cap: 64 * 1024,
+        }
+    }
+
+    /// Alive means present in /proc and not a zombie (a zombie has exited; only its parent
+    /// has not collected it, which in a container may be an init that never does).
+    pub(crate) fn process_alive(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+
+    fn no_stop() -> watch::Receiver<Option<StopRequest>> {
+        let (tx, rx) = watch::channel(None);
+        std::mem::forget(tx);
+        rx
+    }
+
+    #[tokio::test]
+    async fn success_captures_both_streams_with_env() {
+        let out = execute(launch("echo $GREETING; echo oops >&2"), None, no_stop()).await;
+        assert_eq!(out.status, RunStatus::Succeeded);
+        assert!(out.log.contains(" out hello\n"), "{}", out.log);
+        assert!(out.log.contains(" err oops\n"), "{}", out.log);
+    }
+
+    #[tokio::test]
+    async fn failure_keeps_the_exit_code() {
+        let out = execute(launch("exit 7"), None, no_stop()).await;
+        assert_eq!((out.status, out.exit_code), (RunStatus::Failed, Some(7)));
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let mut l = launch(&format!(
+            "sh -c 'echo $$ > {}; sleep 300' & wait",
+            pidfile.display()
+        ));
+        l.timeout = Some(Duration::from_millis(300));
+        let out = execute(l, None, no_stop()).await;
+        assert_eq!(out.status, RunStatus::TimedOut);
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while process_alive(pid.trim()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "grandchild {pid} survived the timeout"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[tokio::test]
+    async fn term_ignoring_process_gets_killed_after_grace() {
+        let mut l = launch("trap '' TERM; sleep 300");
+        l.timeout = Some(Duration::from_millis(100));
+        l.kill_grace = Duration::from_millis(100);
+        let out = execute(l, None, no_stop()).await;
+        assert_eq!(out.status, RunStatus::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn stop_reports_killed() {
+        let (tx, rx) = watch::channel(None);
+        let run = tokio::spawn(execute(launch("echo started; sleep 300"), None, rx));
+        // Stop once the process has shown it runs.
+        tokio::task::yield_now().await;
+        tx.send(Some(StopRequest {
+            message: "stopped by test".into(),
+        }))
+        .unwrap();
+        let out = run.await.unwrap();
+        assert_eq!(out.status, RunStatus::Killed);
+        assert_eq!(out.message.as_deref(), Some("stopped by test"));
+    }
+
+    #[tokio::test]
+    async fn missing_workdir_is_a_clear_failure() {
+        let mut l = launch("true");
+        l.workdir = "/nonexistent/cloudtask".into();
+        let out = execute(l, None, no_stop()).await;
+        assert_eq!(out.status, RunStatus::Failed);
+        assert!(out.message.unwrap().contains("/nonexistent/cloudtask"));
+    }
+}

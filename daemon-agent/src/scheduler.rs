@@ -1,0 +1,685 @@
+//! The agent's run loop: it owns the timers of the tasks assigned to this node and wakes for
+//! the earliest of: a due instant or retry, an assignment change, a command from the center
+//! (run now, stop), a finished run, or shutdown.
+//!
+//! Each tick claims every due (task, instant) in one batch, fenced by this node's assignment
+//! version, and launches only what it claimed: an instant runs at most once, cluster-wide and
+//! across restarts. The last instant examined per task (its *cursor*) is kept on disk, so after
+//! a restart the instants missed meanwhile follow the task's misfire policy.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudtask_shared::api::{Event, RunReport};
+use cloudtask_shared::coord::{self, Change, ClaimKey, ClaimOutcome, Coordination};
+use cloudtask_shared::schedule::ScheduleSet;
+use cloudtask_shared::{Concurrency, NodeInfo, RunRecord, RunStatus, Task, Trigger, run_id};
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::client::CenterClient;
+use crate::exec::StopRequest;
+use crate::package::{Limits, PackageCache};
+use crate::plan::{Fate, plan};
+use crate::runner::{self, RunContext};
+use crate::spool::{Spool, write_atomic};
+
+/// Claims kept per task: enough to cover retries and late reports, small enough to bound the store.
+const CLAIMS_KEPT: usize = 256;
+
+/// Everything an agent needs to know about itself.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub name: String,
+    pub cluster: String,
+    pub center_url: String,
+    pub token: String,
+    pub data_dir: PathBuf,
+    /// Base URL of this agent's own API, when it serves one.
+    pub address: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub capacity: u32,
+    /// Bytes of output kept per run (head and tail).
+    pub log_cap: usize,
+    pub package_limits: Limits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("agent data directory {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Coord(#[from] coord::Error),
+}
+
+struct Owned {
+    task: Task,
+    schedules: ScheduleSet,
+    /// Instants up to here are handled (fired, skipped or missed).
+    cursor: Timestamp,
+    next: Option<Timestamp>,
+}
+
+struct Active {
+    task: String,
+    stop: watch::Sender<Option<StopRequest>>,
+}
+
+/// Why a launch is wanted: a scheduled instant, a retry, or an operator's "run now".
+enum Want {
+    Planned {
+        task: String,
+        at: Timestamp,
+        fate: Fate,
+    },
+    Retry {
+        task: String,
+        scheduled_at: Timestamp,
+        attempt: u32,
+    },
+    Manual {
+        run: RunRecord,
+    },
+}
+
+impl Want {
+    fn task(&self) -> &str {
+        match self {
+            Want::Planned { task, .. } | Want::Retry { task, .. } => task,
+            Want::Manual { run } => &run.task,
+        }
+    }
+
+    fn key(&self) -> ClaimKey {
+        let run = match self {
+            Want::Planned { task, at, .. } => run_id(task, *at, 1, Trigger::Schedule),
+            Want::Retry {
+                task,
+                scheduled_at,
+                attempt,
+            } => run_id(task, *scheduled_at, *attempt, Trigger::Retry),
+            Want::Manual { run } => run.id.clone(),
+        };
+        ClaimKey {
+            task: self.task().to_string(),
+            run,
+        }
+    }
+}
+
+/// Runs the agent until `shutdown` turns true.
+pub async fn run(
+    cfg: AgentConfig,
+    coord: Arc<dyn Coordination>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let io = |path: &PathBuf| {
+        let path = path.display().to_string();
+        move |source| Error::Io { path, source }
+    };
+    let spool_dir = cfg.data_dir.join("spool");
+    let spool = Arc::new(
+        Spool::open(spool_dir.clone())
+            .await
+            .map_err(io(&spool_dir))?,
+    );
+    let lost = spool.recover_lost().await.map_err(io(&spool_dir))?;
+    if lost > 0 {
+        tracing::warn!(
+            lost,
+            "runs active when the agent last stopped are reported lost"
+        );
+    }
+    let client = CenterClient::new(&cfg.center_url, &cfg.token);
+    let specs_dir = cfg.data_dir.join("specs");
+    tokio::fs::create_dir_all(&specs_dir)
+        .await
+        .map_err(io(&specs_dir))?;
+
+    {
+        let (spool, client, shutdown) = (spool.clone(), client.clone(), shutdown.clone());
+        tokio::spawn(async move { spool.deliver(client, shutdown).await });
+    }
+    let (event_tx, event_rx) = mpsc::channel(256);
+    tokio::spawn(follow_events(client.clone(), event_tx, shutdown.clone()));
+
+    let changes = coord.changes();
+    coord
+        .join(&NodeInfo {
+            name: cfg.name.clone(),
+            cluster: cfg.cluster.clone(),
+            address: cfg.address.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            os: std::env::consts::OS.to_string(),
+            labels: cfg.labels.clone(),
+            capacity: cfg.capacity,
+            started_at: Timestamp::now(),
+        })
+        .await?;
+    tracing::info!(node = %cfg.name, cluster = %cfg.cluster, "agent joined");
+
+    let cursors_path = cfg.data_dir.join("cursors.json");
+    let cursors: BTreeMap<String, Timestamp> = match tokio::fs::read(&cursors_path).await {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
+        Err(_) => BTreeMap::new(),
+    };
+    let (done_tx, done_rx) = mpsc::channel(1024);
+    let ctx = RunContext {
+        node: cfg.name.clone(),
+        client: client.clone(),
+        packages: PackageCache::new(cfg.data_dir.join("packages"), cfg.package_limits),
+        spool,
+        work_dir: cfg.data_dir.join("work"),
+        log_cap: cfg.log_cap,
+    };
+    let mut s = Scheduler {
+        cfg,
+        coord,
+        ctx,
+        client,
+        specs_dir,
+        cursors_path,
+        owned: HashMap::new(),
+        assignment_version: None,
+        timers: BTreeSet::new(),
+        active: HashMap::new(),
+        retries: BTreeSet::new(),
+        saved_cursors: cursors,
+        stale: HashSet::new(),
+        done_tx,
+    };
+    s.reconcile().await;
+    s.run(changes, event_rx, done_rx, shutdown).await
+}
+
+struct Scheduler {
+    cfg: AgentConfig,
+    coord: Arc<dyn Coordination>,
+    ctx: RunContext,
+    client: CenterClient,
+    specs_dir: PathBuf,
+    cursors_path: PathBuf,
+    owned: HashMap<String, Owned>,
+    assignment_version: Option<u64>,
+    timers: BTreeSet<(Timestamp, String)>,
+    active: HashMap<String, Active>,
+    /// (due, task, scheduled instant, attempt)
+    retries: BTreeSet<(Timestamp, String, Timestamp, u32)>,
+    /// Cursors from disk, used when a task is first installed after a restart.
+    saved_cursors: BTreeMap<String, Timestamp>,
+    /// Tasks whose current spec could not be fetched yet.
+    stale: HashSet<String>,
+    done_tx: mpsc::Sender<RunRecord>,
+}
+
+fn until(at: Timestamp) -> tokio::time::Instant {
+    let wait = at.duration_since(Timestamp::now());
+    let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now() + wait
+}
+
+impl Scheduler {
+    async fn run(
+        &mut self,
+        mut changes: broadcast::Receiver<Change>,
+        mut events: mpsc::Receiver<Event>,
+        mut done: mpsc::Receiver<RunRecord>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), Error> {
+        let mut gc = tokio::time::interval(Duration::from_secs(60));
+        let mut resync = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            let wake = self
+                .timers
+                .first()
+                .map(|(t, _)| *t)
+                .into_iter()
+                .chain(self.retries.first().map(|r| r.0))
+                .min();
+            tokio::select! {
+                () = async { match wake { Some(t) => tokio::time::sleep_until(until(t)).await, None => std::future::pending().await } } => {
+                    self.tick(Timestamp::now()).await;
+                }
+                change = changes.recv() => match change {
+                    Ok(Change::Assignment { cluster, node }) if cluster == self.cfg.cluster && node == self.cfg.name => self.reconcile().await,
+                    Ok(Change::SessionLost) => {
+                        self.owned.clear();
+                        self.timers.clear();
+                        return Err(coord::Error::SessionExpired.into());
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.reconcile().await,
+                    Err(broadcast::error::RecvError::Closed) => return Err(coord::Error::SessionExpired.into()),
+                },
+                Some(ev) = events.recv() => self.on_event(ev).await,
+                Some(rec) = done.recv() => self.on_done(rec),
+                _ = resync.tick(), if !self.stale.is_empty() => self.reconcile().await,
+                _ = gc.tick() => self.prune_claims().await,
+                _ = shutdown.changed() => {
+                    self.save_cursors().await;
+                    for a in self.active.values() {
+                        let _ = a.stop.send(Some(StopRequest { message: "agent shutting down".into() }));
+                    }
+                    // Give stopped runs their grace to report before the process goes.
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                    while !self.active.is_empty() {
+                        match tokio::time::timeout_at(deadline, done.recv()).await {
+                            Ok(Some(rec)) => { self.active.remove(&rec.id); }
+                            _ => break,
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Re-reads this node's assignment and brings owned tasks in line with it.
+    async fn reconcile(&mut self) {
+        let assignment = match self
+            .coord
+            .read_assignment(&self.cfg.cluster, &self.cfg.name)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read assignment");
+                return;
+            }
+        };
+        self.assignment_version = assignment.as_ref().map(|a| a.version);
+        let wanted = assignment.map(|a| a.value.tasks).unwrap_or_default();
+        let gone: Vec<String> = self
+            .owned
+            .keys()
+            .filter(|id| !wanted.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(o) = self.owned.remove(&id) {
+                tracing::info!(task = %o.task.spec.name, "task moved away from this node");
+                if let Some(n) = o.next {
+                    self.timers.remove(&(n, id.clone()));
+                }
+            }
+            self.stale.remove(&id);
+        }
+        self.retries.retain(|r| wanted.contains_key(&r.1));
+        for (id, version) in wanted {
+            if self
+                .owned
+                .get(&id)
+                .is_some_and(|o| o.task.version == version)
+            {
+                self.stale.remove(&id);
+                continue;
+            }
+            match self.fetch_spec(&id, version).await {
+                Some(task) => self.install(task),
+                None => tracing::warn!(task = %id, "no spec for assigned task yet; retrying"),
+            }
+        }
+    }
+
+    /// The task's spec: from the center, else the copy on disk (so tasks keep firing while the
+    /// center is away). Marks the task stale unless the exact version was found.
+    async fn fetch_spec(&mut self, id: &str, version: u64) -> Option<Task> {
+        let path = self.specs_dir.join(format!("{id}.json"));
+        match self.client.task(id).await {
+            Ok(view) => {
+                if let Ok(bytes) = serde_json::to_vec(&view.task)
+                    && let Err(e) = write_atomic(&path, &bytes).await
+                {
+                    tracing::warn!(error = %e, "cannot cache task spec");
+                }
+                if view.task.version >= version {
+                    self.stale.remove(id);
+                } else {
+                    self.stale.insert(id.to_string());
+                }
+                return Some(view.task);
+            }
+            Err(e) if e.is_not_found() => {
+                self.stale.remove(id);
+                return None;
+            }
+            Err(e) => {
+                tracing::debug!(task = %id, error = %e, "center unavailable; using cached spec")
+            }
+        }
+        self.stale.insert(id.to_string());
+        let bytes = tokio::fs::read(&path).await.ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn install(&mut self, task: Task) {
+        let schedules = match task.spec.validate() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(task = %task.spec.name, error = %e, "assigned task does not validate");
+                return;
+            }
+        };
+        let now = Timestamp::now();
+        let id = task.id.clone();
+        let cursor = match self.owned.remove(&id) {
+            // An edit or a resume re-bases the schedule at now: nothing to catch up.
+            Some(old) => {
+                if let Some(n) = old.next {
+                    self.timers.remove(&(n, id.clone()));
+                }
+                now
+            }
+            None => self
+                .saved_cursors
+                .get(&id)
+                .copied()
+                .filter(|c| *c <= now)
+                .unwrap_or(now),
+        };
+        let cursor = if task.spec.paused { now } else { cursor };
+        let next = if task.spec.paused {
+            None
+        } else {
+            schedules.next_after(cursor)
+        };
+        if let Some(n) = next {
+            self.timers.insert((n, id.clone()));
+        }
+        tracing::info!(task = %task.spec.name, version = task.version, paused = task.spec.paused, "task installed");
+        self.owned.insert(
+            id,
+            Owned {
+                task,
+                schedules,
+                cursor,
+                next,
+            },
+        );
+    }
+
+    async fn tick(&mut self, now: Timestamp) {
+        let mut wants = Vec::new();
+        while let Some((at, id)) = self.timers.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            let Some(o) = self.owned.get_mut(&id) else {
+                continue;
+            };
+            let p = plan(
+                &o.schedules,
+                o.cursor,
+                now,
+                o.task.spec.misfire,
+                SignedDuration::from_millis(o.task.spec.misfire_grace_ms as i64),
+            );
+            if p.uncounted {
+                tracing::warn!(task = %o.task.spec.name, "more missed instants than can be recorded; only the latest are");
+            }
+            if let Some(last) = p.due.last() {
+                o.cursor = last.at;
+            }
+            o.next = p.next;
+            if let Some(n) = p.next {
+                self.timers.insert((n, id.clone()));
+            }
+            wants.extend(p.due.into_iter().map(|d| Want::Planned {
+                task: id.clone(),
+                at: d.at,
+                fate: d.fate,
+            }));
+        }
+        while let Some((at, task, scheduled_at, attempt)) = self.retries.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.retries.pop_first();
+            wants.push(Want::Retry {
+                task,
+                scheduled_at,
+                attempt,
+            });
+        }
+        if !wants.is_empty() {
+            self.claim_and_act(wants).await;
+            self.save_cursors().await;
+        }
+    }
+
+    /// Claims all wants in one batch and acts on those this node won.
+    async fn claim_and_act(&mut self, mut wants: Vec<Want>) {
+        for attempt in 0..2 {
+            wants.retain(|w| self.owned.contains_key(w.task()));
+            let Some(version) = self.assignment_version else {
+                return;
+            };
+            if wants.is_empty() {
+                return;
+            }
+            let keys: Vec<ClaimKey> = wants.iter().map(Want::key).collect();
+            match self
+                .coord
+                .claim(&self.cfg.cluster, &self.cfg.name, version, &keys)
+                .await
+            {
+                Ok(outcomes) => {
+                    for (want, outcome) in wants.into_iter().zip(outcomes) {
+                        match outcome {
+                            ClaimOutcome::Claimed => self.act(want).await,
+                            ClaimOutcome::Taken => {
+                                tracing::debug!(run = %want.key().run, "already claimed; not launching")
+                            }
+                        }
+                    }
+                    return;
+                }
+                Err(coord::Error::Fenced { .. }) if attempt == 0 => self.reconcile().await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claims failed; nothing launched this tick");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        task: &Task,
+        scheduled_at: Timestamp,
+        attempt: u32,
+        trigger: Trigger,
+    ) -> RunRecord {
+        RunRecord {
+            id: run_id(&task.id, scheduled_at, attempt, trigger),
+            task: task.id.clone(),
+            task_name: task.spec.name.clone(),
+            scheduled_at,
+            started_at: None,
+            finished_at: None,
+            status: RunStatus::Scheduled,
+            exit_code: None,
+            node: self.cfg.name.clone(),
+            attempt,
+            trigger,
+            message: None,
+        }
+    }
+
+    async fn act(&mut self, want: Want) {
+        let Some(task) = self.owned.get(want.task()).map(|o| o.task.clone()) else {
+            return;
+        };
+        let run = match want {
+            Want::Planned {
+                at,
+                fate: Fate::Missed,
+                ..
+            } => {
+                let mut run = self.record(&task, at, 1, Trigger::Schedule);
+                run.status = RunStatus::Missed;
+                run.finished_at = Some(Timestamp::now());
+                run.message = Some("the instant passed while no run could start (node or agent down); misfire policy did not catch it up".into());
+                self.report(run).await;
+                return;
+            }
+            Want::Planned {
+                at,
+                fate: Fate::Fire(trigger),
+                ..
+            } => self.record(&task, at, 1, trigger),
+            Want::Retry {
+                scheduled_at,
+                attempt,
+                ..
+            } => self.record(&task, scheduled_at, attempt, Trigger::Retry),
+            Want::Manual { run } => run,
+        };
+        let running: Vec<&String> = self
+            .active
+            .iter()
+            .filter(|(_, a)| a.task == task.id)
+            .map(|(id, _)| id)
+            .collect();
+        if !running.is_empty() && run.trigger != Trigger::Retry {
+            match task.spec.concurrency {
+                Concurrency::Forbid => {
+                    let mut run = run;
+                    run.status = RunStatus::Skipped;
+                    run.finished_at = Some(Timestamp::now());
+                    run.message = Some(format!(
+                        "concurrency forbid: run {} is still active",
+                        running[0]
+                    ));
+                    self.report(run).await;
+                    return;
+                }
+                Concurrency::Replace => {
+                    for a in self.active.values().filter(|a| a.task == task.id) {
+                        let _ = a.stop.send(Some(StopRequest {
+                            message: format!("replaced by run {}", run.id),
+                        }));
+                    }
+                }
+                Concurrency::Allow => {}
+            }
+        }
+        let (stop_tx, stop_rx) = watch::channel(None);
+        self.active.insert(
+            run.id.clone(),
+            Active {
+                task: task.id.clone(),
+                stop: stop_tx,
+            },
+        );
+        let (ctx, done) = (self.ctx.clone(), self.done_tx.clone());
+        tokio::spawn(async move {
+            let rec = runner::run(ctx, task, run, stop_rx).await;
+            let _ = done.send(rec).await;
+        });
+    }
+
+    async fn report(&self, run: RunRecord) {
+        if let Err(e) = self.ctx.spool.push(&RunReport { run, log: None }).await {
+            tracing::error!(error = %e, "cannot spool run report");
+        }
+    }
+
+    fn on_done(&mut self, rec: RunRecord) {
+        self.active.remove(&rec.id);
+        let Some(o) = self.owned.get(&rec.task) else {
+            return;
+        };
+        let retryable = matches!(rec.status, RunStatus::Failed | RunStatus::TimedOut);
+        if retryable && rec.attempt <= o.task.spec.retries {
+            let factor = 1u64 << (rec.attempt - 1).min(20);
+            let delay = SignedDuration::from_millis(
+                o.task
+                    .spec
+                    .retry_backoff_ms
+                    .saturating_mul(factor)
+                    .min(i64::MAX as u64) as i64,
+            );
+            let at = Timestamp::now()
+                .checked_add(delay)
+                .unwrap_or(Timestamp::MAX);
+            tracing::info!(run = %rec.id, attempt = rec.attempt + 1, %at, "retry scheduled");
+            self.retries
+                .insert((at, rec.task, rec.scheduled_at, rec.attempt + 1));
+        }
+    }
+
+    async fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::RunRequested { node, run, .. } if node == self.cfg.name => {
+                self.claim_and_act(vec![Want::Manual { run: *run }]).await;
+            }
+            Event::StopRequested { node, task, runs } if node == self.cfg.name => {
+                for (id, a) in &self.active {
+                    if a.task == task && (runs.is_empty() || runs.contains(id)) {
+                        let _ = a.stop.send(Some(StopRequest {
+                            message: "stopped by user".into(),
+                        }));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn save_cursors(&mut self) {
+        let cursors: BTreeMap<&String, Timestamp> =
+            self.owned.iter().map(|(id, o)| (id, o.cursor)).collect();
+        match serde_json::to_vec(&cursors) {
+            Ok(bytes) => {
+                if let Err(e) = write_atomic(&self.cursors_path, &bytes).await {
+                    tracing::warn!(error = %e, "cannot save schedule cursors");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot encode schedule cursors"),
+        }
+    }
+
+    async fn prune_claims(&mut self) {
+        for id in self.owned.keys() {
+            if let Err(e) = self.coord.prune_claims(id, CLAIMS_KEPT).await {
+                tracing::warn!(task = %id, error = %e, "claim pruning failed");
+            }
+        }
+    }
+}
+
+/// Keeps a subscription to the center's event stream, reconnecting while the center is away.
+async fn follow_events(
+    client: CenterClient,
+    tx: mpsc::Sender<Event>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        tokio::select! {
+            r = client.follow_events(&tx) => {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "event stream unavailable");
+                } else {
+                    backoff = Duration::from_millis(200);
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+        if tx.is_closed() {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}

@@ -132,18 +132,28 @@ impl Budget {
     }
 }
 
-/// Copies at most `remaining` bytes more than declared sizes allow: the declared size can lie.
+/// Writes one entry, counting what it really holds against the budget (declared sizes can lie).
+/// Without a destination the bytes are only counted: that is how an upload is inspected.
 fn write_file(
-    dest: &Path,
+    dest: Option<&Path>,
     reader: &mut dyn Read,
     mode: u32,
     budget: &mut Budget,
 ) -> Result<(), Error> {
+    let room = budget.limits.max_bytes - budget.bytes.min(budget.limits.max_bytes);
+    let Some(dest) = dest else {
+        let copied = std::io::copy(&mut reader.take(room + 1), &mut std::io::sink())
+            .map_err(io(Path::new("-")))?;
+        if copied > room {
+            return Err(Error::TooLarge(budget.limits.max_bytes));
+        }
+        budget.bytes += copied;
+        return Ok(());
+    };
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
     let mut file = std::fs::File::create(dest).map_err(io(dest))?;
-    let room = budget.limits.max_bytes - budget.bytes.min(budget.limits.max_bytes);
     let copied = std::io::copy(&mut reader.take(room + 1), &mut file).map_err(io(dest))?;
     if copied > room {
         return Err(Error::TooLarge(budget.limits.max_bytes));
@@ -165,12 +175,13 @@ fn set_mode(_: &Path, _: u32) -> Result<(), Error> {
     Ok(())
 }
 
-/// Unpacks `archive` into `dest` (an empty directory), refusing anything unsafe.
+/// Unpacks `archive` into `dest` (an empty directory), refusing anything unsafe. With no
+/// `dest`, only checks: the center inspects uploads this way before accepting them.
 pub fn unpack(
     archive: &Path,
     kind: Kind,
     file_name: &str,
-    dest: &Path,
+    dest: Option<&Path>,
     limits: Limits,
 ) -> Result<(), Error> {
     let mut budget = Budget {
@@ -187,7 +198,7 @@ pub fn unpack(
         Kind::Plain => {
             budget.entry(0)?;
             write_file(
-                &dest.join(file_name),
+                dest.map(|d| d.join(file_name)).as_deref(),
                 &mut std::io::BufReader::new(file),
                 0o755,
                 &mut budget,
@@ -207,11 +218,15 @@ pub fn unpack(
                 let kind = entry.header().entry_type();
                 budget.entry(0)?;
                 if kind.is_dir() {
-                    let d = dest.join(&rel);
-                    std::fs::create_dir_all(&d).map_err(io(&d))?;
+                    make_dir(dest, &rel)?;
                 } else if kind.is_file() || kind == tar::EntryType::Continuous {
                     let mode = entry.header().mode().unwrap_or(0o644);
-                    write_file(&dest.join(&rel), &mut entry, mode, &mut budget)?;
+                    write_file(
+                        dest.map(|d| d.join(&rel)).as_deref(),
+                        &mut entry,
+                        mode,
+                        &mut budget,
+                    )?;
                 } else if kind.is_pax_global_extensions()
                     || kind.is_pax_local_extensions()
                     || kind.is_gnu_longname()
@@ -249,16 +264,27 @@ pub fn unpack(
                     });
                 }
                 if entry.is_dir() {
-                    let d = dest.join(&rel);
-                    std::fs::create_dir_all(&d).map_err(io(&d))?;
+                    make_dir(dest, &rel)?;
                 } else {
                     let mode = entry.unix_mode().unwrap_or(0o644);
-                    write_file(&dest.join(&rel), &mut entry, mode, &mut budget)?;
+                    write_file(
+                        dest.map(|d| d.join(&rel)).as_deref(),
+                        &mut entry,
+                        mode,
+                        &mut budget,
+                    )?;
                 }
             }
             Ok(())
         }
     }
+}
+
+fn make_dir(dest: Option<&Path>, rel: &Path) -> Result<(), Error> {
+    if let Some(d) = dest.map(|d| d.join(rel)) {
+        std::fs::create_dir_all(&d).map_err(io(&d))?;
+    }
+    Ok(())
 }
 
 /// The node's package cache: `<dir>/<sha256>/` holds one unpacked package.
@@ -319,13 +345,19 @@ impl PackageCache {
         );
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
-            let unpacked = unpack(&archive, Kind::of(&file_name), &file_name, &scratch, limits)
-                .and_then(|()| match std::fs::rename(&scratch, &ready) {
-                    Ok(()) => Ok(()),
-                    // Another run of the same package finished first: theirs is as good as ours.
-                    Err(_) if ready.is_dir() => Ok(()),
-                    Err(e) => Err(io(&ready)(e)),
-                });
+            let unpacked = unpack(
+                &archive,
+                Kind::of(&file_name),
+                &file_name,
+                Some(&scratch),
+                limits,
+            )
+            .and_then(|()| match std::fs::rename(&scratch, &ready) {
+                Ok(()) => Ok(()),
+                // Another run of the same package finished first: theirs is as good as ours.
+                Err(_) if ready.is_dir() => Ok(()),
+                Err(e) => Err(io(&ready)(e)),
+            });
             if unpacked.is_err() || scratch.exists() {
                 let _ = std::fs::remove_dir_all(&scratch);
             }
@@ -388,7 +420,7 @@ mod tests {
         });
         let out = t.path().join("out");
         std::fs::create_dir(&out).unwrap();
-        unpack(&p, Kind::TarGz, "pkg.tar.gz", &out, Limits::default()).unwrap();
+        unpack(&p, Kind::TarGz, "pkg.tar.gz", Some(&out), Limits::default()).unwrap();
         assert_eq!(std::fs::read(out.join("bin/run.sh")).unwrap(), b"hi\n");
         #[cfg(unix)]
         {
@@ -412,7 +444,7 @@ mod tests {
         });
         let out = t.path().join("out");
         std::fs::create_dir(&out).unwrap();
-        let err = unpack(&p, Kind::TarGz, "pkg.tar.gz", &out, Limits::default()).unwrap_err();
+        let err = unpack(&p, Kind::TarGz, "pkg.tar.gz", Some(&out), Limits::default()).unwrap_err();
         assert!(err.to_string().contains("is a link"), "{err}");
 
         let p = tar_gz(t.path(), |b| {
@@ -425,7 +457,7 @@ mod tests {
             max_entries: 3,
             max_bytes: 1 << 20,
         };
-        let err = unpack(&p, Kind::TarGz, "pkg.tar.gz", &out, limits).unwrap_err();
+        let err = unpack(&p, Kind::TarGz, "pkg.tar.gz", Some(&out), limits).unwrap_err();
         assert!(matches!(err, Error::TooManyEntries(3)), "{err}");
 
         let p = tar_gz(t.path(), |b| {
@@ -436,7 +468,7 @@ mod tests {
             max_entries: 10,
             max_bytes: 50,
         };
-        let err = unpack(&p, Kind::TarGz, "pkg.tar.gz", &out, limits).unwrap_err();
+        let err = unpack(&p, Kind::TarGz, "pkg.tar.gz", Some(&out), limits).unwrap_err();
         assert!(matches!(err, Error::TooLarge(50)), "{err}");
     }
 
@@ -451,7 +483,7 @@ mod tests {
         w.finish().unwrap();
         let out = t.path().join("out");
         std::fs::create_dir(&out).unwrap();
-        let err = unpack(&p, Kind::Zip, "p.zip", &out, Limits::default()).unwrap_err();
+        let err = unpack(&p, Kind::Zip, "p.zip", Some(&out), Limits::default()).unwrap_err();
         assert!(err.to_string().contains(".."), "{err}");
         assert!(!t.path().join("evil").exists());
     }

@@ -1,0 +1,219 @@
+//! The center's HTTP API under `/api/v1`: routing, authentication, and errors as
+//! `{"error":{"code","message"}}` with proper status codes.
+//!
+//! - [`tasks`]: tasks, their actions and packages.
+//! - [`runs`]: runs, logs, nodes, the event stream and the agents' report endpoints.
+
+mod runs;
+mod tasks;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use cloudtask_shared::ValidationError;
+use cloudtask_shared::api::{ErrorBody, ErrorDetail};
+use cloudtask_shared::coord::Coordination;
+
+use crate::allocator::Placements;
+use crate::auth::{Principal, Role, Tokens};
+use crate::hub::Hub;
+use crate::store::{self, Store};
+
+/// Everything handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub hub: Hub,
+    pub tokens: Tokens,
+    pub placements: Placements,
+    pub coord: Arc<dyn Coordination>,
+    pub packages_dir: PathBuf,
+    pub max_upload_bytes: u64,
+    /// `standalone` or `cluster`, reported by `/version`.
+    pub mode: &'static str,
+}
+
+/// An API error: status, stable code, message that names the problem.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(m: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::NOT_FOUND, "not_found", m)
+    }
+    pub fn conflict(m: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::CONFLICT, "conflict", m)
+    }
+    pub fn invalid(m: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::BAD_REQUEST, "invalid", m)
+    }
+    pub fn too_large(m: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m)
+    }
+    pub fn internal(m: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %m, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", m.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<store::Error> for ApiError {
+    fn from(e: store::Error) -> Self {
+        match e {
+            store::Error::Conflict(m) => ApiError::conflict(m),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::too_large(e.body_text());
+        }
+        ApiError::invalid(e.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        ApiError::invalid(e.body_text())
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::invalid(e.to_string())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// JSON bodies other than uploads stay small.
+const MAX_JSON_BODY: usize = 1 << 20;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/version", get(runs::version))
+        .route(
+            "/clusters",
+            get(tasks::list_clusters).post(tasks::create_cluster),
+        )
+        .route("/groups", get(tasks::list_groups).post(tasks::create_group))
+        .route("/groups/{name}", axum::routing::delete(tasks::delete_group))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route(
+            "/tasks/{task}",
+            get(tasks::show).patch(tasks::patch).delete(tasks::delete),
+        )
+        .route("/tasks/{task}/next", get(tasks::next_fires))
+        .route("/tasks/{task}/packages", get(tasks::package_history))
+        .route("/tasks/{task}/runs", get(runs::task_runs))
+        .route("/tasks/{task}/{action}", post(tasks::action))
+        .route("/runs/{id}", get(runs::show))
+        .route("/runs/{id}/log", get(runs::log))
+        .route("/nodes", get(runs::nodes))
+        .route("/events", get(runs::events))
+        .route("/agent/runs", post(runs::report))
+        .route("/agent/runs/{id}/output", post(runs::output))
+        .route("/packages/{sha256}", get(tasks::download_package))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        // Uploads stream to disk under their own limit, so the JSON limit does not apply.
+        .merge(
+            Router::new()
+                .route("/packages", post(tasks::upload_package))
+                .route("/tasks/{task}/package", post(tasks::upload_task_package))
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ));
+    Router::new()
+        .route("/api/v1/health", get(runs::health))
+        .nest("/api/v1", api)
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .with_state(state)
+}
+
+/// Checks the bearer token and what its role may reach; stores the caller for handlers.
+async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token else {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing bearer token: send 'Authorization: Bearer <token>'",
+        )
+        .into_response();
+    };
+    let Some(principal) = st.tokens.check(token) else {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid token")
+            .into_response();
+    };
+    if principal.role == Role::Agent && !agent_may(req.method(), req.uri().path()) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "agent tokens may not call {} {}",
+                req.method(),
+                req.uri().path()
+            ),
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}
+
+/// Agents read task specs and packages, report runs and follow events; nothing else.
+fn agent_may(method: &Method, path: &str) -> bool {
+    let path = path.trim_start_matches("/api/v1");
+    if path.starts_with("/agent/") {
+        return true;
+    }
+    if method != Method::GET {
+        return false;
+    }
+    path == "/events"
+        || path.starts_with("/packages/")
+        || (path.starts_with("/tasks/") && path.matches('/').count() == 2)
+}
+
+/// The caller, as authenticated.
+pub type Caller = axum::Extension<Principal>;

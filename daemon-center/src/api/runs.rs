@@ -1,0 +1,247 @@
+//! Runs and their logs (whole, or followed live), nodes, the event stream, and the endpoints
+//! agents report through.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{self, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use cloudtask_shared::api::{Event, NodeView, OutputChunk, RunReport, VersionInfo};
+use cloudtask_shared::{RunRecord, RunStatus, parse_duration_ms};
+use futures_util::Stream;
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use tokio::sync::broadcast;
+
+use super::tasks::resolve;
+use super::{ApiError, ApiResult, AppState};
+use crate::store::{RunFilter, RunWrite};
+
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+pub async fn version(State(st): State<AppState>) -> Json<VersionInfo> {
+    Json(VersionInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: st.mode.to_string(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RunsQuery {
+    /// Comma-separated statuses.
+    pub status: Option<String>,
+    /// RFC 3339 instant, or a duration back from now (`2h`).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<u32>,
+    pub group: Option<String>,
+}
+
+fn instant(field: &str, text: &str) -> ApiResult<Timestamp> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let ms = parse_duration_ms(text)
+        .map_err(|e| ApiError::invalid(format!("{field}: {e}, nor an RFC 3339 instant")))?;
+    Timestamp::now()
+        .checked_sub(SignedDuration::from_millis(ms as i64))
+        .map_err(|e| ApiError::invalid(format!("{field}: {e}")))
+}
+
+pub async fn task_runs(
+    State(st): State<AppState>,
+    Path(key): Path<String>,
+    q: Result<Query<RunsQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<RunRecord>>> {
+    let Query(q) = q?;
+    let task = resolve(&st, &key, q.group.as_deref()).await?;
+    let statuses = match &q.status {
+        Some(s) => s
+            .split(',')
+            .map(|x| {
+                x.trim()
+                    .parse::<RunStatus>()
+                    .map_err(|e| ApiError::invalid(format!("status: {e}")))
+            })
+            .collect::<ApiResult<Vec<_>>>()?,
+        None => vec![],
+    };
+    let filter = RunFilter {
+        task: Some(task.id),
+        statuses,
+        since: q
+            .since
+            .as_deref()
+            .map(|s| instant("since", s))
+            .transpose()?,
+        until: q
+            .until
+            .as_deref()
+            .map(|s| instant("until", s))
+            .transpose()?,
+        limit: q.limit.unwrap_or(100).min(10_000),
+    };
+    Ok(Json(st.store.runs(&filter).await?))
+}
+
+pub async fn show(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunRecord>> {
+    st.store
+        .run(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no run {id:?}")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    #[serde(default)]
+    pub follow: bool,
+}
+
+fn text(body: Body) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// The run's log; with `follow=true` on an unfinished run, its output as it comes, ending
+/// when the run ends.
+pub async fn log(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<LogQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let run = st
+        .store
+        .run(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run {id:?}")))?;
+    if !q.follow || run.status.is_terminal() {
+        return stored_log(&st, &id).await;
+    }
+    let (so_far, rx) = st.hub.follow(&id);
+    // It may have ended between the two reads: then the stored log is the whole story.
+    if st
+        .store
+        .run(&id)
+        .await?
+        .is_some_and(|r| r.status.is_terminal())
+    {
+        st.hub.finish(&id);
+        return stored_log(&st, &id).await;
+    }
+    let live = futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(chunk) => return Some((Ok::<_, Infallible>(chunk), rx)),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    return Some((
+                        Ok(format!(
+                            "[cloudtask: {n} live chunks dropped; the stored log is complete]\n"
+                        )),
+                        rx,
+                    ));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let stream =
+        futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(so_far) }), live);
+    Ok(text(Body::from_stream(stream)))
+}
+
+async fn stored_log(st: &AppState, id: &str) -> ApiResult<Response> {
+    Ok(text(Body::from(
+        st.store.run_log(id).await?.unwrap_or_default(),
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NodesQuery {
+    pub cluster: Option<String>,
+}
+
+pub async fn nodes(
+    State(st): State<AppState>,
+    q: Result<Query<NodesQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<NodeView>>> {
+    let Query(q) = q?;
+    let clusters = match q.cluster {
+        Some(c) => vec![c],
+        None => st.coord.clusters().await.map_err(ApiError::internal)?,
+    };
+    let mut out = Vec::new();
+    for c in clusters {
+        for info in st.coord.members(&c).await.map_err(ApiError::internal)? {
+            let tasks = st.placements.count_on(&info.name);
+            out.push(NodeView { info, tasks });
+        }
+    }
+    Ok(Json(out))
+}
+
+/// Server-sent events of every change; a subscriber that falls behind gets a `lagged` event
+/// and should re-read what it shows.
+pub async fn events(
+    State(st): State<AppState>,
+) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
+    let rx = st.hub.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let ev = match rx.recv().await {
+            Ok(ev) => match sse::Event::default().json_data(&ev) {
+                Ok(e) => e,
+                Err(e) => sse::Event::default().comment(format!("unencodable event: {e}")),
+            },
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                sse::Event::default().event("lagged").data(n.to_string())
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(ev), rx))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// An agent's run report: stored idempotently, then announced.
+pub async fn report(
+    State(st): State<AppState>,
+    body: Result<Json<RunReport>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let Json(report) = body?;
+    if st.store.task(&report.run.task).await?.is_none() {
+        st.hub.finish(&report.run.id);
+        return Err(ApiError::not_found(format!(
+            "task {} no longer exists",
+            report.run.task
+        )));
+    }
+    let write = st.store.put_run(&report.run, report.log.as_deref()).await?;
+    if report.run.status.is_terminal() {
+        st.hub.finish(&report.run.id);
+    }
+    if write == RunWrite::Applied {
+        st.hub.publish(Event::RunChanged {
+            run: Box::new(report.run),
+        });
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn output(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<OutputChunk>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let Json(chunk) = body?;
+    st.hub.append(&id, &chunk.data);
+    Ok(StatusCode::NO_CONTENT)
+}

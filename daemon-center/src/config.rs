@@ -1,0 +1,114 @@
+//! Configuration: a TOML file, overridden by `CLOUDTASK_*` environment variables, overridden
+//! by flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use serde::Deserialize;
+
+/// The CloudTask center: HTTP API, store, allocation, notifications.
+///
+/// `--standalone` runs the whole system on this machine: the center, one agent in-process and
+/// the embedded coordination engine, with no ZooKeeper or other service.
+#[derive(Debug, Parser)]
+#[command(name = "cloudtask-center", version)]
+pub struct Args {
+    /// Run center and one agent in this process with embedded coordination.
+    #[arg(long)]
+    pub standalone: bool,
+    /// TOML configuration file.
+    #[arg(long, env = "CLOUDTASK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the store, packages, tokens and the agent's spool live.
+    #[arg(long, env = "CLOUDTASK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address the HTTP API listens on (port 0 picks a free port).
+    #[arg(long, env = "CLOUDTASK_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Largest package upload, in bytes.
+    #[arg(long, env = "CLOUDTASK_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
+    /// Output kept per run, in bytes (head and tail).
+    #[arg(long, env = "CLOUDTASK_LOG_CAP_BYTES")]
+    pub log_cap_bytes: Option<usize>,
+    /// Name of the in-process agent's node (standalone).
+    #[arg(long, env = "CLOUDTASK_NODE")]
+    pub node_name: Option<String>,
+}
+
+/// Keys of the TOML file; the same names as the flags, with underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    standalone: Option<bool>,
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    max_upload_bytes: Option<u64>,
+    log_cap_bytes: Option<usize>,
+    node_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub max_upload_bytes: u64,
+    pub log_cap_bytes: usize,
+    pub node_name: String,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+impl Config {
+    pub fn load(args: Args) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading config file {}", p.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("config file {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = match args.data_dir.or(file.data_dir) {
+            Some(d) => d,
+            None => directories::ProjectDirs::from("", "", "cloudtask")
+                .map(|p| p.data_dir().to_path_buf())
+                .context("no home directory to put the data dir in: pass --data-dir")?,
+        };
+        let node_name = args
+            .node_name
+            .or(file.node_name)
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_string())
+            })
+            .filter(|n| cloudtask_shared::validate_name("node", n).is_ok())
+            .unwrap_or_else(|| "local".to_string());
+        let standalone = args.standalone || file.standalone.unwrap_or(false);
+        if !standalone {
+            anyhow::bail!(
+                "cluster mode needs the ZooKeeper coordination backend, which this build does not include yet: \
+                 run with --standalone"
+            );
+        }
+        Ok(Config {
+            data_dir,
+            listen: args.listen.or(file.listen).unwrap_or_else(|| {
+                DEFAULT_LISTEN
+                    .parse()
+                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 7878)))
+            }),
+            max_upload_bytes: args
+                .max_upload_bytes
+                .or(file.max_upload_bytes)
+                .unwrap_or(256 << 20),
+            log_cap_bytes: args.log_cap_bytes.or(file.log_cap_bytes).unwrap_or(1 << 20),
+            node_name,
+        })
+    }
+}

@@ -1,0 +1,74 @@
+//! In-memory fan-out: the event stream every subscriber sees, and the live output of runs
+//! still in progress (the final log lands in the store when the run's report arrives).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use cloudtask_shared::api::Event;
+use tokio::sync::broadcast;
+
+/// Live output kept per running run, so a follower who arrives late sees the start.
+const LIVE_CAP: usize = 256 * 1024;
+
+struct LiveLog {
+    text: String,
+    tx: broadcast::Sender<String>,
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    events: broadcast::Sender<Event>,
+    live: Arc<Mutex<HashMap<String, LiveLog>>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            events: broadcast::channel(4096).0,
+            live: Arc::default(),
+        }
+    }
+}
+
+impl Hub {
+    pub fn publish(&self, event: Event) {
+        // Nobody listening is fine.
+        let _ = self.events.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveLog>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends output of a running run and passes it to its followers.
+    pub fn append(&self, run: &str, data: &str) {
+        let mut live = self.live();
+        let entry = live.entry(run.to_string()).or_insert_with(|| LiveLog {
+            text: String::new(),
+            tx: broadcast::channel(1024).0,
+        });
+        if entry.text.len() + data.len() <= LIVE_CAP {
+            entry.text.push_str(data);
+        }
+        let _ = entry.tx.send(data.to_string());
+    }
+
+    /// What a run printed so far and a receiver for what follows, atomically.
+    pub fn follow(&self, run: &str) -> (String, broadcast::Receiver<String>) {
+        let mut live = self.live();
+        let entry = live.entry(run.to_string()).or_insert_with(|| LiveLog {
+            text: String::new(),
+            tx: broadcast::channel(1024).0,
+        });
+        (entry.text.clone(), entry.tx.subscribe())
+    }
+
+    /// The run ended: followers' streams close once they have read what was sent.
+    pub fn finish(&self, run: &str) {
+        self.live().remove(run);
+    }
+}

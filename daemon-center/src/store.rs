@@ -601,6 +601,7 @@ impl NameTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloudtask_shared::Trigger;
 
     fn run(status: RunStatus) -> RunRecord {
         RunRecord {

@@ -139,20 +139,14 @@ pub async fn log(
         return stored_log(&st, &id).await;
     }
     let live = futures_util::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(chunk) => return Some((Ok::<_, Infallible>(chunk), rx)),
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    return Some((
-                        Ok(format!(
-                            "[cloudtask: {n} live chunks dropped; the stored log is complete]\n"
-                        )),
-                        rx,
-                    ));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
+        let chunk = match rx.recv().await {
+            Ok(chunk) => chunk,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                format!("[cloudtask: {n} live chunks dropped; the stored log is complete]\n")
             }
-        }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, Infallible>(chunk), rx))
     });
     let stream =
         futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(so_far) }), live);

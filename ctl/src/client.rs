@@ -1,0 +1,180 @@
+//! The center's API as the console and CLI use it, with failures mapped to exit codes.
+
+use std::fmt;
+use std::path::Path;
+
+use cloudtask_shared::api::{API_PREFIX, ErrorBody};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Exit codes scripts can rely on (DESIGN.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Failure = 1,
+    NotFound = 3,
+    Conflict = 4,
+    Unauthorized = 5,
+}
+
+/// A failed command: what to tell the user and how to exit.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Failure {
+        Failure {
+            exit,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::new(Exit::Failure, e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Failure>;
+
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(server: &str, token: Option<String>) -> Client {
+        Client {
+            base: server.trim_end_matches('/').to_string(),
+            token,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self
+            .http
+            .request(method, format!("{}{API_PREFIX}{path}", self.base));
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let resp = req.send().await.map_err(|e| {
+            Failure::new(
+                Exit::Failure,
+                format!(
+                    "cannot reach the center at {}: {e} (set --server or CLOUDTASK_SERVER)",
+                    self.base
+                ),
+            )
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let message = match resp.json::<ErrorBody>().await {
+            Ok(b) => b.error.message,
+            Err(_) => format!("the center answered {status}"),
+        };
+        let exit = match status {
+            StatusCode::NOT_FOUND => Exit::NotFound,
+            StatusCode::CONFLICT => Exit::Conflict,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Exit::Unauthorized,
+            _ => Exit::Failure,
+        };
+        let message = match exit {
+            Exit::Unauthorized if self.token.is_none() => {
+                format!("{message}: no token given (set --token or CLOUDTASK_TOKEN)")
+            }
+            Exit::Unauthorized => format!(
+                "{message}: the center rejected the token (check --token or CLOUDTASK_TOKEN)"
+            ),
+            _ => message,
+        };
+        Err(Failure::new(exit, message))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        Ok(self
+            .send(self.request(Method::GET, path))
+            .await?
+            .json()
+            .await?)
+    }
+
+    pub async fn send_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        Ok(self
+            .send(self.request(method, path).json(body))
+            .await?
+            .json()
+            .await?)
+    }
+
+    pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        Ok(self
+            .send(self.request(Method::POST, path))
+            .await?
+            .json()
+            .await?)
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        self.send(self.request(Method::DELETE, path))
+            .await
+            .map(drop)
+    }
+
+    /// Streams a file to `path` without loading it into memory.
+    pub async fn upload<T: DeserializeOwned>(&self, path: &str, file: &Path) -> Result<T> {
+        let f = tokio::fs::File::open(file).await.map_err(|e| {
+            Failure::new(
+                Exit::Failure,
+                format!("cannot read {}: {e}", file.display()),
+            )
+        })?;
+        let len = f.metadata().await?.len();
+        let req = self
+            .request(Method::POST, path)
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(reqwest::Body::from(f));
+        Ok(self.send(req).await?.json().await?)
+    }
+
+    /// A raw streaming response (logs).
+    pub async fn stream(&self, path: &str) -> Result<reqwest::Response> {
+        self.send(self.request(Method::GET, path)).await
+    }
+}
+
+/// Percent-encodes one query or path component.
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,298 @@
+//! Test harness: starts real `cloudtask-center --standalone` processes on free ports with
+//! temporary data dirs, talks to them over HTTP and through the real `cloudtaskctl` binary.
+//! Binaries come from the workspace's target directory (`cargo build --workspace --bins`).
+
+#![allow(clippy::unwrap_used)] // test support: a failed step should fail the test loudly
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use cloudtask_shared::RunRecord;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// Where cargo put the workspace's binaries (next to the test executable's `deps/`).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+/// A running standalone center.
+pub struct Center {
+    child: Option<Child>,
+    pub url: String,
+    pub token: String,
+    pub dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    http: reqwest::Client,
+}
+
+impl Center {
+    pub async fn start(extra: &[&str]) -> Center {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        let mut c = Center::start_in(&dir, extra).await;
+        c._temp = Some(temp);
+        c
+    }
+
+    /// Starts on an existing data dir (a restart keeps the dir).
+    pub async fn start_in(dir: &Path, extra: &[&str]) -> Center {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("center.log"))
+            .unwrap();
+        let mut child = Command::new(bin("cloudtask-center"))
+            .args([
+                "--standalone",
+                "--listen",
+                "127.0.0.1:0",
+                "--node-name",
+                "node-1",
+                "--data-dir",
+            ])
+            .arg(dir)
+            .args(extra)
+            .env("CLOUDTASK_LOG", "info,cloudtask_agent=debug")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "center did not start; log:\n{}",
+                    std::fs::read_to_string(dir.join("center.log")).unwrap_or_default()
+                )
+            });
+        let token = std::fs::read_to_string(dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Center {
+            child: Some(child),
+            url,
+            token,
+            dir: dir.to_path_buf(),
+            _temp: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// kill -9: no shutdown path runs.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Sends a request with the admin token; returns status and JSON body (Null if none).
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.api_as(Some(&self.token), method, path, body).await
+    }
+
+    pub async fn api_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn upload(&self, path: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1{path}", self.url))
+            .bearer_auth(&self.token)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn text(&self, path: &str) -> String {
+        self.http
+            .get(format!("{}/api/v1{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn create_task(&self, spec: Value) -> Value {
+        let (status, body) = self.api(Method::POST, "/tasks", Some(spec)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    pub async fn runs(&self, task: &str) -> Vec<RunRecord> {
+        let (status, body) = self
+            .api(
+                Method::GET,
+                &format!("/tasks/{task}/runs?limit=10000"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_value(body).unwrap()
+    }
+
+    /// Polls the task's runs until `done` holds, or fails after `within`.
+    pub async fn wait_runs(
+        &self,
+        task: &str,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&[RunRecord]) -> bool,
+    ) -> Vec<RunRecord> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let runs = self.runs(task).await;
+            if done(&runs) {
+                return runs;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited {within:?} for {what}; runs: {runs:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs the real `cloudtaskctl` against this center.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        self.ctl_env(args, &[])
+    }
+
+    pub fn ctl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(bin("cloudtaskctl"));
+        cmd.args(args)
+            .env("CLOUDTASK_SERVER", &self.url)
+            .env("CLOUDTASK_TOKEN", &self.token)
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+}
+
+impl Drop for Center {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A .tar.gz holding `files` (path, mode, content).
+pub fn tar_gz(files: &[(&str, u32, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, mode, content) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        h.set_mode(*mode);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, path, content.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+/// A .tar.gz with one entry whose raw name is `name` (bypassing the tar crate's own checks),
+/// or a symlink to `link_target` when given.
+pub fn hostile_tar_gz(name: &str, link_target: Option<&str>) -> Vec<u8> {
+    let mut h = tar::Header::new_old();
+    {
+        let raw = h.as_old_mut();
+        raw.name[..name.len()].copy_from_slice(name.as_bytes());
+    }
+    h.set_mode(0o755);
+    let data: &[u8] = b"echo pwned\n";
+    match link_target {
+        Some(t) => {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_link_name(t).unwrap();
+            h.set_size(0);
+        }
+        None => {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(data.len() as u64);
+        }
+    }
+    h.set_cksum();
+    let mut out = Vec::new();
+    out.extend_from_slice(h.as_bytes());
+    if link_target.is_none() {
+        let mut block = [0u8; 512];
+        block[..data.len()].copy_from_slice(data);
+        out.extend_from_slice(&block);
+    }
+    out.extend_from_slice(&[0u8; 1024]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &out).unwrap();
+    gz.finish().unwrap()
+}
+
+/// Alive means present and not a zombie (an exited process its parent has not collected).
+pub fn process_alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,313 @@
+//! The center's HTTP API driving the in-process agent: runs, failures, timeouts, stop, pause,
+//! clone, optimistic concurrency, hostile uploads, limits and auth.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use cloudtask_e2e::{Center, hostile_tar_gz, process_alive, tar_gz};
+use cloudtask_shared::RunStatus;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn package_runs_every_second_with_output() {
+    let c = Center::start(&[]).await;
+    let pkg = tar_gz(&[(
+        "bin/hello.sh",
+        0o755,
+        "#!/bin/sh\necho \"hello from package, attempt $CLOUDTASK_ATTEMPT on $CLOUDTASK_NODE\"\n",
+    )]);
+    let (status, p) = c.upload("/packages?file_name=hello.tar.gz", pkg).await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    c.create_task(json!({"name": "hello", "command": "./bin/hello.sh", "schedules": ["@every 1s"], "package": p})).await;
+    let runs = c
+        .wait_runs("hello", WAIT, "3 succeeded runs", |r| {
+            r.iter()
+                .filter(|r| r.status == RunStatus::Succeeded)
+                .count()
+                >= 3
+        })
+        .await;
+    let ok: Vec<_> = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Succeeded)
+        .collect();
+    for r in &ok[..3] {
+        assert_eq!(r.exit_code, Some(0));
+        assert_eq!(r.node, "node-1");
+        assert_eq!(
+            r.scheduled_at.subsec_nanosecond(),
+            0,
+            "every-second instants are whole seconds"
+        );
+        let log = c.text(&format!("/runs/{}/log", r.id)).await;
+        assert!(
+            log.contains("out hello from package, attempt 1 on node-1"),
+            "{log}"
+        );
+    }
+    let instants: HashSet<_> = runs.iter().map(|r| r.scheduled_at).collect();
+    assert_eq!(instants.len(), runs.len(), "an instant ran twice");
+}
+
+#[tokio::test]
+async fn failure_timeout_and_stop_end_as_they_should() {
+    let c = Center::start(&[]).await;
+    c.create_task(json!({"name": "fails", "command": "echo about to fail >&2; exit 3", "schedules": ["@every 1s"]})).await;
+    let pidfile = c.dir.join("grandchild.pid");
+    c.create_task(json!({
+        "name": "slow",
+        "command": format!("sh -c 'echo $$ > {}; exec sleep 300' & wait", pidfile.display()),
+        "schedules": ["0 0 0 1 1 *"],
+        "timeout_ms": 1500,
+        "kill_grace_ms": 500,
+    }))
+    .await;
+    c.create_task(
+        json!({"name": "long", "command": "echo started; sleep 300", "schedules": ["0 0 0 1 1 *"]}),
+    )
+    .await;
+
+    let runs = c
+        .wait_runs("fails", WAIT, "a failed run", |r| {
+            r.iter().any(|r| r.status == RunStatus::Failed)
+        })
+        .await;
+    let failed = runs.iter().find(|r| r.status == RunStatus::Failed).unwrap();
+    assert_eq!(failed.exit_code, Some(3));
+    assert!(
+        c.text(&format!("/runs/{}/log", failed.id))
+            .await
+            .contains("err about to fail")
+    );
+
+    let (status, body) = c.api(Method::POST, "/tasks/slow/start", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let runs = c
+        .wait_runs("slow", WAIT, "a timed-out run", |r| {
+            r.iter().any(|r| r.status == RunStatus::TimedOut)
+        })
+        .await;
+    assert_eq!(runs[0].trigger, cloudtask_shared::Trigger::Manual);
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while process_alive(pid.trim()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "grandchild {pid} outlived the timeout"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let (status, _) = c.api(Method::POST, "/tasks/long/start", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    c.wait_runs("long", WAIT, "a running run", |r| {
+        r.iter().any(|r| r.status == RunStatus::Running)
+    })
+    .await;
+    let (status, body) = c.api(Method::POST, "/tasks/long/stop", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(body["runs"].as_array().unwrap().len(), 1, "{body}");
+    let runs = c
+        .wait_runs("long", WAIT, "a killed run", |r| {
+            r.iter().any(|r| r.status.is_terminal())
+        })
+        .await;
+    assert_eq!(
+        runs[0].status,
+        RunStatus::Killed,
+        "a stop is never a success: {runs:?}"
+    );
+}
+
+#[tokio::test]
+async fn pause_stops_firing_and_resume_restarts() {
+    let c = Center::start(&[]).await;
+    c.create_task(json!({"name": "tick", "command": "true", "schedules": ["@every 1s"]}))
+        .await;
+    c.wait_runs("tick", WAIT, "a first run", |r| !r.is_empty())
+        .await;
+    let (status, body) = c.api(Method::POST, "/tasks/tick/pause", None).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("paused")),
+        "{body}"
+    );
+    let paused_at = jiff::Timestamp::now();
+    // Let three instants pass; allow one fire that was already due when the pause landed.
+    let until = paused_at + jiff::SignedDuration::from_secs(3);
+    while jiff::Timestamp::now() < until {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let late: Vec<_> = c
+        .runs("tick")
+        .await
+        .into_iter()
+        .filter(|r| r.scheduled_at > paused_at + jiff::SignedDuration::from_secs(1))
+        .collect();
+    assert!(late.is_empty(), "fired while paused: {late:?}");
+    let (status, _) = c.api(Method::POST, "/tasks/tick/resume", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let resumed = jiff::Timestamp::now();
+    c.wait_runs("tick", WAIT, "a run after resume", |r| {
+        r.iter().any(|r| r.scheduled_at > resumed)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn clone_copies_all_but_identity_and_edits_need_the_current_version() {
+    let c = Center::start(&[]).await;
+    let orig = c
+        .create_task(json!({
+            "name": "orig", "command": "echo $A", "schedules": ["0 0 3 * * *", "@every 1h"], "timezone": "Europe/Berlin",
+            "env": {"A": "1"}, "timeout_ms": 60000, "retries": 2, "concurrency": "allow", "misfire": "skip",
+            "description": "nightly", "paused": true,
+        }))
+        .await;
+    let (status, copy) = c
+        .api(
+            Method::POST,
+            "/tasks/orig/clone",
+            Some(json!({"name": "copy"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{copy}");
+    assert_ne!(copy["id"], orig["id"]);
+    assert_eq!(copy["name"], "copy");
+    for field in [
+        "command",
+        "schedules",
+        "timezone",
+        "env",
+        "timeout_ms",
+        "retries",
+        "concurrency",
+        "misfire",
+        "description",
+        "paused",
+        "group",
+        "cluster",
+    ] {
+        assert_eq!(copy[field], orig[field], "field {field}");
+    }
+    let (status, _) = c
+        .api(
+            Method::POST,
+            "/tasks/orig/clone",
+            Some(json!({"name": "copy"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "clone onto an existing name");
+
+    let v = orig["version"].as_u64().unwrap();
+    let (status, edited) = c
+        .api(
+            Method::PATCH,
+            "/tasks/orig",
+            Some(json!({"version": v, "command": "echo $A $A"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["version"].as_u64(), Some(v + 1));
+    let (status, body) = c
+        .api(
+            Method::PATCH,
+            "/tasks/orig",
+            Some(json!({"version": v, "command": "stale"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "conflict");
+    let (status, body) = c
+        .api(
+            Method::PATCH,
+            "/tasks/orig",
+            Some(json!({"version": v + 1, "schedules": ["61 * * * *"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("schedules[0]"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_archives_are_refused_and_write_nothing() {
+    let c = Center::start(&[]).await;
+    let outside = c.dir.join("evil.sh");
+    for (name, link, needle) in [
+        ("../evil.sh", None, "'..'"),
+        ("/tmp/cloudtask-e2e-absolute.sh", None, "absolute"),
+        ("escape", Some("/etc"), "link"),
+    ] {
+        let (status, body) = c
+            .upload("/packages?file_name=bad.tar.gz", hostile_tar_gz(name, link))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(needle),
+            "{name}: {body}"
+        );
+    }
+    assert!(!outside.exists());
+    assert!(!std::path::Path::new("/tmp/cloudtask-e2e-absolute.sh").exists());
+    let kept: Vec<_> = std::fs::read_dir(c.dir.join("packages")).unwrap().collect();
+    assert!(kept.is_empty(), "refused uploads left files: {kept:?}");
+}
+
+#[tokio::test]
+async fn limits_and_auth() {
+    let c = Center::start(&["--max-upload-bytes", "1000"]).await;
+    let (status, body) = c
+        .upload("/packages?file_name=big.sh", vec![b'x'; 5000])
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let (status, body) = c.api_as(None, Method::GET, "/tasks", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = c
+        .api_as(Some("ct_wrong"), Method::GET, "/tasks", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = c.api_as(None, Method::GET, "/health", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
+    let (status, _) = c
+        .api_as(Some(agent.trim()), Method::POST, "/tasks", Some(json!({})))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an agent token may not create tasks"
+    );
+    let (status, body) = c
+        .api(
+            Method::POST,
+            "/tasks",
+            Some(json!({"name": "x", "command": "true", "schedules": ["@every 1s"], "comand": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("comand"),
+        "{body}"
+    );
+    let token_mode = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(c.dir.join("admin.token"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(token_mode, 0o600);
+}

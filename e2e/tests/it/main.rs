@@ -1,0 +1,8 @@
+//! End-to-end tests against real `cloudtask-center --standalone` processes. One binary with
+//! modules, to link once.
+
+#![allow(clippy::unwrap_used)]
+
+mod api;
+mod ctl;
+mod restart;

@@ -13,10 +13,12 @@ use cloudtask_shared::RunRecord;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-/// Where cargo put the workspace's binaries (next to the test executable's `deps/`).
+/// Where cargo put the workspace's binaries: beside this executable (a bench binary) or one
+/// level up (a test executable in `deps/`).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
+    let here = exe.parent().unwrap();
+    let dir = if here.join(name).exists() { here } else { here.parent().unwrap() };
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -63,7 +65,7 @@ impl Center {
             ])
             .arg(dir)
             .args(extra)
-            .env("CLOUDTASK_LOG", "info,cloudtask_agent=debug")
+            .env("CLOUDTASK_LOG", std::env::var("CLOUDTASK_LOG").unwrap_or_else(|_| "info,cloudtask_agent=debug".into()))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -98,6 +100,11 @@ impl Center {
             _temp: None,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// The center's process id (for RSS readings).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// kill -9: no shutdown path runs.

@@ -1,0 +1,186 @@
+//! Standalone benchmark (not a test): fire lateness, throughput, missed and duplicate
+//! instants, center RSS, against the raw spawn rate of `/bin/true` measured in the same run.
+//!
+//! Reproduce: `cargo build --release --workspace --bins && target/release/bench-standalone`
+//! (`BENCH_TASKS`, `BENCH_SECS`, `BENCH_OVERLOAD_TASKS`, `BENCH_DEFINED_TASKS` adjust it).
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use cloudtask_e2e::Center;
+use cloudtask_shared::{RunRecord, RunStatus};
+use jiff::Timestamp;
+use reqwest::Method;
+use serde_json::json;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Spawns `/bin/true` from a tokio loop with `parallel` in flight for `secs`; returns spawns/s.
+async fn raw_spawn_rate(parallel: usize, secs: u64) -> f64 {
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut handles = Vec::new();
+    for _ in 0..parallel {
+        handles.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < end {
+                tokio::process::Command::new("/bin/true").status().await.unwrap();
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for h in handles {
+        total += h.await.unwrap();
+    }
+    total as f64 / secs as f64
+}
+
+struct Fired {
+    runs: Vec<RunRecord>,
+    peak_rss_kib: u64,
+}
+
+/// Creates `tasks` tasks firing every second, lets them run `secs`, returns their runs.
+async fn fire(c: &Center, tasks: usize, secs: u64, prefix: &str) -> Fired {
+    for i in 0..tasks {
+        c.create_task(json!({"name": format!("{prefix}-{i}"), "command": "true", "schedules": ["@every 1s"]})).await;
+    }
+    let start = Instant::now();
+    let mut peak = 0;
+    while start.elapsed() < Duration::from_secs(secs) {
+        peak = peak.max(rss_kib(c.pid().unwrap()));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for i in 0..tasks {
+        c.api(Method::POST, &format!("/tasks/{prefix}-{i}/pause"), None).await;
+    }
+    // Let the last runs report.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut runs = Vec::new();
+    for i in 0..tasks {
+        runs.extend(c.runs(&format!("{prefix}-{i}")).await);
+    }
+    Fired { runs, peak_rss_kib: peak }
+}
+
+struct Summary {
+    window_secs: f64,
+    executed: usize,
+    per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    missed: usize,
+    skipped: usize,
+    failed: usize,
+    duplicates: usize,
+}
+
+/// Statistics over the whole seconds fully inside the firing window.
+fn summarize(runs: &[RunRecord], finished_lines: &HashMap<String, usize>) -> Summary {
+    let first = runs.iter().map(|r| r.scheduled_at).min().unwrap();
+    let last = runs.iter().map(|r| r.scheduled_at).max().unwrap();
+    let lo = first + jiff::SignedDuration::from_secs(2);
+    let hi = last - jiff::SignedDuration::from_secs(2);
+    let window: Vec<&RunRecord> = runs.iter().filter(|r| r.scheduled_at >= lo && r.scheduled_at <= hi).collect();
+    let mut late: Vec<f64> = window
+        .iter()
+        .filter_map(|r| r.started_at.map(|s| s.duration_since(r.scheduled_at).as_secs_f64() * 1000.0))
+        .collect();
+    late.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let window_secs = hi.duration_since(lo).as_secs_f64() + 1.0;
+    let executed = window.iter().filter(|r| r.started_at.is_some()).count();
+    let instants: HashSet<(&str, Timestamp)> = window.iter().map(|r| (r.task.as_str(), r.scheduled_at)).collect();
+    let tasks: HashSet<&str> = window.iter().map(|r| r.task.as_str()).collect();
+    let expected = tasks.len() * window_secs as usize;
+    Summary {
+        window_secs,
+        executed,
+        per_sec: executed as f64 / window_secs,
+        p50_ms: pct(&late, 0.50),
+        p99_ms: pct(&late, 0.99),
+        max_ms: late.last().copied().unwrap_or(f64::NAN),
+        missed: expected.saturating_sub(instants.len()) + window.iter().filter(|r| r.status == RunStatus::Missed).count(),
+        skipped: window.iter().filter(|r| r.status == RunStatus::Skipped).count(),
+        failed: window.iter().filter(|r| !matches!(r.status, RunStatus::Succeeded | RunStatus::Missed | RunStatus::Skipped)).count(),
+        duplicates: window.iter().filter(|r| finished_lines.get(&r.id).is_some_and(|n| *n > 1)).count(),
+    }
+}
+
+/// How many times each run id was executed, from the agent's "run finished" log lines.
+fn executions(log: &str) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for line in log.lines().filter(|l| l.contains("run finished")) {
+        if let Some(id) = line.split("run=").nth(1).and_then(|r| r.split_whitespace().next()) {
+            *m.entry(id.to_string()).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+fn print(label: &str, asked: usize, s: &Summary, raw: f64, rss: u64) {
+    println!("## {label}");
+    println!("- asked: {asked} fires/s; window: {:.0} s", s.window_secs);
+    println!("- executed: {} runs = {:.1} runs/s ({:.0}% of the raw spawn rate {raw:.0}/s)", s.executed, s.per_sec, 100.0 * s.per_sec / raw);
+    println!("- fire lateness (process start − scheduled instant): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", s.p50_ms, s.p99_ms, s.max_ms);
+    println!("- missed instants: {}; skipped (concurrency forbid): {}; other non-success: {}; duplicate executions: {}", s.missed, s.skipped, s.failed, s.duplicates);
+    println!("- center peak RSS: {:.1} MiB", rss as f64 / 1024.0);
+}
+
+#[tokio::main]
+async fn main() {
+    let tasks = env_or("BENCH_TASKS", 500);
+    let secs = env_or("BENCH_SECS", 60) as u64;
+    let overload = env_or("BENCH_OVERLOAD_TASKS", 3000);
+    let defined = env_or("BENCH_DEFINED_TASKS", 10_000);
+    println!("# bench-standalone on {} cores, {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), Timestamp::now());
+
+    let raw1 = raw_spawn_rate(1, 5).await;
+    let raw = raw_spawn_rate(8, 5).await;
+    println!("raw spawn rate of /bin/true from tokio: {raw1:.0}/s sequential, {raw:.0}/s with 8 in flight");
+
+    let c = Center::start(&[]).await;
+    let fired = fire(&c, tasks, secs, "b").await;
+    let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
+    let s = summarize(&fired.runs, &executions(&log));
+    print(&format!("{tasks} tasks every second for {secs} s"), tasks, &s, raw, fired.peak_rss_kib);
+    drop(c);
+
+    let c = Center::start(&[]).await;
+    let fired = fire(&c, overload, 30, "o").await;
+    let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
+    let s = summarize(&fired.runs, &executions(&log));
+    print(&format!("overload: {overload} tasks every second for 30 s"), overload, &s, raw, fired.peak_rss_kib);
+    drop(c);
+
+    let c = Center::start(&[]).await;
+    let t0 = Instant::now();
+    for i in 0..defined {
+        c.create_task(json!({"name": format!("d-{i}"), "command": "true", "schedules": ["0 0 3 * * *"]})).await;
+    }
+    let created = t0.elapsed();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let rss = rss_kib(c.pid().unwrap());
+    println!("## {defined} tasks defined (daily schedule), idle");
+    println!("- created in {:.1} s ({:.0} creates/s over HTTP, one at a time)", created.as_secs_f64(), defined as f64 / created.as_secs_f64());
+    println!("- center RSS 10 s later: {:.1} MiB", rss as f64 / 1024.0);
+}

@@ -117,7 +117,8 @@ impl CenterClient {
         Ok(hex::encode(hasher.finalize()))
     }
 
-    pub async fn report(&self, report: &RunReport) -> Result<(), Error> {
+    /// Delivers a batch of run reports; the center stores them in one transaction.
+    pub async fn report(&self, report: &[RunReport]) -> Result<(), Error> {
         let url = self.url("/agent/runs");
         self.send(
             self.http

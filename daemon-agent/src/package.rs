@@ -302,7 +302,8 @@ impl PackageCache {
     /// The unpacked directory of `pkg`, downloading and unpacking it first if needed.
     pub async fn ensure(&self, pkg: &PackageRef, client: &CenterClient) -> Result<PathBuf, Error> {
         let ready = self.dir.join(&pkg.sha256);
-        if tokio::fs::metadata(&ready).await.is_ok() {
+        // Hot path of every run: a stat is microseconds, not worth a blocking-pool trip.
+        if ready.is_dir() {
             return Ok(ready);
         }
         tokio::fs::create_dir_all(&self.dir)

@@ -1,7 +1,6 @@
 //! One run from claim to report: package, process, live output, spooled result.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use cloudtask_shared::api::RunReport;
@@ -12,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use crate::client::CenterClient;
 use crate::exec::{self, Launch, StopRequest};
 use crate::package::PackageCache;
-use crate::spool::Spool;
+use crate::spool::SpoolWriter;
 
 /// What every run of this agent shares.
 #[derive(Debug, Clone)]
@@ -20,79 +19,63 @@ pub struct RunContext {
     pub node: String,
     pub client: CenterClient,
     pub packages: PackageCache,
-    pub spool: Arc<Spool>,
+    /// Reports go to disk through the batching writer.
+    pub writer: SpoolWriter,
     /// Where tasks without a package run: `<dir>/<task id>/`.
     pub work_dir: PathBuf,
     pub log_cap: usize,
 }
 
-/// Runs `run` of `task` to its end and returns the final record (already spooled).
+/// Runs `run` of `task` to its end and returns the final record and whether its report
+/// reached the disk (if not, the run stays in the ledger). The caller has already put the run
+/// in the ledger and reported it `running`.
 pub async fn run(
     ctx: RunContext,
     task: Task,
     mut run: RunRecord,
     stop: watch::Receiver<Option<StopRequest>>,
-) -> RunRecord {
-    run.status = RunStatus::Running;
-    run.started_at = Some(Timestamp::now());
-    if let Err(e) = ctx.spool.mark_active(&run).await {
-        tracing::warn!(run = %run.id, error = %e, "cannot write active marker");
-    }
-    spool(&ctx, &run, None).await;
-
-    let (outcome_log, status, exit_code, message, started, finished) =
-        match prepare(&ctx, &task).await {
-            Err(message) => (
-                String::new(),
-                RunStatus::Failed,
-                None,
-                Some(message),
-                Timestamp::now(),
-                Timestamp::now(),
-            ),
-            Ok(workdir) => {
-                let launch = Launch {
-                    command: task.spec.command.clone(),
-                    workdir,
-                    env: env_for(&ctx, &task, &run),
-                    timeout: task.spec.timeout_ms.map(Duration::from_millis),
-                    kill_grace: Duration::from_millis(task.spec.kill_grace_ms),
-                    log_cap: ctx.log_cap,
-                };
-                let (live_tx, live_rx) = mpsc::channel(1024);
-                let forwarder =
-                    tokio::spawn(forward_output(ctx.client.clone(), run.id.clone(), live_rx));
-                let out = exec::execute(launch, Some(live_tx), stop).await;
-                let _ = forwarder.await;
-                (
-                    out.log,
-                    out.status,
-                    out.exit_code,
-                    out.message,
-                    out.started_at,
-                    out.finished_at,
-                )
+) -> (RunRecord, bool) {
+    let outcome = match prepare(&ctx, &task).await {
+        Err(message) => {
+            let now = Timestamp::now();
+            exec::Outcome {
+                status: RunStatus::Failed,
+                exit_code: None,
+                message: Some(message),
+                started_at: now,
+                finished_at: now,
+                log: String::new(),
             }
-        };
-    run.status = status;
-    run.exit_code = exit_code;
-    run.message = message;
-    run.started_at = Some(started);
-    run.finished_at = Some(finished);
-    spool(&ctx, &run, Some(outcome_log)).await;
-    ctx.spool.clear_active(&run.id).await;
+        }
+        Ok(workdir) => {
+            let launch = Launch {
+                command: task.spec.command.clone(),
+                workdir,
+                env: env_for(&ctx, &task, &run),
+                timeout: task.spec.timeout_ms.map(Duration::from_millis),
+                kill_grace: Duration::from_millis(task.spec.kill_grace_ms),
+                log_cap: ctx.log_cap,
+            };
+            let (live_tx, live_rx) = mpsc::channel(1024);
+            let forwarder =
+                tokio::spawn(forward_output(ctx.client.clone(), run.id.clone(), live_rx));
+            let out = exec::execute(launch, Some(live_tx), stop).await;
+            let _ = forwarder.await;
+            out
+        }
+    };
+    run.status = outcome.status;
+    run.exit_code = outcome.exit_code;
+    run.message = outcome.message;
+    run.started_at = Some(outcome.started_at);
+    run.finished_at = Some(outcome.finished_at);
     tracing::info!(task = %task.spec.name, run = %run.id, status = %run.status, "run finished");
-    run
-}
-
-async fn spool(ctx: &RunContext, run: &RunRecord, log: Option<String>) {
     let report = RunReport {
         run: run.clone(),
-        log,
+        log: Some(outcome.log),
     };
-    if let Err(e) = ctx.spool.push(&report).await {
-        tracing::error!(run = %run.id, error = %e, "cannot spool run report");
-    }
+    let spooled = ctx.writer.write(report).await;
+    (run, spooled)
 }
 
 /// The directory the command runs in: the unpacked package, or the task's work directory.
@@ -105,9 +88,11 @@ async fn prepare(ctx: &RunContext, task: &Task) -> Result<PathBuf, String> {
             .map_err(|e| e.to_string()),
         None => {
             let dir = ctx.work_dir.join(&task.id);
-            tokio::fs::create_dir_all(&dir)
-                .await
-                .map_err(|e| format!("cannot create work directory {}: {e}", dir.display()))?;
+            // A stat, and a mkdir the first time: microseconds, not worth a blocking-pool trip.
+            if !dir.is_dir() {
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("cannot create work directory {}: {e}", dir.display()))?;
+            }
             Ok(dir)
         }
     }

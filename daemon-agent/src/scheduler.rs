@@ -24,7 +24,10 @@ use crate::exec::StopRequest;
 use crate::package::{Limits, PackageCache};
 use crate::plan::{Fate, plan};
 use crate::runner::{self, RunContext};
-use crate::spool::{Spool, write_atomic};
+use crate::spool::{Ledger, Spool, SpoolWriter, write_atomic};
+
+/// A run ready to start: its task, its record, and the receiving end of its stop channel.
+type Launch = (Task, RunRecord, watch::Receiver<Option<StopRequest>>);
 
 /// Claims kept per task: enough to cover retries and late reports, small enough to bound the store.
 const CLAIMS_KEPT: usize = 256;
@@ -173,7 +176,7 @@ pub async fn run(
         node: cfg.name.clone(),
         client: client.clone(),
         packages: PackageCache::new(cfg.data_dir.join("packages"), cfg.package_limits),
-        spool,
+        writer: SpoolWriter::start(spool.clone()),
         work_dir: cfg.data_dir.join("work"),
         log_cap: cfg.log_cap,
     };
@@ -192,6 +195,8 @@ pub async fn run(
         saved_cursors: cursors,
         stale: HashSet::new(),
         done_tx,
+        spool,
+        ledger: Ledger::default(),
     };
     s.reconcile().await;
     s.run(changes, event_rx, done_rx, shutdown).await
@@ -214,7 +219,9 @@ struct Scheduler {
     saved_cursors: BTreeMap<String, Timestamp>,
     /// Tasks whose current spec could not be fetched yet.
     stale: HashSet<String>,
-    done_tx: mpsc::Sender<RunRecord>,
+    done_tx: mpsc::Sender<(RunRecord, bool)>,
+    spool: Arc<Spool>,
+    ledger: Ledger,
 }
 
 fn until(at: Timestamp) -> tokio::time::Instant {
@@ -228,7 +235,7 @@ impl Scheduler {
         &mut self,
         mut changes: broadcast::Receiver<Change>,
         mut events: mpsc::Receiver<Event>,
-        mut done: mpsc::Receiver<RunRecord>,
+        mut done: mpsc::Receiver<(RunRecord, bool)>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), Error> {
         let mut gc = tokio::time::interval(Duration::from_secs(60));
@@ -269,7 +276,7 @@ impl Scheduler {
                     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
                     while !self.active.is_empty() {
                         match tokio::time::timeout_at(deadline, done.recv()).await {
-                            Ok(Some(rec)) => { self.active.remove(&rec.id); }
+                            Ok(Some(done)) => self.on_done(done),
                             _ => break,
                         }
                     }
@@ -470,14 +477,16 @@ impl Scheduler {
                 .await
             {
                 Ok(outcomes) => {
+                    let mut launches = Vec::new();
                     for (want, outcome) in wants.into_iter().zip(outcomes) {
                         match outcome {
-                            ClaimOutcome::Claimed => self.act(want).await,
+                            ClaimOutcome::Claimed => launches.extend(self.act(want).await),
                             ClaimOutcome::Taken => {
                                 tracing::debug!(run = %want.key().run, "already claimed; not launching")
                             }
                         }
                     }
+                    self.launch(launches).await;
                     return;
                 }
                 Err(coord::Error::Fenced { .. }) if attempt == 0 => self.reconcile().await,
@@ -512,10 +521,10 @@ impl Scheduler {
         }
     }
 
-    async fn act(&mut self, want: Want) {
-        let Some(task) = self.owned.get(want.task()).map(|o| o.task.clone()) else {
-            return;
-        };
+    /// Decides what a claimed want becomes: a launch (returned, to start with the tick's
+    /// batch), or a `missed` / `skipped` record.
+    async fn act(&mut self, want: Want) -> Option<Launch> {
+        let task = self.owned.get(want.task()).map(|o| o.task.clone())?;
         let run = match want {
             Want::Planned {
                 at,
@@ -527,7 +536,7 @@ impl Scheduler {
                 run.finished_at = Some(Timestamp::now());
                 run.message = Some("the instant passed while no run could start (node or agent down); misfire policy did not catch it up".into());
                 self.report(run).await;
-                return;
+                return None;
             }
             Want::Planned {
                 at,
@@ -558,7 +567,7 @@ impl Scheduler {
                         running[0]
                     ));
                     self.report(run).await;
-                    return;
+                    return None;
                 }
                 Concurrency::Replace => {
                     for a in self.active.values().filter(|a| a.task == task.id) {
@@ -578,21 +587,65 @@ impl Scheduler {
                 stop: stop_tx,
             },
         );
-        let (ctx, done) = (self.ctx.clone(), self.done_tx.clone());
-        tokio::spawn(async move {
-            let rec = runner::run(ctx, task, run, stop_rx).await;
-            let _ = done.send(rec).await;
-        });
+        Some((task, run, stop_rx))
     }
 
-    async fn report(&self, run: RunRecord) {
-        if let Err(e) = self.ctx.spool.push(&RunReport { run, log: None }).await {
-            tracing::error!(error = %e, "cannot spool run report");
+    /// Starts a tick's runs: one ledger write for all of them first (so a crash reports them
+    /// `lost`, never forgets them), then the processes, then their `running` reports.
+    async fn launch(&mut self, launches: Vec<Launch>) {
+        if launches.is_empty() {
+            return;
+        }
+        let now = Timestamp::now();
+        let runs: Vec<RunRecord> = launches
+            .iter()
+            .map(|(_, r, _)| RunRecord {
+                status: RunStatus::Running,
+                started_at: Some(now),
+                ..r.clone()
+            })
+            .collect();
+        let entry = match self.spool.ledger_add(&runs).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, runs = runs.len(), "cannot write the run ledger; not launching");
+                for mut run in runs {
+                    self.active.remove(&run.id);
+                    run.status = RunStatus::Failed;
+                    run.finished_at = Some(Timestamp::now());
+                    run.message = Some(format!("agent could not record the launch: {e}"));
+                    self.report(run).await;
+                }
+                return;
+            }
+        };
+        self.ledger.add(entry, runs.iter().map(|r| r.id.clone()));
+        for ((task, run, stop_rx), running) in launches.into_iter().zip(runs) {
+            let (ctx, done) = (self.ctx.clone(), self.done_tx.clone());
+            tokio::spawn(async move {
+                let finished = runner::run(ctx, task, run, stop_rx).await;
+                let _ = done.send(finished).await;
+            });
+            self.ctx
+                .writer
+                .send(RunReport {
+                    run: running,
+                    log: None,
+                })
+                .await;
         }
     }
 
-    fn on_done(&mut self, rec: RunRecord) {
+    async fn report(&self, run: RunRecord) {
+        self.ctx.writer.send(RunReport { run, log: None }).await;
+    }
+
+    fn on_done(&mut self, (rec, spooled): (RunRecord, bool)) {
         self.active.remove(&rec.id);
+        if spooled && let Some(entry) = self.ledger.done(&rec.id) {
+            let spool = self.spool.clone();
+            tokio::spawn(async move { spool.ledger_release(entry).await });
+        }
         let Some(o) = self.owned.get(&rec.task) else {
             return;
         };

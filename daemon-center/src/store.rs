@@ -463,43 +463,53 @@ impl Store {
     /// Stores a run report idempotently: a record only moves forward (scheduled → running →
     /// terminal), a terminal record never changes, and the first log stored is kept.
     pub async fn put_run(&self, run: &RunRecord, log: Option<&str>) -> Result<RunWrite> {
+        let out = self.put_runs(&[(run, log)]).await?;
+        Ok(out.into_iter().next().unwrap_or(RunWrite::Ignored))
+    }
+
+    /// Stores a batch of run reports in one transaction (see [`Store::put_run`]).
+    pub async fn put_runs(&self, reports: &[(&RunRecord, Option<&str>)]) -> Result<Vec<RunWrite>> {
         let mut tx = self.pool.begin().await?;
-        let r = sqlx::query(
-            "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             ON CONFLICT (id) DO UPDATE SET started_at = COALESCE(excluded.started_at, runs.started_at), finished_at = excluded.finished_at,
-                 status = excluded.status, status_rank = excluded.status_rank, exit_code = excluded.exit_code, node = excluded.node,
-                 message = excluded.message
-             WHERE runs.status_rank < excluded.status_rank",
-        )
-        .bind(&run.id)
-        .bind(&run.task)
-        .bind(&run.task_name)
-        .bind(ms(run.scheduled_at))
-        .bind(run.started_at.map(ms))
-        .bind(run.finished_at.map(ms))
-        .bind(run.status.as_str())
-        .bind(i64::from(run.status.rank()))
-        .bind(run.exit_code)
-        .bind(&run.node)
-        .bind(i64::from(run.attempt))
-        .bind(run.trigger.as_str())
-        .bind(&run.message)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(log) = log {
-            sqlx::query("INSERT INTO run_logs (run_id, log) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING")
-                .bind(&run.id)
-                .bind(log)
-                .execute(&mut *tx)
-                .await?;
+        let mut out = Vec::with_capacity(reports.len());
+        for (run, log) in reports {
+            let r = sqlx::query(
+                "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 ON CONFLICT (id) DO UPDATE SET started_at = COALESCE(excluded.started_at, runs.started_at), finished_at = excluded.finished_at,
+                     status = excluded.status, status_rank = excluded.status_rank, exit_code = excluded.exit_code, node = excluded.node,
+                     message = excluded.message
+                 WHERE runs.status_rank < excluded.status_rank",
+            )
+            .bind(&run.id)
+            .bind(&run.task)
+            .bind(&run.task_name)
+            .bind(ms(run.scheduled_at))
+            .bind(run.started_at.map(ms))
+            .bind(run.finished_at.map(ms))
+            .bind(run.status.as_str())
+            .bind(i64::from(run.status.rank()))
+            .bind(run.exit_code)
+            .bind(&run.node)
+            .bind(i64::from(run.attempt))
+            .bind(run.trigger.as_str())
+            .bind(&run.message)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(log) = log {
+                sqlx::query("INSERT INTO run_logs (run_id, log) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING")
+                    .bind(&run.id)
+                    .bind(*log)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            out.push(if r.rows_affected() == 1 {
+                RunWrite::Applied
+            } else {
+                RunWrite::Ignored
+            });
         }
         tx.commit().await?;
-        Ok(if r.rows_affected() == 1 {
-            RunWrite::Applied
-        } else {
-            RunWrite::Ignored
-        })
+        Ok(out)
     }
 
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>> {

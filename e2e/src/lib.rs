@@ -18,7 +18,11 @@ use serde_json::Value;
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let here = exe.parent().unwrap();
-    let dir = if here.join(name).exists() { here } else { here.parent().unwrap() };
+    let dir = if here.join(name).exists() {
+        here
+    } else {
+        here.parent().unwrap()
+    };
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -65,7 +69,11 @@ impl Center {
             ])
             .arg(dir)
             .args(extra)
-            .env("CLOUDTASK_LOG", std::env::var("CLOUDTASK_LOG").unwrap_or_else(|_| "info,cloudtask_agent=debug".into()))
+            .env(
+                "CLOUDTASK_LOG",
+                std::env::var("CLOUDTASK_LOG")
+                    .unwrap_or_else(|_| "info,cloudtask_agent=debug".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -205,27 +205,40 @@ pub async fn events(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-/// An agent's run report: stored idempotently, then announced.
+/// A batch of an agent's run reports: stored idempotently in one transaction, then announced.
+/// Reports of tasks deleted meanwhile are dropped (their runs went with the task).
 pub async fn report(
     State(st): State<AppState>,
-    body: Result<Json<RunReport>, JsonRejection>,
+    body: Result<Json<Vec<RunReport>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
-    let Json(report) = body?;
-    if st.store.task(&report.run.task).await?.is_none() {
-        st.hub.finish(&report.run.id);
-        return Err(ApiError::not_found(format!(
-            "task {} no longer exists",
-            report.run.task
-        )));
+    let Json(reports) = body?;
+    let mut known: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let mut keep = Vec::with_capacity(reports.len());
+    for r in &reports {
+        let exists = match known.get(&r.run.task) {
+            Some(e) => *e,
+            None => {
+                let e = st.store.task(&r.run.task).await?.is_some();
+                known.insert(r.run.task.clone(), e);
+                e
+            }
+        };
+        if exists {
+            keep.push((&r.run, r.log.as_deref()));
+        } else {
+            st.hub.finish(&r.run.id);
+        }
     }
-    let write = st.store.put_run(&report.run, report.log.as_deref()).await?;
-    if report.run.status.is_terminal() {
-        st.hub.finish(&report.run.id);
-    }
-    if write == RunWrite::Applied {
-        st.hub.publish(Event::RunChanged {
-            run: Box::new(report.run),
-        });
+    let writes = st.store.put_runs(&keep).await?;
+    for ((run, _), write) in keep.into_iter().zip(writes) {
+        if run.status.is_terminal() {
+            st.hub.finish(&run.id);
+        }
+        if write == RunWrite::Applied {
+            st.hub.publish(Event::RunChanged {
+                run: Box::new(run.clone()),
+            });
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }

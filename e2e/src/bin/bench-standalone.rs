@@ -16,13 +16,21 @@ use reqwest::Method;
 use serde_json::json;
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -41,7 +49,10 @@ async fn raw_spawn_rate(parallel: usize, secs: u64) -> f64 {
         handles.push(tokio::spawn(async move {
             let mut n = 0u64;
             while Instant::now() < end {
-                tokio::process::Command::new("/bin/true").status().await.unwrap();
+                tokio::process::Command::new("/bin/true")
+                    .status()
+                    .await
+                    .unwrap();
                 n += 1;
             }
             n
@@ -60,9 +71,18 @@ struct Fired {
 }
 
 /// Creates `tasks` tasks firing every second, lets them run `secs`, returns their runs.
-async fn fire(c: &Center, tasks: usize, secs: u64, prefix: &str) -> Fired {
+/// `spread`: instants spread evenly over each second (via `start_at` anchors) instead of all
+/// on the whole second.
+async fn fire(c: &Center, tasks: usize, secs: u64, prefix: &str, spread: bool) -> Fired {
     for i in 0..tasks {
-        c.create_task(json!({"name": format!("{prefix}-{i}"), "command": "true", "schedules": ["@every 1s"]})).await;
+        let mut spec =
+            json!({"name": format!("{prefix}-{i}"), "command": "true", "schedules": ["@every 1s"]});
+        if spread {
+            let offset = (i * 1000 / tasks) as i64;
+            spec["start_at"] =
+                json!(Timestamp::from_millisecond(1_700_000_000_000 + offset).unwrap());
+        }
+        c.create_task(spec).await;
     }
     let start = Instant::now();
     let mut peak = 0;
@@ -71,7 +91,8 @@ async fn fire(c: &Center, tasks: usize, secs: u64, prefix: &str) -> Fired {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     for i in 0..tasks {
-        c.api(Method::POST, &format!("/tasks/{prefix}-{i}/pause"), None).await;
+        c.api(Method::POST, &format!("/tasks/{prefix}-{i}/pause"), None)
+            .await;
     }
     // Let the last runs report.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -79,7 +100,10 @@ async fn fire(c: &Center, tasks: usize, secs: u64, prefix: &str) -> Fired {
     for i in 0..tasks {
         runs.extend(c.runs(&format!("{prefix}-{i}")).await);
     }
-    Fired { runs, peak_rss_kib: peak }
+    Fired {
+        runs,
+        peak_rss_kib: peak,
+    }
 }
 
 struct Summary {
@@ -101,17 +125,37 @@ fn summarize(runs: &[RunRecord], finished_lines: &HashMap<String, usize>) -> Sum
     let last = runs.iter().map(|r| r.scheduled_at).max().unwrap();
     let lo = first + jiff::SignedDuration::from_secs(2);
     let hi = last - jiff::SignedDuration::from_secs(2);
-    let window: Vec<&RunRecord> = runs.iter().filter(|r| r.scheduled_at >= lo && r.scheduled_at <= hi).collect();
+    let window: Vec<&RunRecord> = runs
+        .iter()
+        .filter(|r| r.scheduled_at >= lo && r.scheduled_at <= hi)
+        .collect();
     let mut late: Vec<f64> = window
         .iter()
-        .filter_map(|r| r.started_at.map(|s| s.duration_since(r.scheduled_at).as_secs_f64() * 1000.0))
+        .filter_map(|r| {
+            r.started_at
+                .map(|s| s.duration_since(r.scheduled_at).as_secs_f64() * 1000.0)
+        })
         .collect();
     late.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let window_secs = hi.duration_since(lo).as_secs_f64() + 1.0;
     let executed = window.iter().filter(|r| r.started_at.is_some()).count();
-    let instants: HashSet<(&str, Timestamp)> = window.iter().map(|r| (r.task.as_str(), r.scheduled_at)).collect();
-    let tasks: HashSet<&str> = window.iter().map(|r| r.task.as_str()).collect();
-    let expected = tasks.len() * window_secs as usize;
+    // Per task, every whole second between its first and last instant in the window must have
+    // a run (tasks are created and paused one by one, so their spans differ).
+    let mut span: HashMap<&str, (Timestamp, Timestamp, HashSet<Timestamp>)> = HashMap::new();
+    for r in &window {
+        let e =
+            span.entry(r.task.as_str())
+                .or_insert((r.scheduled_at, r.scheduled_at, HashSet::new()));
+        e.0 = e.0.min(r.scheduled_at);
+        e.1 = e.1.max(r.scheduled_at);
+        e.2.insert(r.scheduled_at);
+    }
+    let gaps: usize = span
+        .values()
+        .map(|(first, last, seen)| {
+            (last.duration_since(*first).as_secs() as usize + 1).saturating_sub(seen.len())
+        })
+        .sum();
     Summary {
         window_secs,
         executed,
@@ -119,10 +163,28 @@ fn summarize(runs: &[RunRecord], finished_lines: &HashMap<String, usize>) -> Sum
         p50_ms: pct(&late, 0.50),
         p99_ms: pct(&late, 0.99),
         max_ms: late.last().copied().unwrap_or(f64::NAN),
-        missed: expected.saturating_sub(instants.len()) + window.iter().filter(|r| r.status == RunStatus::Missed).count(),
-        skipped: window.iter().filter(|r| r.status == RunStatus::Skipped).count(),
-        failed: window.iter().filter(|r| !matches!(r.status, RunStatus::Succeeded | RunStatus::Missed | RunStatus::Skipped)).count(),
-        duplicates: window.iter().filter(|r| finished_lines.get(&r.id).is_some_and(|n| *n > 1)).count(),
+        missed: gaps
+            + window
+                .iter()
+                .filter(|r| r.status == RunStatus::Missed)
+                .count(),
+        skipped: window
+            .iter()
+            .filter(|r| r.status == RunStatus::Skipped)
+            .count(),
+        failed: window
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r.status,
+                    RunStatus::Succeeded | RunStatus::Missed | RunStatus::Skipped
+                )
+            })
+            .count(),
+        duplicates: window
+            .iter()
+            .filter(|r| finished_lines.get(&r.id).is_some_and(|n| *n > 1))
+            .count(),
     }
 }
 
@@ -130,7 +192,11 @@ fn summarize(runs: &[RunRecord], finished_lines: &HashMap<String, usize>) -> Sum
 fn executions(log: &str) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for line in log.lines().filter(|l| l.contains("run finished")) {
-        if let Some(id) = line.split("run=").nth(1).and_then(|r| r.split_whitespace().next()) {
+        if let Some(id) = line
+            .split("run=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+        {
             *m.entry(id.to_string()).or_insert(0) += 1;
         }
     }
@@ -140,9 +206,20 @@ fn executions(log: &str) -> HashMap<String, usize> {
 fn print(label: &str, asked: usize, s: &Summary, raw: f64, rss: u64) {
     println!("## {label}");
     println!("- asked: {asked} fires/s; window: {:.0} s", s.window_secs);
-    println!("- executed: {} runs = {:.1} runs/s ({:.0}% of the raw spawn rate {raw:.0}/s)", s.executed, s.per_sec, 100.0 * s.per_sec / raw);
-    println!("- fire lateness (process start − scheduled instant): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", s.p50_ms, s.p99_ms, s.max_ms);
-    println!("- missed instants: {}; skipped (concurrency forbid): {}; other non-success: {}; duplicate executions: {}", s.missed, s.skipped, s.failed, s.duplicates);
+    println!(
+        "- executed: {} runs = {:.1} runs/s ({:.0}% of the raw spawn rate {raw:.0}/s)",
+        s.executed,
+        s.per_sec,
+        100.0 * s.per_sec / raw
+    );
+    println!(
+        "- fire lateness (process start − scheduled instant): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        s.p50_ms, s.p99_ms, s.max_ms
+    );
+    println!(
+        "- missed instants: {}; skipped (concurrency forbid): {}; other non-success: {}; duplicate executions: {}",
+        s.missed, s.skipped, s.failed, s.duplicates
+    );
     println!("- center peak RSS: {:.1} MiB", rss as f64 / 1024.0);
 }
 
@@ -152,35 +229,78 @@ async fn main() {
     let secs = env_or("BENCH_SECS", 60) as u64;
     let overload = env_or("BENCH_OVERLOAD_TASKS", 3000);
     let defined = env_or("BENCH_DEFINED_TASKS", 10_000);
-    println!("# bench-standalone on {} cores, {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), Timestamp::now());
+    println!(
+        "# bench-standalone on {} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        Timestamp::now()
+    );
 
     let raw1 = raw_spawn_rate(1, 5).await;
     let raw = raw_spawn_rate(8, 5).await;
-    println!("raw spawn rate of /bin/true from tokio: {raw1:.0}/s sequential, {raw:.0}/s with 8 in flight");
+    println!(
+        "raw spawn rate of /bin/true from tokio: {raw1:.0}/s sequential, {raw:.0}/s with 8 in flight"
+    );
 
     let c = Center::start(&[]).await;
-    let fired = fire(&c, tasks, secs, "b").await;
+    let fired = fire(&c, tasks, secs, "b", false).await;
     let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
     let s = summarize(&fired.runs, &executions(&log));
-    print(&format!("{tasks} tasks every second for {secs} s"), tasks, &s, raw, fired.peak_rss_kib);
+    print(
+        &format!("{tasks} tasks every second for {secs} s, all on the whole second"),
+        tasks,
+        &s,
+        raw,
+        fired.peak_rss_kib,
+    );
+    if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
+        std::fs::write(keep, &log).unwrap();
+    }
     drop(c);
 
     let c = Center::start(&[]).await;
-    let fired = fire(&c, overload, 30, "o").await;
+    let fired = fire(&c, tasks, secs, "s", true).await;
     let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
     let s = summarize(&fired.runs, &executions(&log));
-    print(&format!("overload: {overload} tasks every second for 30 s"), overload, &s, raw, fired.peak_rss_kib);
+    print(
+        &format!("{tasks} tasks every second for {secs} s, instants spread over the second"),
+        tasks,
+        &s,
+        raw,
+        fired.peak_rss_kib,
+    );
+    drop(c);
+
+    let c = Center::start(&[]).await;
+    let fired = fire(&c, overload, 30, "o", false).await;
+    let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
+    let s = summarize(&fired.runs, &executions(&log));
+    print(
+        &format!("overload: {overload} tasks every second for 30 s"),
+        overload,
+        &s,
+        raw,
+        fired.peak_rss_kib,
+    );
     drop(c);
 
     let c = Center::start(&[]).await;
     let t0 = Instant::now();
     for i in 0..defined {
-        c.create_task(json!({"name": format!("d-{i}"), "command": "true", "schedules": ["0 0 3 * * *"]})).await;
+        c.create_task(
+            json!({"name": format!("d-{i}"), "command": "true", "schedules": ["0 0 3 * * *"]}),
+        )
+        .await;
     }
     let created = t0.elapsed();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let rss = rss_kib(c.pid().unwrap());
     println!("## {defined} tasks defined (daily schedule), idle");
-    println!("- created in {:.1} s ({:.0} creates/s over HTTP, one at a time)", created.as_secs_f64(), defined as f64 / created.as_secs_f64());
+    println!(
+        "- created in {:.1} s ({:.0} creates/s over HTTP, one at a time)",
+        created.as_secs_f64(),
+        defined as f64 / created.as_secs_f64()
+    );
     println!("- center RSS 10 s later: {:.1} MiB", rss as f64 / 1024.0);
 }

@@ -670,8 +670,43 @@ impl Scheduler {
 
     async fn on_event(&mut self, ev: Event) {
         match ev {
-            Event::RunRequested { node, run, .. } if node == self.cfg.name => {
-                self.claim_and_act(vec![Want::Manual { run: *run }]).await;
+            Event::RunRequested {
+                node,
+                run,
+                task_version,
+                ..
+            } if node == self.cfg.name => {
+                // The request may overtake the assignment change that brings the task, or the
+                // edit just before it: catch up first.
+                if self
+                    .owned
+                    .get(&run.task)
+                    .is_none_or(|o| o.task.version < task_version)
+                {
+                    self.reconcile().await;
+                }
+                if let Some(o) = self
+                    .owned
+                    .get(&run.task)
+                    .filter(|o| o.task.version < task_version)
+                {
+                    let id = o.task.id.clone();
+                    if let Some(task) = self.fetch_spec(&id, task_version).await {
+                        self.install(task);
+                    }
+                }
+                if self.owned.contains_key(&run.task) {
+                    self.claim_and_act(vec![Want::Manual { run: *run }]).await;
+                } else {
+                    let mut run = *run;
+                    run.status = RunStatus::Skipped;
+                    run.finished_at = Some(Timestamp::now());
+                    run.message = Some(format!(
+                        "node {} does not own this task (it moved): start it again",
+                        self.cfg.name
+                    ));
+                    self.report(run).await;
+                }
             }
             Event::StopRequested { node, task, runs } if node == self.cfg.name => {
                 for (id, a) in &self.active {

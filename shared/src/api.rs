@@ -121,6 +121,8 @@ pub enum Event {
     RunRequested {
         task: String,
         node: String,
+        /// Run at least this version: an edit just before "run now" must not run the old spec.
+        task_version: u64,
         run: Box<RunRecord>,
     },
 }

@@ -369,6 +369,7 @@ pub async fn action(
             st.hub.publish(Event::RunRequested {
                 task: task.id.clone(),
                 node,
+                task_version: task.version,
                 run: Box::new(run.clone()),
             });
             Ok((

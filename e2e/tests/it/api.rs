@@ -311,3 +311,112 @@ async fn limits_and_auth() {
     };
     assert_eq!(token_mode, 0o600);
 }
+
+#[tokio::test]
+async fn retries_back_off_and_forbid_skips_overlapping_fires() {
+    let c = Center::start(&[]).await;
+    c.create_task(json!({
+        "name": "flaky", "command": "echo attempt $CLOUDTASK_ATTEMPT; exit 1", "schedules": ["0 0 0 1 1 *"],
+        "retries": 2, "retry_backoff_ms": 200,
+    }))
+    .await;
+    let (status, _) = c.api(Method::POST, "/tasks/flaky/start", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let runs = c
+        .wait_runs("flaky", WAIT, "three failed attempts", |r| {
+            r.iter().filter(|r| r.status == RunStatus::Failed).count() == 3
+        })
+        .await;
+    let mut attempts: Vec<(u32, cloudtask_shared::Trigger)> =
+        runs.iter().map(|r| (r.attempt, r.trigger)).collect();
+    attempts.sort_by_key(|a| a.0);
+    use cloudtask_shared::Trigger::{Manual, Retry};
+    assert_eq!(attempts, [(1, Manual), (2, Retry), (3, Retry)]);
+    assert!(
+        runs.iter().all(|r| r.scheduled_at == runs[0].scheduled_at),
+        "retries keep the instant"
+    );
+    let by_attempt = |n: u32| runs.iter().find(|r| r.attempt == n).unwrap();
+    let gap = by_attempt(3)
+        .started_at
+        .unwrap()
+        .duration_since(by_attempt(2).finished_at.unwrap());
+    assert!(
+        gap >= jiff::SignedDuration::from_millis(400),
+        "second retry waits twice the backoff, waited {gap:#}"
+    );
+
+    c.create_task(json!({"name": "overlap", "command": "sleep 2.5", "schedules": ["@every 1s"], "concurrency": "forbid"})).await;
+    let runs = c
+        .wait_runs("overlap", WAIT, "a skipped fire", |r| {
+            r.iter().any(|r| r.status == RunStatus::Skipped)
+        })
+        .await;
+    let skipped = runs
+        .iter()
+        .find(|r| r.status == RunStatus::Skipped)
+        .unwrap();
+    assert!(
+        skipped.message.as_deref().unwrap().contains("still active"),
+        "{skipped:?}"
+    );
+    assert!(skipped.started_at.is_none(), "a skipped fire never started");
+}
+
+#[tokio::test]
+async fn package_history_lets_an_older_package_be_reselected() {
+    let c = Center::start(&[]).await;
+    let v1 = tar_gz(&[("run.sh", 0o755, "echo version one\n")]);
+    let v2 = tar_gz(&[("run.sh", 0o755, "echo version two\n")]);
+    let (_, p1) = c.upload("/packages?file_name=app.tar.gz", v1).await;
+    c.create_task(
+        json!({"name": "app", "command": "sh run.sh", "schedules": ["0 0 0 1 1 *"], "package": p1}),
+    )
+    .await;
+    let (status, t) = c
+        .upload("/tasks/app/package?file_name=app.tar.gz", v2)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_ne!(t["package"]["sha256"], p1["sha256"]);
+    let (_, history) = c.api(Method::GET, "/tasks/app/packages", None).await;
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+
+    let c = &c;
+    let run_and_read = |expect: &'static str| async move {
+        let (status, body) = c.api(Method::POST, "/tasks/app/start", None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let id = body["runs"][0].as_str().unwrap().to_string();
+        c.wait_runs("app", WAIT, "the run to end", |r| {
+            r.iter().any(|r| r.id == id && r.status.is_terminal())
+        })
+        .await;
+        let log = c.text(&format!("/runs/{id}/log")).await;
+        assert!(log.contains(expect), "{log}");
+    };
+    run_and_read("version two").await;
+    let (status, body) = c
+        .api(
+            Method::PATCH,
+            "/tasks/app",
+            Some(json!({"version": t["version"], "package": p1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    run_and_read("version one").await;
+    let bogus = json!({"sha256": "0".repeat(64), "file_name": "x.tar.gz", "size": 1});
+    let (status, body) = c
+        .api(
+            Method::PATCH,
+            "/tasks/app",
+            Some(json!({"version": body["version"], "package": bogus})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("package.sha256"),
+        "{body}"
+    );
+}

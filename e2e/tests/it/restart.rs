@@ -73,6 +73,26 @@ async fn kill_9_and_restart_loses_nothing_and_runs_nothing_twice() {
             "log of {id} changed"
         );
     }
+    // The instants that passed while the center was down follow misfire = run_once: at most one
+    // catch-up per task, the rest recorded `missed`; runs cut short by the kill are `lost`.
+    for n in &names {
+        let runs = c.runs(n).await;
+        let catch_ups = runs
+            .iter()
+            .filter(|r| r.trigger == cloudtask_shared::Trigger::CatchUp)
+            .count();
+        assert!(catch_ups <= 1, "{n}: {catch_ups} catch-up runs");
+        let down: Vec<_> = runs
+            .iter()
+            .filter(|r| r.scheduled_at > killed_at && r.status == RunStatus::Missed)
+            .collect();
+        assert!(down.iter().all(|r| r.started_at.is_none()));
+        assert!(
+            runs.iter()
+                .all(|r| r.status != RunStatus::Running || r.scheduled_at > killed_at),
+            "{n}: a run from before the kill is still running: {runs:#?}"
+        );
+    }
     let text = std::fs::read_to_string(&fires).unwrap();
     let mut seen = HashMap::new();
     for line in text.lines() {

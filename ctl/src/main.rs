@@ -558,3 +558,53 @@ async fn logs(c: &Client, task: &TaskRef, run: Option<String>, follow: bool) -> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod generated {
+    use std::path::PathBuf;
+
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    use cloudtask_shared::generated::check;
+
+    fn repo() -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    }
+
+    /// One man page per command and subcommand: cloudtaskctl.1, cloudtaskctl-task-create.1, …
+    fn pages(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>)>) {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .title(name.to_uppercase())
+            .section("1")
+            .manual("CloudTask")
+            .render(&mut buf)
+            .unwrap();
+        out.push((format!("{name}.1"), buf));
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            pages(sub, &format!("{name}-{}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn generated_man_pages_and_completions_are_current() {
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut files = Vec::new();
+        pages(&cmd, "cloudtaskctl", &mut files);
+        let mut failures: Vec<String> = files
+            .into_iter()
+            .filter_map(|(name, content)| check(&repo().join("man").join(name), &content).err())
+            .collect();
+        for (shell, file) in [
+            (Shell::Bash, "cloudtaskctl.bash"),
+            (Shell::Zsh, "_cloudtaskctl"),
+            (Shell::Fish, "cloudtaskctl.fish"),
+        ] {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "cloudtaskctl", &mut buf);
+            failures.extend(check(&repo().join("completions").join(file), &buf).err());
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}

@@ -37,3 +37,23 @@ fn main() -> anyhow::Result<()> {
         args.zk
     )
 }
+
+#[cfg(test)]
+mod generated {
+    use clap::CommandFactory;
+
+    #[test]
+    fn generated_man_page_is_current() {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(super::Args::command())
+            .section("8")
+            .manual("CloudTask")
+            .render(&mut buf)
+            .unwrap();
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../man/cloudtask-agent.8"
+        ));
+        cloudtask_shared::generated::check(path, &buf).unwrap();
+    }
+}

@@ -112,3 +112,30 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod generated {
+    use clap::CommandFactory;
+
+    #[test]
+    fn generated_man_page_is_current() {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(super::Args::command())
+            .section("8")
+            .manual("CloudTask")
+            .render(&mut buf)
+            .unwrap();
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../man/cloudtask-center.8"
+        ));
+        cloudtask_shared::generated::check(path, &buf).unwrap();
+    }
+
+    #[test]
+    fn config_file_keys_are_checked() {
+        let err = toml::from_str::<super::FileConfig>("listen = \"127.0.0.1:1\"\nlisen = 1\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+}

@@ -6,12 +6,16 @@
 //! - [`api`]: JSON wire types of the center's HTTP API.
 //! - [`ring`]: the pure, sticky consistent-hash placement of tasks on nodes.
 //! - [`coord`] (feature `embedded`): the coordination trait and its in-process backend.
+//! - `generated` (feature `generated`, tests only): checks man pages and completions are current.
 //!
-//! Architecture invariant: nothing here does I/O except the `coord` backends.
+//! Architecture invariant: nothing here does I/O except the `coord` backends (and the
+//! test-only `generated` check).
 
 pub mod api;
 #[cfg(feature = "embedded")]
 pub mod coord;
+#[cfg(feature = "generated")]
+pub mod generated;
 pub mod model;
 pub mod ring;
 pub mod schedule;

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use cloudtask_shared::api::{Event, RunReport};
 use cloudtask_shared::coord::{self, Change, ClaimKey, ClaimOutcome, Coordination};
-use cloudtask_shared::schedule::ScheduleSet;
 use cloudtask_shared::{Concurrency, NodeInfo, RunRecord, RunStatus, Task, Trigger, run_id};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -60,9 +59,11 @@ pub enum Error {
     Coord(#[from] coord::Error),
 }
 
+/// A task this node owns. Parsed schedules are not kept: a parsed cron expression holds KiBs,
+/// and a node may own tens of thousands of tasks that fire rarely; they are parsed again (and
+/// shared between tasks with the same expression) when the task's timer comes due.
 struct Owned {
     task: Task,
-    schedules: ScheduleSet,
     /// Instants up to here are handled (fired, skipped or missed).
     cursor: Timestamp,
     next: Option<Timestamp>,
@@ -399,15 +400,7 @@ impl Scheduler {
             self.timers.insert((n, id.clone()));
         }
         tracing::info!(task = %task.spec.name, version = task.version, paused = task.spec.paused, "task installed");
-        self.owned.insert(
-            id,
-            Owned {
-                task,
-                schedules,
-                cursor,
-                next,
-            },
-        );
+        self.owned.insert(id, Owned { task, cursor, next });
     }
 
     async fn tick(&mut self, now: Timestamp) {
@@ -420,8 +413,16 @@ impl Scheduler {
             let Some(o) = self.owned.get_mut(&id) else {
                 continue;
             };
+            // Validated when installed; a failure here would mean the zone database changed.
+            let schedules = match o.task.spec.validate() {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(task = %o.task.spec.name, error = %e, "task no longer validates; not firing");
+                    continue;
+                }
+            };
             let p = plan(
-                &o.schedules,
+                &schedules,
                 o.cursor,
                 now,
                 o.task.spec.misfire,

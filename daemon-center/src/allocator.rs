@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use cloudtask_shared::Task;
 use cloudtask_shared::api::Event;
 use cloudtask_shared::coord::{Assignment, Change, Coordination};
 use cloudtask_shared::ring::{Ring, TaskSlot, place};
@@ -91,45 +92,113 @@ pub struct Allocator {
     pub candidate: String,
 }
 
+/// What placement needs of a task; kept in memory and updated from task events, so an
+/// allocation round does not reload every task from the store.
+struct Slot {
+    cluster: String,
+    version: u64,
+    target_nodes: Vec<String>,
+}
+
+type Index = HashMap<String, Slot>;
+
+fn slot(t: &Task) -> Slot {
+    Slot {
+        cluster: t.spec.cluster.clone(),
+        version: t.version,
+        target_nodes: t.spec.target_nodes.clone(),
+    }
+}
+
+/// Applies a task event to the index; false when the index must be rebuilt (events were lost).
+fn apply(index: &mut Option<Index>, event: Result<Event, broadcast::error::TryRecvError>) -> bool {
+    match (index.as_mut(), event) {
+        (Some(ix), Ok(Event::TaskChanged { task })) => {
+            ix.insert(task.id.clone(), slot(&task));
+            true
+        }
+        (Some(ix), Ok(Event::TaskDeleted { id })) => {
+            ix.remove(&id);
+            true
+        }
+        (_, Err(broadcast::error::TryRecvError::Lagged(_))) => {
+            *index = None;
+            true
+        }
+        (_, Ok(Event::TaskChanged { .. } | Event::TaskDeleted { .. })) => true,
+        _ => false,
+    }
+}
+
 impl Allocator {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut changes = self.coord.changes();
         let mut events = self.hub.subscribe();
         let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut index: Option<Index> = None;
         loop {
             match self.coord.campaign(&self.candidate).await {
                 Ok(true) => {
-                    if let Err(e) = self.allocate().await {
+                    if index.is_none() {
+                        match self.store.tasks().await {
+                            Ok(tasks) => {
+                                index =
+                                    Some(tasks.iter().map(|t| (t.id.clone(), slot(t))).collect())
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot load tasks for allocation")
+                            }
+                        }
+                    }
+                    if let Some(ix) = &index
+                        && let Err(e) = self.allocate(ix).await
+                    {
                         tracing::warn!(error = %e, "allocation failed; retrying");
                     }
                 }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "leader campaign failed"),
             }
-            tokio::select! {
-                c = changes.recv() => match c {
-                    Ok(Change::Members { .. } | Change::Leadership) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
-                e = events.recv() => match e {
-                    // Run ends are not awaited: the periodic tick frees tasks held back while running.
-                    Ok(Event::TaskChanged { .. } | Event::TaskDeleted { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
-                () = self.placements.wake.notified() => {}
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
+            // Sleep until something that can move a task happens.
+            loop {
+                tokio::select! {
+                    c = changes.recv() => match c {
+                        Ok(Change::Members { .. } | Change::Leadership) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Ok(_) => {}
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    e = events.recv() => match e {
+                        Ok(ev) => if apply(&mut index, Ok(ev)) { break },
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            apply(&mut index, Err(broadcast::error::TryRecvError::Lagged(n)));
+                            break;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    () = self.placements.wake.notified() => break,
+                    // Also frees tasks that stickiness held back while they ran.
+                    _ = tick.tick() => break,
+                    _ = shutdown.changed() => return,
+                }
             }
             // Changes come in bursts (a deploy creating hundreds of tasks): allocate once per burst.
             tokio::time::sleep(Duration::from_millis(100)).await;
-            while changes.try_recv().is_ok() || events.try_recv().is_ok() {}
+            while changes.try_recv().is_ok() {}
+            loop {
+                match events.try_recv() {
+                    Err(
+                        broadcast::error::TryRecvError::Empty
+                        | broadcast::error::TryRecvError::Closed,
+                    ) => break,
+                    other => {
+                        apply(&mut index, other);
+                    }
+                }
+            }
         }
     }
 
-    async fn allocate(&self) -> anyhow::Result<()> {
-        let tasks = self.store.tasks().await?;
+    async fn allocate(&self, tasks: &Index) -> anyhow::Result<()> {
         let running: HashSet<String> = self
             .store
             .active_runs(None)
@@ -137,7 +206,7 @@ impl Allocator {
             .into_iter()
             .map(|r| r.task)
             .collect();
-        let mut clusters: Vec<String> = tasks.iter().map(|t| t.spec.cluster.clone()).collect();
+        let mut clusters: Vec<String> = tasks.values().map(|t| t.cluster.clone()).collect();
         clusters.extend(self.coord.clusters().await?);
         clusters.sort();
         clusters.dedup();
@@ -159,17 +228,20 @@ impl Allocator {
                 }
                 written.insert(m.name.clone(), a);
             }
-            let mine: Vec<_> = tasks.iter().filter(|t| t.spec.cluster == cluster).collect();
-            let current: Vec<Option<String>> =
-                mine.iter().map(|t| now_on.get(&t.id).cloned()).collect();
+            let mine: Vec<(&String, &Slot)> =
+                tasks.iter().filter(|(_, t)| t.cluster == cluster).collect();
+            let current: Vec<Option<String>> = mine
+                .iter()
+                .map(|(id, _)| now_on.get(*id).cloned())
+                .collect();
             let slots: Vec<TaskSlot> = mine
                 .iter()
                 .zip(&current)
-                .map(|(t, cur)| TaskSlot {
-                    id: &t.id,
-                    target_nodes: &t.spec.target_nodes,
+                .map(|((id, t), cur)| TaskSlot {
+                    id,
+                    target_nodes: &t.target_nodes,
                     current: cur.as_deref(),
-                    running: running.contains(&t.id),
+                    running: running.contains(*id),
                 })
                 .collect();
             let placement = place(&slots, &ring);
@@ -177,14 +249,14 @@ impl Allocator {
                 .iter()
                 .map(|m| (m.name.clone(), Assignment::default()))
                 .collect();
-            for t in &mine {
-                if let Some(Some(node)) = placement.get(t.id.as_str()) {
+            for (id, t) in &mine {
+                if let Some(Some(node)) = placement.get(id.as_str()) {
                     per_node
                         .entry(node.clone())
                         .or_default()
                         .tasks
-                        .insert(t.id.clone(), t.version);
-                    placed.insert(t.id.clone(), node.clone());
+                        .insert((*id).clone(), t.version);
+                    placed.insert((*id).clone(), node.clone());
                 }
             }
             for (node, assignment) in per_node {

@@ -11,7 +11,9 @@
 //! `@every` intervals run on real elapsed time, aligned to the Unix epoch (or to the task's
 //! start), so every node computes the same instants and a restart does not shift them.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -21,9 +23,34 @@ use jiff::{SignedDuration, Timestamp};
 /// One parsed schedule of a task.
 #[derive(Debug, Clone)]
 pub enum Schedule {
-    Cron(Box<Cron>),
+    /// Shared between every task with the same expression (see [`interned_cron`]).
+    Cron(Arc<Cron>),
     /// Fixed interval in milliseconds.
     Every(u64),
+}
+
+/// Parsed cron expressions by text. A parsed expression holds several KiB of bitfields, and
+/// thousands of tasks often share a handful of expressions: they share one copy. Entries are
+/// weak, so an expression no task uses any more is freed.
+static CRONS: LazyLock<Mutex<HashMap<String, Weak<Cron>>>> = LazyLock::new(Mutex::default);
+
+fn interned_cron(text: &str) -> Result<Arc<Cron>, ParseError> {
+    let mut crons = CRONS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = crons.get(text).and_then(Weak::upgrade) {
+        return Ok(c);
+    }
+    let cron = CronParser::builder()
+        .seconds(Seconds::Optional)
+        .build()
+        .parse(text)
+        .map_err(|e| ParseError(format!("{text:?} is not a valid cron expression: {e}")))?;
+    let cron = Arc::new(cron);
+    // Sweep dead entries now and then: at sizes that double, so the cost stays linear overall.
+    if crons.len() >= 4096 && crons.len().is_power_of_two() {
+        crons.retain(|_, w| w.strong_count() > 0);
+    }
+    crons.insert(text.to_string(), Arc::downgrade(&cron));
+    Ok(cron)
 }
 
 /// A schedule that does not parse, with the reason.
@@ -56,12 +83,7 @@ impl Schedule {
                 "{text:?} has {fields} fields; cron needs 6 (seconds first) or 5 (minute first)"
             )));
         }
-        let cron = CronParser::builder()
-            .seconds(Seconds::Optional)
-            .build()
-            .parse(text)
-            .map_err(|e| ParseError(format!("{text:?} is not a valid cron expression: {e}")))?;
-        Ok(Schedule::Cron(Box::new(cron)))
+        interned_cron(text).map(Schedule::Cron)
     }
 
     /// The first instant strictly after `after`, if any.

@@ -131,12 +131,13 @@ impl CenterClient {
         .map(drop)
     }
 
-    pub async fn output(&self, run: &str, data: String) -> Result<(), Error> {
-        let url = self.url(&format!("/agent/runs/{run}/output"));
+    /// Live output of running runs, several runs per request.
+    pub async fn output(&self, chunks: &[OutputChunk]) -> Result<(), Error> {
+        let url = self.url("/agent/output");
         self.send(
             self.http
                 .post(&url)
-                .json(&OutputChunk { data })
+                .json(chunks)
                 .timeout(Duration::from_secs(10)),
             &url,
         )
@@ -145,8 +146,13 @@ impl CenterClient {
     }
 
     /// Follows the event stream, sending each event to `tx` until the stream ends or fails.
-    pub async fn follow_events(&self, tx: &tokio::sync::mpsc::Sender<Event>) -> Result<(), Error> {
-        let url = self.url("/events");
+    /// Only the commands addressed to `node` are sent (run now, stop).
+    pub async fn follow_events(
+        &self,
+        node: &str,
+        tx: &tokio::sync::mpsc::Sender<Event>,
+    ) -> Result<(), Error> {
+        let url = self.url(&format!("/events?node={node}"));
         let resp = self.send(self.http.get(&url), &url).await?;
         let mut body = resp.bytes_stream();
         let mut buf: Vec<u8> = Vec::new();

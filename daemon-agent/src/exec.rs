@@ -33,6 +33,12 @@ pub struct Launch {
     pub log_cap: usize,
 }
 
+/// Where live output goes: the run's id and the agent's output forwarder.
+pub type LiveSink = (
+    std::sync::Arc<str>,
+    mpsc::Sender<(std::sync::Arc<str>, String)>,
+);
+
 /// How an attempt ended.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -72,37 +78,75 @@ fn command(launch: &Launch) -> CommandWrap {
     cmd
 }
 
-fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
-    mut reader: R,
-    stream: Stream,
-    tx: mpsc::Sender<(Timestamp, Stream, String)>,
-) {
-    tokio::spawn(async move {
-        let mut split = LineSplitter::default();
-        let mut buf = vec![0u8; 8192];
-        loop {
-            match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    for line in split.feed(&buf[..n]) {
-                        if tx.send((Timestamp::now(), stream, line)).await.is_err() {
-                            return;
-                        }
-                    }
+/// Both output pipes of a run, read inside the run's own task: no task or channel per pipe.
+struct Pipes {
+    out: Option<tokio::process::ChildStdout>,
+    err: Option<tokio::process::ChildStderr>,
+    out_lines: LineSplitter,
+    err_lines: LineSplitter,
+    buf_out: Vec<u8>,
+    buf_err: Vec<u8>,
+}
+
+/// Reads from a pipe; 0 on end of file or error; never ready when the pipe is closed.
+async fn read_some<R: tokio::io::AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut [u8]) -> usize {
+    match pipe {
+        Some(p) => p.read(buf).await.unwrap_or(0),
+        None => std::future::pending().await,
+    }
+}
+
+impl Pipes {
+    fn open(&self) -> bool {
+        self.out.is_some() || self.err.is_some()
+    }
+
+    /// The next lines from whichever pipe has data; empty once both are closed.
+    async fn next(&mut self) -> Vec<(Timestamp, Stream, String)> {
+        let Pipes {
+            out,
+            err,
+            out_lines,
+            err_lines,
+            buf_out,
+            buf_err,
+        } = self;
+        while out.is_some() || err.is_some() {
+            let (stream, n, split, pipe_done) = tokio::select! {
+                n = read_some(out, buf_out) => (Stream::Stdout, n, &mut *out_lines, n == 0),
+                n = read_some(err, buf_err) => (Stream::Stderr, n, &mut *err_lines, n == 0),
+            };
+            let now = Timestamp::now();
+            if pipe_done {
+                match stream {
+                    Stream::Stdout => *out = None,
+                    Stream::Stderr => *err = None,
                 }
+                let last = std::mem::take(split).finish();
+                if let Some(line) = last {
+                    return vec![(now, stream, line)];
+                }
+                continue;
+            }
+            let buf = if stream == Stream::Stdout {
+                &buf_out[..n]
+            } else {
+                &buf_err[..n]
+            };
+            let lines = split.feed(buf);
+            if !lines.is_empty() {
+                return lines.into_iter().map(|l| (now, stream, l)).collect();
             }
         }
-        if let Some(line) = split.finish() {
-            let _ = tx.send((Timestamp::now(), stream, line)).await;
-        }
-    });
+        Vec::new()
+    }
 }
 
 /// Runs one attempt to its end. Lines go to `live` as they come (dropped if it lags: the
 /// final log is the authoritative copy); a value on `stop` ends the run as `killed`.
 pub async fn execute(
     launch: Launch,
-    live: Option<mpsc::Sender<String>>,
+    live: Option<LiveSink>,
     mut stop: watch::Receiver<Option<StopRequest>>,
 ) -> Outcome {
     let started_at = Timestamp::now();
@@ -128,14 +172,14 @@ pub async fn execute(
             );
         }
     };
-    let (tx, mut rx) = mpsc::channel(256);
-    if let Some(out) = child.stdout().take() {
-        pump(out, Stream::Stdout, tx.clone());
-    }
-    if let Some(err) = child.stderr().take() {
-        pump(err, Stream::Stderr, tx.clone());
-    }
-    drop(tx);
+    let mut pipes = Pipes {
+        out: child.stdout().take(),
+        err: child.stderr().take(),
+        out_lines: LineSplitter::default(),
+        err_lines: LineSplitter::default(),
+        buf_out: vec![0; 4096],
+        buf_err: vec![0; 4096],
+    };
 
     let deadline = launch.timeout.map(|t| Instant::now() + t);
     // Set once we start killing: the status to report and when SIGKILL follows SIGTERM.
@@ -143,8 +187,8 @@ pub async fn execute(
     let mut sigkilled = false;
     let record = |log: &mut CappedLog, (at, stream, text): (Timestamp, Stream, String)| {
         let line = format_line(at, stream, &text);
-        if let Some(live) = &live {
-            let _ = live.try_send(line.clone());
+        if let Some((run, tx)) = &live {
+            let _ = tx.try_send((run.clone(), line.clone()));
         }
         log.push(line);
     };
@@ -152,7 +196,11 @@ pub async fn execute(
     let waited = loop {
         tokio::select! {
             status = child.wait() => break status,
-            Some(line) = rx.recv() => record(&mut log, line),
+            lines = pipes.next(), if pipes.open() => {
+                for line in lines {
+                    record(&mut log, line);
+                }
+            }
             () = sleep_until_opt(deadline), if killing.is_none() => {
                 let limit = launch.timeout.unwrap_or_default();
                 killing = Some((RunStatus::TimedOut, format!("timed out after {:#}", jiff::SignedDuration::try_from(limit).unwrap_or_default()), Instant::now() + launch.kill_grace));
@@ -177,8 +225,10 @@ pub async fn execute(
     // Whatever the main process left behind in its group goes now; then drain its output.
     force_kill(&*child);
     let drain = async {
-        while let Some(line) = rx.recv().await {
-            record(&mut log, line);
+        while pipes.open() {
+            for line in pipes.next().await {
+                record(&mut log, line);
+            }
         }
     };
     if tokio::time::timeout(Duration::from_secs(2), drain)

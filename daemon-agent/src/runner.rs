@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cloudtask_shared::api::RunReport;
+use std::sync::Arc;
+
+use cloudtask_shared::api::{OutputChunk, RunReport};
 use cloudtask_shared::{RunRecord, RunStatus, Task};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
@@ -24,6 +26,8 @@ pub struct RunContext {
     /// Where tasks without a package run: `<dir>/<task id>/`.
     pub work_dir: PathBuf,
     pub log_cap: usize,
+    /// The agent's live-output forwarder.
+    pub live: mpsc::Sender<(Arc<str>, String)>,
 }
 
 /// Runs `run` of `task` to its end and returns the final record and whether its report
@@ -56,12 +60,11 @@ pub async fn run(
                 kill_grace: Duration::from_millis(task.spec.kill_grace_ms),
                 log_cap: ctx.log_cap,
             };
-            let (live_tx, live_rx) = mpsc::channel(1024);
-            let forwarder =
-                tokio::spawn(forward_output(ctx.client.clone(), run.id.clone(), live_rx));
-            let out = exec::execute(launch, Some(live_tx), stop).await;
-            let _ = forwarder.await;
-            out
+            let live = (
+                std::sync::Arc::<str>::from(run.id.as_str()),
+                ctx.live.clone(),
+            );
+            exec::execute(launch, Some(live), stop).await
         }
     };
     run.status = outcome.status;
@@ -119,30 +122,39 @@ fn env_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Vec<(String, Strin
     env
 }
 
-/// Sends live output to the center in small batches; best effort (the final log is complete).
-async fn forward_output(client: CenterClient, run: String, mut rx: mpsc::Receiver<String>) {
-    let mut batch = String::new();
-    loop {
-        let more = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await;
-        match more {
-            Ok(Some(line)) => {
-                batch.push_str(&line);
-                if batch.len() < 64 * 1024 {
-                    continue;
-                }
-            }
-            Ok(None) => {
-                if !batch.is_empty() {
-                    let _ = client.output(&run, std::mem::take(&mut batch)).await;
-                }
+/// Starts the agent's one live-output forwarder: chunks of all running runs are gathered for
+/// up to 100 ms and sent in one request. Best effort: the final log is the complete copy.
+pub fn start_output_forwarder(client: CenterClient) -> mpsc::Sender<(Arc<str>, String)> {
+    let (tx, mut rx) = mpsc::channel::<(Arc<str>, String)>(8192);
+    tokio::spawn(async move {
+        let mut buf = Vec::new();
+        loop {
+            if rx.recv_many(&mut buf, 4096).await == 0 {
                 return;
             }
-            Err(_) => {}
+            let gather = async {
+                loop {
+                    let room = 4096usize.saturating_sub(buf.len());
+                    if room == 0 || rx.recv_many(&mut buf, room).await == 0 {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_millis(100), gather).await;
+            let mut by_run: Vec<OutputChunk> = Vec::new();
+            for (run, data) in buf.drain(..) {
+                match by_run.iter_mut().find(|c| *c.run == *run) {
+                    Some(c) => c.data.push_str(&data),
+                    None => by_run.push(OutputChunk {
+                        run: run.to_string(),
+                        data,
+                    }),
+                }
+            }
+            if let Err(e) = client.output(&by_run).await {
+                tracing::debug!(error = %e, "live output not delivered");
+            }
         }
-        if !batch.is_empty()
-            && let Err(e) = client.output(&run, std::mem::take(&mut batch)).await
-        {
-            tracing::debug!(run = %run, error = %e, "live output not delivered");
-        }
-    }
+    });
+    tx
 }

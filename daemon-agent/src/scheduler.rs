@@ -150,7 +150,12 @@ pub async fn run(
         tokio::spawn(async move { spool.deliver(client, shutdown).await });
     }
     let (event_tx, event_rx) = mpsc::channel(256);
-    tokio::spawn(follow_events(client.clone(), event_tx, shutdown.clone()));
+    tokio::spawn(follow_events(
+        client.clone(),
+        cfg.name.clone(),
+        event_tx,
+        shutdown.clone(),
+    ));
 
     let changes = coord.changes();
     coord
@@ -180,6 +185,7 @@ pub async fn run(
         writer: SpoolWriter::start(spool.clone()),
         work_dir: cfg.data_dir.join("work"),
         log_cap: cfg.log_cap,
+        live: runner::start_output_forwarder(client.clone()),
     };
     let mut s = Scheduler {
         cfg,
@@ -747,13 +753,14 @@ impl Scheduler {
 /// Keeps a subscription to the center's event stream, reconnecting while the center is away.
 async fn follow_events(
     client: CenterClient,
+    node: String,
     tx: mpsc::Sender<Event>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(200);
     loop {
         tokio::select! {
-            r = client.follow_events(&tx) => {
+            r = client.follow_events(&node, &tx) => {
                 if let Err(e) = r {
                     tracing::debug!(error = %e, "event stream unavailable");
                 } else {

@@ -1,7 +1,7 @@
 //! In-memory fan-out: the event stream every subscriber sees, and the live output of runs
 //! still in progress (the final log lands in the store when the run's report arrives).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use cloudtask_shared::api::Event;
@@ -15,10 +15,21 @@ struct LiveLog {
     tx: broadcast::Sender<String>,
 }
 
+/// Runs remembered as finished, so a live chunk that arrives after the final report does not
+/// open a buffer nobody will ever close.
+const FINISHED_KEPT: usize = 10_000;
+
+#[derive(Default)]
+struct Live {
+    logs: HashMap<String, LiveLog>,
+    finished: HashSet<String>,
+    finished_order: VecDeque<String>,
+}
+
 #[derive(Clone)]
 pub struct Hub {
     events: broadcast::Sender<Event>,
-    live: Arc<Mutex<HashMap<String, LiveLog>>>,
+    live: Arc<Mutex<Live>>,
 }
 
 impl Default for Hub {
@@ -40,14 +51,17 @@ impl Hub {
         self.events.subscribe()
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveLog>> {
+    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Appends output of a running run and passes it to its followers.
     pub fn append(&self, run: &str, data: &str) {
         let mut live = self.live();
-        let entry = live.entry(run.to_string()).or_insert_with(|| LiveLog {
+        if live.finished.contains(run) {
+            return;
+        }
+        let entry = live.logs.entry(run.to_string()).or_insert_with(|| LiveLog {
             text: String::new(),
             tx: broadcast::channel(1024).0,
         });
@@ -60,7 +74,7 @@ impl Hub {
     /// What a run printed so far and a receiver for what follows, atomically.
     pub fn follow(&self, run: &str) -> (String, broadcast::Receiver<String>) {
         let mut live = self.live();
-        let entry = live.entry(run.to_string()).or_insert_with(|| LiveLog {
+        let entry = live.logs.entry(run.to_string()).or_insert_with(|| LiveLog {
             text: String::new(),
             tx: broadcast::channel(1024).0,
         });
@@ -69,6 +83,15 @@ impl Hub {
 
     /// The run ended: followers' streams close once they have read what was sent.
     pub fn finish(&self, run: &str) {
-        self.live().remove(run);
+        let mut live = self.live();
+        live.logs.remove(run);
+        if live.finished.insert(run.to_string()) {
+            live.finished_order.push_back(run.to_string());
+            if live.finished_order.len() > FINISHED_KEPT
+                && let Some(old) = live.finished_order.pop_front()
+            {
+                live.finished.remove(&old);
+            }
+        }
     }
 }

@@ -64,9 +64,10 @@ pub struct RunReport {
     pub log: Option<String>,
 }
 
-/// Live output of a running run, pushed by the agent while it runs.
+/// Live output of a running run, pushed by the agent while it runs (in batches across runs).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutputChunk {
+    pub run: String,
     pub data: String,
 }
 

@@ -144,7 +144,7 @@ pub fn router(state: AppState) -> Router {
         .route("/nodes", get(runs::nodes))
         .route("/events", get(runs::events))
         .route("/agent/runs", post(runs::report))
-        .route("/agent/runs/{id}/output", post(runs::output))
+        .route("/agent/output", post(runs::output))
         .route("/packages/{sha256}", get(tasks::download_package))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         // Uploads stream to disk under their own limit, so the JSON limit does not apply.

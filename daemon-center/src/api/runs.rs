@@ -183,26 +183,49 @@ pub async fn nodes(
     Ok(Json(out))
 }
 
-/// Server-sent events of every change; a subscriber that falls behind gets a `lagged` event
-/// and should re-read what it shows.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    /// Only the commands (run now, stop) addressed to this node: what an agent follows.
+    pub node: Option<String>,
+}
+
+fn wanted(ev: &Event, node: Option<&str>) -> bool {
+    match (node, ev) {
+        (None, _) => true,
+        (Some(me), Event::RunRequested { node, .. } | Event::StopRequested { node, .. }) => {
+            node == me
+        }
+        (Some(_), _) => false,
+    }
+}
+
+/// Server-sent events of every change (or, with `node`, of that node's commands); a subscriber
+/// that falls behind gets a `lagged` event and should re-read what it shows.
 pub async fn events(
     State(st): State<AppState>,
-) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> ApiResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
+    let Query(q) = q?;
     let rx = st.hub.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        let ev = match rx.recv().await {
-            Ok(ev) => match sse::Event::default().json_data(&ev) {
-                Ok(e) => e,
-                Err(e) => sse::Event::default().comment(format!("unencodable event: {e}")),
-            },
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                sse::Event::default().event("lagged").data(n.to_string())
+    let stream = futures_util::stream::unfold((rx, q.node), |(mut rx, node)| async move {
+        let ev = loop {
+            match rx.recv().await {
+                Ok(ev) if !wanted(&ev, node.as_deref()) => continue,
+                Ok(ev) => match sse::Event::default().json_data(&ev) {
+                    Ok(e) => break e,
+                    Err(e) => {
+                        break sse::Event::default().comment(format!("unencodable event: {e}"));
+                    }
+                },
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    break sse::Event::default().event("lagged").data(n.to_string());
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
-            Err(broadcast::error::RecvError::Closed) => return None,
         };
-        Some((Ok(ev), rx))
+        Some((Ok(ev), (rx, node)))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// A batch of an agent's run reports: stored idempotently in one transaction, then announced.
@@ -243,12 +266,14 @@ pub async fn report(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Live output of an agent's running runs.
 pub async fn output(
     State(st): State<AppState>,
-    Path(id): Path<String>,
-    body: Result<Json<OutputChunk>, JsonRejection>,
+    body: Result<Json<Vec<OutputChunk>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
-    let Json(chunk) = body?;
-    st.hub.append(&id, &chunk.data);
+    let Json(chunks) = body?;
+    for c in chunks {
+        st.hub.append(&c.run, &c.data);
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,7 +19,8 @@ use crate::store::Store;
 /// Where each task is placed, as the API shows it; readable from any handler.
 #[derive(Clone)]
 pub struct Placements {
-    inner: Arc<RwLock<HashMap<String, String>>>,
+    /// Task id → node, for every task the last round considered (`None`: no eligible node).
+    inner: Arc<RwLock<HashMap<String, Option<String>>>>,
     /// Wakes the allocator after a task change.
     pub wake: Arc<Notify>,
     /// Counts completed allocation rounds, so a caller can wait for the next one.
@@ -67,6 +68,15 @@ impl Placements {
             .unwrap_or_else(|e| e.into_inner())
             .get(task)
             .cloned()
+            .flatten()
+    }
+
+    /// Whether an allocation round has looked at the task yet (a new task is `pending` until then).
+    pub fn considered(&self, task: &str) -> bool {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(task)
     }
 
     pub fn count_on(&self, node: &str) -> usize {
@@ -74,11 +84,11 @@ impl Placements {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
-            .filter(|n| *n == node)
+            .filter(|n| n.as_deref() == Some(node))
             .count()
     }
 
-    fn replace(&self, map: HashMap<String, String>) {
+    fn replace(&self, map: HashMap<String, Option<String>>) {
         *self.inner.write().unwrap_or_else(|e| e.into_inner()) = map;
         self.rounds.send_modify(|n| *n += 1);
     }
@@ -210,7 +220,7 @@ impl Allocator {
         clusters.extend(self.coord.clusters().await?);
         clusters.sort();
         clusters.dedup();
-        let mut placed: HashMap<String, String> = HashMap::new();
+        let mut placed: HashMap<String, Option<String>> = HashMap::new();
         for cluster in clusters {
             let members = self.coord.members(&cluster).await?;
             let ring = Ring::new(members.iter().map(|m| m.name.clone()));
@@ -256,7 +266,9 @@ impl Allocator {
                         .or_default()
                         .tasks
                         .insert((*id).clone(), t.version);
-                    placed.insert((*id).clone(), node.clone());
+                    placed.insert((*id).clone(), Some(node.clone()));
+                } else {
+                    placed.insert((*id).clone(), None);
                 }
             }
             for (node, assignment) in per_node {

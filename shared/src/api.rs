@@ -25,7 +25,8 @@ pub struct ErrorDetail {
 pub struct TaskView {
     #[serde(flatten)]
     pub task: Task,
-    /// `paused`, `unassigned` (no eligible live node) or `scheduled`.
+    /// `paused`, `scheduled` (placed on `node`), `unassigned` (no eligible live node), or
+    /// `pending` (created a moment ago; the next allocation round places it).
     pub state: String,
     pub node: Option<String>,
     pub next_fires: Vec<Timestamp>,

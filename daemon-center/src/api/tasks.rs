@@ -66,8 +66,10 @@ pub fn view(st: &AppState, task: Task) -> TaskView {
         "paused"
     } else if node.is_some() {
         "scheduled"
-    } else {
+    } else if st.placements.considered(&task.id) {
         "unassigned"
+    } else {
+        "pending"
     };
     let next_fires = match (&task.spec.paused, task.spec.validate()) {
         (false, Ok(s)) => s.upcoming(Timestamp::now(), 5),

@@ -30,9 +30,13 @@ pub struct RunContext {
     pub live: mpsc::Sender<(Arc<str>, String)>,
 }
 
-/// Runs `run` of `task` to its end and returns the final record and whether its report
-/// reached the disk (if not, the run stays in the ledger). The caller has already put the run
-/// in the ledger and reported it `running`.
+/// A run still going after this long is reported `running`; shorter runs are reported once,
+/// when they end (half the reports at high fire rates; the ledger covers a crash meanwhile).
+pub const RUNNING_REPORT_DELAY: Duration = Duration::from_millis(250);
+
+/// Runs `run` (status `running`) of `task` to its end and returns the final record and whether
+/// its report reached the disk (if not, the run stays in the ledger). The caller has already
+/// put the run in the ledger.
 pub async fn run(
     ctx: RunContext,
     task: Task,
@@ -60,11 +64,16 @@ pub async fn run(
                 kill_grace: Duration::from_millis(task.spec.kill_grace_ms),
                 log_cap: ctx.log_cap,
             };
-            let live = (
-                std::sync::Arc::<str>::from(run.id.as_str()),
-                ctx.live.clone(),
-            );
-            exec::execute(launch, Some(live), stop).await
+            let live = (Arc::<str>::from(run.id.as_str()), ctx.live.clone());
+            let exec = exec::execute(launch, Some(live), stop);
+            tokio::pin!(exec);
+            tokio::select! {
+                out = &mut exec => out,
+                () = tokio::time::sleep(RUNNING_REPORT_DELAY) => {
+                    ctx.writer.send(RunReport { run: run.clone(), log: None }).await;
+                    exec.await
+                }
+            }
         }
     };
     run.status = outcome.status;

@@ -598,7 +598,7 @@ impl Scheduler {
     }
 
     /// Starts a tick's runs: one ledger write for all of them first (so a crash reports them
-    /// `lost`, never forgets them), then the processes, then their `running` reports.
+    /// `lost`, never forgets them), then the processes.
     async fn launch(&mut self, launches: Vec<Launch>) {
         if launches.is_empty() {
             return;
@@ -627,19 +627,12 @@ impl Scheduler {
             }
         };
         self.ledger.add(entry, runs.iter().map(|r| r.id.clone()));
-        for ((task, run, stop_rx), running) in launches.into_iter().zip(runs) {
+        for ((task, _, stop_rx), running) in launches.into_iter().zip(runs) {
             let (ctx, done) = (self.ctx.clone(), self.done_tx.clone());
             tokio::spawn(async move {
-                let finished = runner::run(ctx, task, run, stop_rx).await;
+                let finished = runner::run(ctx, task, running, stop_rx).await;
                 let _ = done.send(finished).await;
             });
-            self.ctx
-                .writer
-                .send(RunReport {
-                    run: running,
-                    log: None,
-                })
-                .await;
         }
     }
 

@@ -68,6 +68,8 @@ async fn raw_spawn_rate(parallel: usize, secs: u64) -> f64 {
 struct Fired {
     runs: Vec<RunRecord>,
     peak_rss_kib: u64,
+    /// Steady state: from when every task exists until pausing starts.
+    steady: (Timestamp, Timestamp),
 }
 
 /// Creates `tasks` tasks firing every second, lets them run `secs`, returns their runs.
@@ -84,12 +86,14 @@ async fn fire(c: &Center, tasks: usize, secs: u64, prefix: &str, spread: bool) -
         }
         c.create_task(spec).await;
     }
+    let steady_from = Timestamp::now();
     let start = Instant::now();
     let mut peak = 0;
     while start.elapsed() < Duration::from_secs(secs) {
         peak = peak.max(rss_kib(c.pid().unwrap()));
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let steady_to = Timestamp::now();
     for i in 0..tasks {
         c.api(Method::POST, &format!("/tasks/{prefix}-{i}/pause"), None)
             .await;
@@ -103,6 +107,7 @@ async fn fire(c: &Center, tasks: usize, secs: u64, prefix: &str, spread: bool) -
     Fired {
         runs,
         peak_rss_kib: peak,
+        steady: (steady_from, steady_to),
     }
 }
 
@@ -119,12 +124,11 @@ struct Summary {
     duplicates: usize,
 }
 
-/// Statistics over the whole seconds fully inside the firing window.
-fn summarize(runs: &[RunRecord], finished_lines: &HashMap<String, usize>) -> Summary {
-    let first = runs.iter().map(|r| r.scheduled_at).min().unwrap();
-    let last = runs.iter().map(|r| r.scheduled_at).max().unwrap();
-    let lo = first + jiff::SignedDuration::from_secs(2);
-    let hi = last - jiff::SignedDuration::from_secs(2);
+/// Statistics over the steady state (every task created, none paused yet), edges trimmed.
+fn summarize(fired: &Fired, finished_lines: &HashMap<String, usize>) -> Summary {
+    let runs = &fired.runs;
+    let lo = fired.steady.0 + jiff::SignedDuration::from_secs(3);
+    let hi = fired.steady.1 - jiff::SignedDuration::from_secs(3);
     let window: Vec<&RunRecord> = runs
         .iter()
         .filter(|r| r.scheduled_at >= lo && r.scheduled_at <= hi)
@@ -246,7 +250,7 @@ async fn main() {
     let c = Center::start(&[]).await;
     let fired = fire(&c, tasks, secs, "b", false).await;
     let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
-    let s = summarize(&fired.runs, &executions(&log));
+    let s = summarize(&fired, &executions(&log));
     print(
         &format!("{tasks} tasks every second for {secs} s, all on the whole second"),
         tasks,
@@ -262,7 +266,7 @@ async fn main() {
     let c = Center::start(&[]).await;
     let fired = fire(&c, tasks, secs, "s", true).await;
     let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
-    let s = summarize(&fired.runs, &executions(&log));
+    let s = summarize(&fired, &executions(&log));
     print(
         &format!("{tasks} tasks every second for {secs} s, instants spread over the second"),
         tasks,
@@ -275,7 +279,7 @@ async fn main() {
     let c = Center::start(&[]).await;
     let fired = fire(&c, overload, 30, "o", false).await;
     let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
-    let s = summarize(&fired.runs, &executions(&log));
+    let s = summarize(&fired, &executions(&log));
     print(
         &format!("overload: {overload} tasks every second for 30 s"),
         overload,

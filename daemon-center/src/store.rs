@@ -331,6 +331,22 @@ impl Store {
         row.as_ref().map(Self::task_from_row).transpose()
     }
 
+    /// Which of these task ids exist (one query, no spec decoding: the report path uses it).
+    pub async fn existing_tasks(&self, ids: &[&str]) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT id FROM tasks WHERE id IN ({})", marks.join(", "));
+            // Only placeholders went into `sql`; the ids are bound.
+            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
+
     /// Tasks with this name, in one group or in all.
     pub async fn tasks_named(&self, name: &str, group: Option<&str>) -> Result<Vec<Task>> {
         let rows = match group {

@@ -235,18 +235,13 @@ pub async fn report(
     body: Result<Json<Vec<RunReport>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let Json(reports) = body?;
-    let mut known: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let mut ids: Vec<&str> = reports.iter().map(|r| r.run.task.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let known = st.store.existing_tasks(&ids).await?;
     let mut keep = Vec::with_capacity(reports.len());
     for r in &reports {
-        let exists = match known.get(&r.run.task) {
-            Some(e) => *e,
-            None => {
-                let e = st.store.task(&r.run.task).await?.is_some();
-                known.insert(r.run.task.clone(), e);
-                e
-            }
-        };
-        if exists {
+        if known.contains(&r.run.task) {
             keep.push((&r.run, r.log.as_deref()));
         } else {
             st.hub.finish(&r.run.id);

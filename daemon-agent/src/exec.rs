@@ -321,18 +321,6 @@ mod tests {
         }
     }
 
-    /// Alive means present in /proc and not a zombie (a zombie has exited; only its parent
-    /// has not collected it, which in a container may be an init that never does).
-    pub(crate) fn process_alive(pid: &str) -> bool {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Ok(stat) => stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
-            Err(_) => false,
-        }
-    }
-
     fn no_stop() -> watch::Receiver<Option<StopRequest>> {
         let (tx, rx) = watch::channel(None);
         std::mem::forget(tx);
@@ -366,7 +354,7 @@ mod tests {
         assert_eq!(out.status, RunStatus::TimedOut);
         let pid = std::fs::read_to_string(&pidfile).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while process_alive(pid.trim()) {
+        while cloudtask_e2e::process_alive(pid.trim()) {
             assert!(
                 std::time::Instant::now() < deadline,
                 "grandchild {pid} survived the timeout"

@@ -119,17 +119,12 @@ mod generated {
 
     #[test]
     fn generated_man_page_is_current() {
-        let mut buf = Vec::new();
-        clap_mangen::Man::new(super::Args::command())
-            .section("8")
-            .manual("CloudTask")
-            .render(&mut buf)
-            .unwrap();
-        let path = std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../man/cloudtask-center.8"
-        ));
-        cloudtask_shared::generated::check(path, &buf).unwrap();
+        cloudtask_shared::generated::check_man_page(
+            super::Args::command(),
+            "8",
+            "cloudtask-center.8",
+        )
+        .unwrap();
     }
 
     #[test]

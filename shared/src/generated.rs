@@ -21,3 +21,18 @@ pub fn check(path: &Path, content: &[u8]) -> Result<(), String> {
         )),
     }
 }
+
+/// Renders a man page of `cmd` in `section` and checks it against `man/<file>` in the repo.
+pub fn check_man_page(cmd: clap::Command, section: &str, file: &str) -> Result<(), String> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .section(section)
+        .manual("CloudTask")
+        .render(&mut buf)
+        .map_err(|e| format!("rendering {file}: {e}"))?;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("man")
+        .join(file);
+    check(&path, &buf)
+}

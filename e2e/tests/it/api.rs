@@ -135,17 +135,32 @@ async fn pause_stops_firing_and_resume_restarts() {
         (StatusCode::OK, Some("paused")),
         "{body}"
     );
-    let paused_at = jiff::Timestamp::now();
-    // Let three instants pass; allow one fire that was already due when the pause landed.
-    let until = paused_at + jiff::SignedDuration::from_secs(3);
-    while jiff::Timestamp::now() < until {
+    // The pause reaches the agent through an assignment change: wait (bounded) until no new
+    // run appears for 2.5 s, then check that three more instants pass without a fire.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut seen = c.runs("tick").await.len();
+    let mut quiet_since = tokio::time::Instant::now();
+    while quiet_since.elapsed() < Duration::from_millis(2500) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still firing {WAIT:?} after the pause"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let n = c.runs("tick").await.len();
+        if n != seen {
+            seen = n;
+            quiet_since = tokio::time::Instant::now();
+        }
+    }
+    let quiet_at = jiff::Timestamp::now();
+    while jiff::Timestamp::now() < quiet_at + jiff::SignedDuration::from_secs(3) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let late: Vec<_> = c
         .runs("tick")
         .await
         .into_iter()
-        .filter(|r| r.scheduled_at > paused_at + jiff::SignedDuration::from_secs(1))
+        .filter(|r| r.scheduled_at > quiet_at)
         .collect();
     assert!(late.is_empty(), "fired while paused: {late:?}");
     let (status, _) = c.api(Method::POST, "/tasks/tick/resume", None).await;

@@ -62,6 +62,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+fn link_refused(entry: String) -> Error {
+    Error::Unsafe {
+        entry,
+        reason: "is a link; packages may not contain links",
+    }
+}
+
 /// Checks an entry path and returns it as a plain relative path, or says why it is refused.
 pub fn safe_relative(name: &str) -> Result<PathBuf, Error> {
     let unsafe_entry = |reason| Error::Unsafe {
@@ -233,10 +240,7 @@ pub fn unpack(
                 {
                     continue;
                 } else if kind.is_symlink() || kind.is_hard_link() {
-                    return Err(Error::Unsafe {
-                        entry: name,
-                        reason: "is a link; packages may not contain links",
-                    });
+                    return Err(link_refused(name));
                 } else {
                     return Err(Error::Unsafe {
                         entry: name,
@@ -258,10 +262,7 @@ pub fn unpack(
                 let rel = safe_relative(&name)?;
                 budget.entry(0)?;
                 if entry.is_symlink() {
-                    return Err(Error::Unsafe {
-                        entry: name,
-                        reason: "is a link; packages may not contain links",
-                    });
+                    return Err(link_refused(name));
                 }
                 if entry.is_dir() {
                     make_dir(dest, &rel)?;

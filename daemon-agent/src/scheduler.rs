@@ -28,6 +28,9 @@ use crate::spool::{Ledger, Spool, SpoolWriter, write_atomic};
 /// A run ready to start: its task, its record, and the receiving end of its stop channel.
 type Launch = (Task, RunRecord, watch::Receiver<Option<StopRequest>>);
 
+/// How often schedule cursors go to disk (and at shutdown).
+const CURSOR_SAVE_EVERY: Duration = Duration::from_secs(5);
+
 /// Claims kept per task: enough to cover retries and late reports, small enough to bound the store.
 const CLAIMS_KEPT: usize = 256;
 
@@ -194,6 +197,7 @@ pub async fn run(
         client,
         specs_dir,
         cursors_path,
+        cursors_saved: tokio::time::Instant::now(),
         owned: HashMap::new(),
         assignment_version: None,
         timers: BTreeSet::new(),
@@ -216,6 +220,7 @@ struct Scheduler {
     client: CenterClient,
     specs_dir: PathBuf,
     cursors_path: PathBuf,
+    cursors_saved: tokio::time::Instant,
     owned: HashMap<String, Owned>,
     assignment_version: Option<u64>,
     timers: BTreeSet<(Timestamp, String)>,
@@ -463,7 +468,12 @@ impl Scheduler {
         }
         if !wants.is_empty() {
             self.claim_and_act(wants).await;
-            self.save_cursors().await;
+            // Rewriting every cursor each tick is wasted I/O at high fire rates. Losing the last
+            // few seconds of cursors in a crash is harmless: those instants were claimed, so
+            // after a restart they come back `Taken` and are neither run nor recorded again.
+            if self.cursors_saved.elapsed() >= CURSOR_SAVE_EVERY {
+                self.save_cursors().await;
+            }
         }
     }
 
@@ -722,6 +732,7 @@ impl Scheduler {
     }
 
     async fn save_cursors(&mut self) {
+        self.cursors_saved = tokio::time::Instant::now();
         let cursors: BTreeMap<&String, Timestamp> =
             self.owned.iter().map(|(id, o)| (id, o.cursor)).collect();
         match serde_json::to_vec(&cursors) {

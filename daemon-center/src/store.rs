@@ -99,6 +99,13 @@ fn corrupt(what: &str, message: impl ToString) -> Error {
     }
 }
 
+fn name_taken(spec: &TaskSpec) -> Error {
+    Error::Conflict(format!(
+        "a task named {:?} already exists in group {:?}",
+        spec.name, spec.group
+    ))
+}
+
 /// Filters of a run listing.
 #[derive(Debug, Default, Clone)]
 pub struct RunFilter {
@@ -280,10 +287,7 @@ impl Store {
         .execute(&self.pool)
         .await?;
         if r.rows_affected() == 0 {
-            return Err(Error::Conflict(format!(
-                "a task named {:?} already exists in group {:?}",
-                task.spec.name, task.spec.group
-            )));
+            return Err(name_taken(&task.spec));
         }
         Ok(())
     }
@@ -313,12 +317,7 @@ impl Store {
                 task.spec.name,
                 task.version - 1
             ))),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(Error::Conflict(format!(
-                    "a task named {:?} already exists in group {:?}",
-                    task.spec.name, task.spec.group
-                )))
-            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(name_taken(&task.spec)),
             Err(e) => Err(e.into()),
         }
     }

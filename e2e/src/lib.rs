@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // test support: a failed step should fail the test loudly
 
+pub mod zookeeper;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -242,6 +242,14 @@ pub fn run_id(task_id: &str, scheduled_at: Timestamp, attempt: u32, trigger: Tri
     format!("{task_id}-{tag}{}-{attempt}", scheduled_at.as_millisecond())
 }
 
+/// The scheduled instant a run id of `task_id` stands for; `None` for manual runs and ids of
+/// other tasks.
+pub fn scheduled_instant(task_id: &str, run: &str) -> Option<Timestamp> {
+    let rest = run.strip_prefix(task_id)?.strip_prefix('-')?;
+    let (ms, _attempt) = rest.split_once('-')?;
+    Timestamp::from_millisecond(ms.parse().ok()?).ok()
+}
+
 /// A live agent as it registers itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
@@ -484,6 +492,14 @@ mod tests {
         assert_ne!(
             run_id("t1", t, 1, Trigger::Schedule),
             run_id("t1", t, 1, Trigger::Manual)
+        );
+        let back = |trigger| scheduled_instant("t1", &run_id("t1", t, 3, trigger));
+        assert_eq!(back(Trigger::Schedule), Some(t));
+        assert_eq!(back(Trigger::Retry), Some(t));
+        assert_eq!(back(Trigger::Manual), None);
+        assert_eq!(
+            scheduled_instant("t2", &run_id("t1", t, 1, Trigger::Schedule)),
+            None
         );
     }
 }

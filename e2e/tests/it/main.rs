@@ -6,3 +6,4 @@
 mod api;
 mod ctl;
 mod restart;
+mod zk_backend;

@@ -256,6 +256,16 @@ impl Coordination for EmbeddedSession {
             .cloned())
     }
 
+    async fn assigned_nodes(&self, cluster: &str) -> Result<Vec<String>> {
+        let st = self.live()?;
+        Ok(st
+            .assignments
+            .keys()
+            .filter(|(c, _)| c == cluster)
+            .map(|(_, n)| n.clone())
+            .collect())
+    }
+
     async fn write_assignment(
         &self,
         cluster: &str,
@@ -346,6 +356,22 @@ impl Coordination for EmbeddedSession {
             }
         }
         Ok(outcomes)
+    }
+
+    async fn last_claimed(&self, tasks: &[String]) -> Result<HashMap<String, jiff::Timestamp>> {
+        let st = self.live()?;
+        Ok(tasks
+            .iter()
+            .filter_map(|t| {
+                let latest = st
+                    .claims
+                    .get(t)?
+                    .keys()
+                    .filter_map(|run| crate::model::scheduled_instant(t, run))
+                    .max()?;
+                Some((t.clone(), latest))
+            })
+            .collect())
     }
 
     async fn prune_claims(&self, task: &str, keep: usize) -> Result<usize> {

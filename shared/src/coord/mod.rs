@@ -10,8 +10,10 @@
 pub mod embedded;
 #[cfg(any(test, feature = "coord-suite"))]
 pub mod suite;
+#[cfg(feature = "zookeeper")]
+pub mod zookeeper;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -77,6 +79,8 @@ pub enum Change {
         node: String,
     },
     Leadership,
+    /// The connection came back after a gap in which changes may have gone unseen: re-read all.
+    Resync,
     /// This session ended: drop all state derived from it.
     SessionLost,
 }
@@ -97,6 +101,8 @@ pub trait Coordination: Send + Sync + 'static {
         cluster: &str,
         node: &str,
     ) -> Result<Option<Versioned<Assignment>>>;
+    /// Nodes of a cluster that have an assignment record, live or not.
+    async fn assigned_nodes(&self, cluster: &str) -> Result<Vec<String>>;
     /// Replaces a node's assignment and returns its new version (leader only).
     async fn write_assignment(
         &self,
@@ -114,6 +120,9 @@ pub trait Coordination: Send + Sync + 'static {
         assignment_version: u64,
         keys: &[ClaimKey],
     ) -> Result<Vec<ClaimOutcome>>;
+    /// The latest scheduled instant claimed for each task that has one (manual runs do not
+    /// count): where a task's new owner picks up its schedule.
+    async fn last_claimed(&self, tasks: &[String]) -> Result<HashMap<String, jiff::Timestamp>>;
     /// Drops all but the newest `keep` claims of a task; returns how many went.
     async fn prune_claims(&self, task: &str, keep: usize) -> Result<usize>;
     /// Ends the session: its members and leadership go at once.

@@ -101,6 +101,9 @@ where
         .await
         .expect("write again");
     assert!(v2 > v1, "version did not grow: {v1} then {v2}");
+    let mut assigned = b.assigned_nodes(&cluster).await.expect("assigned nodes");
+    assigned.sort();
+    assert_eq!(assigned, ["n1"]);
     assert!(
         b.read_assignment(&cluster, "nobody")
             .await
@@ -150,6 +153,35 @@ where
         "a fenced batch must write nothing"
     );
 
+    // The latest claimed scheduled instant is where a new owner picks up.
+    let task = format!("t1-{tag}");
+    let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).expect("instant");
+    let runs = [
+        crate::run_id(&task, at(5_000), 1, crate::Trigger::Schedule),
+        crate::run_id(&task, at(9_000), 1, crate::Trigger::Manual),
+        crate::run_id(&task, at(7_000), 2, crate::Trigger::Retry),
+    ];
+    let keys: Vec<ClaimKey> = runs
+        .iter()
+        .map(|r| ClaimKey {
+            task: task.clone(),
+            run: r.clone(),
+        })
+        .collect();
+    b.claim(&cluster, "n2", v_b, &keys)
+        .await
+        .expect("claim instants");
+    let last = a
+        .last_claimed(&[task.clone(), format!("never-{tag}")])
+        .await
+        .expect("last claimed");
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!(
+        last.get(&task),
+        Some(&at(7_000)),
+        "manual runs do not count"
+    );
+
     // Pruning keeps the newest claims.
     let many: Vec<ClaimKey> = (0..20).map(|i| k(&format!("p{i:02}"))).collect();
     a.claim(&cluster, "n1", v2, &many)
@@ -159,7 +191,7 @@ where
         .prune_claims(&format!("t1-{tag}"), 5)
         .await
         .expect("prune");
-    assert_eq!(dropped, 19, "4 + 20 claims, keep 5");
+    assert_eq!(dropped, 22, "4 + 3 + 20 claims, keep 5");
     let newest = a
         .claim(&cluster, "n1", v2, &[k("p19")])
         .await

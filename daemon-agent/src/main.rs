@@ -1,41 +1,162 @@
 //! `cloudtask-agent`: the node daemon of a CloudTask cluster.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::Context;
 use clap::Parser;
+use cloudtask_agent::AgentConfig;
+use cloudtask_agent::package::Limits;
+use cloudtask_shared::coord::zookeeper::{ZkConfig, ZkSession, read_digest_file};
+use cloudtask_shared::coord::{Connect, Coordination, Sessions};
+use tokio::sync::watch;
 
 /// Runs this node's share of a cluster's tasks.
 ///
-/// A cluster agent coordinates with the center through ZooKeeper. For a single machine,
-/// `cloudtask-center --standalone` runs an agent in-process and needs no ZooKeeper.
+/// The agent registers with ZooKeeper (its session is its heartbeat), runs the tasks the
+/// center's leader assigns to it, claims every fire through ZooKeeper so it runs exactly
+/// once, and reports results to the center (spooled on disk while the center is away).
+/// For a single machine, `cloudtask-center --standalone` runs an agent in-process and needs
+/// no ZooKeeper.
 #[derive(Debug, Parser)]
-#[command(name = "cloudtask-agent", version)]
+#[command(
+    name = "cloudtask-agent",
+    version,
+    after_help = "Example:\n  cloudtask-agent --zk zk1:2181,zk2:2181/cloudtask --cluster prod \\\n    --center http://center:7878 --token-file /etc/cloudtask/agent.token \\\n    --data-dir /var/lib/cloudtask-agent --label zone=eu1"
+)]
 struct Args {
     /// ZooKeeper connection string with optional chroot (host1:2181,host2:2181/cloudtask).
     #[arg(long, env = "CLOUDTASK_ZK")]
     zk: String,
+    /// ZooKeeper session timeout: how long a silent node keeps its tasks (e.g. 10s).
+    #[arg(long, env = "CLOUDTASK_ZK_SESSION_TIMEOUT", default_value = "10s")]
+    zk_session_timeout: String,
+    /// File holding `user:password` for ZooKeeper digest authentication.
+    #[arg(long, env = "CLOUDTASK_ZK_DIGEST_FILE")]
+    zk_digest_file: Option<PathBuf>,
     /// Cluster this node belongs to.
     #[arg(long, env = "CLOUDTASK_CLUSTER", default_value = "default")]
     cluster: String,
     /// Base URL of the center.
     #[arg(long, env = "CLOUDTASK_CENTER")]
     center: String,
+    /// File holding the agent token (the center writes it to agent.token in its data dir).
+    #[arg(long, env = "CLOUDTASK_AGENT_TOKEN_FILE")]
+    token_file: PathBuf,
     /// Node name, unique in the cluster (default: host name).
     #[arg(long, env = "CLOUDTASK_NODE")]
     name: Option<String>,
     /// Where specs, packages and the result spool live.
     #[arg(long, env = "CLOUDTASK_DATA_DIR")]
     data_dir: PathBuf,
+    /// A label the center can place tasks by, KEY=VALUE (repeatable).
+    #[arg(long = "label", value_parser = parse_label)]
+    labels: Vec<(String, String)>,
+    /// Concurrent runs this node accepts.
+    #[arg(long, env = "CLOUDTASK_CAPACITY", default_value_t = 64)]
+    capacity: u32,
+    /// Output kept per run, in bytes (head and tail).
+    #[arg(long, env = "CLOUDTASK_LOG_CAP_BYTES", default_value_t = 1 << 20)]
+    log_cap_bytes: usize,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("label {s:?} is not KEY=VALUE")),
+    }
+}
+
+fn host_name() -> Option<String> {
+    std::env::var("HOSTNAME").ok().or_else(|| {
+        std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+    })
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::bail!(
-        "cluster mode needs the ZooKeeper coordination backend, which this build does not include yet \
-         (cannot join {:?} at {}); run `cloudtask-center --standalone` for a single machine",
-        args.cluster,
-        args.zk
-    )
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CLOUDTASK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let name = args
+        .name
+        .clone()
+        .or_else(host_name)
+        .context("no node name: pass --name")?;
+    cloudtask_shared::validate_name("node", &name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    cloudtask_shared::validate_name("cluster", &args.cluster)
+        .map_err(|e| anyhow::anyhow!("--cluster: {e}"))?;
+    let timeout_ms = cloudtask_shared::parse_duration_ms(&args.zk_session_timeout)
+        .map_err(|e| anyhow::anyhow!("--zk-session-timeout {:?}: {e}", args.zk_session_timeout))?;
+    let mut zk = ZkConfig::new(&args.zk);
+    zk.session_timeout = Duration::from_millis(timeout_ms);
+    if let Some(f) = &args.zk_digest_file {
+        zk.digest = Some(read_digest_file(f)?);
+    }
+    let token = std::fs::read_to_string(&args.token_file)
+        .with_context(|| format!("reading the agent token {}", args.token_file.display()))?
+        .trim()
+        .to_string();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    let cfg = AgentConfig {
+        name: name.clone(),
+        cluster: args.cluster.clone(),
+        center_url: args.center.trim_end_matches('/').to_string(),
+        token,
+        data_dir: args.data_dir.clone(),
+        address: None,
+        labels: args.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+        capacity: args.capacity,
+        log_cap: args.log_cap_bytes,
+        package_limits: Limits::default(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            let _ = shutdown_tx.send(true);
+        });
+        let connect: Connect = Arc::new(move || {
+            let (zk, name) = (zk.clone(), name.clone());
+            Box::pin(async move {
+                Ok(Arc::new(ZkSession::connect(&zk, &name).await?) as Arc<dyn Coordination>)
+            })
+        });
+        let sessions = Sessions::open(connect, &shutdown)
+            .await
+            .context("connecting to ZooKeeper")?;
+        cloudtask_agent::run(cfg, sessions, shutdown)
+            .await
+            .context("agent stopped")
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloudtask_shared::api::{Event, RunReport};
-use cloudtask_shared::coord::{self, Change, ClaimKey, ClaimOutcome, Coordination};
+use cloudtask_shared::coord::{self, Change, ClaimKey, ClaimOutcome, Coordination, Sessions};
 use cloudtask_shared::{Concurrency, NodeInfo, RunRecord, RunStatus, Task, Trigger, run_id};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -119,12 +119,16 @@ impl Want {
     }
 }
 
-/// Runs the agent until `shutdown` turns true.
+/// Runs the agent until `shutdown` turns true. When the coordination session ends (expiry:
+/// the node was cut off or frozen past its timeout) the agent drops every task at once,
+/// launches nothing more, lets its running runs finish and report, and joins again with a
+/// fresh session; the leader then gives it tasks as it would a new node.
 pub async fn run(
     cfg: AgentConfig,
-    coord: Arc<dyn Coordination>,
+    sessions: Sessions,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
+    let coord = sessions.current();
     let io = |path: &PathBuf| {
         let path = path.display().to_string();
         move |source| Error::Io { path, source }
@@ -161,18 +165,17 @@ pub async fn run(
     ));
 
     let changes = coord.changes();
-    coord
-        .join(&NodeInfo {
-            name: cfg.name.clone(),
-            cluster: cfg.cluster.clone(),
-            address: cfg.address.clone(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            os: std::env::consts::OS.to_string(),
-            labels: cfg.labels.clone(),
-            capacity: cfg.capacity,
-            started_at: Timestamp::now(),
-        })
-        .await?;
+    let me = NodeInfo {
+        name: cfg.name.clone(),
+        cluster: cfg.cluster.clone(),
+        address: cfg.address.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        os: std::env::consts::OS.to_string(),
+        labels: cfg.labels.clone(),
+        capacity: cfg.capacity,
+        started_at: Timestamp::now(),
+    };
+    coord.join(&me).await?;
     tracing::info!(node = %cfg.name, cluster = %cfg.cluster, "agent joined");
 
     let cursors_path = cfg.data_dir.join("cursors.json");
@@ -192,7 +195,10 @@ pub async fn run(
     };
     let mut s = Scheduler {
         cfg,
+        me,
+        sessions,
         coord,
+        claimed_since_gc: HashSet::new(),
         ctx,
         client,
         specs_dir,
@@ -215,7 +221,12 @@ pub async fn run(
 
 struct Scheduler {
     cfg: AgentConfig,
+    /// What this node registers as, again after a new session.
+    me: NodeInfo,
+    sessions: Sessions,
     coord: Arc<dyn Coordination>,
+    /// Tasks claimed since claims were last pruned: only they can have grown past the bound.
+    claimed_since_gc: HashSet<String>,
     ctx: RunContext,
     client: CenterClient,
     specs_dir: PathBuf,
@@ -266,14 +277,14 @@ impl Scheduler {
                 }
                 change = changes.recv() => match change {
                     Ok(Change::Assignment { cluster, node }) if cluster == self.cfg.cluster && node == self.cfg.name => self.reconcile().await,
-                    Ok(Change::SessionLost) => {
-                        self.owned.clear();
-                        self.timers.clear();
-                        return Err(coord::Error::SessionExpired.into());
+                    Ok(Change::SessionLost) | Err(broadcast::error::RecvError::Closed) => {
+                        match self.rejoin(&shutdown).await {
+                            Some(fresh) => changes = fresh,
+                            None => continue,
+                        }
                     }
+                    Ok(Change::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => self.reconcile().await,
                     Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => self.reconcile().await,
-                    Err(broadcast::error::RecvError::Closed) => return Err(coord::Error::SessionExpired.into()),
                 },
                 Some(ev) = events.recv() => self.on_event(ev).await,
                 Some(rec) = done.recv() => self.on_done(rec),
@@ -293,6 +304,45 @@ impl Scheduler {
                         }
                     }
                     return Ok(());
+                }
+            }
+        }
+    }
+
+    /// After the session ended: forget every task (another node may own it now), keep running
+    /// runs to their end, and join again with a fresh session. `None` at shutdown.
+    async fn rejoin(
+        &mut self,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Option<broadcast::Receiver<Change>> {
+        tracing::warn!(
+            running = self.active.len(),
+            "coordination session lost: this node launches nothing until it has joined again"
+        );
+        self.save_cursors().await;
+        for (id, o) in self.owned.drain() {
+            self.saved_cursors.insert(id, o.cursor);
+        }
+        self.timers.clear();
+        self.retries.clear();
+        self.stale.clear();
+        self.assignment_version = None;
+        loop {
+            let fresh = match self.sessions.renew(&self.coord, shutdown).await {
+                Ok(c) => c,
+                Err(_) => return None,
+            };
+            self.coord = fresh;
+            let changes = self.coord.changes();
+            match self.coord.join(&self.me).await {
+                Ok(()) => {
+                    tracing::info!(node = %self.cfg.name, "joined again with a new session");
+                    self.reconcile().await;
+                    return Some(changes);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot join with the new session; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
@@ -329,6 +379,24 @@ impl Scheduler {
             self.stale.remove(&id);
         }
         self.retries.retain(|r| wanted.contains_key(&r.1));
+        // A task new to this node picks up where its last owner left off (its latest claimed
+        // instant), so instants missed in between follow the misfire policy.
+        let arriving: Vec<String> = wanted
+            .keys()
+            .filter(|id| !self.owned.contains_key(*id))
+            .cloned()
+            .collect();
+        if !arriving.is_empty() {
+            match self.coord.last_claimed(&arriving).await {
+                Ok(last) => {
+                    for (id, at) in last {
+                        let c = self.saved_cursors.entry(id).or_insert(at);
+                        *c = (*c).max(at);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read where arriving tasks left off"),
+            }
+        }
         for (id, version) in wanted {
             if self
                 .owned
@@ -494,6 +562,8 @@ impl Scheduler {
                 .await
             {
                 Ok(outcomes) => {
+                    self.claimed_since_gc
+                        .extend(wants.iter().map(|w| w.task().to_string()));
                     let mut launches = Vec::new();
                     for (want, outcome) in wants.into_iter().zip(outcomes) {
                         match outcome {
@@ -509,7 +579,42 @@ impl Scheduler {
                 Err(coord::Error::Fenced { .. }) if attempt == 0 => self.reconcile().await,
                 Err(e) => {
                     tracing::warn!(error = %e, "claims failed; nothing launched this tick");
+                    self.try_again(wants);
                     return;
+                }
+            }
+        }
+    }
+
+    /// Puts wants whose claim failed (connection lost, outcome unknown) back to be claimed
+    /// again in a second: a claim that did go through comes back as this session's own.
+    fn try_again(&mut self, wants: Vec<Want>) {
+        let again = Timestamp::now()
+            .checked_add(SignedDuration::from_secs(1))
+            .unwrap_or(Timestamp::MAX);
+        for want in wants {
+            match want {
+                Want::Planned { task, at, .. } => {
+                    let Some(o) = self.owned.get_mut(&task) else {
+                        continue;
+                    };
+                    let before = at.checked_sub(SignedDuration::from_millis(1)).unwrap_or(at);
+                    o.cursor = o.cursor.min(before);
+                    if let Some(n) = o.next.take() {
+                        self.timers.remove(&(n, task.clone()));
+                    }
+                    o.next = Some(again);
+                    self.timers.insert((again, task));
+                }
+                Want::Retry {
+                    task,
+                    scheduled_at,
+                    attempt,
+                } => {
+                    self.retries.insert((again, task, scheduled_at, attempt));
+                }
+                Want::Manual { run } => {
+                    tracing::warn!(run = %run.id, "manual run not started: claims are failing");
                 }
             }
         }
@@ -746,8 +851,8 @@ impl Scheduler {
     }
 
     async fn prune_claims(&mut self) {
-        for id in self.owned.keys() {
-            if let Err(e) = self.coord.prune_claims(id, CLAIMS_KEPT).await {
+        for id in std::mem::take(&mut self.claimed_since_gc) {
+            if let Err(e) = self.coord.prune_claims(&id, CLAIMS_KEPT).await {
                 tracing::warn!(task = %id, error = %e, "claim pruning failed");
             }
         }

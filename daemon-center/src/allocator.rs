@@ -1,7 +1,9 @@
 //! Allocation: while this center leads, place every task on a live node of its cluster with
 //! the sticky ring (`cloudtask_shared::ring`) and write each node's assignment. Wakes on
 //! membership changes, task changes, and every few seconds as a safety net; writes only the
-//! assignments that changed.
+//! assignments that changed. A node that left gets an empty assignment first, which also
+//! fences it should it come back from a freeze. A center that does not lead only reads the
+//! assignments, so its API still shows where tasks are.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use cloudtask_shared::Task;
 use cloudtask_shared::api::Event;
-use cloudtask_shared::coord::{Assignment, Change, Coordination};
+use cloudtask_shared::coord::{Assignment, Change, Coordination, Sessions};
 use cloudtask_shared::ring::{Ring, TaskSlot, place};
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -95,11 +97,13 @@ impl Placements {
 }
 
 pub struct Allocator {
-    pub coord: Arc<dyn Coordination>,
+    pub sessions: Sessions,
     pub store: Store,
     pub hub: Hub,
     pub placements: Placements,
     pub candidate: String,
+    /// Other centers may change tasks in the same store: notice it on every safety tick.
+    pub shared_store: bool,
 }
 
 /// What placement needs of a task; kept in memory and updated from task events, so an
@@ -142,40 +146,71 @@ fn apply(index: &mut Option<Index>, event: Result<Event, broadcast::error::TryRe
 
 impl Allocator {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut changes = self.coord.changes();
+        let mut coord = self.sessions.current();
+        let mut changes = coord.changes();
         let mut events = self.hub.subscribe();
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         let mut index: Option<Index> = None;
+        let mut fingerprint = None;
+        let mut leading = false;
         loop {
-            match self.coord.campaign(&self.candidate).await {
-                Ok(true) => {
-                    if index.is_none() {
-                        match self.store.tasks().await {
-                            Ok(tasks) => {
-                                index =
-                                    Some(tasks.iter().map(|t| (t.id.clone(), slot(t))).collect())
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "cannot load tasks for allocation")
-                            }
+            if self.shared_store {
+                match self.store.tasks_fingerprint().await {
+                    Ok(f) if Some(f) != fingerprint => {
+                        fingerprint = Some(f);
+                        index = None;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot read the task fingerprint"),
+                }
+            }
+            if index.is_none() {
+                match self.store.tasks().await {
+                    Ok(tasks) => {
+                        index = Some(tasks.iter().map(|t| (t.id.clone(), slot(t))).collect())
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot load tasks for allocation"),
+                }
+            }
+            match coord.campaign(&self.candidate).await {
+                Ok(leads) => {
+                    if leads != leading {
+                        tracing::info!(candidate = %self.candidate, leads, "leadership changed");
+                        leading = leads;
+                    }
+                    if let Some(ix) = &index {
+                        let round = if leads {
+                            self.allocate(coord.as_ref(), ix).await
+                        } else {
+                            self.observe(coord.as_ref(), ix).await
+                        };
+                        if let Err(e) = round {
+                            tracing::warn!(error = %e, leads, "allocation round failed; retrying");
                         }
                     }
-                    if let Some(ix) = &index
-                        && let Err(e) = self.allocate(ix).await
-                    {
-                        tracing::warn!(error = %e, "allocation failed; retrying");
-                    }
                 }
-                Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "leader campaign failed"),
             }
             // Sleep until something that can move a task happens.
             loop {
                 tokio::select! {
                     c = changes.recv() => match c {
-                        Ok(Change::Members { .. } | Change::Leadership) | Err(broadcast::error::RecvError::Lagged(_)) => break,
-                        Ok(_) => {}
-                        Err(broadcast::error::RecvError::Closed) => return,
+                        Ok(Change::Members { .. } | Change::Leadership | Change::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        // Followers mirror assignments; the leader wrote them itself.
+                        Ok(Change::Assignment { .. }) if !leading => break,
+                        Ok(Change::Assignment { .. }) => {}
+                        Ok(Change::SessionLost) | Err(broadcast::error::RecvError::Closed) => {
+                            tracing::warn!("coordination session lost; not allocating until a new one is open");
+                            leading = false;
+                            match self.sessions.renew(&coord, &shutdown).await {
+                                Ok(c) => {
+                                    coord = c;
+                                    changes = coord.changes();
+                                    break;
+                                }
+                                Err(_) => return,
+                            }
+                        }
                     },
                     e = events.recv() => match e {
                         Ok(ev) => if apply(&mut index, Ok(ev)) { break },
@@ -208,7 +243,24 @@ impl Allocator {
         }
     }
 
-    async fn allocate(&self, tasks: &Index) -> anyhow::Result<()> {
+    /// Mirrors the assignments the leader wrote into [`Placements`].
+    async fn observe(&self, coord: &dyn Coordination, tasks: &Index) -> anyhow::Result<()> {
+        let mut on: HashMap<String, String> = HashMap::new();
+        for cluster in coord.clusters().await? {
+            for m in coord.members(&cluster).await? {
+                if let Some(a) = coord.read_assignment(&cluster, &m.name).await? {
+                    for id in a.value.tasks.into_keys() {
+                        on.insert(id, m.name.clone());
+                    }
+                }
+            }
+        }
+        let placed = tasks.keys().map(|id| (id.clone(), on.remove(id))).collect();
+        self.placements.replace(placed);
+        Ok(())
+    }
+
+    async fn allocate(&self, coord: &dyn Coordination, tasks: &Index) -> anyhow::Result<()> {
         let running: HashSet<String> = self
             .store
             .active_runs(None)
@@ -217,19 +269,32 @@ impl Allocator {
             .map(|r| r.task)
             .collect();
         let mut clusters: Vec<String> = tasks.values().map(|t| t.cluster.clone()).collect();
-        clusters.extend(self.coord.clusters().await?);
+        clusters.extend(coord.clusters().await?);
         clusters.sort();
         clusters.dedup();
         let mut placed: HashMap<String, Option<String>> = HashMap::new();
         for cluster in clusters {
-            let members = self.coord.members(&cluster).await?;
+            let members = coord.members(&cluster).await?;
+            // Nodes that left keep their assignment record: empty it before anything moves, so
+            // the node, should it wake from a freeze, is fenced from the tasks.
+            for gone in coord.assigned_nodes(&cluster).await? {
+                if members.iter().any(|m| m.name == gone) {
+                    continue;
+                }
+                let stale = coord.read_assignment(&cluster, &gone).await?;
+                if stale.is_some_and(|a| !a.value.tasks.is_empty()) {
+                    coord
+                        .write_assignment(&cluster, &gone, &Assignment::default())
+                        .await?;
+                    tracing::info!(%cluster, node = %gone, "node left; its tasks move");
+                }
+            }
             let ring = Ring::new(members.iter().map(|m| m.name.clone()));
             // Where tasks are now, read back from the engine: a restarted center moves nothing.
             let mut written: BTreeMap<String, Option<Assignment>> = BTreeMap::new();
             let mut now_on: HashMap<String, String> = HashMap::new();
             for m in &members {
-                let a = self
-                    .coord
+                let a = coord
                     .read_assignment(&cluster, &m.name)
                     .await?
                     .map(|v| v.value);
@@ -273,9 +338,7 @@ impl Allocator {
             }
             for (node, assignment) in per_node {
                 if written.get(&node).cloned().flatten() != Some(assignment.clone()) {
-                    self.coord
-                        .write_assignment(&cluster, &node, &assignment)
-                        .await?;
+                    coord.write_assignment(&cluster, &node, &assignment).await?;
                     tracing::debug!(%cluster, %node, tasks = assignment.tasks.len(), "assignment written");
                 }
             }

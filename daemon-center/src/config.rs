@@ -11,7 +11,9 @@ use serde::Deserialize;
 /// The CloudTask center: HTTP API, store, allocation, notifications.
 ///
 /// `--standalone` runs the whole system on this machine: the center, one agent in-process and
-/// the embedded coordination engine, with no ZooKeeper or other service.
+/// the embedded coordination engine, with no ZooKeeper or other service. `--zk CONNECT` runs
+/// the center of a cluster: agents (`cloudtask-agent`) run the tasks, and several centers may
+/// share one ZooKeeper; only the elected leader allocates.
 #[derive(Debug, Parser)]
 #[command(name = "cloudtask-center", version)]
 pub struct Args {
@@ -36,6 +38,17 @@ pub struct Args {
     /// Name of the in-process agent's node (standalone).
     #[arg(long, env = "CLOUDTASK_NODE")]
     pub node_name: Option<String>,
+    /// ZooKeeper connection string with optional chroot (host1:2181,host2:2181/cloudtask):
+    /// run as the center of a cluster.
+    #[arg(long, env = "CLOUDTASK_ZK", conflicts_with = "standalone")]
+    pub zk: Option<String>,
+    /// ZooKeeper session timeout, e.g. 10s; the server clamps it to its own bounds.
+    #[arg(long, env = "CLOUDTASK_ZK_SESSION_TIMEOUT")]
+    pub zk_session_timeout: Option<String>,
+    /// File holding `user:password` for ZooKeeper digest authentication; znodes are then
+    /// created readable and writable by that identity only.
+    #[arg(long, env = "CLOUDTASK_ZK_DIGEST_FILE")]
+    pub zk_digest_file: Option<PathBuf>,
 }
 
 /// Keys of the TOML file; the same names as the flags, with underscores.
@@ -48,6 +61,18 @@ struct FileConfig {
     max_upload_bytes: Option<u64>,
     log_cap_bytes: Option<usize>,
     node_name: Option<String>,
+    zk: Option<String>,
+    zk_session_timeout: Option<String>,
+    zk_digest_file: Option<PathBuf>,
+}
+
+/// How this center coordinates.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Embedded coordination and an in-process agent.
+    Standalone { node_name: String },
+    /// ZooKeeper; agents are separate processes.
+    Cluster(cloudtask_shared::coord::zookeeper::ZkConfig),
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +81,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub max_upload_bytes: u64,
     pub log_cap_bytes: usize,
-    pub node_name: String,
+    pub mode: Mode,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
@@ -90,12 +115,28 @@ impl Config {
             .filter(|n| cloudtask_shared::validate_name("node", n).is_ok())
             .unwrap_or_else(|| "local".to_string());
         let standalone = args.standalone || file.standalone.unwrap_or(false);
-        if !standalone {
-            anyhow::bail!(
-                "cluster mode needs the ZooKeeper coordination backend, which this build does not include yet: \
-                 run with --standalone"
-            );
-        }
+        let zk = args.zk.or(file.zk);
+        let mode = match (standalone, zk) {
+            (true, Some(_)) => {
+                anyhow::bail!("--standalone and --zk exclude each other: choose one mode")
+            }
+            (true, None) => Mode::Standalone { node_name },
+            (false, Some(connect)) => {
+                let mut zk = cloudtask_shared::coord::zookeeper::ZkConfig::new(&connect);
+                if let Some(t) = args.zk_session_timeout.or(file.zk_session_timeout) {
+                    let ms = cloudtask_shared::parse_duration_ms(&t)
+                        .map_err(|e| anyhow::anyhow!("--zk-session-timeout {t:?}: {e}"))?;
+                    zk.session_timeout = std::time::Duration::from_millis(ms);
+                }
+                if let Some(f) = args.zk_digest_file.or(file.zk_digest_file) {
+                    zk.digest = Some(cloudtask_shared::coord::zookeeper::read_digest_file(&f)?);
+                }
+                Mode::Cluster(zk)
+            }
+            (false, None) => anyhow::bail!(
+                "choose a mode: --standalone (everything on this machine) or --zk CONNECT (a cluster's center)"
+            ),
+        };
         Ok(Config {
             data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(|| {
@@ -108,7 +149,7 @@ impl Config {
                 .or(file.max_upload_bytes)
                 .unwrap_or(256 << 20),
             log_cap_bytes: args.log_cap_bytes.or(file.log_cap_bytes).unwrap_or(1 << 20),
-            node_name,
+            mode,
         })
     }
 }

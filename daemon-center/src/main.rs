@@ -6,7 +6,7 @@ mod api;
 mod auth;
 mod config;
 mod hub;
-mod standalone;
+mod server;
 mod store;
 
 use clap::Parser;
@@ -25,5 +25,5 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(standalone::run(cfg))
+    rt.block_on(server::run(cfg))
 }

@@ -373,6 +373,17 @@ impl Store {
         rows.iter().map(Self::task_from_row).collect()
     }
 
+    /// A cheap summary that changes whenever a task is created, edited or deleted, so a center
+    /// sharing the store with another notices their changes without reloading every task.
+    pub async fn tasks_fingerprint(&self) -> Result<(i64, i64, i64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), COALESCE(SUM(version), 0) FROM tasks",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+    }
+
     /// Deletes a task with its runs, logs and package history.
     pub async fn delete_task(&self, id: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;

@@ -8,7 +8,6 @@ mod runs;
 mod tasks;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -19,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use cloudtask_shared::ValidationError;
 use cloudtask_shared::api::{ErrorBody, ErrorDetail};
-use cloudtask_shared::coord::Coordination;
+use cloudtask_shared::coord::Sessions;
 
 use crate::allocator::Placements;
 use crate::auth::{Principal, Role, Tokens};
@@ -33,7 +32,8 @@ pub struct AppState {
     pub hub: Hub,
     pub tokens: Tokens,
     pub placements: Placements,
-    pub coord: Arc<dyn Coordination>,
+    /// The coordination session (renewed after expiry), for live membership.
+    pub sessions: Sessions,
     pub packages_dir: PathBuf,
     pub max_upload_bytes: u64,
     /// `standalone` or `cluster`, reported by `/version`.

@@ -171,11 +171,22 @@ pub async fn nodes(
     let Query(q) = q?;
     let clusters = match q.cluster {
         Some(c) => vec![c],
-        None => st.coord.clusters().await.map_err(ApiError::internal)?,
+        None => st
+            .sessions
+            .current()
+            .clusters()
+            .await
+            .map_err(ApiError::internal)?,
     };
     let mut out = Vec::new();
     for c in clusters {
-        for info in st.coord.members(&c).await.map_err(ApiError::internal)? {
+        for info in st
+            .sessions
+            .current()
+            .members(&c)
+            .await
+            .map_err(ApiError::internal)?
+        {
             let tasks = st.placements.count_on(&info.name);
             out.push(NodeView { info, tasks });
         }

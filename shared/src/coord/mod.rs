@@ -14,6 +14,9 @@ pub mod suite;
 pub mod zookeeper;
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -129,4 +132,76 @@ pub trait Coordination: Send + Sync + 'static {
     async fn close(&self) -> Result<()>;
     /// Notifications of changes anywhere in the engine and of this session's end.
     fn changes(&self) -> broadcast::Receiver<Change>;
+}
+
+/// Opens a fresh session; a daemon calls it again after its session ends.
+pub type Connect = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<Arc<dyn Coordination>>> + Send>> + Send + Sync,
+>;
+
+/// A daemon's current session, replaced by a new one when it ends: nothing of the old
+/// session (members, leadership) carries over, so holders re-join and re-campaign.
+#[derive(Clone)]
+pub struct Sessions {
+    current: Arc<RwLock<Arc<dyn Coordination>>>,
+    connect: Connect,
+}
+
+impl Sessions {
+    /// Opens the first session, retrying with backoff until it succeeds or `shutdown` turns true.
+    pub async fn open(
+        connect: Connect,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Sessions> {
+        let first = connect_with_backoff(&connect, shutdown).await?;
+        Ok(Sessions {
+            current: Arc::new(RwLock::new(first)),
+            connect,
+        })
+    }
+
+    pub fn current(&self) -> Arc<dyn Coordination> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces an ended session (once, however many holders noticed the end).
+    pub async fn renew(
+        &self,
+        ended: &Arc<dyn Coordination>,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Arc<dyn Coordination>> {
+        let now = self.current();
+        if !Arc::ptr_eq(&now, ended) {
+            return Ok(now);
+        }
+        let _ = ended.close().await;
+        let fresh = connect_with_backoff(&self.connect, shutdown).await?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+        Ok(fresh)
+    }
+}
+
+async fn connect_with_backoff(
+    connect: &Connect,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> Result<Arc<dyn Coordination>> {
+    let mut backoff = std::time::Duration::from_millis(200);
+    loop {
+        match connect().await {
+            Ok(s) => return Ok(s),
+            Err(e) => tracing::warn!(error = %e, "cannot open a coordination session; retrying"),
+        }
+        if *shutdown.borrow() {
+            return Err(Error::SessionExpired);
+        }
+        let mut sd = shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = sd.changed() => return Err(Error::SessionExpired),
+        }
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+    }
 }

@@ -56,6 +56,22 @@ impl ZkConfig {
     }
 }
 
+/// Reads `user:password` for digest authentication from a file (kept out of argv and env).
+pub fn read_digest_file(path: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let digest = text.trim();
+    match digest.split_once(':') {
+        Some((user, _)) if !user.is_empty() => Ok(digest.to_string()),
+        _ => Err(Error::Backend(format!(
+            "ZooKeeper digest file {} must hold user:password",
+            path.display()
+        ))),
+    }
+}
+
 /// One ZooKeeper session.
 pub struct ZkSession {
     client: zk::Client,

@@ -1,5 +1,6 @@
-//! Wiring of one center process: store, tokens, coordination, HTTP API, allocator and, in
-//! standalone mode, the in-process agent. Owns startup order and shutdown.
+//! Wiring of one center process: store, tokens, coordination (embedded or ZooKeeper), HTTP
+//! API, allocator and, in standalone mode, the in-process agent. Owns startup order and
+//! shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,14 +9,15 @@ use anyhow::Context;
 use cloudtask_agent::AgentConfig;
 use cloudtask_agent::package::Limits;
 use cloudtask_shared::DEFAULT_CLUSTER;
-use cloudtask_shared::coord::Coordination;
 use cloudtask_shared::coord::embedded::EmbeddedEngine;
+use cloudtask_shared::coord::zookeeper::ZkSession;
+use cloudtask_shared::coord::{Connect, Coordination, Sessions};
 use tokio::sync::watch;
 
 use crate::allocator::{Allocator, Placements};
 use crate::api::{self, AppState};
 use crate::auth::{Role, Tokens};
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::hub::Hub;
 use crate::store::Store;
 
@@ -41,9 +43,39 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .bootstrap(&store, Role::Agent, "agent", &agent_file)
         .await?;
 
-    let engine = EmbeddedEngine::open(&dir.join("claims.log")).context("opening the claims log")?;
-    let coord: Arc<dyn Coordination> = Arc::new(engine.session("center"));
     let (shutdown_tx, shutdown) = watch::channel(false);
+    let (connect, agent_connect): (Connect, Option<Connect>) = match &cfg.mode {
+        Mode::Standalone { node_name } => {
+            let engine =
+                EmbeddedEngine::open(&dir.join("claims.log")).context("opening the claims log")?;
+            let node = node_name.clone();
+            (
+                embedded(engine.clone(), "center"),
+                Some(embedded(engine, &node)),
+            )
+        }
+        Mode::Cluster(zk) => {
+            let zk = zk.clone();
+            let connect: Connect = Arc::new(move || {
+                let zk = zk.clone();
+                Box::pin(async move {
+                    Ok(Arc::new(ZkSession::connect(&zk, "center").await?) as Arc<dyn Coordination>)
+                })
+            });
+            (connect, None)
+        }
+    };
+    {
+        // Ctrl-C while ZooKeeper is unreachable at startup ends the wait for it.
+        let shutdown_tx = shutdown_tx.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            let _ = shutdown_tx.send(true);
+        });
+    }
+    let sessions = Sessions::open(connect, &shutdown)
+        .await
+        .context("opening the coordination session")?;
     let hub = Hub::default();
     let placements = Placements::default();
 
@@ -56,10 +88,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         hub: hub.clone(),
         tokens,
         placements: placements.clone(),
-        coord: coord.clone(),
+        sessions: sessions.clone(),
         packages_dir: dir.join("packages"),
         max_upload_bytes: cfg.max_upload_bytes,
-        mode: "standalone",
+        mode: match cfg.mode {
+            Mode::Standalone { .. } => "standalone",
+            Mode::Cluster(_) => "cluster",
+        },
     };
     let app = api::router(state);
     let mut server_shutdown = shutdown.clone();
@@ -72,16 +107,33 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     });
 
     let allocator = Allocator {
-        coord: coord.clone(),
+        sessions,
         store,
         hub,
         placements,
         candidate: format!("center@{addr}"),
+        shared_store: agent_connect.is_none(),
     };
     tokio::spawn(allocator.run(shutdown.clone()));
 
+    let Some(agent_connect) = agent_connect else {
+        println!("cloudtask-center (cluster) listening on http://{addr}");
+        println!(
+            "agents authenticate with the token in {}",
+            agent_file.display()
+        );
+        let mut stop = shutdown.clone();
+        let _ = stop.changed().await;
+        tracing::info!("shutting down");
+        server.await?.context("http server")?;
+        return Ok(());
+    };
+    let Mode::Standalone { node_name } = &cfg.mode else {
+        anyhow::bail!("an in-process agent runs in standalone mode only");
+    };
+
     let agent_cfg = AgentConfig {
-        name: cfg.node_name.clone(),
+        name: node_name.clone(),
         cluster: DEFAULT_CLUSTER.to_string(),
         center_url: format!("http://{}", loopback(addr)),
         token: Tokens::read_secret(&agent_file)
@@ -93,22 +145,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         log_cap: cfg.log_cap_bytes,
         package_limits: Limits::default(),
     };
-    let agent_coord: Arc<dyn Coordination> = Arc::new(engine.session(&cfg.node_name));
+    let agent_sessions = Sessions::open(agent_connect, &shutdown).await?;
     let agent = tokio::spawn(cloudtask_agent::run(
         agent_cfg,
-        agent_coord,
+        agent_sessions,
         shutdown.clone(),
     ));
 
     println!("cloudtask-center (standalone) listening on http://{addr}");
-    println!(
-        "node {:?} running tasks of cluster {DEFAULT_CLUSTER:?}",
-        cfg.node_name
-    );
+    println!("node {node_name:?} running tasks of cluster {DEFAULT_CLUSTER:?}");
 
-    wait_for_signal().await;
+    let mut stop = shutdown.clone();
+    let _ = stop.changed().await;
     tracing::info!("shutting down");
-    let _ = shutdown_tx.send(true);
     match agent.await {
         Ok(Err(e)) => tracing::error!(error = %e, "agent stopped with an error"),
         Err(e) => tracing::error!(error = %e, "agent task failed"),
@@ -116,6 +165,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     server.await?.context("http server")?;
     Ok(())
+}
+
+/// Sessions on the in-process engine, labelled for claims.
+fn embedded(engine: EmbeddedEngine, label: &str) -> Connect {
+    let label = label.to_string();
+    Arc::new(move || {
+        let session = Arc::new(engine.session(&label)) as Arc<dyn Coordination>;
+        Box::pin(async move { Ok(session) })
+    })
 }
 
 /// The address agents in this process use to reach the API.
@@ -127,7 +185,8 @@ fn loopback(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGTERM or SIGINT.
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -27,6 +27,7 @@ pub struct Placements {
     pub wake: Arc<Notify>,
     /// Counts completed allocation rounds, so a caller can wait for the next one.
     rounds: Arc<watch::Sender<u64>>,
+    leading: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for Placements {
@@ -35,6 +36,7 @@ impl Default for Placements {
             inner: Arc::default(),
             wake: Arc::default(),
             rounds: Arc::new(watch::channel(0).0),
+            leading: Arc::default(),
         }
     }
 }
@@ -62,6 +64,11 @@ impl Placements {
                 return Some(n);
             }
         }
+    }
+
+    /// Whether this center currently leads (and so allocates).
+    pub fn leading(&self) -> bool {
+        self.leading.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn node_of(&self, task: &str) -> Option<String> {
@@ -178,6 +185,9 @@ impl Allocator {
                         tracing::info!(candidate = %self.candidate, leads, "leadership changed");
                         leading = leads;
                     }
+                    self.placements
+                        .leading
+                        .store(leads, std::sync::atomic::Ordering::Relaxed);
                     if let Some(ix) = &index {
                         let round = if leads {
                             self.allocate(coord.as_ref(), ix).await
@@ -202,6 +212,7 @@ impl Allocator {
                         Ok(Change::SessionLost) | Err(broadcast::error::RecvError::Closed) => {
                             tracing::warn!("coordination session lost; not allocating until a new one is open");
                             leading = false;
+                            self.placements.leading.store(false, std::sync::atomic::Ordering::Relaxed);
                             match self.sessions.renew(&coord, &shutdown).await {
                                 Ok(c) => {
                                     coord = c;
@@ -287,6 +298,16 @@ impl Allocator {
                         .write_assignment(&cluster, &gone, &Assignment::default())
                         .await?;
                     tracing::info!(%cluster, node = %gone, "node left; its tasks move");
+                    self.hub.publish(Event::NodeDown {
+                        cluster: cluster.clone(),
+                        name: gone.clone(),
+                    });
+                    let why = format!(
+                        "node {gone} left the cluster (its session expired) while the run was active"
+                    );
+                    for run in self.store.mark_node_runs_lost(&gone, &why).await? {
+                        self.hub.publish(Event::RunChanged { run: Box::new(run) });
+                    }
                 }
             }
             let ring = Ring::new(members.iter().map(|m| m.name.clone()));

@@ -30,7 +30,8 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Schema migrations, applied in order once each; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE clusters (name TEXT PRIMARY KEY, description TEXT NOT NULL, created_at BIGINT NOT NULL);
 CREATE TABLE task_groups (name TEXT PRIMARY KEY, description TEXT NOT NULL, created_at BIGINT NOT NULL);
 CREATE TABLE tasks (
@@ -76,7 +77,11 @@ CREATE INDEX runs_by_status ON runs (status_rank, task_id);
 CREATE TABLE run_logs (run_id TEXT PRIMARY KEY, log TEXT NOT NULL);
 CREATE TABLE tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_at BIGINT NOT NULL);
 CREATE TABLE audit (at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
-"#];
+"#,
+    r#"
+UPDATE runs SET status_rank = 3 WHERE status_rank = 2 AND status <> 'lost';
+"#,
+];
 
 /// Cheap to clone: a connection pool.
 #[derive(Debug, Clone)]
@@ -597,6 +602,27 @@ impl Store {
         q = q.bind(i64::from(f.limit));
         let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(Self::run_from_row).collect()
+    }
+
+    /// Marks the active runs of a node that left the cluster `lost`: nobody will report them.
+    /// A real outcome reported later (the node was only frozen) still replaces it.
+    pub async fn mark_node_runs_lost(&self, node: &str, why: &str) -> Result<Vec<RunRecord>> {
+        let now = Timestamp::now();
+        let lost: Vec<RunRecord> = self
+            .active_runs(None)
+            .await?
+            .into_iter()
+            .filter(|r| r.node == node)
+            .map(|r| RunRecord {
+                status: RunStatus::Lost,
+                finished_at: Some(now),
+                message: Some(why.to_string()),
+                ..r
+            })
+            .collect();
+        let reports: Vec<(&RunRecord, Option<&str>)> = lost.iter().map(|r| (r, None)).collect();
+        self.put_runs(&reports).await?;
+        Ok(lost)
     }
 
     /// Runs not yet finished (scheduled or running), optionally of one task.

@@ -55,22 +55,34 @@ impl Center {
 
     /// Starts on an existing data dir (a restart keeps the dir).
     pub async fn start_in(dir: &Path, extra: &[&str]) -> Center {
+        let mut args = vec!["--standalone", "--node-name", "node-1"];
+        args.extend_from_slice(extra);
+        Center::spawn(dir, &args).await
+    }
+
+    /// Starts the center of a cluster on ZooKeeper `zk` (several may share `dir`'s store).
+    pub async fn start_cluster(dir: &Path, zk: &str, extra: &[&str]) -> Center {
+        let mut args = vec!["--zk", zk, "--zk-session-timeout", "2s"];
+        args.extend_from_slice(extra);
+        Center::spawn(dir, &args).await
+    }
+
+    async fn spawn(dir: &Path, args: &[&str]) -> Center {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("center.log"))
             .unwrap();
+        let listen: &[&str] = if args.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(bin("cloudtask-center"))
-            .args([
-                "--standalone",
-                "--listen",
-                "127.0.0.1:0",
-                "--node-name",
-                "node-1",
-                "--data-dir",
-            ])
+            .args(listen)
+            .arg("--data-dir")
             .arg(dir)
-            .args(extra)
+            .args(args)
             .env(
                 "CLOUDTASK_LOG",
                 std::env::var("CLOUDTASK_LOG")
@@ -249,6 +261,108 @@ impl Drop for Center {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// A running `cloudtask-agent` process with its own data dir.
+pub struct Agent {
+    child: Option<Child>,
+    pub name: String,
+    pub dir: PathBuf,
+    args: Vec<String>,
+}
+
+impl Agent {
+    /// Starts agent `name` of `cluster` against ZooKeeper `zk` and the center at `center`,
+    /// with a 2 s session, authenticating with the agent token in `center_dir`.
+    pub fn start(name: &str, cluster: &str, zk: &str, center: &str, center_dir: &Path) -> Agent {
+        let dir = center_dir.join(format!("agent-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let args = [
+            "--zk",
+            zk,
+            "--zk-session-timeout",
+            "2s",
+            "--cluster",
+            cluster,
+            "--center",
+            center,
+            "--name",
+            name,
+            "--token-file",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            center_dir.join("agent.token").display().to_string(),
+            "--data-dir".into(),
+            dir.display().to_string(),
+        ])
+        .collect();
+        let mut agent = Agent {
+            child: None,
+            name: name.to_string(),
+            dir,
+            args,
+        };
+        agent.restart();
+        agent
+    }
+
+    /// Starts the process again with the same name and data dir.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("agent.log"))
+            .unwrap();
+        let child = Command::new(bin("cloudtask-agent"))
+            .args(&self.args)
+            .env(
+                "CLOUDTASK_LOG",
+                std::env::var("CLOUDTASK_LOG")
+                    .unwrap_or_else(|_| "info,cloudtask_agent=debug".into()),
+            )
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap()
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, `TERM`) to the agent process alone.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.signal("CONT");
+        }
+        self.kill9();
     }
 }
 

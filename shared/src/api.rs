@@ -83,6 +83,9 @@ pub struct NodeView {
 pub struct VersionInfo {
     pub version: String,
     pub mode: String,
+    /// Whether this center is the elected leader that allocates tasks.
+    #[serde(default)]
+    pub leader: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

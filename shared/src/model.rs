@@ -155,12 +155,14 @@ impl RunStatus {
         !matches!(self, RunStatus::Scheduled | RunStatus::Running)
     }
 
-    /// Orders statuses so a late, out-of-order report never moves a run backwards.
+    /// Orders statuses so a late, out-of-order report never moves a run backwards. `lost` is
+    /// a presumption (the node went away), so a real outcome reported later replaces it.
     pub fn rank(self) -> u8 {
         match self {
             RunStatus::Scheduled => 0,
             RunStatus::Running => 1,
-            _ => 2,
+            RunStatus::Lost => 2,
+            _ => 3,
         }
     }
 

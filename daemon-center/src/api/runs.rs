@@ -29,6 +29,7 @@ pub async fn version(State(st): State<AppState>) -> Json<VersionInfo> {
     Json(VersionInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         mode: st.mode.to_string(),
+        leader: st.placements.leading(),
     })
 }
 

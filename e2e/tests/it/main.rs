@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod cluster;
 mod ctl;
 mod restart;
 mod zk_backend;

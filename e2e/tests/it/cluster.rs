@@ -1,0 +1,577 @@
+//! Cluster mode end to end: a real ZooKeeper, real `cloudtask-center --zk` processes and real
+//! `cloudtask-agent` processes, killed with -9, frozen with SIGSTOP, and restarted.
+//!
+//! Every task appends "task instant node" to one executions file per test, so "no instant ran
+//! twice" is checked against what actually executed, not against the store.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cloudtask_e2e::zookeeper::ZooKeeper;
+use cloudtask_e2e::{Agent, Center};
+use cloudtask_shared::{RunRecord, RunStatus};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Session timeout the harness gives agents and centers.
+const SESSION: Duration = Duration::from_secs(2);
+
+struct Cluster {
+    zk: ZooKeeper,
+    /// Holds the shared store, tokens and agents' data dirs.
+    dir: tempfile::TempDir,
+    centers: Vec<Center>,
+    agents: Vec<Agent>,
+    executions: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Execution {
+    task: String,
+    instant: String,
+    node: String,
+}
+
+impl Cluster {
+    async fn start(agents: &[&str]) -> Cluster {
+        let zk = ZooKeeper::start();
+        let dir = tempfile::tempdir().unwrap();
+        let center = Center::start_cluster(dir.path(), &zk.connect("/ct"), &[]).await;
+        let executions = dir.path().join("executions");
+        std::fs::write(&executions, "").unwrap();
+        let mut c = Cluster {
+            zk,
+            dir,
+            centers: vec![center],
+            agents: Vec::new(),
+            executions,
+        };
+        for a in agents {
+            c.add_agent(a);
+        }
+        c
+    }
+
+    fn add_agent(&mut self, name: &str) {
+        let center = self.centers[0].url.clone();
+        self.agents.push(Agent::start(
+            name,
+            "default",
+            &self.zk.connect("/ct"),
+            &center,
+            self.dir.path(),
+        ));
+    }
+
+    fn center(&self) -> &Center {
+        &self.centers[0]
+    }
+
+    fn agent(&mut self, name: &str) -> &mut Agent {
+        self.agents.iter_mut().find(|a| a.name == name).unwrap()
+    }
+
+    /// Creates `n` tasks firing every second that record each execution.
+    async fn every_second_tasks(&self, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let body = self
+                .center()
+                .create_task(json!({
+                    "name": format!("tick-{i:02}"),
+                    "command": format!(
+                        "echo \"$CLOUDTASK_TASK_ID $CLOUDTASK_SCHEDULED_AT $CLOUDTASK_NODE\" >> {}",
+                        self.executions.display()
+                    ),
+                    "schedules": ["@every 1s"],
+                }))
+                .await;
+            ids.push(body["id"].as_str().unwrap().to_string());
+        }
+        ids
+    }
+
+    fn executions(&self) -> Vec<Execution> {
+        read_executions(&self.executions)
+    }
+
+    /// Where each task is placed, as the center reports it.
+    async fn placements(&self) -> BTreeMap<String, Option<String>> {
+        placements(self.center()).await
+    }
+
+    /// Waits until every task has executed at least once after `since` (by line count).
+    async fn wait_all_firing(&self, tasks: &[String], within: Duration, what: &str) {
+        let start_len = self.executions().len();
+        let deadline = Instant::now() + within;
+        loop {
+            let fresh: HashSet<String> = self.executions()[start_len..]
+                .iter()
+                .map(|e| e.task.clone())
+                .collect();
+            if tasks.iter().all(|t| fresh.contains(t)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {within:?} for {what}; not firing: {:?}\n{}",
+                tasks
+                    .iter()
+                    .filter(|t| !fresh.contains(*t))
+                    .collect::<Vec<_>>(),
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for a in &self.agents {
+            let log = a.log();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            out += &format!(
+                "--- agent {} (last lines, newest first)\n{}\n",
+                a.name,
+                tail.join("\n")
+            );
+        }
+        out
+    }
+}
+
+fn read_executions(path: &Path) -> Vec<Execution> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut p = l.split_whitespace();
+            Some(Execution {
+                task: p.next()?.to_string(),
+                instant: p.next()?.to_string(),
+                node: p.next()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+async fn placements(center: &Center) -> BTreeMap<String, Option<String>> {
+    let (status, body) = center.api(Method::GET, "/tasks", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap().to_string(),
+                t["node"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Asserts no (task, instant) executed twice, naming the duplicates.
+fn assert_no_duplicates(executions: &[Execution]) {
+    let mut seen: HashMap<(&str, &str), &str> = HashMap::new();
+    let mut dups = Vec::new();
+    for e in executions {
+        if let Some(first) = seen.insert((&e.task, &e.instant), &e.node) {
+            dups.push(format!(
+                "{} at {} on {} and {}",
+                e.task, e.instant, first, e.node
+            ));
+        }
+    }
+    assert!(dups.is_empty(), "instants executed twice: {dups:#?}");
+}
+
+/// Waits until the center places every task on a live node, each node having some.
+async fn wait_placed(
+    center: &Center,
+    nodes: &[&str],
+    within: Duration,
+) -> BTreeMap<String, String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let p = placements(center).await;
+        let on: HashSet<&str> = p.values().flatten().map(String::as_str).collect();
+        if p.values()
+            .all(|n| n.as_deref().is_some_and(|n| nodes.contains(&n)))
+            && nodes.iter().all(|n| on.contains(n))
+        {
+            return p
+                .into_iter()
+                .map(|(t, n)| (t, n.unwrap_or_default()))
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tasks not placed on {nodes:?}: {p:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// All runs in the store, by task.
+async fn store_runs(center: &Center, tasks: &[String]) -> HashMap<String, Vec<RunRecord>> {
+    let mut out = HashMap::new();
+    for t in tasks {
+        out.insert(t.clone(), center.runs(t).await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_agent_tasks_fail_over_and_nothing_runs_twice() {
+    let mut c = Cluster::start(&["a1", "a2", "a3"]).await;
+    let tasks = c.every_second_tasks(30).await;
+    let before = wait_placed(c.center(), &["a1", "a2", "a3"], Duration::from_secs(30)).await;
+    c.wait_all_firing(&tasks, Duration::from_secs(30), "all 30 tasks firing")
+        .await;
+
+    c.agent("a2").kill9();
+    let killed_at = Instant::now();
+    let moved: Vec<String> = before
+        .iter()
+        .filter(|(_, n)| n.as_str() == "a2")
+        .map(|(t, _)| t.clone())
+        .collect();
+    assert!(!moved.is_empty(), "a2 had no tasks: {before:#?}");
+    let mark = c.executions().len();
+    // Every task of a2 fires on another node within session timeout + 2 s.
+    let mut first_elsewhere: HashMap<String, Duration> = HashMap::new();
+    while first_elsewhere.len() < moved.len() {
+        for e in &c.executions()[mark..] {
+            if moved.contains(&e.task) && e.node != "a2" {
+                first_elsewhere
+                    .entry(e.task.clone())
+                    .or_insert_with(|| killed_at.elapsed());
+            }
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(60),
+            "a2's tasks never moved; fired elsewhere: {first_elsewhere:?}\n{}",
+            c.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let slowest = first_elsewhere.values().max().copied().unwrap_or_default();
+    assert!(
+        slowest <= SESSION + Duration::from_secs(2),
+        "failover took {slowest:?}, over session timeout + 2 s"
+    );
+    // Let them run a few more seconds on their new nodes.
+    c.wait_all_firing(
+        &tasks,
+        Duration::from_secs(30),
+        "all tasks firing after failover",
+    )
+    .await;
+
+    let after = c.executions();
+    // Tasks of the surviving agents never moved.
+    for e in &after[mark..] {
+        let was = &before[&e.task];
+        if was != "a2" {
+            assert_eq!(
+                &e.node, was,
+                "task {} moved off surviving node {was}",
+                e.task
+            );
+        }
+    }
+    assert_no_duplicates(&after);
+    // The store agrees: one run per (task, instant), and each executed instant is recorded.
+    let runs = store_runs(c.center(), &tasks).await;
+    let mut instants = HashSet::new();
+    for r in runs.values().flatten() {
+        assert!(
+            instants.insert((r.task.clone(), r.scheduled_at, r.attempt)),
+            "two runs for one instant in the store: {r:?}"
+        );
+    }
+    println!("failover: slowest task {slowest:?} after kill -9 (session {SESSION:?})");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_joining_agent_takes_only_its_share_and_no_running_task() {
+    let mut c = Cluster::start(&["a1", "a2", "a3"]).await;
+    let tasks = c.every_second_tasks(30).await;
+    // Three long runs, started by hand: their tasks must not move while they run.
+    let mut long = Vec::new();
+    for i in 0..3 {
+        let body = c
+            .center()
+            .create_task(json!({
+                "name": format!("long-{i}"),
+                "command": "sleep 30",
+                "schedules": ["0 0 0 1 1 *"],
+            }))
+            .await;
+        long.push(body["id"].as_str().unwrap().to_string());
+    }
+    let before = wait_placed(c.center(), &["a1", "a2", "a3"], Duration::from_secs(30)).await;
+    for id in &long {
+        let (status, body) = c
+            .center()
+            .api(Method::POST, &format!("/tasks/{id}/start"), None)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    for id in &long {
+        c.center()
+            .wait_runs(id, Duration::from_secs(30), "the long run running", |r| {
+                r.iter().any(|r| r.status == RunStatus::Running)
+            })
+            .await;
+    }
+    c.wait_all_firing(&tasks, Duration::from_secs(30), "all tasks firing")
+        .await;
+
+    c.add_agent("a4");
+    let all = ["a1", "a2", "a3", "a4"];
+    let after = wait_placed(c.center(), &all, Duration::from_secs(30)).await;
+    let moved: Vec<&String> = before.keys().filter(|t| before[*t] != after[*t]).collect();
+    for t in &moved {
+        assert_eq!(after[*t], "a4", "task {t} moved between old nodes");
+    }
+    for id in &long {
+        assert_eq!(before[id], after[id], "running task {id} moved");
+    }
+    let total = before.len();
+    let bound = total.div_ceil(4) + 2;
+    assert!(
+        !moved.is_empty() && moved.len() <= bound,
+        "{} of {total} tasks moved; expected 1..={bound}",
+        moved.len()
+    );
+    // The moved tasks now fire on a4, and nothing ran twice.
+    let moved_ids: Vec<String> = moved.iter().map(|t| (*t).clone()).collect();
+    let moved_ticks: Vec<String> = moved_ids
+        .iter()
+        .filter(|t| tasks.contains(t))
+        .cloned()
+        .collect();
+    let mark = c.executions().len();
+    c.wait_all_firing(&moved_ticks, Duration::from_secs(30), "moved tasks firing")
+        .await;
+    for e in &c.executions()[mark..] {
+        assert_eq!(e.node, after[&e.task], "{} fired off its node", e.task);
+    }
+    assert_no_duplicates(&c.executions());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_agent_wakes_fenced_and_runs_nothing_twice() {
+    let mut c = Cluster::start(&["a1", "a2", "a3"]).await;
+    let tasks = c.every_second_tasks(30).await;
+    let before = wait_placed(c.center(), &["a1", "a2", "a3"], Duration::from_secs(30)).await;
+    c.wait_all_firing(&tasks, Duration::from_secs(30), "all tasks firing")
+        .await;
+    let lost: Vec<String> = before
+        .iter()
+        .filter(|(_, n)| n.as_str() == "a3")
+        .map(|(t, _)| t.clone())
+        .collect();
+
+    c.agent("a3").signal("STOP");
+    // Wait until a3's tasks fire elsewhere: its session expired and the leader moved them.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let p = c.placements().await;
+        if lost
+            .iter()
+            .all(|t| p[t].as_deref().is_some_and(|n| n != "a3"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a3's tasks never moved: {p:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.wait_all_firing(
+        &lost,
+        Duration::from_secs(30),
+        "a3's tasks firing elsewhere",
+    )
+    .await;
+    let mark = c.executions().len();
+    c.agent("a3").signal("CONT");
+    // It wakes with instants due for every task it had: it must launch none of those it lost.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !c
+        .agent("a3")
+        .log()
+        .contains("joined again with a new session")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "a3 never rejoined:\n{}",
+            c.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.wait_all_firing(
+        &tasks,
+        Duration::from_secs(30),
+        "all tasks firing after the wake",
+    )
+    .await;
+    let now_on = c.placements().await;
+    let woke: Vec<String> = c
+        .agent("a3")
+        .log()
+        .lines()
+        .filter(|l| l.contains("session") || l.contains("claims failed"))
+        .map(str::to_string)
+        .collect();
+    println!("a3 after the wake:\n{}", woke.join("\n"));
+    for e in &c.executions()[mark..] {
+        if e.node == "a3" {
+            assert_eq!(
+                now_on[&e.task].as_deref(),
+                Some("a3"),
+                "a3 launched {} at {} after losing it",
+                e.task,
+                e.instant
+            );
+        }
+    }
+    assert_no_duplicates(&c.executions());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn standby_center_takes_over_and_an_absent_center_loses_nothing() {
+    let mut c = Cluster::start(&[]).await;
+    // A second center on the same host and store: it must not allocate while the first leads.
+    let standby = Center::start_cluster(c.dir.path(), &c.zk.connect("/ct"), &[]).await;
+    let leader_of = |v: &Value| v["leader"].as_bool().unwrap_or(false);
+    let (_, v1) = c.center().api(Method::GET, "/version", None).await;
+    let (_, v2) = standby.api(Method::GET, "/version", None).await;
+    assert!(leader_of(&v1) && !leader_of(&v2), "{v1} {v2}");
+    // Agents report to the standby, which stays up.
+    for a in ["a1", "a2", "a3"] {
+        c.agents.push(Agent::start(
+            a,
+            "default",
+            &c.zk.connect("/ct"),
+            &standby.url,
+            c.dir.path(),
+        ));
+    }
+    let tasks = c.every_second_tasks(10).await;
+    wait_placed(&standby, &["a1", "a2", "a3"], Duration::from_secs(30)).await;
+    c.wait_all_firing(&tasks, Duration::from_secs(30), "tasks firing")
+        .await;
+
+    c.centers[0].kill9();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, v) = standby.api(Method::GET, "/version", None).await;
+        if leader_of(&v) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "standby never took over: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The new leader allocates: a node lost now still gets its tasks moved.
+    let before = placements(&standby).await;
+    c.agent("a1").kill9();
+    let after = wait_placed(&standby, &["a2", "a3"], Duration::from_secs(30)).await;
+    for (t, n) in &before {
+        if n.as_deref() != Some("a1") {
+            assert_eq!(
+                n.as_deref(),
+                Some(after[t].as_str()),
+                "task {t} moved needlessly"
+            );
+        }
+    }
+    c.wait_all_firing(&tasks, Duration::from_secs(30), "tasks firing on a2, a3")
+        .await;
+
+    // Now no center at all for 20 s: agents keep firing and spool their results.
+    let dir = standby.dir.clone();
+    let addr = standby.url.trim_start_matches("http://").to_string();
+    drop(standby);
+    let mark = c.executions().len();
+    let gone_at = Instant::now();
+    while gone_at.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let during = c.executions()[mark..].to_vec();
+    let fired: HashSet<&String> = during.iter().map(|e| &e.task).collect();
+    assert!(
+        tasks.iter().all(|t| fired.contains(t)),
+        "tasks stopped firing without a center: {} of {} fired",
+        fired.len(),
+        tasks.len()
+    );
+    // Back on the same address, where the agents look for it.
+    let back = Center::start_cluster(&dir, &c.zk.connect("/ct"), &["--listen", &addr]).await;
+    // Every execution of the outage reaches the store as a finished run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let runs = store_runs(&back, &tasks).await;
+        let stored: HashSet<(String, String)> = runs
+            .values()
+            .flatten()
+            .filter(|r| r.status == RunStatus::Succeeded)
+            .map(|r| (r.task.clone(), r.scheduled_at.to_string()))
+            .collect();
+        let missing: Vec<&Execution> = during
+            .iter()
+            .filter(|e| !stored.contains(&(e.task.clone(), normalize(&e.instant))))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} executions of the outage never reached the store, e.g. {:?}",
+            missing.len(),
+            missing.first()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_no_duplicates(&c.executions());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zookeeper_restart_is_survived_without_double_runs() {
+    let mut c = Cluster::start(&["a1", "a2", "a3"]).await;
+    let tasks = c.every_second_tasks(15).await;
+    wait_placed(c.center(), &["a1", "a2", "a3"], Duration::from_secs(30)).await;
+    c.wait_all_firing(&tasks, Duration::from_secs(30), "tasks firing")
+        .await;
+
+    c.zk.kill9();
+    let down = Instant::now();
+    while down.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.zk.restart();
+    c.wait_all_firing(
+        &tasks,
+        Duration::from_secs(60),
+        "tasks firing after the ZooKeeper restart",
+    )
+    .await;
+    let p = wait_placed(c.center(), &["a1", "a2", "a3"], Duration::from_secs(30)).await;
+    assert_eq!(p.len(), tasks.len());
+    // Longer than a session: any expiry would show as a rejoin and moved tasks; either way no
+    // instant may run twice.
+    let mark = c.executions().len();
+    c.wait_all_firing(&tasks, Duration::from_secs(30), "tasks firing steadily")
+        .await;
+    assert!(c.executions().len() > mark);
+    assert_no_duplicates(&c.executions());
+}
+
+/// The executions file has the agent's RFC 3339 instant; the store's is jiff's display.
+fn normalize(instant: &str) -> String {
+    instant
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| instant.to_string())
+}

@@ -16,6 +16,9 @@ _cloudtaskctl() {
             ",$1")
                 cmd="cloudtaskctl"
                 ;;
+            cloudtaskctl,cluster)
+                cmd="cloudtaskctl__subcmd__cluster"
+                ;;
             cloudtaskctl,help)
                 cmd="cloudtaskctl__subcmd__help"
                 ;;
@@ -25,6 +28,21 @@ _cloudtaskctl() {
             cloudtaskctl,task)
                 cmd="cloudtaskctl__subcmd__task"
                 ;;
+            cloudtaskctl__subcmd__cluster,help)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__help"
+                ;;
+            cloudtaskctl__subcmd__cluster,ls)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__help,help)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__help"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__help,ls)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__help,cluster)
+                cmd="cloudtaskctl__subcmd__help__subcmd__cluster"
+                ;;
             cloudtaskctl__subcmd__help,help)
                 cmd="cloudtaskctl__subcmd__help__subcmd__help"
                 ;;
@@ -33,6 +51,9 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__help,task)
                 cmd="cloudtaskctl__subcmd__help__subcmd__task"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__cluster,ls)
+                cmd="cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__ls"
                 ;;
             cloudtaskctl__subcmd__help__subcmd__node,ls)
                 cmd="cloudtaskctl__subcmd__help__subcmd__node__subcmd__ls"
@@ -179,7 +200,7 @@ _cloudtaskctl() {
 
     case "${cmd}" in
         cloudtaskctl)
-            opts="-o -h -V --server --token --output --help --version task node help"
+            opts="-o -h -V --server --token --output --help --version task node cluster help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,9 +229,139 @@ _cloudtaskctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        cloudtaskctl__subcmd__help)
-            opts="task node help"
+        cloudtaskctl__subcmd__cluster)
+            opts="-o -h --server --token --output --help ls help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__help)
+            opts="ls help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__ls)
+            opts="-o -h --server --token --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help)
+            opts="task node cluster help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__cluster)
+            opts="ls"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

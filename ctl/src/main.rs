@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use cloudtask_shared::api::{ActionResult, NodeView, TaskView};
+use cloudtask_shared::api::{ActionResult, ClusterView, NodeView, TaskView};
 use cloudtask_shared::{PackageRef, RunRecord, RunStatus, parse_duration_ms};
 use futures_util::StreamExt;
 use reqwest::Method;
@@ -56,6 +56,15 @@ enum Command {
     /// Inspect nodes.
     #[command(subcommand)]
     Node(NodeCmd),
+    /// Inspect clusters.
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCmd {
+    /// List clusters with their live node and task counts.
+    Ls,
 }
 
 #[derive(Debug, Subcommand)]
@@ -313,6 +322,13 @@ async fn run(cli: Cli) -> Result<()> {
                 return print_json(&nodes);
             }
             table::nodes(&nodes);
+        }
+        Command::Cluster(ClusterCmd::Ls) => {
+            let clusters: Vec<ClusterView> = c.get("/clusters").await?;
+            if json {
+                return print_json(&clusters);
+            }
+            table::clusters(&clusters);
         }
         Command::Task(cmd) => task(&c, *cmd, json).await?,
     }

@@ -1,7 +1,7 @@
 //! Aligned tables for people; `-o json` is the format for scripts.
 
 use cloudtask_shared::RunRecord;
-use cloudtask_shared::api::{NodeView, TaskView};
+use cloudtask_shared::api::{ClusterView, NodeView, TaskView};
 use jiff::Timestamp;
 
 /// Prints rows under a header, each column as wide as its widest cell.
@@ -149,6 +149,21 @@ pub fn runs(runs: &[RunRecord]) {
         ],
         &rows,
     );
+}
+
+pub fn clusters(clusters: &[ClusterView]) {
+    let rows: Vec<Vec<String>> = clusters
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.nodes.to_string(),
+                c.tasks.to_string(),
+                c.description.clone(),
+            ]
+        })
+        .collect();
+    print(&["NAME", "NODES", "TASKS", "DESCRIPTION"], &rows);
 }
 
 pub fn nodes(nodes: &[NodeView]) {

@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use cloudtask_shared::Task;
 use cloudtask_shared::api::Event;
 use cloudtask_shared::coord::{Assignment, Change, Coordination, Sessions};
 use cloudtask_shared::ring::{Ring, TaskSlot, place};
+use cloudtask_shared::{RunRecord, RunStatus, Task, Trigger, run_id};
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::hub::Hub;
@@ -284,6 +284,7 @@ impl Allocator {
         clusters.sort();
         clusters.dedup();
         let mut placed: HashMap<String, Option<String>> = HashMap::new();
+        let mut lost = Vec::new();
         for cluster in clusters {
             let members = coord.members(&cluster).await?;
             // Nodes that left keep their assignment record: empty it before anything moves, so
@@ -306,7 +307,10 @@ impl Allocator {
                         "node {gone} left the cluster (its session expired) while the run was active"
                     );
                     for run in self.store.mark_node_runs_lost(&gone, &why).await? {
-                        self.hub.publish(Event::RunChanged { run: Box::new(run) });
+                        self.hub.publish(Event::RunChanged {
+                            run: Box::new(run.clone()),
+                        });
+                        lost.push(run);
                     }
                 }
             }
@@ -364,7 +368,51 @@ impl Allocator {
                 }
             }
         }
+        for run in lost {
+            if let Some(Some(node)) = placed.get(&run.task) {
+                self.retry_lost(run, node).await?;
+            }
+        }
         self.placements.replace(placed);
+        Ok(())
+    }
+
+    /// Asks the task's new owner to retry a run lost with its node, when retries are left. The
+    /// retry's run id is deterministic, so it is claimed, and runs, once.
+    async fn retry_lost(&self, lost: RunRecord, node: &str) -> anyhow::Result<()> {
+        let Some(task) = self.store.task(&lost.task).await? else {
+            return Ok(());
+        };
+        if lost.attempt > task.spec.retries || task.spec.paused {
+            return Ok(());
+        }
+        let attempt = lost.attempt + 1;
+        let run = RunRecord {
+            id: run_id(&task.id, lost.scheduled_at, attempt, Trigger::Retry),
+            status: RunStatus::Scheduled,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            node: node.to_string(),
+            attempt,
+            trigger: Trigger::Retry,
+            message: Some(format!(
+                "retry of {} (lost with node {})",
+                lost.id, lost.node
+            )),
+            ..lost
+        };
+        self.store.put_run(&run, None).await?;
+        tracing::info!(run = %run.id, %node, "lost run retried on the task's new node");
+        self.hub.publish(Event::RunChanged {
+            run: Box::new(run.clone()),
+        });
+        self.hub.publish(Event::RunRequested {
+            task: task.id.clone(),
+            node: node.to_string(),
+            task_version: task.version,
+            run: Box::new(run),
+        });
         Ok(())
     }
 }

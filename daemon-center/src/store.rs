@@ -389,6 +389,16 @@ impl Store {
         Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
     }
 
+    /// Number of tasks per cluster.
+    pub async fn task_counts_by_cluster(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT cluster, COUNT(*) FROM tasks GROUP BY cluster")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// Deletes a task with its runs, logs and package history.
     pub async fn delete_task(&self, id: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;

@@ -79,6 +79,15 @@ pub struct NodeView {
     pub tasks: usize,
 }
 
+/// A cluster with its live state: nodes registered now, tasks that belong to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterView {
+    pub name: String,
+    pub description: String,
+    pub nodes: usize,
+    pub tasks: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionInfo {
     pub version: String,

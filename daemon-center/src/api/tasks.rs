@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cloudtask_agent::package::{self, Kind, Limits};
 use cloudtask_shared::api::{
-    ActionResult, CloneRequest, Event, PackageInfo, PatchRequest, TaskView,
+    ActionResult, CloneRequest, ClusterView, Event, PackageInfo, PatchRequest, TaskView,
 };
 use cloudtask_shared::{
     PackageRef, RunRecord, RunStatus, Task, TaskSpec, Trigger, run_id, validate_name,
@@ -658,8 +658,45 @@ fn names_json(rows: Vec<(String, String)>) -> Json<Vec<serde_json::Value>> {
     Json(rows.into_iter().map(|(name, description)| serde_json::json!({ "name": name, "description": description })).collect())
 }
 
-pub async fn list_clusters(State(st): State<AppState>) -> ApiResult<Json<Vec<serde_json::Value>>> {
-    Ok(names_json(st.store.names(NameTable::Clusters).await?))
+/// Clusters known to the store or live in coordination, with live node and task counts.
+pub async fn list_clusters(State(st): State<AppState>) -> ApiResult<Json<Vec<ClusterView>>> {
+    let mut out: std::collections::BTreeMap<String, ClusterView> = st
+        .store
+        .names(NameTable::Clusters)
+        .await?
+        .into_iter()
+        .map(|(name, description)| {
+            let v = ClusterView {
+                name: name.clone(),
+                description,
+                nodes: 0,
+                tasks: 0,
+            };
+            (name, v)
+        })
+        .collect();
+    let coord = st.sessions.current();
+    for name in coord.clusters().await.map_err(ApiError::internal)? {
+        let nodes = coord
+            .members(&name)
+            .await
+            .map_err(ApiError::internal)?
+            .len();
+        out.entry(name.clone())
+            .or_insert_with(|| ClusterView {
+                name,
+                description: String::new(),
+                nodes: 0,
+                tasks: 0,
+            })
+            .nodes = nodes;
+    }
+    for (name, n) in st.store.task_counts_by_cluster().await? {
+        if let Some(v) = out.get_mut(&name) {
+            v.tasks = u64::try_from(n).unwrap_or(0);
+        }
+    }
+    Ok(Json(out.into_values().collect()))
 }
 
 pub async fn create_cluster(

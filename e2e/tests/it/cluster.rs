@@ -575,3 +575,140 @@ fn normalize(instant: &str) -> String {
         .map(|t| t.to_string())
         .unwrap_or_else(|_| instant.to_string())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_lost_with_its_node_is_retried_once_on_the_new_owner() {
+    let mut c = Cluster::start(&["a1", "a2"]).await;
+    let body = c
+        .center()
+        .create_task(json!({
+            "name": "slow",
+            "command": format!(
+                "echo \"$CLOUDTASK_RUN_ID $CLOUDTASK_ATTEMPT $CLOUDTASK_NODE\" >> {}; sleep 600",
+                c.executions.display()
+            ),
+            "schedules": ["0 0 0 1 1 *"],
+            "retries": 1,
+        }))
+        .await;
+    let id = body["id"].as_str().unwrap().to_string();
+    let (status, body) = c
+        .center()
+        .api(Method::POST, &format!("/tasks/{id}/start"), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let runs = c
+        .center()
+        .wait_runs(&id, Duration::from_secs(30), "the run running", |r| {
+            r.iter().any(|r| r.status == RunStatus::Running)
+        })
+        .await;
+    let first = runs[0].clone();
+    let survivor = if first.node == "a1" { "a2" } else { "a1" };
+    c.agent(&first.node).kill9();
+
+    let runs = c
+        .center()
+        .wait_runs(
+            &id,
+            Duration::from_secs(30),
+            "lost, then retried elsewhere",
+            |r| {
+                r.iter()
+                    .any(|r| r.id == first.id && r.status == RunStatus::Lost)
+                    && r.iter().any(|r| {
+                        r.attempt == 2 && r.status == RunStatus::Running && r.node == survivor
+                    })
+            },
+        )
+        .await;
+    assert_eq!(runs.len(), 2, "one lost run and one retry: {runs:#?}");
+    let lines = std::fs::read_to_string(&c.executions).unwrap();
+    assert_eq!(lines.lines().count(), 2, "executions: {lines}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_center_runs_several_clusters_apart() {
+    let mut c = Cluster::start(&["a1"]).await;
+    for b in ["b1", "b2"] {
+        let center = c.center().url.clone();
+        c.agents.push(Agent::start(
+            b,
+            "batch",
+            &c.zk.connect("/ct"),
+            &center,
+            c.dir.path(),
+        ));
+    }
+    let default_tasks = c.every_second_tasks(4).await;
+    let mut batch_tasks = Vec::new();
+    for i in 0..6 {
+        let body = c
+            .center()
+            .create_task(json!({
+                "name": format!("batch-{i}"),
+                "cluster": "batch",
+                "command": format!(
+                    "echo \"$CLOUDTASK_TASK_ID $CLOUDTASK_SCHEDULED_AT $CLOUDTASK_NODE\" >> {}",
+                    c.executions.display()
+                ),
+                "schedules": ["@every 1s"],
+            }))
+            .await;
+        batch_tasks.push(body["id"].as_str().unwrap().to_string());
+    }
+    let all: Vec<String> = default_tasks.iter().chain(&batch_tasks).cloned().collect();
+    c.wait_all_firing(
+        &all,
+        Duration::from_secs(30),
+        "tasks of both clusters firing",
+    )
+    .await;
+    for e in c.executions() {
+        let want: &[&str] = if batch_tasks.contains(&e.task) {
+            &["b1", "b2"]
+        } else {
+            &["a1"]
+        };
+        assert!(
+            want.contains(&e.node.as_str()),
+            "{e:?} ran outside its cluster"
+        );
+    }
+    // Live state through the real cloudtaskctl.
+    let out = c.center().ctl(&["cluster", "ls", "-o", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let clusters: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let nodes_of = |name: &str| {
+        clusters
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| (c["nodes"].as_u64().unwrap(), c["tasks"].as_u64().unwrap()))
+    };
+    assert_eq!(nodes_of("default"), Some((1, 4)), "{clusters:?}");
+    assert_eq!(nodes_of("batch"), Some((2, 6)), "{clusters:?}");
+    let out = c.center().ctl(&["node", "ls", "--cluster", "batch"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("b1") && text.contains("b2") && !text.contains("a1"),
+        "{text}"
+    );
+    // A node going away shows at once in the live listing.
+    c.agent("b2").kill9();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = c
+            .center()
+            .ctl(&["node", "ls", "--cluster", "batch", "-o", "json"]);
+        let nodes: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        if nodes.len() == 1 {
+            assert_eq!(nodes[0]["name"], "b1");
+            break;
+        }
+        assert!(Instant::now() < deadline, "b2 still listed: {nodes:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.wait_all_firing(&batch_tasks, Duration::from_secs(30), "batch tasks on b1")
+        .await;
+    assert_no_duplicates(&c.executions());
+}

@@ -119,6 +119,7 @@ struct Slot {
     cluster: String,
     version: u64,
     target_nodes: Vec<String>,
+    selector: BTreeMap<String, String>,
 }
 
 type Index = HashMap<String, Slot>;
@@ -128,6 +129,7 @@ fn slot(t: &Task) -> Slot {
         cluster: t.spec.cluster.clone(),
         version: t.version,
         target_nodes: t.spec.target_nodes.clone(),
+        selector: t.spec.node_selector.clone(),
     }
 }
 
@@ -314,7 +316,8 @@ impl Allocator {
                     }
                 }
             }
-            let ring = Ring::new(members.iter().map(|m| m.name.clone()));
+            let ring =
+                Ring::with_labels(members.iter().map(|m| (m.name.clone(), m.labels.clone())));
             // Where tasks are now, read back from the engine: a restarted center moves nothing.
             let mut written: BTreeMap<String, Option<Assignment>> = BTreeMap::new();
             let mut now_on: HashMap<String, String> = HashMap::new();
@@ -340,6 +343,7 @@ impl Allocator {
                 .map(|((id, t), cur)| TaskSlot {
                     id,
                     target_nodes: &t.target_nodes,
+                    selector: &t.selector,
                     current: cur.as_deref(),
                     running: running.contains(*id),
                 })

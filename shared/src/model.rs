@@ -57,6 +57,9 @@ pub struct TaskSpec {
     /// Node names the task may run on; empty means any node of its cluster.
     #[serde(default)]
     pub target_nodes: Vec<String>,
+    /// Labels a node must carry (all of them, with these values) to run the task.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
     #[serde(default)]
     pub paused: bool,
 }
@@ -397,6 +400,12 @@ impl TaskSpec {
         }
         for (i, node) in self.target_nodes.iter().enumerate() {
             validate_name(&format!("target_nodes[{i}]"), node)?;
+        }
+        if self.node_selector.keys().any(|k| k.trim().is_empty()) {
+            return Err(ValidationError::new(
+                "node_selector",
+                "label names must not be empty",
+            ));
         }
         Ok(ScheduleSet::new(schedules, tz, self.start_at, self.end_at))
     }

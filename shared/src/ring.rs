@@ -15,6 +15,8 @@ pub struct TaskSlot<'a> {
     pub id: &'a str,
     /// Node names the task may run on; empty means any.
     pub target_nodes: &'a [String],
+    /// Labels an eligible node carries; empty means any.
+    pub selector: &'a BTreeMap<String, String>,
     /// Where it is now, if anywhere.
     pub current: Option<&'a str>,
     /// A running task stays where it is while that node lives and matches.
@@ -38,15 +40,22 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
 pub struct Ring {
     points: Vec<(u64, usize)>,
     nodes: Vec<String>,
+    labels: Vec<BTreeMap<String, String>>,
 }
 
 impl Ring {
+    /// A ring of nodes without labels.
     pub fn new<I: IntoIterator<Item = String>>(nodes: I) -> Ring {
-        let nodes: Vec<String> = nodes
-            .into_iter()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        Ring::with_labels(nodes.into_iter().map(|n| (n, BTreeMap::new())))
+    }
+
+    /// A ring of nodes with the labels task selectors match against.
+    pub fn with_labels<I>(nodes: I) -> Ring
+    where
+        I: IntoIterator<Item = (String, BTreeMap<String, String>)>,
+    {
+        let by_name: BTreeMap<String, BTreeMap<String, String>> = nodes.into_iter().collect();
+        let (nodes, labels): (Vec<String>, Vec<_>) = by_name.into_iter().unzip();
         let mut points = Vec::with_capacity(nodes.len() * VNODES as usize);
         for (i, n) in nodes.iter().enumerate() {
             for v in 0..VNODES {
@@ -54,7 +63,24 @@ impl Ring {
             }
         }
         points.sort_unstable();
-        Ring { points, nodes }
+        Ring {
+            points,
+            nodes,
+            labels,
+        }
+    }
+
+    /// Whether the node carries every label of `selector` with the same value.
+    pub fn matches(&self, node: &str, selector: &BTreeMap<String, String>) -> bool {
+        if selector.is_empty() {
+            return true;
+        }
+        match self.nodes.binary_search_by(|n| n.as_str().cmp(node)) {
+            Ok(i) => selector
+                .iter()
+                .all(|(k, v)| self.labels[i].get(k) == Some(v)),
+            Err(_) => false,
+        }
     }
 
     /// The first eligible node clockwise from the task's hash.
@@ -92,8 +118,10 @@ pub fn place<'a>(tasks: &[TaskSlot<'a>], ring: &Ring) -> BTreeMap<&'a str, Optio
     tasks
         .iter()
         .map(|t| {
-            let eligible =
-                |n: &str| t.target_nodes.is_empty() || t.target_nodes.iter().any(|x| x == n);
+            let eligible = |n: &str| {
+                (t.target_nodes.is_empty() || t.target_nodes.iter().any(|x| x == n))
+                    && ring.matches(n, t.selector)
+            };
             let placed = match t.current {
                 Some(cur) if t.running && ring.contains(cur) && eligible(cur) => {
                     Some(cur.to_string())
@@ -110,6 +138,44 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    static NONE: BTreeMap<String, String> = BTreeMap::new();
+
+    #[test]
+    fn node_selectors_are_respected() {
+        let label = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        let ring = Ring::with_labels([
+            ("a".to_string(), label("zone", "eu")),
+            ("b".to_string(), label("zone", "us")),
+            ("c".to_string(), BTreeMap::new()),
+        ]);
+        let want = label("zone", "us");
+        let id = ids(40);
+        let slots: Vec<TaskSlot> = id
+            .iter()
+            .map(|id| TaskSlot {
+                id,
+                target_nodes: &[],
+                selector: &want,
+                current: None,
+                running: false,
+            })
+            .collect();
+        assert!(
+            place(&slots, &ring)
+                .values()
+                .all(|n| n.as_deref() == Some("b"))
+        );
+        let nowhere = label("gpu", "yes");
+        let slots = [TaskSlot {
+            id: "x",
+            target_nodes: &[],
+            selector: &nowhere,
+            current: None,
+            running: false,
+        }];
+        assert_eq!(place(&slots, &ring)["x"], None, "no node carries gpu=yes");
+    }
+
     fn ids(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("task-{i}")).collect()
     }
@@ -125,6 +191,7 @@ mod tests {
             .map(|id| TaskSlot {
                 id,
                 target_nodes: &[],
+                selector: &NONE,
                 current: prev.get(id.as_str()).and_then(|n| n.as_deref()),
                 running: false,
             })
@@ -151,6 +218,7 @@ mod tests {
             .map(|id| TaskSlot {
                 id,
                 target_nodes: &target,
+                selector: &NONE,
                 current: None,
                 running: false,
             })
@@ -164,6 +232,7 @@ mod tests {
         let slots = [TaskSlot {
             id: "x",
             target_nodes: &gone,
+            selector: &NONE,
             current: None,
             running: false,
         }];
@@ -200,7 +269,7 @@ mod tests {
             let before = run(&id, &all[..n], &BTreeMap::new());
             let ring = Ring::new(names.iter().cloned());
             let slots: Vec<TaskSlot> = id.iter().enumerate().map(|(i, id)| TaskSlot {
-                id, target_nodes: &[], current: before[id].as_deref(), running: i % 3 == 0,
+                id, target_nodes: &[], selector: &NONE, current: before[id].as_deref(), running: i % 3 == 0,
             }).collect();
             let after = place(&slots, &ring);
             let mut moved = 0;

@@ -212,7 +212,10 @@ async fn failover_once(zk: &ZooKeeper) -> Duration {
                     .or_insert_with(|| killed.elapsed());
             }
         }
-        assert!(killed.elapsed() < Duration::from_secs(120), "failover never completed");
+        assert!(
+            killed.elapsed() < Duration::from_secs(120),
+            "failover never completed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     first.values().max().copied().unwrap()
@@ -262,7 +265,10 @@ async fn main() {
     let mut times = Vec::new();
     for i in 0..runs {
         let t = failover_once(&zk).await;
-        println!("failover run {}: {t:?} (kill -9 → last of the node's tasks fired elsewhere; 2 s session)", i + 1);
+        println!(
+            "failover run {}: {t:?} (kill -9 → last of the node's tasks fired elsewhere; 2 s session)",
+            i + 1
+        );
         times.push(t);
     }
     times.sort();

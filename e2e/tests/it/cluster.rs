@@ -291,6 +291,27 @@ async fn killed_agent_tasks_fail_over_and_nothing_runs_twice() {
             "two runs for one instant in the store: {r:?}"
         );
     }
+    // Instants that passed while nobody owned a2's tasks follow the misfire policy: every
+    // second from the first to the last run has a record (run, caught up, or `missed`).
+    for t in &moved {
+        let mut secs: Vec<i64> = runs[t]
+            .iter()
+            .filter(|r| r.trigger == cloudtask_shared::Trigger::Schedule)
+            .map(|r| r.scheduled_at.as_second())
+            .collect();
+        secs.sort_unstable();
+        secs.dedup();
+        let gaps: Vec<i64> = secs
+            .windows(2)
+            .filter(|w| w[1] - w[0] != 1)
+            .map(|w| w[0])
+            .collect();
+        assert!(
+            gaps.is_empty(),
+            "task {t} has instants with no record after {gaps:?}: {:#?}",
+            runs[t]
+        );
+    }
     println!("failover: slowest task {slowest:?} after kill -9 (session {SESSION:?})");
 }
 

@@ -480,7 +480,7 @@ async fn standby_center_takes_over_and_an_absent_center_loses_nothing() {
             c.dir.path(),
         ));
     }
-    let tasks = c.every_second_tasks(10).await;
+    let tasks = c.every_second_tasks(30).await;
     wait_placed(&standby, &["a1", "a2", "a3"], Duration::from_secs(30)).await;
     c.wait_all_firing(&tasks, Duration::from_secs(30), "tasks firing")
         .await;
@@ -561,7 +561,7 @@ async fn standby_center_takes_over_and_an_absent_center_loses_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn zookeeper_restart_is_survived_without_double_runs() {
     let mut c = Cluster::start(&["a1", "a2", "a3"]).await;
-    let tasks = c.every_second_tasks(15).await;
+    let tasks = c.every_second_tasks(30).await;
     wait_placed(c.center(), &["a1", "a2", "a3"], Duration::from_secs(30)).await;
     c.wait_all_firing(&tasks, Duration::from_secs(30), "tasks firing")
         .await;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cloudtaskctl_global_optspecs
-    string join \n server= token= o/output= h/help V/version
+    string join \n server= token= context= o/output= h/help V/version
 end
 
 function __fish_cloudtaskctl_needs_command
@@ -24,35 +24,177 @@ function __fish_cloudtaskctl_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -s V -l version -d 'Print version'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "task" -d 'Create, inspect and control tasks'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "node" -d 'Inspect nodes'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "login" -d 'Save a server and its token as a context and make it current'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "logout" -d 'Forget the token of a context (the current one by default)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "context" -d 'List or switch contexts'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "cluster" -d 'Inspect clusters'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "node" -d 'Inspect nodes'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "group" -d 'List, create and remove task groups'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "task" -d 'Create, inspect and control tasks'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "run" -d 'Inspect one run'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "apply" -d 'Make the center\'s tasks match a file: create, update and (with --prune) delete'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "diff" -d 'Show what `apply` would change, without changing anything'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "export" -d 'Print tasks as a file `apply` accepts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "version" -d 'Print the client\'s and the server\'s versions'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l name -d 'Name of the context (default: the server\'s host)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "create" -d 'Create a task'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "ls" -d 'List tasks'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "show" -d 'Show one task: spec, state, node, next fire times'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "pause" -d 'Stop scheduling a task (running runs go on)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "resume" -d 'Schedule a paused task again from now'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "start" -d 'Run a task now'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "stop" -d 'Kill a task\'s active runs (they end as `killed`)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "clone" -d 'Copy a task under a new name'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "edit" -d 'Change a task\'s fields'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "rm" -d 'Delete a task with its runs and logs'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "upload" -d 'Upload a new package for a task'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "runs" -d 'List a task\'s runs, newest first'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "logs" -d 'Print a run\'s log (the latest run unless --run)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs logs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l token-stdin -d 'Read the token from standard input (for CI), instead of prompting'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l readonly -d 'Mark the context read-only: the console hides destructive actions'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -f -a "ls" -d 'List contexts; the current one is marked'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -f -a "use" -d 'Make a context current'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List contexts; the current one is marked'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "use" -d 'Make a context current'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -f -a "ls" -d 'List clusters with their live node and task counts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List clusters with their live node and task counts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -f -a "ls" -d 'List live nodes'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -f -a "show" -d 'Show one live node'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l cluster -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l cluster -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List live nodes'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one live node'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -f -a "ls" -d 'List groups'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -f -a "create" -d 'Create a group'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -f -a "rm" -d 'Remove an empty group'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l description -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List groups'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a group'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove an empty group'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "create" -d 'Create a task'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "ls" -d 'List tasks'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "show" -d 'Show one task: spec, state, node, next fire times'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "pause" -d 'Stop scheduling a task (running runs go on)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "resume" -d 'Schedule a paused task again from now'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "start" -d 'Run a task now'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "stop" -d 'Kill a task\'s active runs (they end as `killed`)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "clone" -d 'Copy a task under a new name'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "edit" -d 'Change a task\'s fields from flags, or, with no flags on a terminal, the whole task as TOML in $EDITOR; both apply only if nobody changed the task meanwhile (else exit 4)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "rm" -d 'Delete a task with its runs and logs'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "upload" -d 'Upload a new package for a task'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "runs" -d 'List a task\'s runs, newest first'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "next" -d 'Print the next fire times, in the task\'s zone and in UTC'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "logs" -d 'Print a run\'s log (the latest run unless --run)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l group -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l file -d 'Package to upload and run from (.tar.gz, .tgz, .zip, or a single file)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l cmd -d 'Command, run by `sh -c` in the package directory' -r
@@ -69,53 +211,72 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l misfire-grace -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l nodes -d 'Nodes the task may run on, comma-separated' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l cluster -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l selector -d 'Only on nodes with this label, K=V (repeatable; all must match)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l start-at -d 'Do not fire before this instant (RFC 3339)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l end-at -d 'Do not fire after this instant (RFC 3339)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l paused -d 'Create it paused'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l group -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l cluster -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l group -d 'Group of the task, when the name is used in several groups' -r
@@ -134,37 +295,60 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l misfire-grace -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l nodes -d 'Nodes the task may run on, comma-separated' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l cluster -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l selector -d 'Only on nodes with this label, K=V (repeatable; all must match)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l start-at -d 'Do not fire before this instant (RFC 3339)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l end-at -d 'Do not fire after this instant (RFC 3339)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l status -d 'Only these statuses (comma-separated)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l since -d 'Only runs scheduled after this (RFC 3339, or a duration back: 2h)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l limit -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l group -d 'Group of the task, when the name is used in several groups' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -s n -d 'How many' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l from -d 'Start after this instant (RFC 3339) instead of now' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l run -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Follow a running run until it ends; exits non-zero unless it succeeded'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
@@ -176,45 +360,96 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "start" -d 'Run a task now'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Kill a task\'s active runs (they end as `killed`)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "clone" -d 'Copy a task under a new name'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "edit" -d 'Change a task\'s fields'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "edit" -d 'Change a task\'s fields from flags, or, with no flags on a terminal, the whole task as TOML in $EDITOR; both apply only if nobody changed the task meanwhile (else exit 4)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete a task with its runs and logs'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "upload" -d 'Upload a new package for a task'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "runs" -d 'List a task\'s runs, newest first'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "next" -d 'Print the next fire times, in the task\'s zone and in UTC'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print a run\'s log (the latest run unless --run)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls help" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls help" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls help" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls help" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls help" -f -a "ls" -d 'List live nodes'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l cluster -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -f -a "show" -d 'Show a run\'s record'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -f -a "logs" -d 'Print a run\'s log; -f follows it until the run ends'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List live nodes'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -f -a "ls" -d 'List clusters with their live node and task counts'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l server -d 'Center URL' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l token -d 'API token (the standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -s f -l follow
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a run\'s record'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print a run\'s log; -f follows it until the run ends'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -s f -l file -d 'Task file (TOML), or - for standard input' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
 json\t''"
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List clusters with their live node and task counts'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from task node cluster help" -f -a "task" -d 'Create, inspect and control tasks'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from task node cluster help" -f -a "node" -d 'Inspect nodes'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from task node cluster help" -f -a "cluster" -d 'Inspect clusters'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from task node cluster help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l prune -d 'Also delete tasks of the file\'s groups that the file does not declare'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s f -l file -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l prune
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l exit-code -d 'Exit 1 when there are changes (like `git diff --exit-code`)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l group -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "login" -d 'Save a server and its token as a context and make it current'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "logout" -d 'Forget the token of a context (the current one by default)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "context" -d 'List or switch contexts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "cluster" -d 'Inspect clusters'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "node" -d 'Inspect nodes'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "group" -d 'List, create and remove task groups'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "task" -d 'Create, inspect and control tasks'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "run" -d 'Inspect one run'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "apply" -d 'Make the center\'s tasks match a file: create, update and (with --prune) delete'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "diff" -d 'Show what `apply` would change, without changing anything'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "export" -d 'Print tasks as a file `apply` accepts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "version" -d 'Print the client\'s and the server\'s versions'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "ls" -d 'List contexts; the current one is marked'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "use" -d 'Make a context current'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "ls" -d 'List clusters with their live node and task counts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from node" -f -a "ls" -d 'List live nodes'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from node" -f -a "show" -d 'Show one live node'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "ls" -d 'List groups'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "create" -d 'Create a group'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "rm" -d 'Remove an empty group'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "create" -d 'Create a task'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "ls" -d 'List tasks'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "show" -d 'Show one task: spec, state, node, next fire times'
@@ -223,10 +458,11 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "start" -d 'Run a task now'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "stop" -d 'Kill a task\'s active runs (they end as `killed`)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "clone" -d 'Copy a task under a new name'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "edit" -d 'Change a task\'s fields'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "edit" -d 'Change a task\'s fields from flags, or, with no flags on a terminal, the whole task as TOML in $EDITOR; both apply only if nobody changed the task meanwhile (else exit 4)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "rm" -d 'Delete a task with its runs and logs'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "upload" -d 'Upload a new package for a task'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "runs" -d 'List a task\'s runs, newest first'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "next" -d 'Print the next fire times, in the task\'s zone and in UTC'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "logs" -d 'Print a run\'s log (the latest run unless --run)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from node" -f -a "ls" -d 'List live nodes'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "ls" -d 'List clusters with their live node and task counts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "show" -d 'Show a run\'s record'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "logs" -d 'Print a run\'s log; -f follows it until the run ends'

@@ -1,7 +1,10 @@
 //! The center's API as the console and CLI use it, with failures mapped to exit codes.
 
 use std::fmt;
+use std::io::IsTerminal;
 use std::path::Path;
+
+use tokio::io::AsyncReadExt;
 
 use cloudtask_shared::api::{API_PREFIX, ErrorBody};
 use reqwest::{Method, StatusCode};
@@ -129,6 +132,18 @@ impl Client {
             .await?)
     }
 
+    /// Sends a JSON body to an endpoint that answers without one.
+    pub async fn send_empty<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<()> {
+        self.send(self.request(method, path).json(body))
+            .await
+            .map(drop)
+    }
+
     pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         Ok(self
             .send(self.request(Method::POST, path))
@@ -143,7 +158,8 @@ impl Client {
             .map(drop)
     }
 
-    /// Streams a file to `path` without loading it into memory.
+    /// Streams a file to `path` in chunks, never whole in memory, with a progress bar on
+    /// stderr when it is a terminal.
     pub async fn upload<T: DeserializeOwned>(&self, path: &str, file: &Path) -> Result<T> {
         let f = tokio::fs::File::open(file).await.map_err(|e| {
             Failure::new(
@@ -152,12 +168,46 @@ impl Client {
             )
         })?;
         let len = f.metadata().await?.len();
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(len);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(
+                file.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let chunks = {
+            let bar = bar.clone();
+            futures_util::stream::try_unfold(f, move |mut f| {
+                let bar = bar.clone();
+                async move {
+                    let mut buf = vec![0u8; 64 << 10];
+                    let n = f.read(&mut buf).await?;
+                    if n == 0 {
+                        return Ok::<_, std::io::Error>(None);
+                    }
+                    buf.truncate(n);
+                    bar.inc(n as u64);
+                    Ok(Some((buf, f)))
+                }
+            })
+        };
         let req = self
             .request(Method::POST, path)
             .header(reqwest::header::CONTENT_LENGTH, len)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(reqwest::Body::from(f));
-        Ok(self.send(req).await?.json().await?)
+            .body(reqwest::Body::wrap_stream(chunks));
+        let result = self.send(req).await;
+        bar.finish_and_clear();
+        Ok(result?.json().await?)
     }
 
     /// A raw streaming response (logs).

@@ -1,286 +1,185 @@
 //! `cloudtaskctl`: the command line for CloudTask. Tables for people, `-o json` for scripts;
 //! exit codes 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 unauthorized.
 
+mod apply;
 mod client;
+mod config;
+mod editor;
 mod table;
+mod tasks;
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Read, Write};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use cloudtask_shared::api::{ActionResult, ClusterView, NodeView, TaskView};
-use cloudtask_shared::{PackageRef, RunRecord, RunStatus, parse_duration_ms};
-use futures_util::StreamExt;
+use clap::{Parser, Subcommand};
+use cloudtask_shared::RunRecord;
+use cloudtask_shared::api::{ClusterView, NodeView, VersionInfo};
 use reqwest::Method;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use client::{Client, Exit, Failure, Result, enc};
+use config::{ConfigFile, Context};
+use table::{Output, print_json};
+use tasks::TaskCmd;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "cloudtaskctl",
     version,
-    about = "Drive a CloudTask center from the shell"
+    about = "Drive a CloudTask center from the shell",
+    after_help = "Examples:\n  cloudtaskctl login --server http://ct:7878 --token-stdin < admin.token\n  cloudtaskctl task ls\n  cloudtaskctl apply -f tasks.toml --prune\n\nExit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 unauthorized."
 )]
 struct Cli {
-    /// Center URL.
-    #[arg(
-        long,
-        global = true,
-        env = "CLOUDTASK_SERVER",
-        default_value = "http://127.0.0.1:7878"
-    )]
-    server: String,
-    /// API token (the standalone center writes one to <data dir>/admin.token).
+    /// Center URL (default: the context's, else http://127.0.0.1:7878).
+    #[arg(long, global = true, env = "CLOUDTASK_SERVER")]
+    server: Option<String>,
+    /// API token (default: the context's; a standalone center writes one to <data dir>/admin.token).
     #[arg(long, global = true, env = "CLOUDTASK_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Output format.
-    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
-    output: Format,
+    /// Context to use instead of the current one (see `context ls`).
+    #[arg(long, global = true, env = "CLOUDTASK_CONTEXT")]
+    context: Option<String>,
+    /// Output format: aligned table, table with more columns, or JSON for scripts.
+    #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
+    output: Output,
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-}
-
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create, inspect and control tasks.
+    /// Save a server and its token as a context and make it current.
+    #[command(
+        after_help = "Examples:\n  cloudtaskctl login --server http://ct:7878            # prompts for the token\n  cloudtaskctl login --server http://ct:7878 --token-stdin < token\n  cloudtaskctl login --server http://ct:7878 --context prod --readonly"
+    )]
+    Login {
+        /// Name of the context (default: the server's host).
+        #[arg(long = "name")]
+        name: Option<String>,
+        /// Read the token from standard input (for CI), instead of prompting.
+        #[arg(long)]
+        token_stdin: bool,
+        /// Mark the context read-only: the console hides destructive actions.
+        #[arg(long)]
+        readonly: bool,
+    },
+    /// Forget the token of a context (the current one by default).
+    #[command(after_help = "Example:\n  cloudtaskctl logout")]
+    Logout,
+    /// List or switch contexts.
     #[command(subcommand)]
-    Task(Box<TaskCmd>),
-    /// Inspect nodes.
-    #[command(subcommand)]
-    Node(NodeCmd),
+    Context(ContextCmd),
     /// Inspect clusters.
     #[command(subcommand)]
     Cluster(ClusterCmd),
+    /// Inspect nodes.
+    #[command(subcommand)]
+    Node(NodeCmd),
+    /// List, create and remove task groups.
+    #[command(subcommand)]
+    Group(GroupCmd),
+    /// Create, inspect and control tasks.
+    #[command(subcommand)]
+    Task(Box<TaskCmd>),
+    /// Inspect one run.
+    #[command(subcommand)]
+    Run(RunCmd),
+    /// Make the center's tasks match a file: create, update and (with --prune) delete.
+    #[command(
+        after_help = "Example:\n  cloudtaskctl apply -f tasks.toml --prune\n\nThe file holds [[task]] tables, each a task spec; `package` may be a path relative to the\nfile, uploaded only when its sha256 changed. A second apply of the same file changes nothing."
+    )]
+    Apply {
+        /// Task file (TOML), or - for standard input.
+        #[arg(short, long)]
+        file: String,
+        /// Also delete tasks of the file's groups that the file does not declare.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Show what `apply` would change, without changing anything.
+    #[command(after_help = "Example:\n  cloudtaskctl diff -f tasks.toml --exit-code")]
+    Diff {
+        #[arg(short, long)]
+        file: String,
+        #[arg(long)]
+        prune: bool,
+        /// Exit 1 when there are changes (like `git diff --exit-code`).
+        #[arg(long)]
+        exit_code: bool,
+    },
+    /// Print tasks as a file `apply` accepts.
+    #[command(after_help = "Example:\n  cloudtaskctl export --group ops > ops.toml")]
+    Export {
+        #[arg(long)]
+        group: Option<String>,
+    },
+    /// Print the client's and the server's versions.
+    #[command(after_help = "Example:\n  cloudtaskctl version -o json")]
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum ContextCmd {
+    /// List contexts; the current one is marked.
+    #[command(after_help = "Example:\n  cloudtaskctl context ls -o json")]
+    Ls,
+    /// Make a context current.
+    #[command(after_help = "Example:\n  cloudtaskctl context use prod")]
+    Use { name: String },
 }
 
 #[derive(Debug, Subcommand)]
 enum ClusterCmd {
     /// List clusters with their live node and task counts.
+    #[command(after_help = "Example:\n  cloudtaskctl cluster ls")]
     Ls,
 }
 
 #[derive(Debug, Subcommand)]
 enum NodeCmd {
     /// List live nodes.
+    #[command(after_help = "Example:\n  cloudtaskctl node ls --cluster batch -o wide")]
     Ls {
         #[arg(long)]
         cluster: Option<String>,
     },
-}
-
-#[derive(Debug, Args)]
-struct TaskRef {
-    /// Task name (or id).
-    name: String,
-    /// Group of the task, when the name is used in several groups.
-    #[arg(long)]
-    group: Option<String>,
-}
-
-impl TaskRef {
-    fn path(&self, suffix: &str) -> String {
-        let q = self
-            .group
-            .as_ref()
-            .map(|g| format!("?group={}", enc(g)))
-            .unwrap_or_default();
-        format!("/tasks/{}{suffix}{q}", enc(&self.name))
-    }
-}
-
-/// Fields of a task spec settable from flags (create sets them, edit patches them).
-#[derive(Debug, Args, Default)]
-struct SpecFlags {
-    /// Command, run by `sh -c` in the package directory.
-    #[arg(long = "cmd")]
-    command: Option<String>,
-    /// Schedule: cron (6 fields with seconds, or 5), @hourly-style alias, or "@every 30s". Repeatable.
-    #[arg(long = "schedule")]
-    schedules: Vec<String>,
-    /// IANA time zone of the schedules.
-    #[arg(long = "tz")]
-    timezone: Option<String>,
-    #[arg(long)]
-    description: Option<String>,
-    /// Environment variable K=V for the command. Repeatable.
-    #[arg(long = "env", value_parser = parse_env)]
-    env: Vec<(String, String)>,
-    /// Kill a run after this long (30s, 5m, 1h).
-    #[arg(long)]
-    timeout: Option<String>,
-    /// Time between SIGTERM and SIGKILL.
-    #[arg(long)]
-    kill_grace: Option<String>,
-    #[arg(long)]
-    retries: Option<u32>,
-    /// First retry delay; doubles each attempt.
-    #[arg(long)]
-    retry_backoff: Option<String>,
-    /// forbid, allow or replace.
-    #[arg(long)]
-    concurrency: Option<String>,
-    /// run_once or skip.
-    #[arg(long)]
-    misfire: Option<String>,
-    #[arg(long)]
-    misfire_grace: Option<String>,
-    /// Nodes the task may run on, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    nodes: Option<Vec<String>>,
-    #[arg(long)]
-    cluster: Option<String>,
-}
-
-fn parse_env(s: &str) -> std::result::Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("{s:?} is not K=V"))
-}
-
-fn duration_field(name: &str, v: &Option<String>) -> Result<Option<Value>> {
-    v.as_ref()
-        .map(|d| {
-            parse_duration_ms(d)
-                .map(|ms| json!(ms))
-                .map_err(|e| Failure::new(Exit::Failure, format!("--{name}: {e}")))
-        })
-        .transpose()
-}
-
-impl SpecFlags {
-    /// The flags given, as spec JSON fields.
-    fn fields(&self) -> Result<Map<String, Value>> {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                m.insert(k.to_string(), v);
-            }
-        };
-        put("command", self.command.clone().map(Value::from));
-        put(
-            "schedules",
-            (!self.schedules.is_empty()).then(|| json!(self.schedules)),
-        );
-        put("timezone", self.timezone.clone().map(Value::from));
-        put("description", self.description.clone().map(Value::from));
-        put(
-            "env",
-            (!self.env.is_empty())
-                .then(|| json!(self.env.iter().cloned().collect::<BTreeMap<_, _>>())),
-        );
-        put("timeout_ms", duration_field("timeout", &self.timeout)?);
-        put(
-            "kill_grace_ms",
-            duration_field("kill-grace", &self.kill_grace)?,
-        );
-        put("retries", self.retries.map(Value::from));
-        put(
-            "retry_backoff_ms",
-            duration_field("retry-backoff", &self.retry_backoff)?,
-        );
-        put("concurrency", self.concurrency.clone().map(Value::from));
-        put("misfire", self.misfire.clone().map(Value::from));
-        put(
-            "misfire_grace_ms",
-            duration_field("misfire-grace", &self.misfire_grace)?,
-        );
-        put("target_nodes", self.nodes.clone().map(|n| json!(n)));
-        put("cluster", self.cluster.clone().map(Value::from));
-        Ok(m)
-    }
+    /// Show one live node.
+    #[command(after_help = "Example:\n  cloudtaskctl node show worker-3")]
+    Show {
+        name: String,
+        #[arg(long)]
+        cluster: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
-enum TaskCmd {
-    /// Create a task.
+enum GroupCmd {
+    /// List groups.
+    #[command(after_help = "Example:\n  cloudtaskctl group ls")]
+    Ls,
+    /// Create a group.
     #[command(
-        after_help = "Example:\n  cloudtaskctl task create backup --file backup.tar.gz --cmd './backup.sh' --schedule '0 30 2 * * *' --tz Europe/Berlin"
+        after_help = "Example:\n  cloudtaskctl group create ops --description 'operations jobs'"
     )]
     Create {
         name: String,
-        #[arg(long)]
-        group: Option<String>,
-        /// Package to upload and run from (.tar.gz, .tgz, .zip, or a single file).
-        #[arg(long)]
-        file: Option<PathBuf>,
-        /// Create it paused.
-        #[arg(long)]
-        paused: bool,
-        #[command(flatten)]
-        spec: SpecFlags,
+        #[arg(long, default_value = "")]
+        description: String,
     },
-    /// List tasks.
-    Ls {
-        #[arg(long)]
-        group: Option<String>,
-        #[arg(long)]
-        cluster: Option<String>,
-    },
-    /// Show one task: spec, state, node, next fire times.
-    Show(TaskRef),
-    /// Stop scheduling a task (running runs go on).
-    Pause(TaskRef),
-    /// Schedule a paused task again from now.
-    Resume(TaskRef),
-    /// Run a task now.
-    Start(TaskRef),
-    /// Kill a task's active runs (they end as `killed`).
-    Stop(TaskRef),
-    /// Copy a task under a new name.
-    Clone {
-        #[command(flatten)]
-        task: TaskRef,
-        new_name: String,
-    },
-    /// Change a task's fields.
-    #[command(
-        after_help = "Example:\n  cloudtaskctl task edit backup --cmd './backup.sh --full' --timeout 2h"
-    )]
-    Edit {
-        #[command(flatten)]
-        task: TaskRef,
-        /// Apply only if the task is still at this version (else exit 4).
-        #[arg(long)]
-        if_version: Option<u64>,
-        #[command(flatten)]
-        spec: SpecFlags,
-    },
-    /// Delete a task with its runs and logs.
-    Rm(TaskRef),
-    /// Upload a new package for a task.
-    Upload {
-        #[command(flatten)]
-        task: TaskRef,
-        file: PathBuf,
-    },
-    /// List a task's runs, newest first.
-    Runs {
-        #[command(flatten)]
-        task: TaskRef,
-        /// Only these statuses (comma-separated).
-        #[arg(long)]
-        status: Option<String>,
-        /// Only runs scheduled after this (RFC 3339, or a duration back: 2h).
-        #[arg(long)]
-        since: Option<String>,
-        #[arg(long, default_value_t = 20)]
-        limit: u32,
-    },
-    /// Print a run's log (the latest run unless --run).
+    /// Remove an empty group.
+    #[command(after_help = "Example:\n  cloudtaskctl group rm ops")]
+    Rm { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum RunCmd {
+    /// Show a run's record.
+    #[command(after_help = "Example:\n  cloudtaskctl run show backup-1795796370000-1")]
+    Show { id: String },
+    /// Print a run's log; -f follows it until the run ends.
+    #[command(after_help = "Example:\n  cloudtaskctl run logs backup-1795796370000-1 -f")]
     Logs {
-        #[command(flatten)]
-        task: TaskRef,
-        #[arg(long)]
-        run: Option<String>,
-        /// Follow a running run until it ends; exits non-zero unless it succeeded.
+        id: String,
         #[arg(short, long)]
         follow: bool,
     },
@@ -304,277 +203,312 @@ fn main() {
     }
 }
 
-fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
-}
-
 async fn run(cli: Cli) -> Result<()> {
-    let c = Client::new(&cli.server, cli.token.clone());
-    let json = cli.output == Format::Json;
+    let out = cli.output;
+    // Commands about contexts work without a reachable server.
+    match &cli.command {
+        Command::Login {
+            name,
+            token_stdin,
+            readonly,
+        } => return login(&cli, name.clone(), *token_stdin, *readonly).await,
+        Command::Logout => return logout(cli.context.clone()),
+        Command::Context(cmd) => return context(cmd, out),
+        _ => {}
+    }
+    let target = config::resolve(cli.server, cli.token, cli.context)?;
+    let c = Client::new(&target.server, target.token.clone());
     match cli.command {
-        Command::Node(NodeCmd::Ls { cluster }) => {
-            let q = cluster
-                .map(|c| format!("?cluster={}", enc(&c)))
-                .unwrap_or_default();
-            let nodes: Vec<NodeView> = c.get(&format!("/nodes{q}")).await?;
-            if json {
-                return print_json(&nodes);
-            }
-            table::nodes(&nodes);
-        }
+        Command::Login { .. } | Command::Logout | Command::Context(_) => {}
         Command::Cluster(ClusterCmd::Ls) => {
             let clusters: Vec<ClusterView> = c.get("/clusters").await?;
-            if json {
+            if out.json() {
                 return print_json(&clusters);
             }
             table::clusters(&clusters);
         }
-        Command::Task(cmd) => task(&c, *cmd, json).await?,
-    }
-    Ok(())
-}
-
-async fn task(c: &Client, cmd: TaskCmd, json: bool) -> Result<()> {
-    let show = |v: &TaskView| {
-        if json {
-            print_json(v)
-        } else {
-            table::task(v);
-            Ok(())
+        Command::Node(cmd) => node(&c, cmd, out).await?,
+        Command::Group(cmd) => group(&c, cmd, out).await?,
+        Command::Task(cmd) => tasks::task(&c, *cmd, out).await?,
+        Command::Run(cmd) => run_cmd(&c, cmd, out).await?,
+        Command::Apply { file, prune } => {
+            let plan = apply::run(&c, &file, true, prune).await?;
+            if out.json() {
+                return print_json(&plan);
+            }
+            plan.print();
         }
-    };
-    match cmd {
-        TaskCmd::Create {
-            name,
-            group,
+        Command::Diff {
             file,
-            paused,
-            spec,
+            prune,
+            exit_code,
         } => {
-            let mut fields = spec.fields()?;
-            fields.insert("name".into(), json!(name));
-            if let Some(g) = group {
-                fields.insert("group".into(), json!(g));
-            }
-            if paused {
-                fields.insert("paused".into(), json!(true));
-            }
-            if let Some(f) = file {
-                let p = upload(c, "/packages", &f).await?;
-                fields.insert("package".into(), serde_json::to_value(p)?);
-            }
-            let v: TaskView = c
-                .send_json(Method::POST, "/tasks", &Value::Object(fields))
-                .await?;
-            show(&v)?;
-        }
-        TaskCmd::Ls { group, cluster } => {
-            let mut q = vec![];
-            if let Some(g) = group {
-                q.push(format!("group={}", enc(&g)));
-            }
-            if let Some(cl) = cluster {
-                q.push(format!("cluster={}", enc(&cl)));
-            }
-            let q = if q.is_empty() {
-                String::new()
+            let plan = apply::run(&c, &file, false, prune).await?;
+            if out.json() {
+                print_json(&plan)?;
             } else {
-                format!("?{}", q.join("&"))
-            };
-            let tasks: Vec<TaskView> = c.get(&format!("/tasks{q}")).await?;
-            if json {
-                return print_json(&tasks);
+                plan.print();
             }
-            table::tasks(&tasks);
-        }
-        TaskCmd::Show(t) => show(&c.get(&t.path("")).await?)?,
-        TaskCmd::Pause(t) => toggle(c, &t, "pause", json).await?,
-        TaskCmd::Resume(t) => toggle(c, &t, "resume", json).await?,
-        TaskCmd::Start(t) => action(c, &t, "start", json).await?,
-        TaskCmd::Stop(t) => action(c, &t, "stop", json).await?,
-        TaskCmd::Clone { task, new_name } => {
-            let v: TaskView = c
-                .send_json(
-                    Method::POST,
-                    &task.path("/clone"),
-                    &json!({ "name": new_name }),
-                )
-                .await?;
-            show(&v)?;
-        }
-        TaskCmd::Edit {
-            task,
-            if_version,
-            spec,
-        } => {
-            let fields = spec.fields()?;
-            if fields.is_empty() {
+            if exit_code && !plan.is_empty() {
                 return Err(Failure::new(
                     Exit::Failure,
-                    "nothing to change: give at least one field flag (see --help)",
+                    "the center differs from the file",
                 ));
             }
-            let version = match if_version {
-                Some(v) => v,
-                None => c.get::<TaskView>(&task.path("")).await?.task.version,
-            };
-            let mut body = fields;
-            body.insert("version".into(), json!(version));
-            let v: TaskView = c
-                .send_json(Method::PATCH, &task.path(""), &Value::Object(body))
-                .await?;
-            show(&v)?;
         }
-        TaskCmd::Rm(t) => {
-            c.delete(&t.path("")).await?;
-            if !json {
-                println!("task {} deleted", t.name);
+        Command::Export { group } => print!("{}", apply::export(&c, group.as_deref()).await?),
+        Command::Version => {
+            let server: VersionInfo = c.get("/version").await?;
+            if out.json() {
+                return print_json(&json!({
+                    "client": env!("CARGO_PKG_VERSION"),
+                    "server": server,
+                }));
             }
+            println!("client: {}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "server: {} ({}{}) at {}{}",
+                server.version,
+                server.mode,
+                if server.leader { ", leader" } else { "" },
+                target.server,
+                target
+                    .context
+                    .map(|c| format!(" (context {c})"))
+                    .unwrap_or_default()
+            );
         }
-        TaskCmd::Upload { task, file } => {
-            let name = file_name(&file)?;
-            let v: TaskView = c
-                .upload(
-                    &format!(
-                        "{}{}file_name={}",
-                        task.path("/package"),
-                        if task.group.is_some() { "&" } else { "?" },
-                        enc(&name)
-                    ),
-                    &file,
-                )
-                .await?;
-            show(&v)?;
-        }
-        TaskCmd::Runs {
-            task,
-            status,
-            since,
-            limit,
-        } => {
-            let mut q = vec![format!("limit={limit}")];
-            if let Some(s) = status {
-                q.push(format!("status={}", enc(&s)));
-            }
-            if let Some(s) = since {
-                q.push(format!("since={}", enc(&s)));
-            }
-            if let Some(g) = &task.group {
-                q.push(format!("group={}", enc(g)));
-            }
-            let runs: Vec<RunRecord> = c
-                .get(&format!("/tasks/{}/runs?{}", enc(&task.name), q.join("&")))
-                .await?;
-            if json {
-                return print_json(&runs);
-            }
-            table::runs(&runs);
-        }
-        TaskCmd::Logs { task, run, follow } => logs(c, &task, run, follow).await?,
     }
     Ok(())
 }
 
-/// Pause or resume: idempotent, prints the resulting state.
-async fn toggle(c: &Client, t: &TaskRef, verb: &str, json: bool) -> Result<()> {
-    let v: TaskView = c.post_empty(&t.path(&format!("/{verb}"))).await?;
-    if json {
-        return print_json(&v);
+/// Reads a token: from stdin when asked (CI), else by prompting without echo on a terminal.
+fn read_token(from_stdin: bool) -> Result<String> {
+    let token = if from_stdin {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Token: ")?
+    } else {
+        return Err(Failure::new(
+            Exit::Failure,
+            "no token: pass --token, --token-stdin, or run on a terminal to be prompted",
+        ));
+    };
+    let token = token.trim().to_string();
+    if token.is_empty() {
+        return Err(Failure::new(Exit::Failure, "the token is empty"));
+    }
+    Ok(token)
+}
+
+async fn login(cli: &Cli, name: Option<String>, token_stdin: bool, readonly: bool) -> Result<()> {
+    let path = config::path()?;
+    let mut file = ConfigFile::load(&path)?;
+    let server = cli
+        .server
+        .clone()
+        .or_else(|| {
+            cli.context
+                .as_ref()
+                .and_then(|n| file.contexts.get(n))
+                .map(|c| c.server.clone())
+        })
+        .unwrap_or_else(|| config::DEFAULT_SERVER.to_string());
+    let token = match &cli.token {
+        Some(t) => t.clone(),
+        None => read_token(token_stdin)?,
+    };
+    // Check the token before saving it.
+    let c = Client::new(&server, Some(token.clone()));
+    let v: VersionInfo = c.get("/version").await?;
+    let name = name
+        .or_else(|| cli.context.clone())
+        .unwrap_or_else(|| config::context_name_for(&server));
+    file.contexts.insert(
+        name.clone(),
+        Context {
+            server: server.clone(),
+            token: Some(token),
+            readonly,
+        },
+    );
+    file.current = Some(name.clone());
+    file.save(&path)?;
+    if cli.output.json() {
+        return print_json(&json!({ "context": name, "server": server, "version": v }));
     }
     println!(
-        "task {} {}",
-        v.task.spec.name,
-        if v.task.spec.paused {
-            "paused"
-        } else {
-            "resumed"
-        }
+        "logged in to {server} (cloudtask {}, {}); context {name:?} is current",
+        v.version, v.mode
     );
     Ok(())
 }
 
-async fn action(c: &Client, t: &TaskRef, verb: &str, json: bool) -> Result<()> {
-    let r: ActionResult = c.post_empty(&t.path(&format!("/{verb}"))).await?;
-    if json {
-        return print_json(&r);
-    }
-    match (verb, r.runs.as_slice()) {
-        ("stop", []) => println!("task {} has no active runs", t.name),
-        ("stop", runs) => println!("stopping {}", runs.join(", ")),
-        (_, runs) => println!("started run {}", runs.join(", ")),
-    }
-    Ok(())
-}
-
-fn file_name(path: &std::path::Path) -> Result<String> {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            Failure::new(
-                Exit::Failure,
-                format!("{} has no usable file name", path.display()),
-            )
-        })
-}
-
-async fn upload(c: &Client, path: &str, file: &std::path::Path) -> Result<PackageRef> {
-    let name = file_name(file)?;
-    c.upload(&format!("{path}?file_name={}", enc(&name)), file)
-        .await
-}
-
-async fn logs(c: &Client, task: &TaskRef, run: Option<String>, follow: bool) -> Result<()> {
-    let run_id = match run {
-        Some(r) => r,
-        None => {
-            let q = task
-                .group
-                .as_ref()
-                .map(|g| format!("&group={}", enc(g)))
-                .unwrap_or_default();
-            let runs: Vec<RunRecord> = c
-                .get(&format!("/tasks/{}/runs?limit=1{q}", enc(&task.name)))
-                .await?;
-            runs.into_iter().next().map(|r| r.id).ok_or_else(|| {
-                Failure::new(
-                    Exit::NotFound,
-                    format!("task {} has no runs yet", task.name),
-                )
-            })?
-        }
+fn logout(context: Option<String>) -> Result<()> {
+    let path = config::path()?;
+    let mut file = ConfigFile::load(&path)?;
+    let Some(name) = context.or(file.current.clone()) else {
+        return Err(Failure::new(
+            Exit::NotFound,
+            "no current context to log out of",
+        ));
     };
-    let resp = c
-        .stream(&format!(
-            "/runs/{}/log{}",
-            enc(&run_id),
-            if follow { "?follow=true" } else { "" }
-        ))
-        .await?;
-    let mut body = resp.bytes_stream();
-    let mut out = std::io::stdout();
-    while let Some(chunk) = body.next().await {
-        out.write_all(&chunk?)?;
-        out.flush()?;
-    }
-    if follow {
-        let rec: RunRecord = c.get(&format!("/runs/{}", enc(&run_id))).await?;
-        let code = rec
-            .exit_code
-            .map(|c| format!(" (exit {c})"))
-            .unwrap_or_default();
-        eprintln!("run {} {}{code}", rec.id, rec.status);
-        if rec.status != RunStatus::Succeeded {
-            return Err(Failure::new(
-                Exit::Failure,
-                format!("run {} ended {}", rec.id, rec.status),
-            ));
+    let Some(ctx) = file.contexts.get_mut(&name) else {
+        return Err(Failure::new(
+            Exit::NotFound,
+            format!("no context named {name:?}"),
+        ));
+    };
+    ctx.token = None;
+    file.save(&path)?;
+    println!("logged out of context {name:?} (its token is forgotten)");
+    Ok(())
+}
+
+fn context(cmd: &ContextCmd, out: Output) -> Result<()> {
+    let path = config::path()?;
+    let mut file = ConfigFile::load(&path)?;
+    match cmd {
+        ContextCmd::Ls => {
+            #[derive(Serialize)]
+            struct Row<'a> {
+                name: &'a str,
+                server: &'a str,
+                current: bool,
+                logged_in: bool,
+                readonly: bool,
+            }
+            let rows: Vec<Row> = file
+                .contexts
+                .iter()
+                .map(|(n, c)| Row {
+                    name: n,
+                    server: &c.server,
+                    current: file.current.as_deref() == Some(n.as_str()),
+                    logged_in: c.token.is_some(),
+                    readonly: c.readonly,
+                })
+                .collect();
+            if out.json() {
+                return print_json(&rows);
+            }
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        if r.current { "*" } else { "" }.to_string(),
+                        r.name.to_string(),
+                        r.server.to_string(),
+                        if r.logged_in { "yes" } else { "no" }.to_string(),
+                        if r.readonly { "yes" } else { "no" }.to_string(),
+                    ]
+                })
+                .collect();
+            table::print(&["CURRENT", "NAME", "SERVER", "TOKEN", "READONLY"], &cells);
+        }
+        ContextCmd::Use { name } => {
+            if !file.contexts.contains_key(name) {
+                return Err(Failure::new(
+                    Exit::NotFound,
+                    format!("no context named {name:?} (see `cloudtaskctl context ls`)"),
+                ));
+            }
+            file.current = Some(name.clone());
+            file.save(&path)?;
+            println!("context {name:?} is current");
         }
     }
     Ok(())
 }
 
+async fn node(c: &Client, cmd: NodeCmd, out: Output) -> Result<()> {
+    let list = |cluster: &Option<String>| {
+        let q = cluster
+            .as_ref()
+            .map(|c| format!("?cluster={}", enc(c)))
+            .unwrap_or_default();
+        format!("/nodes{q}")
+    };
+    match cmd {
+        NodeCmd::Ls { cluster } => {
+            let nodes: Vec<NodeView> = c.get(&list(&cluster)).await?;
+            if out.json() {
+                return print_json(&nodes);
+            }
+            table::nodes(&nodes, out.wide());
+        }
+        NodeCmd::Show { name, cluster } => {
+            let nodes: Vec<NodeView> = c.get(&list(&cluster)).await?;
+            let Some(n) = nodes.into_iter().find(|n| n.info.name == name) else {
+                return Err(Failure::new(
+                    Exit::NotFound,
+                    format!("no live node named {name:?}"),
+                ));
+            };
+            if out.json() {
+                return print_json(&n);
+            }
+            table::node(&n);
+        }
+    }
+    Ok(())
+}
+
+async fn group(c: &Client, cmd: GroupCmd, out: Output) -> Result<()> {
+    match cmd {
+        GroupCmd::Ls => {
+            let groups: Vec<Value> = c.get("/groups").await?;
+            if out.json() {
+                return print_json(&groups);
+            }
+            let rows: Vec<Vec<String>> = groups
+                .iter()
+                .map(|g| {
+                    vec![
+                        g["name"].as_str().unwrap_or_default().to_string(),
+                        g["description"].as_str().unwrap_or_default().to_string(),
+                    ]
+                })
+                .collect();
+            table::print(&["NAME", "DESCRIPTION"], &rows);
+        }
+        GroupCmd::Create { name, description } => {
+            c.send_empty(
+                Method::POST,
+                "/groups",
+                &json!({ "name": name, "description": description }),
+            )
+            .await?;
+            if !out.json() {
+                println!("group {name} created");
+            }
+        }
+        GroupCmd::Rm { name } => {
+            c.delete(&format!("/groups/{}", enc(&name))).await?;
+            if !out.json() {
+                println!("group {name} removed");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run_cmd(c: &Client, cmd: RunCmd, out: Output) -> Result<()> {
+    match cmd {
+        RunCmd::Show { id } => {
+            let r: RunRecord = c.get(&format!("/runs/{}", enc(&id))).await?;
+            if out.json() {
+                return print_json(&r);
+            }
+            table::run(&r);
+        }
+        RunCmd::Logs { id, follow } => tasks::print_log(c, &id, follow).await?,
+    }
+    std::io::stdout().flush()?;
+    Ok(())
+}
 #[cfg(test)]
 mod generated {
     use std::path::PathBuf;
@@ -622,5 +556,35 @@ mod generated {
             failures.extend(check(&repo().join("completions").join(file), &buf).err());
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}
+
+#[cfg(test)]
+mod help {
+    use clap::CommandFactory;
+
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        let subs: Vec<&clap::Command> = cmd
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .collect();
+        if subs.is_empty() {
+            let has = cmd
+                .get_after_help()
+                .is_some_and(|h| h.to_string().contains("Example"));
+            if !has {
+                missing.push(path.to_string());
+            }
+        }
+        for s in subs {
+            walk(s, &format!("{path} {}", s.get_name()), missing);
+        }
+    }
+
+    #[test]
+    fn every_command_shows_an_example_in_its_help() {
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "cloudtaskctl", &mut missing);
+        assert!(missing.is_empty(), "no example in --help of: {missing:?}");
     }
 }

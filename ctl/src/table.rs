@@ -1,57 +1,181 @@
-//! Aligned tables for people; `-o json` is the format for scripts.
+//! Output for people: aligned tables that fit the terminal, colour only on a terminal without
+//! `NO_COLOR`; `-o wide` adds columns; `-o json` (for scripts) prints the API's JSON.
 
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+use clap::ValueEnum;
 use cloudtask_shared::RunRecord;
 use cloudtask_shared::api::{ClusterView, NodeView, TaskView};
 use jiff::Timestamp;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-/// Prints rows under a header, each column as wide as its widest cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Wide,
+    Json,
+}
+
+impl Output {
+    pub fn json(self) -> bool {
+        self == Output::Json
+    }
+
+    pub fn wide(self) -> bool {
+        self == Output::Wide
+    }
+}
+
+pub fn print_json<T: serde::Serialize>(v: &T) -> crate::client::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+struct Style {
+    color: bool,
+    width: Option<usize>,
+}
+
+fn style() -> &'static Style {
+    static STYLE: OnceLock<Style> = OnceLock::new();
+    STYLE.get_or_init(|| {
+        let tty = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+            || std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        Style {
+            color: tty && !no_color,
+            width: tty
+                .then(|| crossterm::terminal::size().ok())
+                .flatten()
+                .map(|(w, _)| usize::from(w))
+                .filter(|w| *w >= 20),
+        }
+    })
+}
+
+/// Colours a status or state word (only when colour is on).
+fn paint(cell: &str) -> String {
+    if !style().color {
+        return cell.to_string();
+    }
+    let code = match cell.trim_end() {
+        "succeeded" | "scheduled" => "32",
+        "failed" | "timed_out" | "lost" | "unassigned" | "killed" => "31",
+        "running" | "pending" => "36",
+        "skipped" | "missed" | "paused" => "33",
+        _ => return cell.to_string(),
+    };
+    format!("\x1b[{code}m{cell}\x1b[0m")
+}
+
+/// Cuts `s` to `max` display columns, marking the cut with `…`.
+fn fit(s: &str, max: usize) -> String {
+    if s.width() <= max {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > max {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// Prints rows under a header, each column as wide as its widest cell; on a terminal, the
+/// widest columns are cut so a row fits its width. STATUS and STATE cells are coloured.
 pub fn print(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let painted = ["STATUS", "STATE"];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
     for r in rows {
         for (i, cell) in r.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
+            widths[i] = widths[i].max(cell.width());
         }
     }
-    let line = |cells: Vec<&str>| {
+    if let Some(term) = style().width {
+        let gaps = 2 * widths.len().saturating_sub(1);
+        while widths.iter().sum::<usize>() + gaps > term {
+            let Some((i, w)) = widths.iter().copied().enumerate().max_by_key(|(_, w)| *w) else {
+                break;
+            };
+            if w <= 8 {
+                break;
+            }
+            let over = widths.iter().sum::<usize>() + gaps - term;
+            widths[i] = (w - over.min(w - 8)).max(8);
+        }
+    }
+    let line = |cells: Vec<&str>, paint_cells: bool| {
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(c);
+            let cell = fit(c, widths[i]);
+            let pad = widths[i].saturating_sub(cell.width());
+            let shown = if paint_cells && painted.contains(&header[i]) {
+                paint(&cell)
             } else {
-                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+                cell
+            };
+            s.push_str(&shown);
+            if i + 1 < cells.len() {
+                s.push_str(&" ".repeat(pad + 2));
             }
         }
         println!("{}", s.trim_end());
     };
-    line(header.to_vec());
+    line(header.to_vec(), false);
     for r in rows {
-        line(r.iter().map(String::as_str).collect());
+        line(r.iter().map(String::as_str).collect(), true);
     }
 }
 
-fn when(t: Option<Timestamp>) -> String {
+pub fn when(t: Option<Timestamp>) -> String {
     t.map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| "-".into())
 }
 
-pub fn tasks(tasks: &[TaskView]) {
+pub fn tasks(tasks: &[TaskView], wide: bool) {
     let rows: Vec<Vec<String>> = tasks
         .iter()
         .map(|v| {
-            vec![
+            let mut row = vec![
                 v.task.spec.name.clone(),
                 v.task.spec.group.clone(),
                 v.state.clone(),
                 v.node.clone().unwrap_or_else(|| "-".into()),
-                v.task.spec.schedules.join(" | "),
                 when(v.next_fires.first().copied()),
-            ]
+                v.task.spec.schedules.join(" | "),
+            ];
+            if wide {
+                row.splice(
+                    4..4,
+                    [
+                        v.task.spec.cluster.clone(),
+                        v.task.version.to_string(),
+                        v.task
+                            .spec
+                            .package
+                            .as_ref()
+                            .map(|p| p.file_name.clone())
+                            .unwrap_or_else(|| "-".into()),
+                    ],
+                );
+                row.push(v.task.spec.command.clone());
+            }
+            row
         })
         .collect();
-    print(
-        &["NAME", "GROUP", "STATE", "NODE", "SCHEDULE", "NEXT (UTC)"],
-        &rows,
-    );
+    let mut header = vec!["NAME", "GROUP", "STATE", "NODE", "NEXT (UTC)", "SCHEDULE"];
+    if wide {
+        header.splice(4..4, ["CLUSTER", "VERSION", "PACKAGE"]);
+        header.push("COMMAND");
+    }
+    print(&header, &rows);
 }
 
 pub fn task(v: &TaskView) {
@@ -62,7 +186,7 @@ pub fn task(v: &TaskView) {
         ("id", t.id.clone()),
         ("group", s.group.clone()),
         ("cluster", s.cluster.clone()),
-        ("state", v.state.clone()),
+        ("state", paint(&v.state)),
         ("node", v.node.clone().unwrap_or_else(|| "-".into())),
         ("command", s.command.clone()),
         ("schedules", s.schedules.join(" | ")),
@@ -116,11 +240,11 @@ pub fn task(v: &TaskView) {
     }
 }
 
-pub fn runs(runs: &[RunRecord]) {
+pub fn runs(runs: &[RunRecord], wide: bool) {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.id.clone(),
                 r.status.to_string(),
                 r.exit_code
@@ -132,23 +256,52 @@ pub fn runs(runs: &[RunRecord]) {
                 r.node.clone(),
                 r.attempt.to_string(),
                 r.trigger.as_str().to_string(),
-            ]
+            ];
+            if wide {
+                row.push(r.message.clone().unwrap_or_default());
+            }
+            row
         })
         .collect();
-    print(
-        &[
-            "RUN",
-            "STATUS",
-            "EXIT",
-            "SCHEDULED",
-            "STARTED",
-            "FINISHED",
-            "NODE",
-            "ATTEMPT",
-            "TRIGGER",
-        ],
-        &rows,
-    );
+    let mut header = vec![
+        "RUN",
+        "STATUS",
+        "EXIT",
+        "SCHEDULED",
+        "STARTED",
+        "FINISHED",
+        "NODE",
+        "ATTEMPT",
+        "TRIGGER",
+    ];
+    if wide {
+        header.push("MESSAGE");
+    }
+    print(&header, &rows);
+}
+
+pub fn run(r: &RunRecord) {
+    let fields = [
+        ("run", r.id.clone()),
+        ("task", format!("{} ({})", r.task_name, r.task)),
+        ("status", paint(r.status.as_str())),
+        (
+            "exit",
+            r.exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        ("node", r.node.clone()),
+        ("attempt", r.attempt.to_string()),
+        ("trigger", r.trigger.as_str().to_string()),
+        ("scheduled", when(Some(r.scheduled_at))),
+        ("started", when(r.started_at)),
+        ("finished", when(r.finished_at)),
+        ("message", r.message.clone().unwrap_or_else(|| "-".into())),
+    ];
+    for (k, v) in fields {
+        println!("{:<10} {v}", format!("{k}:"));
+    }
 }
 
 pub fn clusters(clusters: &[ClusterView]) {
@@ -166,22 +319,58 @@ pub fn clusters(clusters: &[ClusterView]) {
     print(&["NAME", "NODES", "TASKS", "DESCRIPTION"], &rows);
 }
 
-pub fn nodes(nodes: &[NodeView]) {
+fn labels(n: &NodeView) -> String {
+    n.info
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn nodes(nodes: &[NodeView], wide: bool) {
     let rows: Vec<Vec<String>> = nodes
         .iter()
         .map(|n| {
-            vec![
+            let mut row = vec![
                 n.info.name.clone(),
                 n.info.cluster.clone(),
                 n.tasks.to_string(),
                 n.info.os.clone(),
                 n.info.version.clone(),
                 when(Some(n.info.started_at)),
-            ]
+            ];
+            if wide {
+                row.push(n.info.capacity.to_string());
+                row.push(n.info.address.clone().unwrap_or_else(|| "-".into()));
+                row.push(labels(n));
+            }
+            row
         })
         .collect();
-    print(
-        &["NAME", "CLUSTER", "TASKS", "OS", "VERSION", "STARTED"],
-        &rows,
-    );
+    let mut header = vec!["NAME", "CLUSTER", "TASKS", "OS", "VERSION", "STARTED"];
+    if wide {
+        header.extend(["CAPACITY", "ADDRESS", "LABELS"]);
+    }
+    print(&header, &rows);
+}
+
+pub fn node(n: &NodeView) {
+    let fields = [
+        ("name", n.info.name.clone()),
+        ("cluster", n.info.cluster.clone()),
+        ("tasks", n.tasks.to_string()),
+        ("capacity", n.info.capacity.to_string()),
+        (
+            "address",
+            n.info.address.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("os", n.info.os.clone()),
+        ("version", n.info.version.clone()),
+        ("started", when(Some(n.info.started_at))),
+        ("labels", labels(n)),
+    ];
+    for (k, v) in fields {
+        println!("{:<10} {v}", format!("{k}:"));
+    }
 }

@@ -247,6 +247,8 @@ impl Center {
         cmd.args(args)
             .env("CLOUDTASK_SERVER", &self.url)
             .env("CLOUDTASK_TOKEN", &self.token)
+            .env("XDG_CONFIG_HOME", self.dir.join("ctl-config"))
+            .env_remove("CLOUDTASK_CONTEXT")
             .env("NO_COLOR", "1");
         for (k, v) in env {
             cmd.env(k, v);

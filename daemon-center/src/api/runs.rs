@@ -139,15 +139,29 @@ pub async fn log(
         st.hub.finish(&id);
         return stored_log(&st, &id).await;
     }
-    let live = futures_util::stream::unfold(rx, |mut rx| async move {
-        let chunk = match rx.recv().await {
-            Ok(chunk) => chunk,
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                format!("[cloudtask: {n} live chunks dropped; the stored log is complete]\n")
-            }
-            Err(broadcast::error::RecvError::Closed) => return None,
-        };
-        Some((Ok::<_, Infallible>(chunk), rx))
+    // Live output and the final report travel separately: output the run printed just before
+    // it ended may arrive after the end. When the live stream closes, the stored log (the
+    // same lines) supplies whatever the follower has not seen.
+    let sent = so_far.len();
+    let store = st.store.clone();
+    let live = futures_util::stream::unfold((Some(rx), sent), move |(rx, sent)| {
+        let (store, id) = (store.clone(), id.clone());
+        async move {
+            let mut rx = rx?;
+            let chunk = match rx.recv().await {
+                Ok(chunk) => chunk,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    format!("[cloudtask: {n} live chunks dropped; the stored log is complete]\n")
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    let stored = store.run_log(&id).await.ok().flatten().unwrap_or_default();
+                    let rest = stored.get(sent..).unwrap_or_default().to_string();
+                    return Some((Ok::<_, Infallible>(rest), (None, sent)));
+                }
+            };
+            let sent = sent + chunk.len();
+            Some((Ok(chunk), (Some(rx), sent)))
+        }
     });
     let stream =
         futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(so_far) }), live);

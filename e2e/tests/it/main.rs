@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod cli;
 mod cluster;
 mod ctl;
 mod restart;

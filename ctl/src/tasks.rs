@@ -1,0 +1,579 @@
+//! `cloudtaskctl task …`: create, inspect, change and drive tasks.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use cloudtask_shared::api::{ActionResult, TaskView};
+use cloudtask_shared::{PackageRef, RunRecord, RunStatus, parse_duration_ms};
+use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use crate::client::{Client, Exit, Failure, Result, enc};
+use crate::table::{self, Output};
+
+#[derive(Debug, Args)]
+pub struct TaskRef {
+    /// Task name (or id).
+    name: String,
+    /// Group of the task, when the name is used in several groups.
+    #[arg(long)]
+    group: Option<String>,
+}
+
+impl TaskRef {
+    fn path(&self, suffix: &str) -> String {
+        let q = self
+            .group
+            .as_ref()
+            .map(|g| format!("?group={}", enc(g)))
+            .unwrap_or_default();
+        format!("/tasks/{}{suffix}{q}", enc(&self.name))
+    }
+}
+
+/// Fields of a task spec settable from flags (create sets them, edit patches them).
+#[derive(Debug, Args, Default)]
+pub struct SpecFlags {
+    /// Command, run by `sh -c` in the package directory.
+    #[arg(long = "cmd")]
+    command: Option<String>,
+    /// Schedule: cron (6 fields with seconds, or 5), @hourly-style alias, or "@every 30s". Repeatable.
+    #[arg(long = "schedule")]
+    schedules: Vec<String>,
+    /// IANA time zone of the schedules.
+    #[arg(long = "tz")]
+    timezone: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// Environment variable K=V for the command. Repeatable.
+    #[arg(long = "env", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Kill a run after this long (30s, 5m, 1h).
+    #[arg(long)]
+    timeout: Option<String>,
+    /// Time between SIGTERM and SIGKILL.
+    #[arg(long)]
+    kill_grace: Option<String>,
+    #[arg(long)]
+    retries: Option<u32>,
+    /// First retry delay; doubles each attempt.
+    #[arg(long)]
+    retry_backoff: Option<String>,
+    /// forbid, allow or replace.
+    #[arg(long)]
+    concurrency: Option<String>,
+    /// run_once or skip.
+    #[arg(long)]
+    misfire: Option<String>,
+    #[arg(long)]
+    misfire_grace: Option<String>,
+    /// Nodes the task may run on, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    nodes: Option<Vec<String>>,
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Only on nodes with this label, K=V (repeatable; all must match).
+    #[arg(long = "selector", value_parser = parse_env)]
+    selector: Vec<(String, String)>,
+    /// Do not fire before this instant (RFC 3339).
+    #[arg(long)]
+    start_at: Option<String>,
+    /// Do not fire after this instant (RFC 3339).
+    #[arg(long)]
+    end_at: Option<String>,
+}
+
+fn parse_env(s: &str) -> std::result::Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{s:?} is not K=V"))
+}
+
+fn duration_field(name: &str, v: &Option<String>) -> Result<Option<Value>> {
+    v.as_ref()
+        .map(|d| {
+            parse_duration_ms(d)
+                .map(|ms| json!(ms))
+                .map_err(|e| Failure::new(Exit::Failure, format!("--{name}: {e}")))
+        })
+        .transpose()
+}
+
+fn instant_field(name: &str, v: &Option<String>) -> Result<Option<Value>> {
+    v.as_ref()
+        .map(|t| {
+            t.parse::<jiff::Timestamp>().map(|t| json!(t)).map_err(|e| {
+                Failure::new(
+                    Exit::Failure,
+                    format!("--{name} {t:?}: not an RFC 3339 instant ({e})"),
+                )
+            })
+        })
+        .transpose()
+}
+
+impl SpecFlags {
+    /// The flags given, as spec JSON fields.
+    fn fields(&self) -> Result<Map<String, Value>> {
+        let mut m = Map::new();
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v);
+            }
+        };
+        put("command", self.command.clone().map(Value::from));
+        put(
+            "schedules",
+            (!self.schedules.is_empty()).then(|| json!(self.schedules)),
+        );
+        put("timezone", self.timezone.clone().map(Value::from));
+        put("description", self.description.clone().map(Value::from));
+        put(
+            "env",
+            (!self.env.is_empty())
+                .then(|| json!(self.env.iter().cloned().collect::<BTreeMap<_, _>>())),
+        );
+        put("timeout_ms", duration_field("timeout", &self.timeout)?);
+        put(
+            "kill_grace_ms",
+            duration_field("kill-grace", &self.kill_grace)?,
+        );
+        put("retries", self.retries.map(Value::from));
+        put(
+            "retry_backoff_ms",
+            duration_field("retry-backoff", &self.retry_backoff)?,
+        );
+        put("concurrency", self.concurrency.clone().map(Value::from));
+        put("misfire", self.misfire.clone().map(Value::from));
+        put(
+            "misfire_grace_ms",
+            duration_field("misfire-grace", &self.misfire_grace)?,
+        );
+        put("target_nodes", self.nodes.clone().map(|n| json!(n)));
+        put("cluster", self.cluster.clone().map(Value::from));
+        put(
+            "node_selector",
+            (!self.selector.is_empty())
+                .then(|| json!(self.selector.iter().cloned().collect::<BTreeMap<_, _>>())),
+        );
+        put("start_at", instant_field("start-at", &self.start_at)?);
+        put("end_at", instant_field("end-at", &self.end_at)?);
+        Ok(m)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCmd {
+    /// Create a task.
+    #[command(
+        after_help = "Example:\n  cloudtaskctl task create backup --file backup.tar.gz --cmd './backup.sh' --schedule '0 30 2 * * *' --tz Europe/Berlin"
+    )]
+    Create {
+        name: String,
+        #[arg(long)]
+        group: Option<String>,
+        /// Package to upload and run from (.tar.gz, .tgz, .zip, or a single file).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Create it paused.
+        #[arg(long)]
+        paused: bool,
+        #[command(flatten)]
+        spec: SpecFlags,
+    },
+    /// List tasks.
+    #[command(after_help = "Example:\n  cloudtaskctl task ls --group ops -o wide")]
+    Ls {
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// Show one task: spec, state, node, next fire times.
+    #[command(after_help = "Example:\n  cloudtaskctl task show backup --group ops -o json")]
+    Show(TaskRef),
+    /// Stop scheduling a task (running runs go on).
+    #[command(after_help = "Example:\n  cloudtaskctl task pause backup")]
+    Pause(TaskRef),
+    /// Schedule a paused task again from now.
+    #[command(after_help = "Example:\n  cloudtaskctl task resume backup")]
+    Resume(TaskRef),
+    /// Run a task now.
+    #[command(
+        after_help = "Example:\n  cloudtaskctl task start backup && cloudtaskctl task logs backup -f"
+    )]
+    Start(TaskRef),
+    /// Kill a task's active runs (they end as `killed`).
+    #[command(after_help = "Example:\n  cloudtaskctl task stop backup")]
+    Stop(TaskRef),
+    /// Copy a task under a new name.
+    #[command(after_help = "Example:\n  cloudtaskctl task clone backup backup-staging")]
+    Clone {
+        #[command(flatten)]
+        task: TaskRef,
+        new_name: String,
+    },
+    /// Change a task's fields from flags, or, with no flags on a terminal, the whole task as
+    /// TOML in $EDITOR; both apply only if nobody changed the task meanwhile (else exit 4).
+    #[command(
+        after_help = "Example:\n  cloudtaskctl task edit backup --cmd './backup.sh --full' --timeout 2h"
+    )]
+    Edit {
+        #[command(flatten)]
+        task: TaskRef,
+        /// Apply only if the task is still at this version (else exit 4).
+        #[arg(long)]
+        if_version: Option<u64>,
+        #[command(flatten)]
+        spec: SpecFlags,
+    },
+    /// Delete a task with its runs and logs.
+    #[command(after_help = "Example:\n  cloudtaskctl task rm backup --group ops")]
+    Rm(TaskRef),
+    /// Upload a new package for a task.
+    #[command(after_help = "Example:\n  cloudtaskctl task upload backup dist/backup.tar.gz")]
+    Upload {
+        #[command(flatten)]
+        task: TaskRef,
+        file: PathBuf,
+    },
+    /// List a task's runs, newest first.
+    #[command(after_help = "Example:\n  cloudtaskctl task runs backup --status failed --since 2h")]
+    Runs {
+        #[command(flatten)]
+        task: TaskRef,
+        /// Only these statuses (comma-separated).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only runs scheduled after this (RFC 3339, or a duration back: 2h).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Print the next fire times, in the task's zone and in UTC.
+    #[command(
+        after_help = "Example:\n  cloudtaskctl task next backup -n 5 --from 2026-03-29T00:00:00Z"
+    )]
+    Next {
+        #[command(flatten)]
+        task: TaskRef,
+        /// How many.
+        #[arg(short = 'n', default_value_t = 10)]
+        count: u32,
+        /// Start after this instant (RFC 3339) instead of now.
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Print a run's log (the latest run unless --run).
+    #[command(after_help = "Example:\n  cloudtaskctl task logs backup -f")]
+    Logs {
+        #[command(flatten)]
+        task: TaskRef,
+        #[arg(long)]
+        run: Option<String>,
+        /// Follow a running run until it ends; exits non-zero unless it succeeded.
+        #[arg(short, long)]
+        follow: bool,
+    },
+}
+
+pub async fn task(c: &Client, cmd: TaskCmd, out: Output) -> Result<()> {
+    let show = |v: &TaskView| {
+        if out.json() {
+            table::print_json(v)
+        } else {
+            table::task(v);
+            Ok(())
+        }
+    };
+    match cmd {
+        TaskCmd::Create {
+            name,
+            group,
+            file,
+            paused,
+            spec,
+        } => {
+            let mut fields = spec.fields()?;
+            fields.insert("name".into(), json!(name));
+            if let Some(g) = group {
+                fields.insert("group".into(), json!(g));
+            }
+            if paused {
+                fields.insert("paused".into(), json!(true));
+            }
+            if let Some(f) = file {
+                let p = upload(c, "/packages", &f).await?;
+                fields.insert("package".into(), serde_json::to_value(p)?);
+            }
+            let v: TaskView = c
+                .send_json(Method::POST, "/tasks", &Value::Object(fields))
+                .await?;
+            show(&v)?;
+        }
+        TaskCmd::Ls { group, cluster } => {
+            let mut q = vec![];
+            if let Some(g) = group {
+                q.push(format!("group={}", enc(&g)));
+            }
+            if let Some(cl) = cluster {
+                q.push(format!("cluster={}", enc(&cl)));
+            }
+            let q = if q.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", q.join("&"))
+            };
+            let tasks: Vec<TaskView> = c.get(&format!("/tasks{q}")).await?;
+            if out.json() {
+                return table::print_json(&tasks);
+            }
+            table::tasks(&tasks, out.wide());
+        }
+        TaskCmd::Show(t) => show(&c.get(&t.path("")).await?)?,
+        TaskCmd::Pause(t) => toggle(c, &t, "pause", out).await?,
+        TaskCmd::Resume(t) => toggle(c, &t, "resume", out).await?,
+        TaskCmd::Start(t) => action(c, &t, "start", out).await?,
+        TaskCmd::Stop(t) => action(c, &t, "stop", out).await?,
+        TaskCmd::Clone { task, new_name } => {
+            let v: TaskView = c
+                .send_json(
+                    Method::POST,
+                    &task.path("/clone"),
+                    &json!({ "name": new_name }),
+                )
+                .await?;
+            show(&v)?;
+        }
+        TaskCmd::Edit {
+            task,
+            if_version,
+            spec,
+        } => {
+            let fields = spec.fields()?;
+            if fields.is_empty() {
+                if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+                    return Err(Failure::new(
+                        Exit::Failure,
+                        "nothing to change: give field flags (see --help), or run on a terminal to edit the whole task in $EDITOR",
+                    ));
+                }
+                if let Some(v) = crate::editor::edit(c, &task.path("")).await? {
+                    show(&v)?;
+                }
+                return Ok(());
+            }
+            let version = match if_version {
+                Some(v) => v,
+                None => c.get::<TaskView>(&task.path("")).await?.task.version,
+            };
+            let mut body = fields;
+            body.insert("version".into(), json!(version));
+            let v: TaskView = c
+                .send_json(Method::PATCH, &task.path(""), &Value::Object(body))
+                .await?;
+            show(&v)?;
+        }
+        TaskCmd::Rm(t) => {
+            c.delete(&t.path("")).await?;
+            if !out.json() {
+                println!("task {} deleted", t.name);
+            }
+        }
+        TaskCmd::Upload { task, file } => {
+            let name = file_name(&file)?;
+            let v: TaskView = c
+                .upload(
+                    &format!(
+                        "{}{}file_name={}",
+                        task.path("/package"),
+                        if task.group.is_some() { "&" } else { "?" },
+                        enc(&name)
+                    ),
+                    &file,
+                )
+                .await?;
+            show(&v)?;
+        }
+        TaskCmd::Runs {
+            task,
+            status,
+            since,
+            limit,
+        } => {
+            let mut q = vec![format!("limit={limit}")];
+            if let Some(s) = status {
+                q.push(format!("status={}", enc(&s)));
+            }
+            if let Some(s) = since {
+                q.push(format!("since={}", enc(&s)));
+            }
+            if let Some(g) = &task.group {
+                q.push(format!("group={}", enc(g)));
+            }
+            let runs: Vec<RunRecord> = c
+                .get(&format!("/tasks/{}/runs?{}", enc(&task.name), q.join("&")))
+                .await?;
+            if out.json() {
+                return table::print_json(&runs);
+            }
+            table::runs(&runs, out.wide());
+        }
+        TaskCmd::Logs { task, run, follow } => logs(c, &task, run, follow).await?,
+        TaskCmd::Next { task, count, from } => next(c, &task, count, from, out).await?,
+    }
+    Ok(())
+}
+
+/// Pause or resume: idempotent, prints the resulting state.
+async fn toggle(c: &Client, t: &TaskRef, verb: &str, out: Output) -> Result<()> {
+    let v: TaskView = c.post_empty(&t.path(&format!("/{verb}"))).await?;
+    if out.json() {
+        return table::print_json(&v);
+    }
+    println!(
+        "task {} {}",
+        v.task.spec.name,
+        if v.task.spec.paused {
+            "paused"
+        } else {
+            "resumed"
+        }
+    );
+    Ok(())
+}
+
+async fn action(c: &Client, t: &TaskRef, verb: &str, out: Output) -> Result<()> {
+    let r: ActionResult = c.post_empty(&t.path(&format!("/{verb}"))).await?;
+    if out.json() {
+        return table::print_json(&r);
+    }
+    match (verb, r.runs.as_slice()) {
+        ("stop", []) => println!("task {} has no active runs", t.name),
+        ("stop", runs) => println!("stopping {}", runs.join(", ")),
+        (_, runs) => println!("started run {}", runs.join(", ")),
+    }
+    Ok(())
+}
+
+fn file_name(path: &std::path::Path) -> Result<String> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Failure::new(
+                Exit::Failure,
+                format!("{} has no usable file name", path.display()),
+            )
+        })
+}
+
+async fn upload(c: &Client, path: &str, file: &std::path::Path) -> Result<PackageRef> {
+    let name = file_name(file)?;
+    c.upload(&format!("{path}?file_name={}", enc(&name)), file)
+        .await
+}
+
+async fn logs(c: &Client, task: &TaskRef, run: Option<String>, follow: bool) -> Result<()> {
+    let run_id = match run {
+        Some(r) => r,
+        None => {
+            let q = task
+                .group
+                .as_ref()
+                .map(|g| format!("&group={}", enc(g)))
+                .unwrap_or_default();
+            let runs: Vec<RunRecord> = c
+                .get(&format!("/tasks/{}/runs?limit=1{q}", enc(&task.name)))
+                .await?;
+            runs.into_iter().next().map(|r| r.id).ok_or_else(|| {
+                Failure::new(
+                    Exit::NotFound,
+                    format!("task {} has no runs yet", task.name),
+                )
+            })?
+        }
+    };
+    print_log(c, &run_id, follow).await
+}
+
+/// Prints a run's log; with `follow`, until the run ends, then its status (non-zero exit
+/// unless it succeeded).
+pub async fn print_log(c: &Client, run_id: &str, follow: bool) -> Result<()> {
+    let resp = c
+        .stream(&format!(
+            "/runs/{}/log{}",
+            enc(run_id),
+            if follow { "?follow=true" } else { "" }
+        ))
+        .await?;
+    let mut body = resp.bytes_stream();
+    let mut out = std::io::stdout();
+    while let Some(chunk) = body.next().await {
+        out.write_all(&chunk?)?;
+        out.flush()?;
+    }
+    if follow {
+        let rec: RunRecord = c.get(&format!("/runs/{}", enc(run_id))).await?;
+        let code = rec
+            .exit_code
+            .map(|c| format!(" (exit {c})"))
+            .unwrap_or_default();
+        eprintln!("run {} {}{code}", rec.id, rec.status);
+        if rec.status != RunStatus::Succeeded {
+            return Err(Failure::new(
+                Exit::Failure,
+                format!("run {} ended {}", rec.id, rec.status),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn next(
+    c: &Client,
+    task: &TaskRef,
+    count: u32,
+    from: Option<String>,
+    out: Output,
+) -> Result<()> {
+    let mut q = vec![format!("n={count}")];
+    if let Some(f) = from {
+        let at: jiff::Timestamp = f.parse().map_err(|e| {
+            Failure::new(
+                Exit::Failure,
+                format!("--from {f:?}: not an RFC 3339 instant ({e}), e.g. 2026-03-29T00:00:00Z"),
+            )
+        })?;
+        q.push(format!("from={}", enc(&at.to_string())));
+    }
+    if let Some(g) = &task.group {
+        q.push(format!("group={}", enc(g)));
+    }
+    let v: Value = c
+        .get(&format!("/tasks/{}/next?{}", enc(&task.name), q.join("&")))
+        .await?;
+    if out.json() {
+        return table::print_json(&v);
+    }
+    let zone = v["timezone"].as_str().unwrap_or("UTC");
+    let utc = v["fires"].as_array().cloned().unwrap_or_default();
+    let local = v["local"].as_array().cloned().unwrap_or_default();
+    let rows: Vec<Vec<String>> = local
+        .iter()
+        .zip(&utc)
+        .map(|(l, u)| {
+            vec![
+                l.as_str().unwrap_or_default().to_string(),
+                u.as_str().unwrap_or_default().to_string(),
+            ]
+        })
+        .collect();
+    let local_header = format!("LOCAL ({zone})");
+    table::print(&[local_header.as_str(), "UTC"], &rows);
+    Ok(())
+}

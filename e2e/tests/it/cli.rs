@@ -335,6 +335,35 @@ async fn groups_clusters_nodes_runs_and_next() {
     assert!(String::from_utf8_lossy(&wide_runs.stdout).contains("MESSAGE"));
     let stopped = ok_json(&c.ctl(&["task", "stop", "berlin", "--group", "ops", "-o", "json"]));
     assert!(stopped["runs"].is_array());
+
+    // A new package for an existing task.
+    let pkg = c.dir.join("berlin.tgz");
+    std::fs::write(&pkg, tar_gz(&[("run.sh", 0o755, "#!/bin/sh\necho v2\n")])).unwrap();
+    let uploaded = ok_json(&c.ctl(&[
+        "task",
+        "upload",
+        "berlin",
+        "--group",
+        "ops",
+        pkg.to_str().unwrap(),
+        "-o",
+        "json",
+    ]));
+    assert_eq!(uploaded["package"]["file_name"], "berlin.tgz");
+    let missing = c.ctl(&[
+        "task",
+        "upload",
+        "berlin",
+        "--group",
+        "ops",
+        "/nonexistent.tgz",
+    ]);
+    assert_eq!(code(&missing), 1);
+    assert!(
+        text(&missing).contains("/nonexistent.tgz"),
+        "{}",
+        text(&missing)
+    );
 }
 
 #[tokio::test]

@@ -52,6 +52,9 @@ _cloudtaskctl() {
             cloudtaskctl,task)
                 cmd="cloudtaskctl__subcmd__task"
                 ;;
+            cloudtaskctl,tui)
+                cmd="cloudtaskctl__subcmd__tui"
+                ;;
             cloudtaskctl,version)
                 cmd="cloudtaskctl__subcmd__version"
                 ;;
@@ -144,6 +147,9 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__help,task)
                 cmd="cloudtaskctl__subcmd__help__subcmd__task"
+                ;;
+            cloudtaskctl__subcmd__help,tui)
+                cmd="cloudtaskctl__subcmd__help__subcmd__tui"
                 ;;
             cloudtaskctl__subcmd__help,version)
                 cmd="cloudtaskctl__subcmd__help__subcmd__version"
@@ -353,7 +359,7 @@ _cloudtaskctl() {
 
     case "${cmd}" in
         cloudtaskctl)
-            opts="-o -h -V --server --token --context --output --help --version login logout context cluster node group task run apply diff export version help"
+            opts="-o -h -V --server --token --context --output --help --version login logout context cluster node group task run apply diff export tui version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -987,7 +993,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help)
-            opts="login logout context cluster node group task run apply diff export version help"
+            opts="login logout context cluster node group task run apply diff export tui version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1493,6 +1499,20 @@ _cloudtaskctl() {
         cloudtaskctl__subcmd__help__subcmd__task__subcmd__upload)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__tui)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2849,6 +2869,40 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__tui)
+            opts="-o -h --readonly --server --token --context --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -43,6 +43,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "run" -d '
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "apply" -d 'Make the center\'s tasks match a file: create, update and (with --prune) delete'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "diff" -d 'Show what `apply` would change, without changing anything'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "export" -d 'Print tasks as a file `apply` accepts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "tui" -d 'Open the live console (also what `cloudtaskctl` alone does on a terminal)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "version" -d 'Print the client\'s and the server\'s versions'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l name -d 'Name of the context (default: the server\'s host)' -r
@@ -422,6 +423,14 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -s o -
 wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l readonly -d 'Hide every action that changes something (also set per context: login --readonly)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -429,19 +438,20 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -s o 
 wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "login" -d 'Save a server and its token as a context and make it current'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "logout" -d 'Forget the token of a context (the current one by default)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "context" -d 'List or switch contexts'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "cluster" -d 'Inspect clusters'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "node" -d 'Inspect nodes'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "group" -d 'List, create and remove task groups'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "task" -d 'Create, inspect and control tasks'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "run" -d 'Inspect one run'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "apply" -d 'Make the center\'s tasks match a file: create, update and (with --prune) delete'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "diff" -d 'Show what `apply` would change, without changing anything'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "export" -d 'Print tasks as a file `apply` accepts'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "version" -d 'Print the client\'s and the server\'s versions'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "login" -d 'Save a server and its token as a context and make it current'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "logout" -d 'Forget the token of a context (the current one by default)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "context" -d 'List or switch contexts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "cluster" -d 'Inspect clusters'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "node" -d 'Inspect nodes'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "group" -d 'List, create and remove task groups'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "task" -d 'Create, inspect and control tasks'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "run" -d 'Inspect one run'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "apply" -d 'Make the center\'s tasks match a file: create, update and (with --prune) delete'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "diff" -d 'Show what `apply` would change, without changing anything'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "export" -d 'Print tasks as a file `apply` accepts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "tui" -d 'Open the live console (also what `cloudtaskctl` alone does on a terminal)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "version" -d 'Print the client\'s and the server\'s versions'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "ls" -d 'List contexts; the current one is marked'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "use" -d 'Make a context current'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "ls" -d 'List clusters with their live node and task counts'

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Failure = 1,
+    Usage = 2,
     NotFound = 3,
     Conflict = 4,
     Unauthorized = 5,
@@ -50,6 +51,7 @@ impl<E: std::error::Error> From<E> for Failure {
 
 pub type Result<T> = std::result::Result<T, Failure>;
 
+#[derive(Clone)]
 pub struct Client {
     base: String,
     token: Option<String>,

@@ -91,6 +91,8 @@ impl ConfigFile {
 pub struct Target {
     pub server: String,
     pub token: Option<String>,
+    /// The context is read-only: the console hides destructive actions.
+    pub readonly: bool,
     /// The context it came from, if any.
     pub context: Option<String>,
 }
@@ -121,6 +123,7 @@ pub fn resolve(
             .or_else(|| (!ctx.server.is_empty()).then(|| ctx.server.clone()))
             .unwrap_or_else(|| DEFAULT_SERVER.to_string()),
         token: token.or(ctx.token),
+        readonly: ctx.readonly,
         context: name,
     })
 }

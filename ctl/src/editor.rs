@@ -70,8 +70,26 @@ fn scratch(v: &TaskView) -> PathBuf {
     ))
 }
 
-pub async fn edit(c: &Client, task_path: &str) -> Result<Option<TaskView>> {
-    let v: TaskView = c.get(task_path).await?;
+/// How an edit ended.
+pub enum Outcome {
+    Saved(Box<TaskView>),
+    Unchanged,
+    Cancelled,
+}
+
+/// The CLI's edit: a concurrent change ends it with exit 4, the user's text saved.
+pub async fn edit(c: &Client, task_path: &str) -> Result<Outcome> {
+    edit_with(c, task_path, false).await
+}
+
+/// The console's edit: a concurrent change reopens the editor on the user's text, now
+/// based on the task's new version, with the conflict explained on top.
+pub async fn edit_reopening(c: &Client, task_path: &str) -> Result<Outcome> {
+    edit_with(c, task_path, true).await
+}
+
+async fn edit_with(c: &Client, task_path: &str, reopen_on_conflict: bool) -> Result<Outcome> {
+    let mut v: TaskView = c.get(task_path).await?;
     let original = toml::to_string_pretty(&v.task.spec)
         .map_err(|e| Failure::new(Exit::Failure, format!("encoding the task as TOML: {e}")))?;
     let path = scratch(&v);
@@ -94,13 +112,14 @@ pub async fn edit(c: &Client, task_path: &str) -> Result<Option<TaskView>> {
         if text.trim().is_empty() {
             let _ = std::fs::remove_file(&path);
             eprintln!("empty file: edit cancelled");
-            return Ok(None);
+            return Ok(Outcome::Cancelled);
         }
         if text.trim() == original.trim() {
             let _ = std::fs::remove_file(&path);
             eprintln!("no changes");
-            return Ok(Some(v));
+            return Ok(Outcome::Unchanged);
         }
+        let mut conflict = false;
         let problem = match toml::from_str::<TaskSpec>(&text) {
             Err(e) => e.to_string(),
             Ok(spec) => {
@@ -115,7 +134,16 @@ pub async fn edit(c: &Client, task_path: &str) -> Result<Option<TaskView>> {
                 match sent {
                     Ok(saved) => {
                         let _ = std::fs::remove_file(&path);
-                        return Ok(Some(saved));
+                        return Ok(Outcome::Saved(Box::new(saved)));
+                    }
+                    Err(f) if f.exit == Exit::Conflict && reopen_on_conflict => {
+                        conflict = true;
+                        let seen = v.task.version;
+                        v = c.get(task_path).await?;
+                        format!(
+                            "the task changed on the center (version {seen} → {}) while you edited; your text is kept below — saving applies it over the new version",
+                            v.task.version
+                        )
                     }
                     Err(f) if f.exit == Exit::Conflict => {
                         return Err(Failure::new(
@@ -141,6 +169,8 @@ pub async fn edit(c: &Client, task_path: &str) -> Result<Option<TaskView>> {
         // again unchanged gives up.
         std::fs::write(&path, format!("{}{text}\n", header(&v, Some(&problem))))?;
         eprintln!("the edit was not applied: {problem}; reopening the editor");
-        rejected = Some((text, problem));
+        // Saving a conflict's text unchanged is a real answer (apply it); for other problems
+        // it means the user gave up.
+        rejected = (!conflict).then_some((text, problem));
     }
 }

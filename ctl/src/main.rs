@@ -7,6 +7,7 @@ mod config;
 mod editor;
 mod table;
 mod tasks;
+mod tui;
 
 use std::io::{IsTerminal, Read, Write};
 
@@ -43,7 +44,7 @@ struct Cli {
     #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
     output: Output,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +113,15 @@ enum Command {
     Export {
         #[arg(long)]
         group: Option<String>,
+    },
+    /// Open the live console (also what `cloudtaskctl` alone does on a terminal).
+    #[command(
+        after_help = "Example:\n  cloudtaskctl tui --readonly\n\nPress ? inside for the keys."
+    )]
+    Tui {
+        /// Hide every action that changes something (also set per context: login --readonly).
+        #[arg(long)]
+        readonly: bool,
     },
     /// Print the client's and the server's versions.
     #[command(after_help = "Example:\n  cloudtaskctl version -o json")]
@@ -203,10 +213,22 @@ fn main() {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(mut cli: Cli) -> Result<()> {
     let out = cli.output;
+    let command = match cli.command.take() {
+        Some(c) => c,
+        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
+            Command::Tui { readonly: false }
+        }
+        None => {
+            return Err(Failure::new(
+                Exit::Usage,
+                "no command given and not on a terminal (the console needs one): see cloudtaskctl --help for the subcommands",
+            ));
+        }
+    };
     // Commands about contexts work without a reachable server.
-    match &cli.command {
+    match &command {
         Command::Login {
             name,
             token_stdin,
@@ -218,8 +240,11 @@ async fn run(cli: Cli) -> Result<()> {
     }
     let target = config::resolve(cli.server, cli.token, cli.context)?;
     let c = Client::new(&target.server, target.token.clone());
-    match cli.command {
+    match command {
         Command::Login { .. } | Command::Logout | Command::Context(_) => {}
+        Command::Tui { readonly } => {
+            return tui::run(c, &target.server, readonly || target.readonly).await;
+        }
         Command::Cluster(ClusterCmd::Ls) => {
             let clusters: Vec<ClusterView> = c.get("/clusters").await?;
             if out.json() {

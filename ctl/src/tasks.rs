@@ -362,7 +362,9 @@ pub async fn task(c: &Client, cmd: TaskCmd, out: Output) -> Result<()> {
                         "nothing to change: give field flags (see --help), or run on a terminal to edit the whole task in $EDITOR",
                     ));
                 }
-                if let Some(v) = crate::editor::edit(c, &task.path("")).await? {
+                if let crate::editor::Outcome::Saved(v) =
+                    crate::editor::edit(c, &task.path("")).await?
+                {
                     show(&v)?;
                 }
                 return Ok(());

@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cloudtask_shared::api::{API_PREFIX, ErrorBody, Event, OutputChunk, RunReport, TaskView};
+use cloudtask_shared::api::{
+    API_PREFIX, ErrorBody, Event, OutputChunk, RunReport, StreamFrame, TaskView,
+};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -164,30 +166,13 @@ impl CenterClient {
             buf.extend_from_slice(&chunk);
             while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
                 let frame: Vec<u8> = buf.drain(..end + 2).collect();
-                for ev in parse_sse_frame(&frame) {
-                    if tx.send(ev).await.is_err() {
-                        return Ok(());
-                    }
+                if let StreamFrame::Event(ev) = StreamFrame::parse(&frame)
+                    && tx.send(*ev).await.is_err()
+                {
+                    return Ok(());
                 }
             }
         }
         Ok(())
     }
-}
-
-/// The events in one server-sent-events frame (its `data:` lines); comments and unknown types skip.
-pub fn parse_sse_frame(frame: &[u8]) -> Vec<Event> {
-    let text = String::from_utf8_lossy(frame);
-    let data: String = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .map(str::trim_start)
-        .collect::<Vec<_>>()
-        .join("\n");
-    if data.is_empty() {
-        return vec![];
-    }
-    serde_json::from_str(&data)
-        .map(|e| vec![e])
-        .unwrap_or_default()
 }

@@ -97,9 +97,18 @@ impl Placements {
             .count()
     }
 
-    fn replace(&self, map: HashMap<String, Option<String>>) {
-        *self.inner.write().unwrap_or_else(|e| e.into_inner()) = map;
+    /// Installs a round's placements; returns the tasks whose node changed.
+    fn replace(&self, map: HashMap<String, Option<String>>) -> Vec<(String, Option<String>)> {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let changed = map
+            .iter()
+            .filter(|(id, node)| inner.get(*id) != Some(node))
+            .map(|(id, node)| (id.clone(), node.clone()))
+            .collect();
+        *inner = map;
+        drop(inner);
         self.rounds.send_modify(|n| *n += 1);
+        changed
     }
 }
 
@@ -269,8 +278,15 @@ impl Allocator {
             }
         }
         let placed = tasks.keys().map(|id| (id.clone(), on.remove(id))).collect();
-        self.placements.replace(placed);
+        self.announce(placed);
         Ok(())
+    }
+
+    /// Installs placements and tells event followers (the console) which tasks moved.
+    fn announce(&self, placed: HashMap<String, Option<String>>) {
+        for (task, node) in self.placements.replace(placed) {
+            self.hub.publish(Event::TaskPlaced { task, node });
+        }
     }
 
     async fn allocate(&self, coord: &dyn Coordination, tasks: &Index) -> anyhow::Result<()> {
@@ -377,7 +393,7 @@ impl Allocator {
                 self.retry_lost(run, node).await?;
             }
         }
-        self.placements.replace(placed);
+        self.announce(placed);
         Ok(())
     }
 

@@ -79,6 +79,60 @@ pub struct NodeView {
     pub tasks: usize,
 }
 
+/// One frame of the center's server-sent event stream.
+#[derive(Debug, Clone)]
+pub enum StreamFrame {
+    Event(Box<Event>),
+    /// The follower fell behind and events were dropped: re-read what it shows.
+    Lagged,
+    /// A comment, keep-alive, or an event type this client does not know.
+    Other,
+}
+
+impl StreamFrame {
+    /// Parses one frame (the text between blank lines).
+    pub fn parse(frame: &[u8]) -> StreamFrame {
+        let text = String::from_utf8_lossy(frame);
+        if text.lines().any(|l| l.trim_end() == "event: lagged") {
+            return StreamFrame::Lagged;
+        }
+        let data: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim_start)
+            .collect::<Vec<_>>()
+            .join("\n");
+        match serde_json::from_str(&data) {
+            Ok(e) => StreamFrame::Event(Box::new(e)),
+            Err(_) => StreamFrame::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    #[test]
+    fn frames_parse_into_events_lag_and_others() {
+        let ev = b"data: {\"type\":\"task_deleted\",\"id\":\"t1\"}\n\n";
+        match StreamFrame::parse(ev) {
+            StreamFrame::Event(e) => {
+                assert!(matches!(*e, Event::TaskDeleted { ref id } if id == "t1"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            StreamFrame::parse(b"event: lagged\ndata: 12\n\n"),
+            StreamFrame::Lagged
+        ));
+        assert!(matches!(
+            StreamFrame::parse(b": keep-alive\n\n"),
+            StreamFrame::Other
+        ));
+    }
+}
+
 /// A cluster with its live state: nodes registered now, tasks that belong to it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterView {
@@ -117,6 +171,11 @@ pub enum Event {
     },
     RunChanged {
         run: Box<RunRecord>,
+    },
+    /// The task's node changed (`None`: no eligible live node).
+    TaskPlaced {
+        task: String,
+        node: Option<String>,
     },
     NodeUp {
         node: Box<NodeInfo>,

@@ -139,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/{task}/packages", get(tasks::package_history))
         .route("/tasks/{task}/runs", get(runs::task_runs))
         .route("/tasks/{task}/{action}", post(tasks::action))
+        .route("/runs", get(runs::all_runs))
         .route("/runs/{id}", get(runs::show))
         .route("/runs/{id}/log", get(runs::log))
         .route("/nodes", get(runs::nodes))

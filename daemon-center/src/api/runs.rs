@@ -62,6 +62,19 @@ pub async fn task_runs(
 ) -> ApiResult<Json<Vec<RunRecord>>> {
     let Query(q) = q?;
     let task = resolve(&st, &key, q.group.as_deref()).await?;
+    Ok(Json(st.store.runs(&run_filter(Some(task.id), &q)?).await?))
+}
+
+/// Runs of every task, newest first, with the same filters as a task's runs.
+pub async fn all_runs(
+    State(st): State<AppState>,
+    q: Result<Query<RunsQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<RunRecord>>> {
+    let Query(q) = q?;
+    Ok(Json(st.store.runs(&run_filter(None, &q)?).await?))
+}
+
+fn run_filter(task: Option<String>, q: &RunsQuery) -> ApiResult<RunFilter> {
     let statuses = match &q.status {
         Some(s) => s
             .split(',')
@@ -73,8 +86,8 @@ pub async fn task_runs(
             .collect::<ApiResult<Vec<_>>>()?,
         None => vec![],
     };
-    let filter = RunFilter {
-        task: Some(task.id),
+    Ok(RunFilter {
+        task,
         statuses,
         since: q
             .since
@@ -87,8 +100,7 @@ pub async fn task_runs(
             .map(|s| instant("until", s))
             .transpose()?,
         limit: q.limit.unwrap_or(100).min(10_000),
-    };
-    Ok(Json(st.store.runs(&filter).await?))
+    })
 }
 
 pub async fn show(

@@ -11,6 +11,9 @@ pub mod effects;
 pub mod keys;
 pub mod view;
 
+#[cfg(test)]
+mod tests;
+
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc as std_mpsc};

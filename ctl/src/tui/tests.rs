@@ -366,8 +366,11 @@ fn time_moves_countdowns_and_expires_the_flash() {
 
 // ---- rendering ----
 
+/// A named way to put the console into one view or overlay.
+type Scene = (&'static str, fn(&mut App));
+
 /// Puts the app into each view and overlay, by name.
-fn scenes() -> Vec<(&'static str, fn(&mut App))> {
+fn scenes() -> Vec<Scene> {
     vec![
         ("dashboard", |_| {}),
         ("tasks", |a| {

@@ -6,6 +6,7 @@
 mod api;
 mod cli;
 mod cluster;
+mod console;
 mod ctl;
 mod restart;
 mod zk_backend;

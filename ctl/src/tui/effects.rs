@@ -19,6 +19,12 @@ type Tx = mpsc::Sender<Msg>;
 
 /// Runs one command (except the editor hand-off, which the loop owns).
 pub async fn run(c: Client, cmd: Cmd, tx: Tx) {
+    if !matches!(
+        cmd,
+        Cmd::Load(_) | Cmd::SaveLog { .. } | Cmd::CompletePath { .. }
+    ) {
+        super::trace(format_args!("request {cmd:?}"));
+    }
     let msg = match cmd {
         Cmd::Load(r) => load(&c, r).await,
         Cmd::Action { task, name, verb } => {
@@ -112,6 +118,7 @@ pub async fn run(c: Client, cmd: Cmd, tx: Tx) {
 }
 
 async fn load(c: &Client, r: Resource) -> Msg {
+    super::trace(format_args!("request load {r:?}"));
     let failed = |resource: Resource| {
         move |f: crate::client::Failure| Msg::Failed {
             resource,
@@ -166,6 +173,7 @@ async fn load(c: &Client, r: Resource) -> Msg {
 pub async fn follow_events(c: Client, tx: Tx) {
     let mut backoff = 1u64;
     loop {
+        super::trace(format_args!("request stream /events"));
         let result = async {
             let resp = c.stream("/events").await?;
             let _ = tx.send(Msg::StreamUp).await;

@@ -40,6 +40,27 @@ const FRAME: Duration = Duration::from_millis(33);
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
+/// Frame trace for benchmarks: with `CLOUDTASK_TUI_TRACE=FILE`, each frame drawn after a key
+/// appends `key_to_frame_us N`, and each request to the center appends `request PATH`.
+static TRACE: std::sync::OnceLock<Option<std::sync::Mutex<std::fs::File>>> =
+    std::sync::OnceLock::new();
+
+pub fn trace(line: std::fmt::Arguments<'_>) {
+    let t = TRACE.get_or_init(|| {
+        let path = std::env::var_os("CLOUDTASK_TUI_TRACE")?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+            .map(std::sync::Mutex::new)
+    });
+    if let Some(f) = t {
+        let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 /// Puts the terminal back: raw mode off, main screen, cursor shown, paste mode off. Safe to
 /// call any number of times, from any exit path.
 pub fn restore() {
@@ -165,9 +186,14 @@ async fn run_loop(client: Client, server: &str, readonly: bool, mono: bool) -> R
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     #[cfg(debug_assertions)]
     let test_panic = std::env::var_os("CLOUDTASK_TUI_TEST_PANIC").is_some();
+    // When the oldest key not yet shown on screen arrived.
+    let mut key_at: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             Some(msg) = rx.recv() => {
+                if matches!(msg, Msg::Key(_)) && key_at.is_none() {
+                    key_at = Some(std::time::Instant::now());
+                }
                 #[cfg(debug_assertions)]
                 if test_panic && matches!(&msg, Msg::Key(k) if k.code == crossterm::event::KeyCode::F(12)) {
                     panic!("test panic requested (debug builds only)");
@@ -192,6 +218,9 @@ async fn run_loop(client: Client, server: &str, readonly: bool, mono: bool) -> R
                 if app.dirty {
                     draw(&mut term, &app)?;
                     app.dirty = false;
+                    if let Some(k) = key_at.take() {
+                        trace(format_args!("key_to_frame_us {}", k.elapsed().as_micros()));
+                    }
                 }
             }
             _ = term_sig.recv() => return Ok(()),

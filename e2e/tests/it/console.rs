@@ -3,156 +3,12 @@
 //! `capture-pane` (polled with a deadline), real `vim` as `$EDITOR`.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use cloudtask_e2e::tmux::Tmux;
 use cloudtask_e2e::{Center, bin};
 use reqwest::Method;
 use serde_json::json;
-
-struct Tmux {
-    session: String,
-}
-
-impl Tmux {
-    /// A shell in a detached session of `w`×`h`, with the console's environment.
-    fn start(c: &Center, w: u16, h: u16, extra_env: &[(&str, &str)]) -> Tmux {
-        let session = format!(
-            "ct{}",
-            std::process::id() ^ (c.url.len() as u32 * 7919) ^ rand_tag()
-        );
-        let mut cmd = Command::new("tmux");
-        cmd.args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            &w.to_string(),
-            "-y",
-            &h.to_string(),
-        ]);
-        let env = [
-            ("CLOUDTASK_SERVER", c.url.as_str()),
-            ("CLOUDTASK_TOKEN", c.token.as_str()),
-            ("EDITOR", "vim"),
-            ("TERM", "xterm-256color"),
-            ("RUST_BACKTRACE", "0"),
-        ];
-        for (k, v) in env.iter().chain(extra_env) {
-            cmd.args(["-e", &format!("{k}={v}")]);
-        }
-        cmd.args([
-            "-e",
-            &format!("XDG_CONFIG_HOME={}", c.dir.join("cfg").display()),
-        ]);
-        cmd.args(["bash", "--norc", "--noprofile"]);
-        assert!(cmd.status().unwrap().success(), "tmux did not start");
-        let t = Tmux { session };
-        t.keys(&["export PS1='$ '", "Enter"]);
-        t
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let ok = Command::new("tmux")
-            .args(["send-keys", "-t", &self.session])
-            .args(keys)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "send-keys {keys:?}");
-    }
-
-    /// Types literal text (no key names).
-    fn type_text(&self, text: &str) {
-        let ok = Command::new("tmux")
-            .args(["send-keys", "-t", &self.session, "-l", text])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
-
-    fn capture(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The screen with its escape sequences (colours, reverse video).
-    fn capture_escapes(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-e", "-t", &self.session])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn display(&self, format: &str) -> String {
-        let out = Command::new("tmux")
-            .args(["display-message", "-p", "-t", &self.session, format])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn wait_for(&self, what: &str) -> String {
-        self.wait_until(what, |s| s.contains(what))
-    }
-
-    fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = self.capture();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited for {what:?}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The terminal is back to normal: main screen, canonical mode with echo.
-    fn assert_restored(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.display("#{alternate_on}") != "0" {
-            assert!(Instant::now() < deadline, "still on the alternate screen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.keys(&["clear; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo | sort | tr '\\n' ' '; echo STTY-$((6*7))-DONE", "Enter"]);
-        let screen = self.wait_for("STTY-42-DONE");
-        assert!(
-            screen.contains("echo icanon"),
-            "terminal not restored: {screen}"
-        );
-    }
-
-    /// The pid of the program running in the pane's shell.
-    fn child_pid(&self) -> String {
-        let shell = self.display("#{pane_pid}");
-        let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
-    }
-}
-
-fn rand_tag() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
-}
 
 fn console(t: &Tmux) {
     t.type_text(&format!("{}", bin("cloudtaskctl").display()));
@@ -276,8 +132,8 @@ async fn an_operator_works_through_the_console() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sigterm_and_panic_restore_the_terminal_and_no_color_keeps_the_selection() {
-    let c = Center::start(&[]).await;
+async fn center_loss_signals_and_panic_leave_a_working_terminal_and_no_color_keeps_the_selection() {
+    let mut c = Center::start(&[]).await;
     c.create_task(json!({"name": "one", "command": "true", "schedules": ["@daily"]}))
         .await;
     let t = Tmux::start(
@@ -304,6 +160,16 @@ async fn sigterm_and_panic_restore_the_terminal_and_no_color_keeps_the_selection
         screen.contains("\u{1b}[7m") || screen.contains(";7m"),
         "selection not visible: {screen:?}"
     );
+
+    // The center goes away: the console stays, keeps the rows, says since when, and comes
+    // back by itself when the center does.
+    let addr = c.url.trim_start_matches("http://").to_string();
+    c.kill9();
+    t.wait_for("disconnected since");
+    t.wait_for("default/one");
+    let _back = Center::start_in(&c.dir, &["--listen", &addr]).await;
+    t.wait_for("● live");
+    t.wait_for("reconnected to the center");
 
     // SIGTERM.
     let pid = t.child_pid();

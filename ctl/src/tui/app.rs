@@ -138,6 +138,10 @@ pub enum Cmd {
     CompletePath {
         input: String,
     },
+    /// Put text on the terminal's clipboard (OSC 52).
+    Copy {
+        text: String,
+    },
     SaveLog {
         path: String,
         text: String,
@@ -1061,6 +1065,13 @@ impl App {
                 }
             }
             Action::PrevRun | Action::NextRun => self.step_run(action == Action::PrevRun, cmds),
+            Action::Copy => {
+                if let Some(t) = self.current_task() {
+                    let text = format!("{}/{}", t.task.spec.group, t.task.spec.name);
+                    self.note(true, format!("copied {text}"));
+                    cmds.push(Cmd::Copy { text });
+                }
+            }
             Action::SearchNext => self.search_log(true),
             Action::SearchPrev => self.search_log(false),
         }

@@ -32,7 +32,7 @@ pub async fn run(c: Client, cmd: Cmd, tx: Tx) {
             let result = if verb == "pause" || verb == "resume" {
                 c.post_empty::<TaskView>(&format!("/tasks/{}/{verb}", enc(&task)))
                     .await
-                    .map(|v| format!("{} is {}", v.task.spec.name, v.state))
+                    .map(|v| format!("{} is {} — p to undo", v.task.spec.name, v.state))
             } else {
                 c.post_empty::<ActionResult>(&format!("/tasks/{}/{verb}", enc(&task)))
                     .await
@@ -112,7 +112,7 @@ pub async fn run(c: Client, cmd: Cmd, tx: Tx) {
             completed: complete_path(&input),
             input,
         },
-        Cmd::Edit { .. } => return,
+        Cmd::Edit { .. } | Cmd::Copy { .. } => return,
     };
     let _ = tx.send(msg).await;
 }

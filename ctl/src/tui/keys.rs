@@ -46,6 +46,7 @@ pub enum Action {
     NextRun,
     SearchNext,
     SearchPrev,
+    Copy,
 }
 
 pub struct Binding {
@@ -202,6 +203,14 @@ pub const BINDINGS: &[Binding] = &[
         &["space"],
         Scope::Tasks,
         "mark for bulk actions",
+        false,
+        false,
+    ),
+    b(
+        Action::Copy,
+        &["y"],
+        Scope::Tasks,
+        "copy group/name (OSC 52, works over SSH)",
         false,
         false,
     ),

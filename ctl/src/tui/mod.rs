@@ -206,6 +206,11 @@ async fn run_loop(client: Client, server: &str, readonly: bool, mono: bool) -> R
                 for cmd in cmds {
                     match cmd {
                         Cmd::Edit { task } => edit(&mut term, &input, &client, &mut app, &task).await,
+                        // The loop owns the terminal: the clipboard sequence goes between frames.
+                        Cmd::Copy { text } => {
+                            let _ = write!(term.backend_mut(), "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+                            let _ = term.backend_mut().flush();
+                        }
                         other => spawn_all(&client, &tx, vec![other]),
                     }
                 }
@@ -228,6 +233,28 @@ async fn run_loop(client: Client, server: &str, readonly: bool, mono: bool) -> R
             _ = int.recv() => return Ok(()),
         }
     }
+}
+
+/// Standard base64, for OSC 52.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn spawn_all(client: &Client, tx: &mpsc::Sender<Msg>, cmds: Vec<Cmd>) {

@@ -486,6 +486,33 @@ fn every_view_and_overlay_renders_at_both_sizes_in_both_themes() {
 }
 
 #[test]
+fn base64_matches_the_standard() {
+    assert_eq!(super::base64(b"ops/backup"), "b3BzL2JhY2t1cA==");
+    assert_eq!(super::base64(b"abc"), "YWJj");
+    assert_eq!(super::base64(b""), "");
+}
+
+#[test]
+fn a_failed_run_reads_red_in_colour_and_bold_in_mono() {
+    for mono in [false, true] {
+        let mut app = fixture(mono);
+        app.update(code(KeyCode::Enter));
+        app.update(key('j')); // move the selection off the backup row
+        let buf = render(&app, 80, 24);
+        let y = row_of(&buf, "ops/backup").unwrap();
+        let line = text(&buf).lines().nth(y as usize).unwrap().to_string();
+        let x = line[..line.find("failed").unwrap()].chars().count() as u16;
+        let cell = &buf[(x, y)];
+        if mono {
+            assert!(cell.modifier.contains(Modifier::BOLD));
+            assert_eq!(cell.fg, Color::Reset);
+        } else {
+            assert_eq!(cell.fg, Color::Red);
+        }
+    }
+}
+
+#[test]
 fn states_read_in_words_and_stale_data_dims() {
     let mut app = fixture(true);
     app.update(code(KeyCode::Enter));

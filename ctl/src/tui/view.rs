@@ -652,21 +652,41 @@ fn overlay(app: &App, theme: &Theme, o: &Overlay, area: Rect, buf: &mut Buffer) 
     let (title, lines, width, height): (String, Vec<Line>, u16, u16) = match o {
         Overlay::Help => {
             let view = app.view();
-            let lines: Vec<Line> = BINDINGS
+            let entries: Vec<String> = BINDINGS
                 .iter()
                 .filter(|b| !(app.readonly && b.writes))
                 .filter(|b| view.in_scope(b.scope))
                 .map(|b| {
-                    Line::from(format!(
-                        "{:<14} {}{}",
+                    format!(
+                        "{:<12} {}{}",
                         b.keys.join(" "),
                         b.help,
-                        if b.destructive { " (asks first)" } else { "" }
-                    ))
+                        if b.destructive { " (asks)" } else { "" }
+                    )
                 })
                 .collect();
+            // One column when it fits the height, else two side by side.
+            let room = area.height.saturating_sub(2) as usize;
+            let (lines, width): (Vec<Line>, u16) = if entries.len() <= room {
+                (entries.into_iter().map(Line::from).collect(), 64)
+            } else {
+                let col = (area.width.saturating_sub(4) / 2) as usize;
+                let half = entries.len().div_ceil(2);
+                let lines = (0..half)
+                    .map(|i| {
+                        let left = fit(&entries[i], col.saturating_sub(1));
+                        let right = entries
+                            .get(i + half)
+                            .map(|e| fit(e, col))
+                            .unwrap_or_default();
+                        let pad = col.saturating_sub(left.width());
+                        Line::from(format!("{left}{}{right}", " ".repeat(pad)))
+                    })
+                    .collect();
+                (lines, area.width)
+            };
             let h = lines.len() as u16 + 2;
-            (" help — esc closes ".into(), lines, 60, h)
+            (" help — esc closes ".into(), lines, width, h)
         }
         Overlay::Palette { input } => {
             let matches: Vec<&str> = super::app::PALETTE

@@ -253,6 +253,10 @@ pub struct App {
     pub sort: Sort,
     pub node_cursor: usize,
     pub nodes: Vec<NodeView>,
+    /// Nodes seen leaving while the console runs: (cluster, name, since), shown as offline.
+    pub offline: Vec<(String, String, Timestamp)>,
+    /// The nodes view shows only this cluster (`:nodes CLUSTER`).
+    pub node_cluster: Option<String>,
     pub clusters: Vec<ClusterView>,
     pub runs: VecDeque<RunRecord>,
     pub last_run: HashMap<String, RunRecord>,
@@ -318,6 +322,8 @@ impl App {
             sort: Sort::Name,
             node_cursor: 0,
             nodes: Vec::new(),
+            offline: Vec::new(),
+            node_cluster: None,
             clusters: Vec::new(),
             runs: VecDeque::new(),
             last_run: HashMap::new(),
@@ -477,6 +483,12 @@ impl App {
             Msg::Nodes(n) => {
                 self.in_flight.remove(&Resource::Nodes);
                 self.nodes = n;
+                let nodes = &self.nodes;
+                self.offline.retain(|(c, name, _)| {
+                    !nodes
+                        .iter()
+                        .any(|n| n.info.cluster == *c && n.info.name == *name)
+                });
                 self.node_cursor = self.node_cursor.min(self.nodes.len().saturating_sub(1));
             }
             Msg::Clusters(c) => {
@@ -643,7 +655,15 @@ impl App {
                 }
             }
             Event::RunChanged { run } => self.record_run(*run),
-            Event::NodeUp { .. } | Event::NodeDown { .. } => {
+            Event::NodeDown { cluster, name } => {
+                self.offline
+                    .retain(|(c, n, _)| !(*c == cluster && *n == name));
+                self.offline.push((cluster, name.clone(), self.now));
+                self.note(false, format!("node {name} went offline"));
+                self.load(Resource::Nodes, cmds);
+                self.load(Resource::Clusters, cmds);
+            }
+            Event::NodeUp { .. } => {
                 self.load(Resource::Nodes, cmds);
                 self.load(Resource::Clusters, cmds);
             }
@@ -810,14 +830,23 @@ impl App {
         }
     }
 
+    /// `:word [argument]`: `:tasks TEXT` filters the list, `:nodes CLUSTER` shows one cluster.
     fn run_palette(&mut self, input: &str, cmds: &mut Vec<Cmd>) {
-        let word = input.trim();
+        let mut parts = input.split_whitespace();
+        let word = parts.next().unwrap_or("");
+        let arg = parts.collect::<Vec<_>>().join(" ");
         let target = complete(word).unwrap_or(word);
         match target {
             "dash" => self.stack = vec![View::Dashboard],
-            "tasks" => self.push(View::Tasks),
+            "tasks" => {
+                self.push(View::Tasks);
+                self.filter = arg;
+                self.refresh_visible();
+            }
             "nodes" => {
                 self.push(View::Nodes);
+                self.node_cluster = (!arg.is_empty()).then_some(arg);
+                self.node_cursor = 0;
                 self.load(Resource::Nodes, cmds);
             }
             "messages" => self.push(View::Messages),

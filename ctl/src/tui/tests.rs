@@ -337,6 +337,17 @@ fn palette_completes_and_switches_views() {
     assert_eq!(app.view(), &View::Nodes);
     assert_eq!(cmds, [Cmd::Load(Resource::Nodes)]);
     app.update(key(':'));
+    typed(&mut app, "nodes elsewhere");
+    app.update(code(KeyCode::Enter));
+    assert!(
+        !text(&render(&app, 80, 24)).contains("node-1"),
+        "another cluster's node shown"
+    );
+    app.update(key(':'));
+    typed(&mut app, "tasks rep");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.visible, ["t2"]);
+    app.update(key(':'));
     typed(&mut app, "bogus");
     app.update(code(KeyCode::Enter));
     assert!(
@@ -533,6 +544,27 @@ fn states_read_in_words_and_stale_data_dims() {
     );
     assert!(text(&buf).contains("disconnected since 12:00:00"));
     assert!(text(&buf).contains("ops/backup"), "stale rows stay visible");
+}
+
+#[test]
+fn a_node_that_leaves_shows_offline_in_words_until_it_returns() {
+    let mut app = fixture(true);
+    app.update(Msg::Event(Box::new(Event::NodeDown {
+        cluster: "default".into(),
+        name: "node-2".into(),
+    })));
+    app.update(key(':'));
+    typed(&mut app, "nodes");
+    app.update(code(KeyCode::Enter));
+    let shot = text(&render(&app, 80, 24));
+    assert!(
+        shot.contains("node-2") && shot.contains("offline"),
+        "{shot}"
+    );
+    let mut back = app.nodes.clone();
+    back[0].info.name = "node-2".into();
+    app.update(Msg::Nodes(back));
+    assert!(app.offline.is_empty());
 }
 
 #[test]

@@ -379,9 +379,11 @@ fn tasks(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
 }
 
 fn nodes(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let wanted = |cluster: &str| app.node_cluster.as_deref().is_none_or(|c| c == cluster);
     let rows: Vec<Row> = app
         .nodes
         .iter()
+        .filter(|n| wanted(&n.info.cluster))
         .enumerate()
         .take(area.height.saturating_sub(2) as usize)
         .map(|(i, n)| {
@@ -408,13 +410,29 @@ fn nodes(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             }
         })
         .collect();
+    let room = area.height.saturating_sub(2) as usize;
+    let offline = app
+        .offline
+        .iter()
+        .filter(|(c, _, _)| wanted(c))
+        .take(room.saturating_sub(rows.len()))
+        .map(|(cluster, name, since)| {
+            Row::new(vec![
+                Span::raw(name.clone()),
+                Span::raw(cluster.clone()),
+                Span::styled("offline", theme.error()),
+                Span::raw(format!("since {}", time(*since))),
+            ])
+            .style(theme.dim())
+        });
+    let rows: Vec<Row> = rows.into_iter().chain(offline).collect();
     Table::new(
         rows,
         [
             Constraint::Fill(2),
             Constraint::Fill(1),
             Constraint::Length(7),
-            Constraint::Length(7),
+            Constraint::Length(14),
             Constraint::Length(6),
             Constraint::Length(8),
             Constraint::Fill(2),

@@ -959,11 +959,15 @@ impl App {
             Action::Logs => {
                 if let Some(t) = self.current_task() {
                     let id = t.task.id.clone();
-                    match self.last_run.get(&id).map(|r| r.id.clone()) {
+                    match self.runs_of(&id).first().map(|r| r.id.clone()) {
                         Some(run) => self.open_log(&id, &run, cmds),
-                        None => {
-                            self.note(false, format!("{} has no runs yet", self.task_name(&id)))
-                        }
+                        None => self.note(
+                            false,
+                            format!(
+                                "{} has no runs in the last 24 h (enter shows its history)",
+                                self.task_name(&id)
+                            ),
+                        ),
                     }
                 }
             }
@@ -1150,6 +1154,11 @@ impl App {
             Some(d) => d.runs.iter().collect(),
             None => self.runs.iter().filter(|r| r.task == task).collect(),
         };
+        if let Some(last) = self.last_run.get(task)
+            && !runs.iter().any(|r| r.id == last.id)
+        {
+            runs.push(last);
+        }
         runs.sort_by(|a, b| b.scheduled_at.cmp(&a.scheduled_at).then(b.id.cmp(&a.id)));
         runs
     }

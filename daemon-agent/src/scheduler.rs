@@ -72,9 +72,57 @@ struct Owned {
     next: Option<Timestamp>,
 }
 
-struct Active {
-    task: String,
-    stop: watch::Sender<Option<StopRequest>>,
+type Stop = watch::Sender<Option<StopRequest>>;
+
+/// Runs in flight, by run and by task: a tick asks "is this task running?" for every due
+/// instant, so that answer must not scan every active run.
+#[derive(Default)]
+struct ActiveRuns {
+    by_run: HashMap<String, (String, Stop)>,
+    by_task: HashMap<String, BTreeSet<String>>,
+}
+
+impl ActiveRuns {
+    fn insert(&mut self, task: &str, run: &str, stop: Stop) {
+        self.by_run
+            .insert(run.to_string(), (task.to_string(), stop));
+        self.by_task
+            .entry(task.to_string())
+            .or_default()
+            .insert(run.to_string());
+    }
+
+    fn remove(&mut self, run: &str) {
+        if let Some((task, _)) = self.by_run.remove(run)
+            && let Some(runs) = self.by_task.get_mut(&task)
+        {
+            runs.remove(run);
+            if runs.is_empty() {
+                self.by_task.remove(&task);
+            }
+        }
+    }
+
+    /// The task's active runs: (run id, stop handle).
+    fn of_task<'a>(&'a self, task: &str) -> impl Iterator<Item = (&'a String, &'a Stop)> + 'a {
+        self.by_task
+            .get(task)
+            .into_iter()
+            .flatten()
+            .filter_map(|run| self.by_run.get(run).map(|(_, stop)| (run, stop)))
+    }
+
+    fn stops(&self) -> impl Iterator<Item = &Stop> {
+        self.by_run.values().map(|(_, stop)| stop)
+    }
+
+    fn len(&self) -> usize {
+        self.by_run.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_run.is_empty()
+    }
 }
 
 /// Why a launch is wanted: a scheduled instant, a retry, or an operator's "run now".
@@ -207,7 +255,7 @@ pub async fn run(
         owned: HashMap::new(),
         assignment_version: None,
         timers: BTreeSet::new(),
-        active: HashMap::new(),
+        active: ActiveRuns::default(),
         retries: BTreeSet::new(),
         saved_cursors: cursors,
         stale: HashSet::new(),
@@ -235,7 +283,7 @@ struct Scheduler {
     owned: HashMap<String, Owned>,
     assignment_version: Option<u64>,
     timers: BTreeSet<(Timestamp, String)>,
-    active: HashMap<String, Active>,
+    active: ActiveRuns,
     /// (due, task, scheduled instant, attempt)
     retries: BTreeSet<(Timestamp, String, Timestamp, u32)>,
     /// Cursors from disk, used when a task is first installed after a restart.
@@ -292,8 +340,8 @@ impl Scheduler {
                 _ = gc.tick() => self.prune_claims().await,
                 _ = shutdown.changed() => {
                     self.save_cursors().await;
-                    for a in self.active.values() {
-                        let _ = a.stop.send(Some(StopRequest { message: "agent shutting down".into() }));
+                    for stop in self.active.stops() {
+                        let _ = stop.send(Some(StopRequest { message: "agent shutting down".into() }));
                     }
                     // Give stopped runs their grace to report before the process goes.
                     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -672,28 +720,27 @@ impl Scheduler {
             } => self.record(&task, scheduled_at, attempt, Trigger::Retry),
             Want::Manual { run } => run,
         };
-        let running: Vec<&String> = self
+        let running = self
             .active
-            .iter()
-            .filter(|(_, a)| a.task == task.id)
-            .map(|(id, _)| id)
-            .collect();
-        if !running.is_empty() && run.trigger != Trigger::Retry {
+            .of_task(&task.id)
+            .next()
+            .map(|(id, _)| id.clone());
+        if let Some(running) = running
+            && run.trigger != Trigger::Retry
+        {
             match task.spec.concurrency {
                 Concurrency::Forbid => {
                     let mut run = run;
                     run.status = RunStatus::Skipped;
                     run.finished_at = Some(Timestamp::now());
-                    run.message = Some(format!(
-                        "concurrency forbid: run {} is still active",
-                        running[0]
-                    ));
+                    run.message =
+                        Some(format!("concurrency forbid: run {running} is still active"));
                     self.report(run).await;
                     return None;
                 }
                 Concurrency::Replace => {
-                    for a in self.active.values().filter(|a| a.task == task.id) {
-                        let _ = a.stop.send(Some(StopRequest {
+                    for (_, stop) in self.active.of_task(&task.id) {
+                        let _ = stop.send(Some(StopRequest {
                             message: format!("replaced by run {}", run.id),
                         }));
                     }
@@ -702,13 +749,7 @@ impl Scheduler {
             }
         }
         let (stop_tx, stop_rx) = watch::channel(None);
-        self.active.insert(
-            run.id.clone(),
-            Active {
-                task: task.id.clone(),
-                stop: stop_tx,
-            },
-        );
+        self.active.insert(&task.id, &run.id, stop_tx);
         Some((task, run, stop_rx))
     }
 
@@ -824,9 +865,9 @@ impl Scheduler {
                 }
             }
             Event::StopRequested { node, task, runs } if node == self.cfg.name => {
-                for (id, a) in &self.active {
-                    if a.task == task && (runs.is_empty() || runs.contains(id)) {
-                        let _ = a.stop.send(Some(StopRequest {
+                for (id, stop) in self.active.of_task(&task) {
+                    if runs.is_empty() || runs.contains(id) {
+                        let _ = stop.send(Some(StopRequest {
                             message: "stopped by user".into(),
                         }));
                     }

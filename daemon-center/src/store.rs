@@ -87,6 +87,9 @@ UPDATE runs SET status_rank = 3 WHERE status_rank = 2 AND status <> 'lost';
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// One writer at a time, in arrival order: SQLite's busy handler retries by sleeping, so
+    /// under a stream of run reports another writer could wait past the busy timeout.
+    writes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 fn ms(t: Timestamp) -> i64 {
@@ -143,7 +146,10 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        let store = Store { pool };
+        let store = Store {
+            pool,
+            writes: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -180,6 +186,7 @@ impl Store {
     }
 
     pub async fn add_token(&self, hash: &str, name: &str, role: &str) -> Result<()> {
+        let _write = self.writes.lock().await;
         sqlx::query("INSERT INTO tokens (hash, name, role, created_at) VALUES ($1, $2, $3, $4)")
             .bind(hash)
             .bind(name)
@@ -191,6 +198,7 @@ impl Store {
     }
 
     pub async fn audit(&self, actor: &str, action: &str, target: &str, detail: &str) -> Result<()> {
+        let _write = self.writes.lock().await;
         sqlx::query(
             "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -218,6 +226,7 @@ impl Store {
 
     /// Creates a cluster or group; false when it already exists.
     pub async fn add_name(&self, table: NameTable, name: &str, description: &str) -> Result<bool> {
+        let _write = self.writes.lock().await;
         let sql = format!(
             "INSERT INTO {} (name, description, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
             table.table()
@@ -232,6 +241,7 @@ impl Store {
     }
 
     pub async fn remove_name(&self, table: NameTable, name: &str) -> Result<bool> {
+        let _write = self.writes.lock().await;
         let column = match table {
             NameTable::Clusters => "cluster",
             NameTable::Groups => "grp",
@@ -274,6 +284,7 @@ impl Store {
     }
 
     pub async fn insert_task(&self, task: &Task) -> Result<()> {
+        let _write = self.writes.lock().await;
         let spec = serde_json::to_string(&task.spec).map_err(|e| corrupt("task spec", e))?;
         let r = sqlx::query(
             "INSERT INTO tasks (id, grp, name, cluster, spec, version, created_by, created_at, updated_by, updated_at)
@@ -299,6 +310,7 @@ impl Store {
 
     /// Saves `task` if the stored version is still `task.version - 1`.
     pub async fn update_task(&self, task: &Task) -> Result<()> {
+        let _write = self.writes.lock().await;
         let spec = serde_json::to_string(&task.spec).map_err(|e| corrupt("task spec", e))?;
         let r = sqlx::query(
             "UPDATE tasks SET grp = $1, name = $2, cluster = $3, spec = $4, version = $5, updated_by = $6, updated_at = $7
@@ -401,6 +413,7 @@ impl Store {
 
     /// Deletes a task with its runs, logs and package history.
     pub async fn delete_task(&self, id: &str) -> Result<bool> {
+        let _write = self.writes.lock().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "DELETE FROM run_logs WHERE run_id IN (SELECT id FROM runs WHERE task_id = $1)",
@@ -427,6 +440,7 @@ impl Store {
     // ---- packages
 
     pub async fn add_package(&self, sha256: &str, size: u64) -> Result<()> {
+        let _write = self.writes.lock().await;
         sqlx::query("INSERT INTO packages (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING")
             .bind(sha256)
             .bind(size as i64)
@@ -445,6 +459,7 @@ impl Store {
     }
 
     pub async fn record_task_package(&self, task_id: &str, p: &PackageInfo) -> Result<()> {
+        let _write = self.writes.lock().await;
         sqlx::query(
             "INSERT INTO task_packages (task_id, sha256, file_name, size, uploaded_at, uploaded_by) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (task_id, sha256, file_name) DO UPDATE SET uploaded_at = excluded.uploaded_at, uploaded_by = excluded.uploaded_by",
@@ -510,6 +525,7 @@ impl Store {
 
     /// Stores a batch of run reports in one transaction (see [`Store::put_run`]).
     pub async fn put_runs(&self, reports: &[(&RunRecord, Option<&str>)]) -> Result<Vec<RunWrite>> {
+        let _write = self.writes.lock().await;
         let mut tx = self.pool.begin().await?;
         let mut out = Vec::with_capacity(reports.len());
         for (run, log) in reports {

@@ -7,7 +7,7 @@
 //! across restarts. The last instant examined per task (its *cursor*) is kept on disk, so after
 //! a restart the instants missed meanwhile follow the task's misfire policy.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -257,6 +257,8 @@ pub async fn run(
         timers: BTreeSet::new(),
         active: ActiveRuns::default(),
         retries: BTreeSet::new(),
+        waiting: VecDeque::new(),
+        started: 0,
         saved_cursors: cursors,
         stale: HashSet::new(),
         done_tx,
@@ -286,6 +288,10 @@ struct Scheduler {
     active: ActiveRuns,
     /// (due, task, scheduled instant, attempt)
     retries: BTreeSet<(Timestamp, String, Timestamp, u32)>,
+    /// Claimed runs waiting for a free slot (at most `capacity` run at once).
+    waiting: VecDeque<Launch>,
+    /// Runs whose process side is under way.
+    started: usize,
     /// Cursors from disk, used when a task is first installed after a restart.
     saved_cursors: BTreeMap<String, Timestamp>,
     /// Tasks whose current spec could not be fetched yet.
@@ -340,6 +346,15 @@ impl Scheduler {
                 _ = gc.tick() => self.prune_claims().await,
                 _ = shutdown.changed() => {
                     self.save_cursors().await;
+                    // Runs still waiting for a slot never start: say so (their ledger entry
+                    // stays, so a crash before delivery still reports them).
+                    while let Some((_, mut run, _)) = self.waiting.pop_front() {
+                        self.active.remove(&run.id);
+                        run.status = RunStatus::Skipped;
+                        run.finished_at = Some(Timestamp::now());
+                        run.message = Some("the agent shut down before the run could start".into());
+                        self.report(run).await;
+                    }
                     for stop in self.active.stops() {
                         let _ = stop.send(Some(StopRequest { message: "agent shutting down".into() }));
                     }
@@ -755,9 +770,30 @@ impl Scheduler {
 
     /// Starts a tick's runs: one ledger write for all of them first (so a crash reports them
     /// `lost`, never forgets them), then the processes.
-    async fn launch(&mut self, launches: Vec<Launch>) {
+    async fn launch(&mut self, mut launches: Vec<Launch>) {
         if launches.is_empty() {
             return;
+        }
+        // Over capacity, claimed runs wait in a bounded queue; beyond it they are skipped with
+        // the reason, so an overloaded node sheds load instead of growing without bound.
+        let room = (self.capacity() + self.waiting_max())
+            .saturating_sub(self.started + self.waiting.len());
+        if launches.len() > room {
+            for (_, mut run, _) in launches.split_off(room) {
+                self.active.remove(&run.id);
+                run.status = RunStatus::Skipped;
+                run.finished_at = Some(Timestamp::now());
+                run.message = Some(format!(
+                    "node {} at capacity: {} runs running and {} waiting",
+                    self.cfg.name,
+                    self.started,
+                    self.waiting.len()
+                ));
+                self.report(run).await;
+            }
+            if launches.is_empty() {
+                return;
+            }
         }
         let now = Timestamp::now();
         let runs: Vec<RunRecord> = launches
@@ -784,6 +820,26 @@ impl Scheduler {
         };
         self.ledger.add(entry, runs.iter().map(|r| r.id.clone()));
         for ((task, _, stop_rx), running) in launches.into_iter().zip(runs) {
+            self.waiting.push_back((task, running, stop_rx));
+        }
+        self.start_waiting();
+    }
+
+    fn capacity(&self) -> usize {
+        self.cfg.capacity.max(1) as usize
+    }
+
+    fn waiting_max(&self) -> usize {
+        self.capacity().saturating_mul(16).max(1024)
+    }
+
+    /// Starts waiting runs while there are free slots.
+    fn start_waiting(&mut self) {
+        while self.started < self.capacity() {
+            let Some((task, running, stop_rx)) = self.waiting.pop_front() else {
+                return;
+            };
+            self.started += 1;
             let (ctx, done) = (self.ctx.clone(), self.done_tx.clone());
             tokio::spawn(async move {
                 let finished = runner::run(ctx, task, running, stop_rx).await;
@@ -798,6 +854,8 @@ impl Scheduler {
 
     fn on_done(&mut self, (rec, spooled): (RunRecord, bool)) {
         self.active.remove(&rec.id);
+        self.started = self.started.saturating_sub(1);
+        self.start_waiting();
         if spooled && let Some(entry) = self.ledger.done(&rec.id) {
             let spool = self.spool.clone();
             tokio::spawn(async move { spool.ledger_release(entry).await });

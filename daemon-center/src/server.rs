@@ -141,7 +141,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         data_dir: dir.join("agent"),
         address: None,
         labels: Default::default(),
-        capacity: 64,
+        capacity: 256,
         log_cap: cfg.log_cap_bytes,
         package_limits: Limits::default(),
     };

@@ -279,6 +279,18 @@ impl Agent {
     /// Starts agent `name` of `cluster` against ZooKeeper `zk` and the center at `center`,
     /// with a 2 s session, authenticating with the agent token in `center_dir`.
     pub fn start(name: &str, cluster: &str, zk: &str, center: &str, center_dir: &Path) -> Agent {
+        Agent::start_with(name, cluster, zk, center, center_dir, &[])
+    }
+
+    /// Like [`Agent::start`], with extra flags (`--capacity 1`, `--label k=v`).
+    pub fn start_with(
+        name: &str,
+        cluster: &str,
+        zk: &str,
+        center: &str,
+        center_dir: &Path,
+        extra: &[&str],
+    ) -> Agent {
         let dir = center_dir.join(format!("agent-{name}"));
         std::fs::create_dir_all(&dir).unwrap();
         let args = [
@@ -301,6 +313,7 @@ impl Agent {
             "--data-dir".into(),
             dir.display().to_string(),
         ])
+        .chain(extra.iter().map(|s| s.to_string()))
         .collect();
         let mut agent = Agent {
             child: None,

@@ -733,3 +733,68 @@ async fn one_center_runs_several_clusters_apart() {
         .await;
     assert_no_duplicates(&c.executions());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_runs_no_more_than_its_capacity_at_once_and_places_by_labels() {
+    let mut c = Cluster::start(&[]).await;
+    let center = c.center().url.clone();
+    c.agents.push(Agent::start_with(
+        "small",
+        "default",
+        &c.zk.connect("/ct"),
+        &center,
+        c.dir.path(),
+        &["--capacity", "1", "--label", "size=small"],
+    ));
+    c.agents.push(Agent::start_with(
+        "big",
+        "default",
+        &c.zk.connect("/ct"),
+        &center,
+        c.dir.path(),
+        &["--label", "size=big"],
+    ));
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let body = c
+            .center()
+            .create_task(json!({
+                "name": format!("slow-{i}"),
+                "command": "sleep 1",
+                "schedules": ["0 0 0 1 1 *"],
+                "node_selector": {"size": "small"},
+            }))
+            .await;
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    let placed = wait_placed(c.center(), &["small"], Duration::from_secs(30)).await;
+    assert!(
+        placed.values().all(|n| n == "small"),
+        "selector ignored: {placed:?}"
+    );
+    for id in &ids {
+        let (status, body) = c
+            .center()
+            .api(Method::POST, &format!("/tasks/{id}/start"), None)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let mut runs: Vec<RunRecord> = Vec::new();
+    for id in &ids {
+        runs.extend(
+            c.center()
+                .wait_runs(id, Duration::from_secs(60), "the run finished", |r| {
+                    r.iter().any(|r| r.status == RunStatus::Succeeded)
+                })
+                .await,
+        );
+    }
+    // With capacity 1 the three runs went one after another, never overlapping.
+    runs.sort_by_key(|r| r.started_at);
+    for w in runs.windows(2) {
+        assert!(
+            w[1].started_at >= w[0].finished_at,
+            "runs overlapped on a node of capacity 1: {runs:#?}"
+        );
+    }
+}

@@ -552,10 +552,11 @@ impl Store {
             .bind(&run.message)
             .execute(&mut *tx)
             .await?;
-            if let Some(log) = log {
+            // An empty log needs no row: reading a run without one gives the same empty text.
+            if let Some(log) = log.filter(|l| !l.is_empty()) {
                 sqlx::query("INSERT INTO run_logs (run_id, log) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING")
                     .bind(&run.id)
-                    .bind(*log)
+                    .bind(log)
                     .execute(&mut *tx)
                     .await?;
             }

@@ -89,7 +89,7 @@ fn bad_file(file: &str, msg: impl std::fmt::Display) -> Failure {
 }
 
 /// Reads and checks a task file (`-` is stdin); nothing is sent anywhere yet.
-fn read_file(file: &str) -> Result<(Vec<Declared>, PathBuf)> {
+fn read_file(file: &str) -> Result<Vec<Declared>> {
     let (text, base) = if file == "-" {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;
@@ -160,7 +160,7 @@ fn read_file(file: &str) -> Result<(Vec<Declared>, PathBuf)> {
         }
         out.push(Declared { spec, package });
     }
-    Ok((out, base))
+    Ok(out)
 }
 
 /// sha256, file name and size of a local package, read in chunks.
@@ -212,7 +212,7 @@ fn changed_fields(a: &TaskSpec, b: &TaskSpec) -> Vec<String> {
 /// Computes the plan and, when `apply`, carries it out. `prune` deletes tasks of the file's
 /// groups that the file does not declare.
 pub async fn run(c: &Client, file: &str, apply: bool, prune: bool) -> Result<Plan> {
-    let (declared, _) = read_file(file)?;
+    let declared = read_file(file)?;
     let existing: Vec<TaskView> = c.get("/tasks").await?;
     let by_key: BTreeMap<String, &TaskView> =
         existing.iter().map(|v| (key(&v.task.spec), v)).collect();

@@ -70,7 +70,7 @@ fn paint(cell: &str) -> String {
 }
 
 /// Cuts `s` to `max` display columns, marking the cut with `…`.
-fn fit(s: &str, max: usize) -> String {
+pub fn fit(s: &str, max: usize) -> String {
     if s.width() <= max {
         return s.to_string();
     }

@@ -10,10 +10,12 @@
 //! - [`package`]: package download, verification and safe unpacking.
 //! - [`spool`]: reports on disk until the center acknowledges them.
 //! - [`client`]: the center's HTTP API as the agent uses it.
+//! - [`daemon`]: logging and shutdown signals, shared with `cloudtask-center`.
 //!
 //! Architecture invariant: the agent never writes the center's store; it only reports.
 
 pub mod client;
+pub mod daemon;
 pub mod exec;
 pub mod output;
 pub mod package;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use cloudtask_agent::AgentConfig;
+use cloudtask_agent::daemon::{init_logging, wait_for_signal};
 use cloudtask_agent::package::Limits;
 use cloudtask_shared::coord::zookeeper::{ZkConfig, ZkSession, read_digest_file};
 use cloudtask_shared::coord::{Connect, Coordination, Sessions};
@@ -79,14 +80,7 @@ fn host_name() -> Option<String> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CLOUDTASK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging();
     let name = args
         .name
         .clone()
@@ -142,21 +136,6 @@ fn main() -> anyhow::Result<()> {
             .await
             .context("agent stopped")
     })
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }
 
 #[cfg(test)]

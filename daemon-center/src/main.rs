@@ -13,14 +13,7 @@ use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let args = config::Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CLOUDTASK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    cloudtask_agent::daemon::init_logging();
     let cfg = config::Config::load(args)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

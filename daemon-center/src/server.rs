@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cloudtask_agent::AgentConfig;
+use cloudtask_agent::daemon::wait_for_signal;
 use cloudtask_agent::package::Limits;
 use cloudtask_shared::DEFAULT_CLUSTER;
 use cloudtask_shared::coord::embedded::EmbeddedEngine;
@@ -182,28 +183,5 @@ fn loopback(addr: SocketAddr) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], addr.port()))
     } else {
         addr
-    }
-}
-
-/// Waits for SIGTERM or SIGINT.
-pub async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // test support: a failed step should fail the test loudly
 
+pub mod bench;
 pub mod tmux;
 pub mod zookeeper;
 

@@ -269,6 +269,11 @@ pub struct App {
     pub conn: Conn,
     pub in_flight: BTreeSet<Resource>,
     pub dirty: bool,
+    /// Task events changed what the list shows: filter and sort again once the batch of
+    /// waiting messages is applied (an event storm must not re-sort 10,000 rows per event).
+    visible_stale: bool,
+    /// Set by the loop while it applies a batch of messages; see [`App::end_batch`].
+    pub batching: bool,
     pub quit: bool,
 }
 
@@ -336,6 +341,8 @@ impl App {
             conn: Conn::Connecting,
             in_flight: BTreeSet::new(),
             dirty: true,
+            visible_stale: false,
+            batching: false,
             quit: false,
         }
     }
@@ -391,6 +398,7 @@ impl App {
 
     /// Recomputes the visible tasks (filter, sort), keeping the selection on the same task.
     pub fn refresh_visible(&mut self) {
+        self.visible_stale = false;
         let needle = self.filter.to_lowercase();
         let mut ids: Vec<&TaskView> = self
             .tasks
@@ -569,7 +577,18 @@ impl App {
             },
         }
         self.dirty = true;
+        if !self.batching {
+            self.end_batch();
+        }
         cmds
+    }
+
+    /// Ends a batch of messages: the task list is filtered and sorted once for all of them.
+    pub fn end_batch(&mut self) {
+        self.batching = false;
+        if self.visible_stale {
+            self.refresh_visible();
+        }
     }
 
     fn resync(&mut self, cmds: &mut Vec<Cmd>) {
@@ -631,7 +650,7 @@ impl App {
                 if matches!(self.view(), View::Task(t) if *t == id) {
                     self.load(Resource::Detail(id), cmds);
                 }
-                self.refresh_visible();
+                self.visible_stale = true;
             }
             Event::TaskDeleted { id } => {
                 self.tasks.remove(&id);
@@ -640,7 +659,7 @@ impl App {
                     self.stack.pop();
                     self.note(false, "the open task was deleted");
                 }
-                self.refresh_visible();
+                self.visible_stale = true;
             }
             Event::TaskPlaced { task, node } => {
                 if let Some(t) = self.tasks.get_mut(&task) {
@@ -651,7 +670,7 @@ impl App {
                     }
                     .into();
                     t.node = node;
-                    self.refresh_visible();
+                    self.visible_stale = true;
                 }
             }
             Event::RunChanged { run } => self.record_run(*run),

@@ -198,11 +198,13 @@ async fn run_loop(client: Client, server: &str, readonly: bool, mono: bool) -> R
                 if test_panic && matches!(&msg, Msg::Key(k) if k.code == crossterm::event::KeyCode::F(12)) {
                     panic!("test panic requested (debug builds only)");
                 }
+                // Apply everything already waiting, then filter, sort and draw once.
+                app.batching = true;
                 let mut cmds = app.update(msg);
-                // Apply everything already waiting before drawing once.
                 while let Ok(more) = rx.try_recv() {
                     cmds.extend(app.update(more));
                 }
+                app.end_batch();
                 for cmd in cmds {
                     match cmd {
                         Cmd::Edit { task } => edit(&mut term, &input, &client, &mut app, &task).await,

@@ -262,6 +262,26 @@ fn a_thousand_events_make_a_bounded_number_of_requests() {
     }
     assert!(cmds.len() <= 2, "requests grew with events: {}", cmds.len());
     assert_eq!(app.tasks.len(), 1003);
+    assert_eq!(app.visible.len(), 1003);
+}
+
+#[test]
+fn a_batch_of_task_events_sorts_the_list_once_at_its_end() {
+    let mut app = fixture(false);
+    app.batching = true;
+    for i in 0..100 {
+        app.update(Msg::Event(Box::new(Event::TaskChanged {
+            task: Box::new(task(&format!("b{i}"), &format!("b{i}"), "scheduled").task),
+        })));
+    }
+    assert_eq!(
+        app.visible.len(),
+        3,
+        "the list was re-sorted inside the batch"
+    );
+    app.end_batch();
+    assert_eq!(app.visible.len(), 103);
+    assert!(!app.batching);
 }
 
 #[test]

@@ -12,6 +12,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::app::{App, Conn, Focus, Overlay, PromptKind, Sort, View};
 use super::keys::{BINDINGS, Scope};
+use crate::table::fit;
 
 /// Smallest size the console draws in; below it, it says so.
 pub const MIN_SIZE: (u16, u16) = (40, 10);
@@ -79,25 +80,6 @@ fn countdown(now: Timestamp, at: Option<&Timestamp>) -> String {
         3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
     }
-}
-
-/// Cuts to `max` display columns with a `…`.
-fn fit(s: &str, max: usize) -> String {
-    if s.width() <= max {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if w + cw + 1 > max {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
-    out.push('…');
-    out
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {

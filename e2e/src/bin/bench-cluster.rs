@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cloudtask_e2e::bench::env_or;
 use cloudtask_e2e::zookeeper::ZooKeeper;
 use cloudtask_e2e::{Agent, Center};
 use cloudtask_shared::coord::zookeeper::{ZkConfig, ZkSession};
@@ -22,13 +23,6 @@ use cloudtask_shared::model::NodeInfo;
 use cloudtask_shared::ring::{Ring, TaskSlot, place};
 use reqwest::Method;
 use serde_json::json;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn node(name: &str) -> NodeInfo {
     NodeInfo {

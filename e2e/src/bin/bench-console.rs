@@ -10,16 +10,10 @@
 
 use std::time::{Duration, Instant};
 
+use cloudtask_e2e::bench::{env_or, rss_kib};
 use cloudtask_e2e::tmux::Tmux;
 use cloudtask_e2e::{Center, bin};
 use serde_json::json;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// utime + stime of a process, in clock ticks (1/100 s on Linux).
 fn cpu_ticks(pid: &str) -> u64 {
@@ -27,16 +21,6 @@ fn cpu_ticks(pid: &str) -> u64 {
     let rest = stat.rsplit(')').next().unwrap();
     let fields: Vec<&str> = rest.split_whitespace().collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-fn rss_kib(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 #[tokio::main]

@@ -10,29 +10,11 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use cloudtask_e2e::Center;
+use cloudtask_e2e::bench::{env_or, rss_kib};
 use cloudtask_shared::{RunRecord, RunStatus};
 use jiff::Timestamp;
 use reqwest::Method;
 use serde_json::json;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

@@ -58,9 +58,17 @@ struct Args {
     /// Concurrent runs this node accepts.
     #[arg(long, env = "CLOUDTASK_CAPACITY", default_value_t = 64)]
     capacity: u32,
+    /// How long before its instant a run's process is started and held, so that runs due on
+    /// the same instant start together (0s turns it off).
+    #[arg(long, env = "CLOUDTASK_LAUNCH_AHEAD", default_value = "500ms", value_parser = parse_duration)]
+    launch_ahead: Duration,
     /// Output kept per run, in bytes (head and tail).
     #[arg(long, env = "CLOUDTASK_LOG_CAP_BYTES", default_value_t = 1 << 20)]
     log_cap_bytes: usize,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    cloudtask_shared::parse_duration_ms(s).map(Duration::from_millis)
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {
@@ -111,6 +119,7 @@ fn main() -> anyhow::Result<()> {
         address: None,
         labels: args.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
         capacity: args.capacity,
+        launch_ahead: args.launch_ahead,
         log_cap: args.log_cap_bytes,
         package_limits: Limits::default(),
     };

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
 use crate::client::CenterClient;
-use crate::exec::{self, Launch, StopRequest};
+use crate::exec::{self, Held, Launch, Start, StopRequest};
 use crate::package::PackageCache;
 use crate::spool::SpoolWriter;
 
@@ -34,16 +34,21 @@ pub struct RunContext {
 /// when they end (half the reports at high fire rates; the ledger covers a crash meanwhile).
 pub const RUNNING_REPORT_DELAY: Duration = Duration::from_millis(250);
 
-/// Runs `run` (status `running`) of `task` to its end and returns the final record and whether
-/// its report reached the disk (if not, the run stays in the ledger). The caller has already
-/// put the run in the ledger.
+/// Runs `run` (status `running`) of `task` to its end, in `held` when its process was started
+/// ahead, and returns the final record and whether its report reached the disk (if not, the
+/// run stays in the ledger). The caller has already put the run in the ledger.
 pub async fn run(
     ctx: RunContext,
     task: Task,
     mut run: RunRecord,
     stop: watch::Receiver<Option<StopRequest>>,
+    held: Option<Held>,
 ) -> (RunRecord, bool) {
-    let outcome = match prepare(&ctx, &task).await {
+    let start = match held {
+        Some(h) => Ok(Start::Held(h)),
+        None => launch_for(&ctx, &task, &run).await.map(Start::Now),
+    };
+    let outcome = match start {
         Err(message) => {
             let now = Timestamp::now();
             exec::Outcome {
@@ -55,17 +60,9 @@ pub async fn run(
                 log: String::new(),
             }
         }
-        Ok(workdir) => {
-            let launch = Launch {
-                command: task.spec.command.clone(),
-                workdir,
-                env: env_for(&ctx, &task, &run),
-                timeout: task.spec.timeout_ms.map(Duration::from_millis),
-                kill_grace: Duration::from_millis(task.spec.kill_grace_ms),
-                log_cap: ctx.log_cap,
-            };
+        Ok(start) => {
             let live = (Arc::<str>::from(run.id.as_str()), ctx.live.clone());
-            let exec = exec::execute(launch, Some(live), stop);
+            let exec = exec::execute(start, Some(live), stop);
             tokio::pin!(exec);
             tokio::select! {
                 out = &mut exec => out,
@@ -88,6 +85,24 @@ pub async fn run(
     };
     let spooled = ctx.writer.write(report).await;
     (run, spooled)
+}
+
+/// Starts the process of `run` (not yet launched) ahead of its instant: package fetched and
+/// unpacked, process spawned and held until [`run`] releases it.
+pub async fn hold(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<Held, String> {
+    exec::hold(launch_for(ctx, task, run).await?)
+}
+
+/// Everything `run` of `task` needs to start: its package unpacked and its environment.
+async fn launch_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<Launch, String> {
+    Ok(Launch {
+        command: task.spec.command.clone(),
+        workdir: prepare(ctx, task).await?,
+        env: env_for(ctx, task, run),
+        timeout: task.spec.timeout_ms.map(Duration::from_millis),
+        kill_grace: Duration::from_millis(task.spec.kill_grace_ms),
+        log_cap: ctx.log_cap,
+    })
 }
 
 /// The directory the command runs in: the unpacked package, or the task's work directory.

@@ -19,7 +19,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::client::CenterClient;
-use crate::exec::StopRequest;
+use crate::exec::{Held, StopRequest};
 use crate::package::{Limits, PackageCache};
 use crate::plan::{Fate, plan};
 use crate::runner::{self, RunContext};
@@ -46,6 +46,8 @@ pub struct AgentConfig {
     pub address: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub capacity: u32,
+    /// How long before its instant a run's process is started and held (zero: never).
+    pub launch_ahead: Duration,
     /// Bytes of output kept per run (head and tail).
     pub log_cap: usize,
     pub package_limits: Limits,
@@ -73,6 +75,17 @@ struct Owned {
 }
 
 type Stop = watch::Sender<Option<StopRequest>>;
+
+/// A process started ahead for a scheduled run; `held` is empty while it is being spawned.
+struct HeldSlot {
+    /// The task version it was started for: an edit in between makes it useless.
+    version: u64,
+    at: Timestamp,
+    held: Option<Held>,
+}
+
+/// What a holding task sends back: the run id and its held process.
+type HeldResult = (String, Result<Held, String>);
 
 /// Runs in flight, by run and by task: a tick asks "is this task running?" for every due
 /// instant, so that answer must not scan every active run.
@@ -232,6 +245,7 @@ pub async fn run(
         Err(_) => BTreeMap::new(),
     };
     let (done_tx, done_rx) = mpsc::channel(1024);
+    let (held_tx, held_rx) = mpsc::channel(1024);
     let ctx = RunContext {
         node: cfg.name.clone(),
         client: client.clone(),
@@ -262,11 +276,14 @@ pub async fn run(
         saved_cursors: cursors,
         stale: HashSet::new(),
         done_tx,
+        held: HashMap::new(),
+        held_upto: Timestamp::now(),
+        held_tx,
         spool,
         ledger: Ledger::default(),
     };
     s.reconcile().await;
-    s.run(changes, event_rx, done_rx, shutdown).await
+    s.run(changes, event_rx, done_rx, held_rx, shutdown).await
 }
 
 struct Scheduler {
@@ -297,6 +314,11 @@ struct Scheduler {
     /// Tasks whose current spec could not be fetched yet.
     stale: HashSet<String>,
     done_tx: mpsc::Sender<(RunRecord, bool)>,
+    /// Processes started ahead of their instant, by run id (see `hold_ahead`).
+    held: HashMap<String, HeldSlot>,
+    /// Timers up to this instant have been considered for holding.
+    held_upto: Timestamp,
+    held_tx: mpsc::Sender<HeldResult>,
     spool: Arc<Spool>,
     ledger: Ledger,
 }
@@ -307,12 +329,20 @@ fn until(at: Timestamp) -> tokio::time::Instant {
     tokio::time::Instant::now() + wait
 }
 
+async fn sleep_until_opt(at: Option<Timestamp>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(until(t)).await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Scheduler {
     async fn run(
         &mut self,
         mut changes: broadcast::Receiver<Change>,
         mut events: mpsc::Receiver<Event>,
         mut done: mpsc::Receiver<(RunRecord, bool)>,
+        mut held: mpsc::Receiver<HeldResult>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), Error> {
         let mut gc = tokio::time::interval(Duration::from_secs(60));
@@ -325,10 +355,11 @@ impl Scheduler {
                 .into_iter()
                 .chain(self.retries.first().map(|r| r.0))
                 .min();
+            let hold_at = self.next_hold_at();
             tokio::select! {
-                () = async { match wake { Some(t) => tokio::time::sleep_until(until(t)).await, None => std::future::pending().await } } => {
-                    self.tick(Timestamp::now()).await;
-                }
+                () = sleep_until_opt(wake) => self.tick(Timestamp::now()).await,
+                () = sleep_until_opt(hold_at) => self.hold_ahead(Timestamp::now()),
+                Some((run, result)) = held.recv() => self.on_held(run, result),
                 change = changes.recv() => match change {
                     Ok(Change::Assignment { cluster, node }) if cluster == self.cfg.cluster && node == self.cfg.name => self.reconcile().await,
                     Ok(Change::SessionLost) | Err(broadcast::error::RecvError::Closed) => {
@@ -389,6 +420,7 @@ impl Scheduler {
         self.timers.clear();
         self.retries.clear();
         self.stale.clear();
+        self.held.clear();
         self.assignment_version = None;
         loop {
             let fresh = match self.sessions.renew(&self.coord, shutdown).await {
@@ -605,6 +637,91 @@ impl Scheduler {
             if self.cursors_saved.elapsed() >= CURSOR_SAVE_EVERY {
                 self.save_cursors().await;
             }
+        }
+        // Held processes whose instant has passed without their run starting (skipped, taken
+        // elsewhere, paused, moved) are of no use any more; dropping one kills it.
+        let active = &self.active;
+        self.held
+            .retain(|run, slot| slot.at > now || active.by_run.contains_key(run));
+    }
+
+    /// When to start the processes of the next instant not yet considered for holding.
+    fn next_hold_at(&self) -> Option<Timestamp> {
+        if self.cfg.launch_ahead.is_zero() {
+            return None;
+        }
+        let from = self
+            .held_upto
+            .checked_add(SignedDuration::from_nanos(1))
+            .ok()?;
+        let (at, _) = self.timers.range((from, String::new())..).next()?;
+        at.checked_sub(self.cfg.launch_ahead).ok()
+    }
+
+    /// Starts and holds the processes of scheduled runs due within `launch_ahead`, so that at
+    /// their instant they are released instead of spawned: a burst of runs on the same second
+    /// then starts within milliseconds instead of queueing behind each other's spawns. Runs are
+    /// still claimed and decided (concurrency policy, capacity) at their instant; a held
+    /// process that ends up unused is killed before it ran anything.
+    fn hold_ahead(&mut self, now: Timestamp) {
+        let Ok(horizon) = now.checked_add(self.cfg.launch_ahead) else {
+            return;
+        };
+        let from = self.held_upto;
+        self.held_upto = self.held_upto.max(horizon);
+        // A node with a backlog spends its spawns on runs already due; processes held for
+        // instants it will likely have to skip would be wasted work.
+        if !self.waiting.is_empty() || self.started >= self.capacity() {
+            return;
+        }
+        let Ok(from) = from.checked_add(SignedDuration::from_nanos(1)) else {
+            return;
+        };
+        let due: Vec<(Timestamp, String)> = self
+            .timers
+            .range((from, String::new())..)
+            .take_while(|(at, _)| *at <= horizon)
+            .cloned()
+            .collect();
+        for (at, id) in due {
+            if self.held.len() >= self.capacity() {
+                break;
+            }
+            let Some(o) = self.owned.get(&id) else {
+                continue;
+            };
+            let busy = self.active.of_task(&id).next().is_some();
+            if o.task.spec.paused || (busy && o.task.spec.concurrency == Concurrency::Forbid) {
+                continue;
+            }
+            let run = self.record(&o.task, at, 1, Trigger::Schedule);
+            let (task, ctx, tx) = (o.task.clone(), self.ctx.clone(), self.held_tx.clone());
+            self.held.insert(
+                run.id.clone(),
+                HeldSlot {
+                    version: task.version,
+                    at,
+                    held: None,
+                },
+            );
+            tokio::spawn(async move {
+                let result = runner::hold(&ctx, &task, &run).await;
+                let _ = tx.send((run.id, result)).await;
+            });
+        }
+    }
+
+    /// A held process is ready, or could not be started (the run will try again at its
+    /// instant, and report the error then if it persists).
+    fn on_held(&mut self, run: String, result: Result<Held, String>) {
+        match (self.held.get_mut(&run), result) {
+            (Some(slot), Ok(held)) => slot.held = Some(held),
+            (Some(_), Err(e)) => {
+                tracing::debug!(%run, error = %e, "could not start the run's process ahead");
+                self.held.remove(&run);
+            }
+            // Its run started without it, or its instant passed: dropping it kills it.
+            (None, _) => {}
         }
     }
 
@@ -835,14 +952,30 @@ impl Scheduler {
 
     /// Starts waiting runs while there are free slots.
     fn start_waiting(&mut self) {
+        // Held processes are released first, in one tight loop over the runs starting
+        // together, and only then do the runs' tasks start: the whole burst is let go before
+        // any of its bookkeeping competes for the CPU. A held process that died meanwhile is
+        // replaced by a fresh spawn.
+        let mut starting = Vec::new();
         while self.started < self.capacity() {
             let Some((task, running, stop_rx)) = self.waiting.pop_front() else {
-                return;
+                break;
             };
             self.started += 1;
+            let held = match self.held.remove(&running.id) {
+                Some(HeldSlot {
+                    version,
+                    held: Some(mut held),
+                    ..
+                }) if version == task.version => held.release().ok().map(|()| held),
+                _ => None,
+            };
+            starting.push((task, running, stop_rx, held));
+        }
+        for (task, running, stop_rx, held) in starting {
             let (ctx, done) = (self.ctx.clone(), self.done_tx.clone());
             tokio::spawn(async move {
-                let finished = runner::run(ctx, task, running, stop_rx).await;
+                let finished = runner::run(ctx, task, running, stop_rx, held).await;
                 let _ = done.send(finished).await;
             });
         }

@@ -38,6 +38,13 @@ pub struct Args {
     /// Name of the in-process agent's node (standalone).
     #[arg(long, env = "CLOUDTASK_NODE")]
     pub node_name: Option<String>,
+    /// Runs the in-process agent runs at once (standalone; default 512).
+    #[arg(long, env = "CLOUDTASK_CAPACITY")]
+    pub capacity: Option<u32>,
+    /// How long before its instant a run's process is started and held, so that runs due on
+    /// the same instant start together (standalone; default 500ms; 0s turns it off).
+    #[arg(long, env = "CLOUDTASK_LAUNCH_AHEAD")]
+    pub launch_ahead: Option<String>,
     /// ZooKeeper connection string with optional chroot (host1:2181,host2:2181/cloudtask):
     /// run as the center of a cluster.
     #[arg(long, env = "CLOUDTASK_ZK", conflicts_with = "standalone")]
@@ -61,6 +68,8 @@ struct FileConfig {
     max_upload_bytes: Option<u64>,
     log_cap_bytes: Option<usize>,
     node_name: Option<String>,
+    capacity: Option<u32>,
+    launch_ahead: Option<String>,
     zk: Option<String>,
     zk_session_timeout: Option<String>,
     zk_digest_file: Option<PathBuf>,
@@ -70,7 +79,11 @@ struct FileConfig {
 #[derive(Debug, Clone)]
 pub enum Mode {
     /// Embedded coordination and an in-process agent.
-    Standalone { node_name: String },
+    Standalone {
+        node_name: String,
+        capacity: u32,
+        launch_ahead: std::time::Duration,
+    },
     /// ZooKeeper; agents are separate processes.
     Cluster(cloudtask_shared::coord::zookeeper::ZkConfig),
 }
@@ -85,6 +98,9 @@ pub struct Config {
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+/// Default of `--launch-ahead`, for the standalone agent as for `cloudtask-agent`.
+pub const DEFAULT_LAUNCH_AHEAD: &str = "500ms";
 
 impl Config {
     pub fn load(args: Args) -> anyhow::Result<Config> {
@@ -120,7 +136,17 @@ impl Config {
             (true, Some(_)) => {
                 anyhow::bail!("--standalone and --zk exclude each other: choose one mode")
             }
-            (true, None) => Mode::Standalone { node_name },
+            (true, None) => {
+                let ahead = args.launch_ahead.or(file.launch_ahead);
+                let ahead = ahead.as_deref().unwrap_or(DEFAULT_LAUNCH_AHEAD);
+                let ms = cloudtask_shared::parse_duration_ms(ahead)
+                    .map_err(|e| anyhow::anyhow!("--launch-ahead {ahead:?}: {e}"))?;
+                Mode::Standalone {
+                    node_name,
+                    capacity: args.capacity.or(file.capacity).unwrap_or(512),
+                    launch_ahead: std::time::Duration::from_millis(ms),
+                }
+            }
             (false, Some(connect)) => {
                 let mut zk = cloudtask_shared::coord::zookeeper::ZkConfig::new(&connect);
                 if let Some(t) = args.zk_session_timeout.or(file.zk_session_timeout) {

@@ -46,7 +46,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (connect, agent_connect): (Connect, Option<Connect>) = match &cfg.mode {
-        Mode::Standalone { node_name } => {
+        Mode::Standalone { node_name, .. } => {
             let engine =
                 EmbeddedEngine::open(&dir.join("claims.log")).context("opening the claims log")?;
             let node = node_name.clone();
@@ -129,7 +129,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         server.await?.context("http server")?;
         return Ok(());
     };
-    let Mode::Standalone { node_name } = &cfg.mode else {
+    let Mode::Standalone {
+        node_name,
+        capacity,
+        launch_ahead,
+    } = &cfg.mode
+    else {
         anyhow::bail!("an in-process agent runs in standalone mode only");
     };
 
@@ -142,7 +147,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         data_dir: dir.join("agent"),
         address: None,
         labels: Default::default(),
-        capacity: 256,
+        capacity: *capacity,
+        launch_ahead: *launch_ahead,
         log_cap: cfg.log_cap_bytes,
         package_limits: Limits::default(),
     };

@@ -2,7 +2,9 @@
 //! instants, center RSS, against the raw spawn rate of `/bin/true` measured in the same run.
 //!
 //! Reproduce: `cargo build --release --workspace --bins && target/release/bench-standalone`
-//! (`BENCH_TASKS`, `BENCH_SECS`, `BENCH_OVERLOAD_TASKS`, `BENCH_DEFINED_TASKS` adjust it).
+//! (`BENCH_TASKS`, `BENCH_SECS`, `BENCH_OVERLOAD_TASKS`, `BENCH_DEFINED_TASKS` adjust it;
+//! `BENCH_SCENARIOS=burst,spread,overload,defined` picks scenarios; `BENCH_KEEP_LOG_<b|s|o>=FILE`
+//! keeps a scenario's center log).
 
 #![allow(clippy::unwrap_used)]
 
@@ -52,6 +54,8 @@ struct Fired {
     peak_rss_kib: u64,
     /// Steady state: from when every task exists until pausing starts.
     steady: (Timestamp, Timestamp),
+    /// From pausing until every spooled report reached the center.
+    drain: Duration,
 }
 
 /// Creates `tasks` tasks firing every second, lets them run `secs`, returns their runs.
@@ -80,8 +84,16 @@ async fn fire(c: &Center, tasks: usize, secs: u64, prefix: &str, spread: bool) -
         c.api(Method::POST, &format!("/tasks/{prefix}-{i}/pause"), None)
             .await;
     }
-    // Let the last runs report.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Every run that executed counts, however late its report: wait until the agent's spool
+    // has delivered everything (the drain time is the report path's backlog).
+    let paused = Instant::now();
+    let spool = c.dir.join("agent").join("spool");
+    while pending_reports(&spool) > 0 && paused.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let drain = paused.elapsed();
+    // Runs that ended while pausing write their reports just after.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let mut runs = Vec::new();
     for i in 0..tasks {
         runs.extend(c.runs(&format!("{prefix}-{i}")).await);
@@ -90,7 +102,19 @@ async fn fire(c: &Center, tasks: usize, secs: u64, prefix: &str, spread: bool) -
         runs,
         peak_rss_kib: peak,
         steady: (steady_from, steady_to),
+        drain,
     }
+}
+
+/// Report files the agent has spooled and not yet delivered.
+fn pending_reports(spool: &std::path::Path) -> usize {
+    std::fs::read_dir(spool)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 struct Summary {
@@ -189,7 +213,7 @@ fn executions(log: &str) -> HashMap<String, usize> {
     m
 }
 
-fn print(label: &str, asked: usize, s: &Summary, raw: f64, rss: u64) {
+fn print(label: &str, asked: usize, s: &Summary, raw: f64, fired: &Fired) {
     println!("## {label}");
     println!("- asked: {asked} fires/s; window: {:.0} s", s.window_secs);
     println!(
@@ -203,10 +227,26 @@ fn print(label: &str, asked: usize, s: &Summary, raw: f64, rss: u64) {
         s.p50_ms, s.p99_ms, s.max_ms
     );
     println!(
-        "- missed instants: {}; skipped (concurrency forbid): {}; other non-success: {}; duplicate executions: {}",
+        "- missed instants: {}; skipped: {}; other non-success: {}; duplicate executions: {}",
         s.missed, s.skipped, s.failed, s.duplicates
     );
-    println!("- center peak RSS: {:.1} MiB", rss as f64 / 1024.0);
+    println!(
+        "- center peak RSS: {:.1} MiB; reports drained {:.1} s after pausing",
+        fired.peak_rss_kib as f64 / 1024.0,
+        fired.drain.as_secs_f64()
+    );
+}
+
+/// One firing scenario on a fresh standalone center.
+async fn scenario(label: &str, tasks: usize, secs: u64, prefix: &str, spread: bool, raw: f64) {
+    let c = Center::start(&[]).await;
+    let fired = fire(&c, tasks, secs, prefix, spread).await;
+    let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
+    let s = summarize(&fired, &executions(&log));
+    print(label, tasks, &s, raw, &fired);
+    if let Ok(keep) = std::env::var(format!("BENCH_KEEP_LOG_{prefix}")) {
+        std::fs::write(keep, &log).unwrap();
+    }
 }
 
 #[tokio::main]
@@ -229,48 +269,25 @@ async fn main() {
         "raw spawn rate of /bin/true from tokio: {raw1:.0}/s sequential, {raw:.0}/s with 8 in flight"
     );
 
-    let c = Center::start(&[]).await;
-    let fired = fire(&c, tasks, secs, "b", false).await;
-    let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
-    let s = summarize(&fired, &executions(&log));
-    print(
-        &format!("{tasks} tasks every second for {secs} s, all on the whole second"),
-        tasks,
-        &s,
-        raw,
-        fired.peak_rss_kib,
-    );
-    if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
-        std::fs::write(keep, &log).unwrap();
+    let wanted =
+        std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "burst,spread,overload,defined".into());
+    let wanted: HashSet<&str> = wanted.split(',').map(str::trim).collect();
+    if wanted.contains("burst") {
+        let label = format!("{tasks} tasks every second for {secs} s, all on the whole second");
+        scenario(&label, tasks, secs, "b", false, raw).await;
     }
-    drop(c);
-
-    let c = Center::start(&[]).await;
-    let fired = fire(&c, tasks, secs, "s", true).await;
-    let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
-    let s = summarize(&fired, &executions(&log));
-    print(
-        &format!("{tasks} tasks every second for {secs} s, instants spread over the second"),
-        tasks,
-        &s,
-        raw,
-        fired.peak_rss_kib,
-    );
-    drop(c);
-
-    let c = Center::start(&[]).await;
-    let fired = fire(&c, overload, 30, "o", false).await;
-    let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
-    let s = summarize(&fired, &executions(&log));
-    print(
-        &format!("overload: {overload} tasks every second for 30 s"),
-        overload,
-        &s,
-        raw,
-        fired.peak_rss_kib,
-    );
-    drop(c);
-
+    if wanted.contains("spread") {
+        let label =
+            format!("{tasks} tasks every second for {secs} s, instants spread over the second");
+        scenario(&label, tasks, secs, "s", true, raw).await;
+    }
+    if wanted.contains("overload") {
+        let label = format!("overload: {overload} tasks every second for 30 s");
+        scenario(&label, overload, 30, "o", false, raw).await;
+    }
+    if !wanted.contains("defined") {
+        return;
+    }
     let c = Center::start(&[]).await;
     let t0 = Instant::now();
     for i in 0..defined {

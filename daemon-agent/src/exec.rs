@@ -135,6 +135,11 @@ pub fn hold(launch: Launch) -> Result<Held, String> {
 }
 
 impl Held {
+    /// The held process's id (the leader of the run's process group).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Lets the command run (once); an error means the held process is gone.
     pub fn release(&mut self) -> std::io::Result<()> {
         if self.released_at.is_some() {
@@ -421,6 +426,67 @@ mod tests {
         assert_eq!(out.status, RunStatus::Succeeded);
         assert!(out.log.contains(" out hello\n"), "{}", out.log);
         assert!(out.log.contains(" err oops\n"), "{}", out.log);
+    }
+
+    #[tokio::test]
+    async fn a_held_process_runs_its_command_only_once_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let cmd = format!("echo ran > {}; echo done", marker.display());
+
+        // Dropped unreleased: the process goes, and the command never ran.
+        let held = hold(launch(&cmd)).unwrap();
+        let pid = held.pid().unwrap().to_string();
+        assert!(
+            cloudtask_e2e::process_alive(&pid),
+            "held process {pid} not running"
+        );
+        drop(held);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while cloudtask_e2e::process_alive(&pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "dropped held process {pid} lives on"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            !marker.exists(),
+            "a held process ran its command without a release"
+        );
+
+        // Released: the command runs, and the run starts when it was let go.
+        let mut held = hold(launch(&cmd)).unwrap();
+        let before = Timestamp::now();
+        held.release().unwrap();
+        let out = execute(Start::Held(held), None, no_stop()).await;
+        assert_eq!(out.status, RunStatus::Succeeded, "{}", out.log);
+        assert!(out.log.contains(" out done\n"), "{}", out.log);
+        assert!(marker.exists());
+        assert!(out.started_at >= before, "started before its release");
+    }
+
+    #[tokio::test]
+    async fn the_gate_keeps_what_sh_c_gives_a_command() {
+        // No positional parameters, $0 is sh, stdin is empty (not the gate), exit codes and
+        // syntax errors come through.
+        let out = execute(
+            Start::Now(launch(r#"echo "args=$# zero=$0"; cat; echo "stdin done""#)),
+            None,
+            no_stop(),
+        )
+        .await;
+        assert_eq!(out.status, RunStatus::Succeeded, "{}", out.log);
+        assert!(out.log.contains(" out args=0 zero=sh\n"), "{}", out.log);
+        assert!(out.log.contains(" out stdin done\n"), "{}", out.log);
+        let out = execute(Start::Now(launch("if then")), None, no_stop()).await;
+        assert_eq!(
+            (out.status, out.exit_code),
+            (RunStatus::Failed, Some(2)),
+            "{}",
+            out.log
+        );
+        assert!(out.log.contains("Syntax error"), "{}", out.log);
     }
 
     #[tokio::test]

@@ -78,6 +78,7 @@ type Stop = watch::Sender<Option<StopRequest>>;
 
 /// A process started ahead for a scheduled run; `held` is empty while it is being spawned.
 struct HeldSlot {
+    task: String,
     /// The task version it was started for: an edit in between makes it useless.
     version: u64,
     at: Timestamp,
@@ -358,7 +359,10 @@ impl Scheduler {
             let hold_at = self.next_hold_at();
             tokio::select! {
                 () = sleep_until_opt(wake) => self.tick(Timestamp::now()).await,
-                () = sleep_until_opt(hold_at) => self.hold_ahead(Timestamp::now()),
+                () = sleep_until_opt(hold_at) => {
+                    let upto = self.held_upto;
+                    self.hold_ahead(Timestamp::now(), upto);
+                }
                 Some((run, result)) = held.recv() => self.on_held(run, result),
                 change = changes.recv() => match change {
                     Ok(Change::Assignment { cluster, node }) if cluster == self.cfg.cluster && node == self.cfg.name => self.reconcile().await,
@@ -465,6 +469,7 @@ impl Scheduler {
             .cloned()
             .collect();
         for id in gone {
+            self.drop_held(&id);
             if let Some(o) = self.owned.remove(&id) {
                 tracing::info!(task = %o.task.spec.name, "task moved away from this node");
                 if let Some(n) = o.next {
@@ -552,6 +557,7 @@ impl Scheduler {
         let cursor = match self.owned.remove(&id) {
             // An edit or a resume re-bases the schedule at now: nothing to catch up.
             Some(old) => {
+                self.drop_held(&id);
                 if let Some(n) = old.next {
                     self.timers.remove(&(n, id.clone()));
                 }
@@ -643,6 +649,13 @@ impl Scheduler {
         let active = &self.active;
         self.held
             .retain(|run, slot| slot.at > now || active.by_run.contains_key(run));
+        // Timers this tick set may already be within reach (a period shorter than the lead).
+        self.hold_ahead(now, now);
+    }
+
+    /// Kills the processes held for a task that changed or left this node.
+    fn drop_held(&mut self, task: &str) {
+        self.held.retain(|_, slot| slot.task != task);
     }
 
     /// When to start the processes of the next instant not yet considered for holding.
@@ -663,18 +676,20 @@ impl Scheduler {
     /// then starts within milliseconds instead of queueing behind each other's spawns. Runs are
     /// still claimed and decided (concurrency policy, capacity) at their instant; a held
     /// process that ends up unused is killed before it ran anything.
-    fn hold_ahead(&mut self, now: Timestamp) {
+    fn hold_ahead(&mut self, now: Timestamp, after: Timestamp) {
+        if self.cfg.launch_ahead.is_zero() {
+            return;
+        }
         let Ok(horizon) = now.checked_add(self.cfg.launch_ahead) else {
             return;
         };
-        let from = self.held_upto;
         self.held_upto = self.held_upto.max(horizon);
         // A node with a backlog spends its spawns on runs already due; processes held for
         // instants it will likely have to skip would be wasted work.
         if !self.waiting.is_empty() || self.started >= self.capacity() {
             return;
         }
-        let Ok(from) = from.checked_add(SignedDuration::from_nanos(1)) else {
+        let Ok(from) = after.checked_add(SignedDuration::from_nanos(1)) else {
             return;
         };
         let due: Vec<(Timestamp, String)> = self
@@ -690,15 +705,18 @@ impl Scheduler {
             let Some(o) = self.owned.get(&id) else {
                 continue;
             };
-            let busy = self.active.of_task(&id).next().is_some();
-            if o.task.spec.paused || (busy && o.task.spec.concurrency == Concurrency::Forbid) {
+            if o.task.spec.paused {
                 continue;
             }
             let run = self.record(&o.task, at, 1, Trigger::Schedule);
+            if self.held.contains_key(&run.id) {
+                continue;
+            }
             let (task, ctx, tx) = (o.task.clone(), self.ctx.clone(), self.held_tx.clone());
             self.held.insert(
                 run.id.clone(),
                 HeldSlot {
+                    task: task.id.clone(),
                     version: task.version,
                     at,
                     held: None,

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod tmux;
 pub mod zookeeper;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -442,5 +443,42 @@ pub fn process_alive(pid: &str) -> bool {
             .next()
             .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
         Err(_) => false,
+    }
+}
+
+/// Processes whose environment has `var` = `value` (every run's process carries
+/// `CLOUDTASK_TASK_ID`, `CLOUDTASK_TASK_NAME`, `CLOUDTASK_SCHEDULED_AT`…): (pid, environment).
+pub fn processes_with_env(var: &str, value: &str) -> Vec<(String, HashMap<String, String>)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let env: HashMap<String, String> = raw
+            .split(|b| *b == 0)
+            .filter_map(|kv| {
+                let kv = String::from_utf8_lossy(kv);
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect();
+        if env.get(var).is_some_and(|v| v == value) && process_alive(&pid) {
+            found.push((pid, env));
+        }
+    }
+    found
+}
+
+/// Kills, with their process groups, the runs of a task still running after their agent was
+/// killed -9 (nothing else is left to stop them).
+pub fn kill_orphaned_runs(task_id: &str) {
+    for (pid, _) in processes_with_env("CLOUDTASK_TASK_ID", task_id) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
     }
 }

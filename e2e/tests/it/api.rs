@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use cloudtask_e2e::{Center, hostile_tar_gz, process_alive, tar_gz};
+use cloudtask_e2e::{Center, hostile_tar_gz, process_alive, processes_with_env, tar_gz};
 use cloudtask_shared::RunStatus;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -434,4 +434,119 @@ async fn package_history_lets_an_older_package_be_reselected() {
             .contains("package.sha256"),
         "{body}"
     );
+}
+
+/// Processes of the task `name` started ahead and still waiting for their instant: (pid,
+/// scheduled instant).
+fn held_processes(name: &str) -> Vec<(String, jiff::Timestamp)> {
+    let now = jiff::Timestamp::now();
+    processes_with_env("CLOUDTASK_TASK_NAME", name)
+        .into_iter()
+        .filter_map(|(pid, env)| {
+            let at = env.get("CLOUDTASK_SCHEDULED_AT")?.parse().ok()?;
+            (at > now).then_some((pid, at))
+        })
+        .collect()
+}
+
+/// Waits for a process of `name` held for an instant at least `lead` away; returns it.
+async fn wait_held(name: &str, lead: jiff::SignedDuration) -> (String, jiff::Timestamp) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = jiff::Timestamp::now();
+        if let Some(h) = held_processes(name)
+            .into_iter()
+            .find(|(_, at)| *at > now + lead)
+        {
+            return h;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no process of {name} held {lead:#} ahead within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_gone(pid: &str, why: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while process_alive(pid) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{why}: process {pid} lives on"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn processes_started_ahead_run_at_their_instant_and_only_for_the_task_they_were_for() {
+    let c = Center::start(&["--launch-ahead", "5s"]).await;
+    let out = c.dir.join("out");
+    let command = |v: &str| {
+        format!(
+            "echo \"$CLOUDTASK_SCHEDULED_AT $(date +%s%N) {v}\" >> {}",
+            out.display()
+        )
+    };
+    let task = c
+        .create_task(json!({"name": "ahead", "command": command("v1"), "schedules": ["@every 3s"]}))
+        .await;
+    let lead = jiff::SignedDuration::from_millis(1500);
+    c.wait_runs("ahead", WAIT, "a first run", |r| {
+        r.iter().any(|r| r.status == RunStatus::Succeeded)
+    })
+    .await;
+
+    // An edit while a process waits for its instant: that process goes, the instant runs the
+    // new command.
+    let (pid, at) = wait_held("ahead", lead).await;
+    let v = task["version"].as_u64().unwrap();
+    let (status, body) = c
+        .api(
+            Method::PATCH,
+            "/tasks/ahead",
+            Some(json!({"version": v, "command": command("v2")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    wait_gone(&pid, "held for a command edited since").await;
+    c.wait_runs("ahead", WAIT, "the run at the held instant", |r| {
+        r.iter()
+            .any(|r| r.scheduled_at == at && r.status == RunStatus::Succeeded)
+    })
+    .await;
+
+    // A pause while a process waits: it goes, and its instant does not run.
+    let (pid, paused_at) = wait_held("ahead", lead).await;
+    let (status, _) = c.api(Method::POST, "/tasks/ahead/pause", None).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_gone(&pid, "held for a task paused since").await;
+    while jiff::Timestamp::now() < paused_at + jiff::SignedDuration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let runs = c.runs("ahead").await;
+    assert!(
+        runs.iter().all(|r| r.scheduled_at < paused_at),
+        "ran after the pause: {runs:#?}"
+    );
+    let lines = std::fs::read_to_string(&out).unwrap();
+    let mut seen = HashSet::new();
+    for line in lines.lines() {
+        let mut f = line.split(' ');
+        let (Some(instant), Some(ns), Some(version)) = (f.next(), f.next(), f.next()) else {
+            panic!("odd line {line:?}");
+        };
+        let instant: jiff::Timestamp = instant.parse().unwrap();
+        let ran = jiff::Timestamp::from_nanosecond(ns.parse().unwrap()).unwrap();
+        assert!(ran >= instant, "ran at {ran}, before its instant {instant}");
+        let want = if instant >= at { "v2" } else { "v1" };
+        assert_eq!(
+            version, want,
+            "instant {instant} ran the wrong command: {lines}"
+        );
+        seen.insert(version.to_string());
+    }
+    assert_eq!(seen.len(), 2, "both commands ran: {lines}");
 }

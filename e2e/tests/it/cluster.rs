@@ -646,6 +646,7 @@ async fn a_run_lost_with_its_node_is_retried_once_on_the_new_owner() {
     assert_eq!(runs.len(), 2, "one lost run and one retry: {runs:#?}");
     let lines = std::fs::read_to_string(&c.executions).unwrap();
     assert_eq!(lines.lines().count(), 2, "executions: {lines}");
+    cloudtask_e2e::kill_orphaned_runs(&id);
 }
 
 #[tokio::test(flavor = "multi_thread")]

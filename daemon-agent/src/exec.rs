@@ -66,8 +66,14 @@ const GATE: &str = r#"read -r _ || exit 0; exec </dev/null; eval "set --; $1""#;
 
 fn command(launch: &Launch) -> CommandWrap {
     let mut cmd = CommandWrap::with_new(if cfg!(unix) { "sh" } else { "cmd" }, |c| {
+        // The environment is exactly `launch.env` (on Windows, added to the agent's: programs
+        // there need the system's variables).
         #[cfg(unix)]
-        c.arg("-c").arg(GATE).arg("sh").arg(&launch.command);
+        c.arg("-c")
+            .arg(GATE)
+            .arg("sh")
+            .arg(&launch.command)
+            .env_clear();
         #[cfg(windows)]
         c.arg("/C").arg(&launch.command);
         c.current_dir(&launch.workdir)

@@ -255,6 +255,7 @@ pub async fn run(
         work_dir: cfg.data_dir.join("work"),
         log_cap: cfg.log_cap,
         live: runner::start_output_forwarder(client.clone()),
+        inherited_env: runner::inherited_env(),
     };
     let mut s = Scheduler {
         cfg,

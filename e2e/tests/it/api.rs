@@ -123,6 +123,29 @@ async fn failure_timeout_and_stop_end_as_they_should() {
 }
 
 #[tokio::test]
+async fn a_run_sees_its_tasks_environment_and_not_the_agents() {
+    // The center (and its in-process agent) runs with CLOUDTASK_LOG set: a run must not see it.
+    let c = Center::start(&[]).await;
+    c.create_task(json!({"name": "env", "command": "env", "env": {"GREETING": "hi"}, "schedules": ["0 0 0 1 1 *"]}))
+        .await;
+    let (status, body) = c.api(Method::POST, "/tasks/env/start", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let runs = c
+        .wait_runs("env", WAIT, "the run to succeed", |r| {
+            r.iter().any(|r| r.status == RunStatus::Succeeded)
+        })
+        .await;
+    let log = c.text(&format!("/runs/{}/log", runs[0].id)).await;
+    for want in [" out GREETING=hi\n", " out PATH=", " out CLOUDTASK_RUN_ID="] {
+        assert!(log.contains(want), "no {want:?} in {log}");
+    }
+    assert!(
+        !log.contains("CLOUDTASK_LOG="),
+        "the agent's environment leaked: {log}"
+    );
+}
+
+#[tokio::test]
 async fn pause_stops_firing_and_resume_restarts() {
     let c = Center::start(&[]).await;
     c.create_task(json!({"name": "tick", "command": "true", "schedules": ["@every 1s"]}))

@@ -21,8 +21,18 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::client::{CenterClient, Error as ClientError};
 
-/// Most reports per spool file and per delivery request.
+/// Most reports per spool file.
 const BATCH: usize = 500;
+
+/// Reports per delivery request, gathered from as many spool files as that takes.
+const DELIVERY_MAX: usize = 2000;
+
+/// Bytes per delivery request (about: a report counts its log plus [`REPORT_OVERHEAD`]), far
+/// below what the center takes ([`cloudtask_shared::api::AGENT_BODY_LIMIT`]).
+const DELIVERY_BYTES: usize = cloudtask_shared::api::AGENT_BODY_LIMIT / 8;
+
+/// What a report's record adds to its log, JSON-encoded, at most.
+const REPORT_OVERHEAD: usize = 1024;
 
 #[derive(Debug)]
 pub struct Spool {
@@ -151,8 +161,11 @@ impl Spool {
             let mut failed = false;
             match self.pending().await {
                 Ok(files) => {
-                    for path in files {
-                        match self.deliver_one(&client, &path).await {
+                    let mut files = files.as_slice();
+                    while !files.is_empty() {
+                        let (sent, result) = self.deliver_some(&client, files).await;
+                        files = &files[sent..];
+                        match result {
                             Ok(()) => backoff = Duration::from_millis(200),
                             Err(e) => {
                                 tracing::debug!(error = %e, "report delivery deferred");
@@ -183,34 +196,92 @@ impl Spool {
         }
     }
 
-    async fn deliver_one(&self, client: &CenterClient, path: &Path) -> Result<(), ClientError> {
-        let bytes = match tokio::fs::read(path).await {
-            Ok(b) => b,
-            Err(_) => return Ok(()), // delivered and removed meanwhile
-        };
-        let reports: Vec<RunReport> = match serde_json::from_slice(&bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(file = %path.display(), error = %e, "unreadable spool file set aside");
-                self.set_aside(path).await;
-                return Ok(());
+    /// Delivers the first files of `files` (in order) together, in requests of up to
+    /// [`DELIVERY_MAX`] reports: a backlog of small batch files drains in few requests.
+    /// Returns how many files it dealt with. A request the center refuses for good is split
+    /// into single files, so that only the bad one is set aside.
+    async fn deliver_some(
+        &self,
+        client: &CenterClient,
+        files: &[PathBuf],
+    ) -> (usize, Result<(), ClientError>) {
+        let mut reports: Vec<RunReport> = Vec::new();
+        let mut taken = 0;
+        let mut read = 0;
+        for path in files {
+            if taken > 0 && (reports.len() >= DELIVERY_MAX || read >= DELIVERY_BYTES) {
+                break;
             }
-        };
-        match client.report(&reports).await {
+            taken += 1;
+            let bytes = match tokio::fs::read(path).await {
+                Ok(b) => b,
+                Err(_) => continue, // delivered and removed meanwhile
+            };
+            read += bytes.len();
+            match serde_json::from_slice::<Vec<RunReport>>(&bytes) {
+                Ok(r) => reports.extend(r),
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "unreadable spool file set aside");
+                    self.set_aside(path).await;
+                }
+            }
+        }
+        let files = &files[..taken];
+        match self.send_in_parts(client, &reports).await {
             Ok(()) => {
-                let _ = tokio::fs::remove_file(path).await;
-                Ok(())
+                for path in files {
+                    let _ = tokio::fs::remove_file(path).await;
+                }
+                (taken, Ok(()))
             }
-            // The center refused it for good (bad data): keep it for a human, move on.
+            // The center refused it for good (bad data): find the file, keep it for a human,
+            // move on.
             Err(ClientError::Status {
                 status, message, ..
             }) if (400..500).contains(&status) && !matches!(status, 401 | 408 | 429) => {
-                tracing::error!(file = %path.display(), status, %message, "center refused run reports; set aside");
-                self.set_aside(path).await;
-                Ok(())
+                if let [path] = files {
+                    tracing::error!(file = %path.display(), status, %message, "center refused run reports; set aside");
+                    self.set_aside(path).await;
+                    return (taken, Ok(()));
+                }
+                for (i, path) in files.iter().enumerate() {
+                    if let (_, Err(e)) =
+                        Box::pin(self.deliver_some(client, std::slice::from_ref(path))).await
+                    {
+                        return (i, Err(e));
+                    }
+                }
+                (taken, Ok(()))
             }
-            Err(e) => Err(e),
+            Err(e) => (0, Err(e)),
         }
+    }
+
+    /// Sends reports in requests of at most [`DELIVERY_MAX`] reports and about
+    /// [`DELIVERY_BYTES`]; the center stores each idempotently, so a part sent twice after a
+    /// failure changes nothing.
+    async fn send_in_parts(
+        &self,
+        client: &CenterClient,
+        reports: &[RunReport],
+    ) -> Result<(), ClientError> {
+        let mut rest = reports;
+        while !rest.is_empty() {
+            let mut bytes = 0;
+            let n = rest
+                .iter()
+                .take(DELIVERY_MAX)
+                .take_while(|r| {
+                    bytes += REPORT_OVERHEAD + r.log.as_ref().map_or(0, |l| l.len());
+                    bytes <= DELIVERY_BYTES
+                })
+                .count()
+                .max(1);
+            let (part, later) = rest.split_at(n);
+            client.report(part).await?;
+            rest = later;
+        }
+        Ok(())
     }
 
     async fn set_aside(&self, path: &Path) {

@@ -57,6 +57,11 @@ pub struct PackageInfo {
     pub uploaded_by: String,
 }
 
+/// Largest request body the center takes from an agent (run reports, live output). A report
+/// carries up to the run's log cap (1 MiB by default, up to 6× that once JSON-escaped), so the
+/// limit is far above what one report needs; agents split deliveries well below it.
+pub const AGENT_BODY_LIMIT: usize = 64 << 20;
+
 /// What an agent delivers about a run: the record and, once it ends, its captured log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {

@@ -144,10 +144,17 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}/log", get(runs::log))
         .route("/nodes", get(runs::nodes))
         .route("/events", get(runs::events))
-        .route("/agent/runs", post(runs::report))
-        .route("/agent/output", post(runs::output))
         .route("/packages/{sha256}", get(tasks::download_package))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        // Agents' reports carry run logs: their own, larger limit.
+        .merge(
+            Router::new()
+                .route("/agent/runs", post(runs::report))
+                .route("/agent/output", post(runs::output))
+                .layer(DefaultBodyLimit::max(
+                    cloudtask_shared::api::AGENT_BODY_LIMIT,
+                )),
+        )
         // Uploads stream to disk under their own limit, so the JSON limit does not apply.
         .merge(
             Router::new()

@@ -573,3 +573,26 @@ async fn processes_started_ahead_run_at_their_instant_and_only_for_the_task_they
     }
     assert_eq!(seen.len(), 2, "both commands ran: {lines}");
 }
+
+#[tokio::test]
+async fn a_run_with_more_output_than_its_log_keeps_reaches_the_store() {
+    // 3 MB of output against the 1 MiB cap: the report carries a full capped log.
+    let c = Center::start(&[]).await;
+    c.create_task(json!({
+        "name": "loud",
+        "command": "i=0; while [ $i -lt 30000 ]; do echo \"line $i of a long and chatty run, padded to about a hundred bytes....\"; i=$((i+1)); done",
+        "schedules": ["0 0 0 1 1 *"],
+    }))
+    .await;
+    let (status, body) = c.api(Method::POST, "/tasks/loud/start", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let runs = c
+        .wait_runs("loud", WAIT, "the run to succeed", |r| {
+            r.iter().any(|r| r.status == RunStatus::Succeeded)
+        })
+        .await;
+    let log = c.text(&format!("/runs/{}/log", runs[0].id)).await;
+    assert!(log.len() > 900_000, "log of {} bytes", log.len());
+    assert!(log.contains("line 0 of"), "head kept");
+    assert!(log.contains("line 29999 of"), "tail kept");
+}

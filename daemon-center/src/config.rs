@@ -181,7 +181,7 @@ impl Config {
 }
 
 #[cfg(test)]
-mod generated {
+mod tests {
     use clap::CommandFactory;
 
     #[test]
@@ -192,6 +192,37 @@ mod generated {
             "cloudtask-center.8",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn the_standalone_agent_takes_capacity_and_launch_ahead_from_file_and_flags() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("center.toml");
+        std::fs::write(&file, "capacity = 100\nlaunch_ahead = \"2s\"\n").unwrap();
+        let load = |extra: &[&str]| {
+            let mut argv = vec!["cloudtask-center", "--standalone", "--config"];
+            argv.push(file.to_str().unwrap());
+            argv.extend_from_slice(&["--data-dir", "/nonexistent"]);
+            argv.extend_from_slice(extra);
+            super::Config::load(super::Args::try_parse_from(argv).unwrap())
+        };
+        let ahead = |cfg: super::Config| match cfg.mode {
+            super::Mode::Standalone {
+                capacity,
+                launch_ahead,
+                ..
+            } => (capacity, launch_ahead),
+            super::Mode::Cluster(_) => panic!("not standalone"),
+        };
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(ahead(load(&[]).unwrap()), (100, secs(2)));
+        assert_eq!(
+            ahead(load(&["--capacity", "7", "--launch-ahead", "0s"]).unwrap()),
+            (7, secs(0))
+        );
+        let err = load(&["--launch-ahead", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("--launch-ahead \"soon\""), "{err}");
     }
 
     #[test]

@@ -144,22 +144,23 @@ pub fn hold(launch: Launch) -> Result<Held, String> {
 
 impl Held {
     /// The held process's id (the leader of the run's process group).
-    pub fn pid(&self) -> Option<u32> {
+    #[cfg(test)]
+    fn pid(&self) -> Option<u32> {
         self.child.id()
     }
 
-    /// Lets the command run (once); an error means the held process is gone.
-    pub fn release(&mut self) -> std::io::Result<()> {
-        if self.released_at.is_some() {
-            return Ok(());
+    /// Lets the command run (once) and says when it was let go; an error means the held
+    /// process is gone.
+    pub fn release(&mut self) -> std::io::Result<Timestamp> {
+        if let Some(at) = self.released_at {
+            return Ok(at);
         }
         #[cfg(unix)]
         if let Some(mut gate) = self.gate.take() {
             use std::io::Write;
             gate.write_all(b"go\n")?;
         }
-        self.released_at = Some(Timestamp::now());
-        Ok(())
+        Ok(*self.released_at.insert(Timestamp::now()))
     }
 }
 
@@ -236,10 +237,9 @@ pub async fn execute(
 ) -> Outcome {
     // When the command is let go; a run spawned now counts its spawn.
     let spawning_at = Timestamp::now();
-    let log_cap = match &start {
+    let mut log = CappedLog::new(match &start {
         Start::Now(l) | Start::Held(Held { launch: l, .. }) => l.log_cap,
-    };
-    let mut log = CappedLog::new(log_cap);
+    });
     let failed_to_start = |message: String, log: CappedLog| Outcome {
         status: RunStatus::Failed,
         exit_code: None,
@@ -248,23 +248,23 @@ pub async fn execute(
         finished_at: Timestamp::now(),
         log: log.finish(),
     };
-    let (mut held, started_at) = match start {
-        Start::Held(h) => {
-            let at = h.released_at;
-            (h, at)
-        }
+    let (mut held, spawned_now) = match start {
+        Start::Held(h) => (h, false),
         Start::Now(launch) => match hold(launch) {
-            Ok(h) => (h, Some(spawning_at)),
+            Ok(h) => (h, true),
             Err(message) => return failed_to_start(message, log),
         },
     };
-    if let Err(e) = held.release() {
-        return failed_to_start(
-            format!("the run's process was gone before it could be released: {e}"),
-            log,
-        );
-    }
-    let started_at = started_at.or(held.released_at).unwrap_or(spawning_at);
+    let started_at = match held.release() {
+        Ok(_) if spawned_now => spawning_at,
+        Ok(released_at) => released_at,
+        Err(e) => {
+            return failed_to_start(
+                format!("the run's process was gone before it could be released: {e}"),
+                log,
+            );
+        }
+    };
     let Held {
         launch, mut child, ..
     } = held;

@@ -25,3 +25,6 @@ pub mod scheduler;
 pub mod spool;
 
 pub use scheduler::{AgentConfig, Error, run};
+
+/// Default lead of `--launch-ahead`, for `cloudtask-agent` and the standalone agent alike.
+pub const DEFAULT_LAUNCH_AHEAD: &str = "500ms";

@@ -60,7 +60,7 @@ struct Args {
     capacity: u32,
     /// How long before its instant a run's process is started and held, so that runs due on
     /// the same instant start together (0s turns it off).
-    #[arg(long, env = "CLOUDTASK_LAUNCH_AHEAD", default_value = "500ms", value_parser = parse_duration)]
+    #[arg(long, env = "CLOUDTASK_LAUNCH_AHEAD", default_value = cloudtask_agent::DEFAULT_LAUNCH_AHEAD, value_parser = parse_duration)]
     launch_ahead: Duration,
     /// Output kept per run, in bytes (head and tail).
     #[arg(long, env = "CLOUDTASK_LOG_CAP_BYTES", default_value_t = 1 << 20)]

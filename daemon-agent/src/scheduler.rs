@@ -986,7 +986,7 @@ impl Scheduler {
                     version,
                     held: Some(mut held),
                     ..
-                }) if version == task.version => held.release().ok().map(|()| held),
+                }) if version == task.version => held.release().ok().map(|_| held),
                 _ => None,
             };
             starting.push((task, running, stop_rx, held));

@@ -99,9 +99,6 @@ pub struct Config {
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 
-/// Default of `--launch-ahead`, for the standalone agent as for `cloudtask-agent`.
-pub const DEFAULT_LAUNCH_AHEAD: &str = "500ms";
-
 impl Config {
     pub fn load(args: Args) -> anyhow::Result<Config> {
         let file = match &args.config {
@@ -138,7 +135,9 @@ impl Config {
             }
             (true, None) => {
                 let ahead = args.launch_ahead.or(file.launch_ahead);
-                let ahead = ahead.as_deref().unwrap_or(DEFAULT_LAUNCH_AHEAD);
+                let ahead = ahead
+                    .as_deref()
+                    .unwrap_or(cloudtask_agent::DEFAULT_LAUNCH_AHEAD);
                 let ms = cloudtask_shared::parse_duration_ms(ahead)
                     .map_err(|e| anyhow::anyhow!("--launch-ahead {ahead:?}: {e}"))?;
                 Mode::Standalone {

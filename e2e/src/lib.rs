@@ -240,6 +240,23 @@ impl Center {
         }
     }
 
+    /// Starts a run of `task` now and waits until it ends: its final record and its log.
+    pub async fn run_now(&self, task: &str) -> (RunRecord, String) {
+        let (status, body) = self
+            .api(Method::POST, &format!("/tasks/{task}/start"), None)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let id = body["runs"][0].as_str().unwrap().to_string();
+        let runs = self
+            .wait_runs(task, Duration::from_secs(30), "the run to end", |r| {
+                r.iter().any(|r| r.id == id && r.status.is_terminal())
+            })
+            .await;
+        let run = runs.into_iter().find(|r| r.id == id).unwrap();
+        let log = self.text(&format!("/runs/{id}/log")).await;
+        (run, log)
+    }
+
     /// Runs the real `cloudtaskctl` against this center.
     pub fn ctl(&self, args: &[&str]) -> Output {
         self.ctl_env(args, &[])

@@ -149,31 +149,34 @@ mod tests {
             ("c".to_string(), BTreeMap::new()),
         ]);
         let want = label("zone", "us");
-        let id = ids(40);
-        let slots: Vec<TaskSlot> = id
-            .iter()
+        let all_b = place(&fresh(&ids(40), &[], &want), &ring)
+            .values()
+            .all(|n| n.as_deref() == Some("b"));
+        assert!(all_b);
+        let nowhere = label("gpu", "yes");
+        let x = ["x".to_string()];
+        assert_eq!(
+            place(&fresh(&x, &[], &nowhere), &ring)["x"],
+            None,
+            "no node carries gpu=yes"
+        );
+    }
+
+    /// Slots for tasks not placed yet and not running.
+    fn fresh<'a>(
+        ids: &'a [String],
+        target_nodes: &'a [String],
+        selector: &'a BTreeMap<String, String>,
+    ) -> Vec<TaskSlot<'a>> {
+        ids.iter()
             .map(|id| TaskSlot {
                 id,
-                target_nodes: &[],
-                selector: &want,
+                target_nodes,
+                selector,
                 current: None,
                 running: false,
             })
-            .collect();
-        assert!(
-            place(&slots, &ring)
-                .values()
-                .all(|n| n.as_deref() == Some("b"))
-        );
-        let nowhere = label("gpu", "yes");
-        let slots = [TaskSlot {
-            id: "x",
-            target_nodes: &[],
-            selector: &nowhere,
-            current: None,
-            running: false,
-        }];
-        assert_eq!(place(&slots, &ring)["x"], None, "no node carries gpu=yes");
+            .collect()
     }
 
     fn ids(n: usize) -> Vec<String> {
@@ -212,31 +215,13 @@ mod tests {
     fn target_nodes_are_respected() {
         let ring = Ring::new(["a".to_string(), "b".to_string(), "c".to_string()]);
         let target = vec!["c".to_string()];
-        let id = ids(50);
-        let slots: Vec<TaskSlot> = id
-            .iter()
-            .map(|id| TaskSlot {
-                id,
-                target_nodes: &target,
-                selector: &NONE,
-                current: None,
-                running: false,
-            })
-            .collect();
-        assert!(
-            place(&slots, &ring)
-                .values()
-                .all(|n| n.as_deref() == Some("c"))
-        );
+        let all_c = place(&fresh(&ids(50), &target, &NONE), &ring)
+            .values()
+            .all(|n| n.as_deref() == Some("c"));
+        assert!(all_c);
         let gone = vec!["z".to_string()];
-        let slots = [TaskSlot {
-            id: "x",
-            target_nodes: &gone,
-            selector: &NONE,
-            current: None,
-            running: false,
-        }];
-        assert_eq!(place(&slots, &ring)["x"], None);
+        let x = ["x".to_string()];
+        assert_eq!(place(&fresh(&x, &gone, &NONE), &ring)["x"], None);
     }
 
     proptest! {

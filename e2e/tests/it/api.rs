@@ -128,14 +128,8 @@ async fn a_run_sees_its_tasks_environment_and_not_the_agents() {
     let c = Center::start(&[]).await;
     c.create_task(json!({"name": "env", "command": "env", "env": {"GREETING": "hi"}, "schedules": ["0 0 0 1 1 *"]}))
         .await;
-    let (status, body) = c.api(Method::POST, "/tasks/env/start", None).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let runs = c
-        .wait_runs("env", WAIT, "the run to succeed", |r| {
-            r.iter().any(|r| r.status == RunStatus::Succeeded)
-        })
-        .await;
-    let log = c.text(&format!("/runs/{}/log", runs[0].id)).await;
+    let (run, log) = c.run_now("env").await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{log}");
     for want in [" out GREETING=hi\n", " out PATH=", " out CLOUDTASK_RUN_ID="] {
         assert!(log.contains(want), "no {want:?} in {log}");
     }
@@ -421,14 +415,7 @@ async fn package_history_lets_an_older_package_be_reselected() {
 
     let c = &c;
     let run_and_read = |expect: &'static str| async move {
-        let (status, body) = c.api(Method::POST, "/tasks/app/start", None).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        let id = body["runs"][0].as_str().unwrap().to_string();
-        c.wait_runs("app", WAIT, "the run to end", |r| {
-            r.iter().any(|r| r.id == id && r.status.is_terminal())
-        })
-        .await;
-        let log = c.text(&format!("/runs/{id}/log")).await;
+        let (_, log) = c.run_now("app").await;
         assert!(log.contains(expect), "{log}");
     };
     run_and_read("version two").await;
@@ -584,14 +571,8 @@ async fn a_run_with_more_output_than_its_log_keeps_reaches_the_store() {
         "schedules": ["0 0 0 1 1 *"],
     }))
     .await;
-    let (status, body) = c.api(Method::POST, "/tasks/loud/start", None).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let runs = c
-        .wait_runs("loud", WAIT, "the run to succeed", |r| {
-            r.iter().any(|r| r.status == RunStatus::Succeeded)
-        })
-        .await;
-    let log = c.text(&format!("/runs/{}/log", runs[0].id)).await;
+    let (run, log) = c.run_now("loud").await;
+    assert_eq!(run.status, RunStatus::Succeeded);
     assert!(log.len() > 900_000, "log of {} bytes", log.len());
     assert!(log.contains("line 0 of"), "head kept");
     assert!(log.contains("line 29999 of"), "tail kept");

@@ -186,7 +186,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not 
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "show" -d 'Show one task: spec, state, node, next fire times'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "pause" -d 'Stop scheduling a task (running runs go on)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "resume" -d 'Schedule a paused task again from now'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "start" -d 'Run a task now'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "start" -d 'Run a task now: every start is its own run'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "stop" -d 'Kill a task\'s active runs (they end as `killed`)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "clone" -d 'Copy a task under a new name'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "edit" -d 'Change a task\'s fields from flags, or, with no flags on a terminal, the whole task as TOML in $EDITOR; both apply only if nobody changed the task meanwhile (else exit 4)'
@@ -257,6 +257,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l group -d 'Group of the task, when the name is used in several groups' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l idempotency-key -d 'Start at most one run per key: repeating the start with the same key within 24 hours answers the run it created (a CI step re-run after a network error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -358,7 +359,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one task: spec, state, node, next fire times'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Stop scheduling a task (running runs go on)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "resume" -d 'Schedule a paused task again from now'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "start" -d 'Run a task now'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "start" -d 'Run a task now: every start is its own run'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Kill a task\'s active runs (they end as `killed`)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "clone" -d 'Copy a task under a new name'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "edit" -d 'Change a task\'s fields from flags, or, with no flags on a terminal, the whole task as TOML in $EDITOR; both apply only if nobody changed the task meanwhile (else exit 4)'
@@ -465,7 +466,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "show" -d 'Show one task: spec, state, node, next fire times'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "pause" -d 'Stop scheduling a task (running runs go on)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "resume" -d 'Schedule a paused task again from now'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "start" -d 'Run a task now'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "start" -d 'Run a task now: every start is its own run'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "stop" -d 'Kill a task\'s active runs (they end as `killed`)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "clone" -d 'Copy a task under a new name'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from task" -f -a "edit" -d 'Change a task\'s fields from flags, or, with no flags on a terminal, the whole task as TOML in $EDITOR; both apply only if nobody changed the task meanwhile (else exit 4)'

@@ -150,7 +150,7 @@ fn read_file(file: &str) -> Result<Vec<Declared>> {
         let spec: TaskSpec = toml::Value::Table(t)
             .try_into()
             .map_err(|e| bad_file(file, format!("{label}: {e}")))?;
-        spec.validate()
+        spec.validate_fires()
             .map_err(|e| bad_file(file, format!("{label}: {e}")))?;
         if !seen.insert(key(&spec)) {
             return Err(bad_file(

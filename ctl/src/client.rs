@@ -147,11 +147,20 @@ impl Client {
     }
 
     pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        Ok(self
-            .send(self.request(Method::POST, path))
-            .await?
-            .json()
-            .await?)
+        self.post_empty_with(path, &[]).await
+    }
+
+    /// A POST without a body, with extra headers (an idempotency key).
+    pub async fn post_empty_with<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<T> {
+        let mut req = self.request(Method::POST, path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Ok(self.send(req).await?.json().await?)
     }
 
     pub async fn delete(&self, path: &str) -> Result<()> {

@@ -344,13 +344,14 @@ pub fn nodes(nodes: &[NodeView], wide: bool) {
                 row.push(n.info.capacity.to_string());
                 row.push(n.info.address.clone().unwrap_or_else(|| "-".into()));
                 row.push(labels(n));
+                row.push(n.info.tzdata.clone().unwrap_or_else(|| "-".into()));
             }
             row
         })
         .collect();
     let mut header = vec!["NAME", "CLUSTER", "TASKS", "OS", "VERSION", "STARTED"];
     if wide {
-        header.extend(["CAPACITY", "ADDRESS", "LABELS"]);
+        header.extend(["CAPACITY", "ADDRESS", "LABELS", "TZDATA"]);
     }
     print(&header, &rows);
 }
@@ -369,6 +370,10 @@ pub fn node(n: &NodeView) {
         ("version", n.info.version.clone()),
         ("started", when(Some(n.info.started_at))),
         ("labels", labels(n)),
+        (
+            "tzdata",
+            n.info.tzdata.clone().unwrap_or_else(|| "-".into()),
+        ),
     ];
     for (k, v) in fields {
         println!("{:<10} {v}", format!("{k}:"));

@@ -201,11 +201,18 @@ pub enum TaskCmd {
     /// Schedule a paused task again from now.
     #[command(after_help = "Example:\n  cloudtaskctl task resume backup")]
     Resume(TaskRef),
-    /// Run a task now.
+    /// Run a task now: every start is its own run.
     #[command(
-        after_help = "Example:\n  cloudtaskctl task start backup && cloudtaskctl task logs backup -f"
+        after_help = "Examples:\n  cloudtaskctl task start backup && cloudtaskctl task logs backup -f\n  cloudtaskctl task start deploy --idempotency-key \"$CI_PIPELINE_ID\""
     )]
-    Start(TaskRef),
+    Start {
+        #[command(flatten)]
+        task: TaskRef,
+        /// Start at most one run per key: repeating the start with the same key within 24
+        /// hours answers the run it created (a CI step re-run after a network error).
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+    },
     /// Kill a task's active runs (they end as `killed`).
     #[command(after_help = "Example:\n  cloudtaskctl task stop backup")]
     Stop(TaskRef),
@@ -337,8 +344,22 @@ pub async fn task(c: &Client, cmd: TaskCmd, out: Output) -> Result<()> {
         TaskCmd::Show(t) => show(&c.get(&t.path("")).await?)?,
         TaskCmd::Pause(t) => toggle(c, &t, "pause", out).await?,
         TaskCmd::Resume(t) => toggle(c, &t, "resume", out).await?,
-        TaskCmd::Start(t) => action(c, &t, "start", out).await?,
-        TaskCmd::Stop(t) => action(c, &t, "stop", out).await?,
+        TaskCmd::Start {
+            task,
+            idempotency_key,
+        } => {
+            let headers: Vec<(&str, &str)> = idempotency_key
+                .as_deref()
+                .map(|k| ("idempotency-key", k))
+                .into_iter()
+                .collect();
+            let r: ActionResult = c.post_empty_with(&task.path("/start"), &headers).await?;
+            if out.json() {
+                return table::print_json(&r);
+            }
+            println!("started run {}", r.runs.join(", "));
+        }
+        TaskCmd::Stop(t) => stop(c, &t, out).await?,
         TaskCmd::Clone { task, new_name } => {
             let v: TaskView = c
                 .send_json(
@@ -449,15 +470,16 @@ async fn toggle(c: &Client, t: &TaskRef, verb: &str, out: Output) -> Result<()> 
     Ok(())
 }
 
-async fn action(c: &Client, t: &TaskRef, verb: &str, out: Output) -> Result<()> {
-    let r: ActionResult = c.post_empty(&t.path(&format!("/{verb}"))).await?;
+/// Stop: kills the task's active runs, prints which.
+async fn stop(c: &Client, t: &TaskRef, out: Output) -> Result<()> {
+    let r: ActionResult = c.post_empty(&t.path("/stop")).await?;
     if out.json() {
         return table::print_json(&r);
     }
-    match (verb, r.runs.as_slice()) {
-        ("stop", []) => println!("task {} has no active runs", t.name),
-        ("stop", runs) => println!("stopping {}", runs.join(", ")),
-        (_, runs) => println!("started run {}", runs.join(", ")),
+    if r.runs.is_empty() {
+        println!("task {} has no active runs", t.name);
+    } else {
+        println!("stopping {}", r.runs.join(", "));
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod plan;
 pub mod runner;
 pub mod scheduler;
 pub mod spool;
+pub mod tzdata;
 
 pub use scheduler::{AgentConfig, Error, run};
 

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use cloudtask_shared::api::{Event, RunReport};
 use cloudtask_shared::coord::{self, Change, ClaimKey, ClaimOutcome, Coordination, Sessions};
-use cloudtask_shared::{Concurrency, NodeInfo, RunRecord, RunStatus, Task, Trigger, run_id};
+use cloudtask_shared::{
+    Concurrency, NodeInfo, RunRecord, RunStatus, Task, Trigger, attempt_id, run_id,
+};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -150,6 +152,8 @@ enum Want {
         task: String,
         scheduled_at: Timestamp,
         attempt: u32,
+        /// The id of the attempt that failed: the retry's id follows from it.
+        of: String,
     },
     Manual {
         run: RunRecord,
@@ -167,11 +171,7 @@ impl Want {
     fn key(&self) -> ClaimKey {
         let run = match self {
             Want::Planned { task, at, .. } => run_id(task, *at, 1, Trigger::Schedule),
-            Want::Retry {
-                task,
-                scheduled_at,
-                attempt,
-            } => run_id(task, *scheduled_at, *attempt, Trigger::Retry),
+            Want::Retry { attempt, of, .. } => attempt_id(of, *attempt),
             Want::Manual { run } => run.id.clone(),
         };
         ClaimKey {
@@ -236,6 +236,7 @@ pub async fn run(
         labels: cfg.labels.clone(),
         capacity: cfg.capacity,
         started_at: Timestamp::now(),
+        tzdata: crate::tzdata::version(),
     };
     coord.join(&me).await?;
     tracing::info!(node = %cfg.name, cluster = %cfg.cluster, "agent joined");
@@ -306,7 +307,8 @@ struct Scheduler {
     timers: BTreeSet<(Timestamp, String)>,
     active: ActiveRuns,
     /// (due, task, scheduled instant, attempt)
-    retries: BTreeSet<(Timestamp, String, Timestamp, u32)>,
+    /// (due, task, scheduled instant, attempt, id of the attempt that failed).
+    retries: BTreeSet<(Timestamp, String, Timestamp, u32, String)>,
     /// Claimed runs waiting for a free slot (at most `capacity` run at once).
     waiting: VecDeque<Launch>,
     /// Runs whose process side is under way.
@@ -625,7 +627,7 @@ impl Scheduler {
                 fate: d.fate,
             }));
         }
-        while let Some((at, task, scheduled_at, attempt)) = self.retries.first().cloned() {
+        while let Some((at, task, scheduled_at, attempt, of)) = self.retries.first().cloned() {
             if at > now {
                 break;
             }
@@ -634,6 +636,7 @@ impl Scheduler {
                 task,
                 scheduled_at,
                 attempt,
+                of,
             });
         }
         if !wants.is_empty() {
@@ -809,8 +812,10 @@ impl Scheduler {
                     task,
                     scheduled_at,
                     attempt,
+                    of,
                 } => {
-                    self.retries.insert((again, task, scheduled_at, attempt));
+                    self.retries
+                        .insert((again, task, scheduled_at, attempt, of));
                 }
                 Want::Manual { run } => {
                     tracing::warn!(run = %run.id, "manual run not started: claims are failing");
@@ -867,8 +872,12 @@ impl Scheduler {
             Want::Retry {
                 scheduled_at,
                 attempt,
+                of,
                 ..
-            } => self.record(&task, scheduled_at, attempt, Trigger::Retry),
+            } => RunRecord {
+                id: attempt_id(&of, attempt),
+                ..self.record(&task, scheduled_at, attempt, Trigger::Retry)
+            },
             Want::Manual { run } => run,
         };
         let running = self
@@ -1030,7 +1039,7 @@ impl Scheduler {
                 .unwrap_or(Timestamp::MAX);
             tracing::info!(run = %rec.id, attempt = rec.attempt + 1, %at, "retry scheduled");
             self.retries
-                .insert((at, rec.task, rec.scheduled_at, rec.attempt + 1));
+                .insert((at, rec.task, rec.scheduled_at, rec.attempt + 1, rec.id));
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use cloudtask_shared::api::Event;
 use cloudtask_shared::coord::{Assignment, Change, Coordination, Sessions};
 use cloudtask_shared::ring::{Ring, TaskSlot, place};
-use cloudtask_shared::{RunRecord, RunStatus, Task, Trigger, run_id};
+use cloudtask_shared::{RunRecord, RunStatus, Task, Trigger, attempt_id};
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::hub::Hub;
@@ -408,7 +408,7 @@ impl Allocator {
         }
         let attempt = lost.attempt + 1;
         let run = RunRecord {
-            id: run_id(&task.id, lost.scheduled_at, attempt, Trigger::Retry),
+            id: attempt_id(&lost.id, attempt),
             status: RunStatus::Scheduled,
             started_at: None,
             finished_at: None,

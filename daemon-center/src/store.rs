@@ -82,6 +82,9 @@ CREATE TABLE audit (at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NUL
     r#"
 UPDATE runs SET status_rank = 3 WHERE status_rank = 2 AND status <> 'lost';
 "#,
+    r#"
+CREATE TABLE start_keys (task_id TEXT NOT NULL, key TEXT NOT NULL, run_id TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (task_id, key));
+"#,
 ];
 
 /// Cheap to clone: a connection pool.
@@ -604,6 +607,94 @@ impl Store {
                 }
             })
             .collect())
+    }
+
+    /// The run an idempotency key of `task` created since `since`, if any.
+    pub async fn start_key(
+        &self,
+        task: &str,
+        key: &str,
+        since: Timestamp,
+    ) -> Result<Option<RunRecord>> {
+        let row = sqlx::query(
+            "SELECT runs.* FROM start_keys JOIN runs ON runs.id = start_keys.run_id
+             WHERE start_keys.task_id = $1 AND start_keys.key = $2 AND start_keys.created_at >= $3",
+        )
+        .bind(task)
+        .bind(key)
+        .bind(ms(since))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::run_from_row).transpose()
+    }
+
+    /// Stores a manual run, or, when `key` was used for this task since `since`, stores
+    /// nothing and returns the run that key created: a retried start is answered, not rerun.
+    /// The key and the run commit together.
+    pub async fn start_run(
+        &self,
+        run: &RunRecord,
+        key: Option<&str>,
+        since: Timestamp,
+    ) -> Result<Option<RunRecord>> {
+        let _write = self.writes.lock().await;
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = key {
+            sqlx::query(
+                "DELETE FROM start_keys WHERE task_id = $1 AND key = $2 AND created_at < $3",
+            )
+            .bind(&run.task)
+            .bind(key)
+            .bind(ms(since))
+            .execute(&mut *tx)
+            .await?;
+            let earlier: Option<String> =
+                sqlx::query_scalar("SELECT run_id FROM start_keys WHERE task_id = $1 AND key = $2")
+                    .bind(&run.task)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(id) = earlier {
+                let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = row {
+                    return Ok(Some(Self::run_from_row(&row)?));
+                }
+            }
+            sqlx::query(
+                "INSERT INTO start_keys (task_id, key, run_id, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (task_id, key) DO UPDATE SET run_id = excluded.run_id, created_at = excluded.created_at",
+            )
+            .bind(&run.task)
+            .bind(key)
+            .bind(&run.id)
+            .bind(ms(run.scheduled_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&run.id)
+        .bind(&run.task)
+        .bind(&run.task_name)
+        .bind(ms(run.scheduled_at))
+        .bind(run.started_at.map(ms))
+        .bind(run.finished_at.map(ms))
+        .bind(run.status.as_str())
+        .bind(i64::from(run.status.rank()))
+        .bind(run.exit_code)
+        .bind(&run.node)
+        .bind(i64::from(run.attempt))
+        .bind(run.trigger.as_str())
+        .bind(&run.message)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(None)
     }
 
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>> {

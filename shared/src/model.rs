@@ -247,6 +247,19 @@ pub fn run_id(task_id: &str, scheduled_at: Timestamp, attempt: u32, trigger: Tri
     format!("{task_id}-{tag}{}-{attempt}", scheduled_at.as_millisecond())
 }
 
+/// The id of a manual run: unique per accepted start (`nonce` is the center's, random per
+/// request), so two starts in the same millisecond are two runs.
+pub fn manual_run_id(task_id: &str, at: Timestamp, nonce: &str) -> String {
+    format!("{task_id}-m{}x{nonce}-1", at.as_millisecond())
+}
+
+/// The id of attempt `attempt` of the run `run` (an id of any of its attempts): a retry of a
+/// scheduled run is `run_id(.., attempt, Retry)`, a retry of a manual run keeps its nonce.
+pub fn attempt_id(run: &str, attempt: u32) -> String {
+    let base = run.rsplit_once('-').map_or(run, |(base, _)| base);
+    format!("{base}-{attempt}")
+}
+
 /// The scheduled instant a run id of `task_id` stands for; `None` for manual runs and ids of
 /// other tasks.
 pub fn scheduled_instant(task_id: &str, run: &str) -> Option<Timestamp> {
@@ -269,6 +282,10 @@ pub struct NodeInfo {
     /// Concurrent runs it accepts.
     pub capacity: u32,
     pub started_at: Timestamp,
+    /// Version of the tz database it fires by (`2025b`): a node with older rules fires
+    /// differently around a changed transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tzdata: Option<String>,
 }
 
 /// A field-level validation failure: which field, and what is wrong with it.
@@ -411,6 +428,39 @@ impl TaskSpec {
     }
 }
 
+impl TaskSpec {
+    /// [`TaskSpec::validate`], and refuses schedules that can never fire: an expression that
+    /// names no real date (`0 0 30 2 *`), or a window that holds no fire time. What create,
+    /// edit and `apply` check; a window that has merely ended passes.
+    pub fn validate_fires(&self) -> Result<ScheduleSet, ValidationError> {
+        let set = self.validate()?;
+        for (i, s) in set.schedules().iter().enumerate() {
+            let alone = ScheduleSet::new(vec![s.clone()], set.time_zone().clone(), None, None);
+            if alone.first_fire().is_none() {
+                return Err(ValidationError::new(
+                    format!("schedules[{i}]"),
+                    format!(
+                        "{:?} names no time that exists: it can never fire",
+                        s.to_string()
+                    ),
+                ));
+            }
+        }
+        if set.first_fire().is_none() {
+            let bound = |t: Option<Timestamp>| t.map_or("-".to_string(), |t| t.to_string());
+            return Err(ValidationError::new(
+                "end_at",
+                format!(
+                    "no fire time falls in the window {}..{}: the task could never fire",
+                    bound(self.start_at),
+                    bound(self.end_at)
+                ),
+            ));
+        }
+        Ok(set)
+    }
+}
+
 /// Parses a human duration (`30s`, `5m`, `1h30m`, `500ms`) into milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let d: jiff::SignedDuration = text
@@ -512,5 +562,47 @@ mod tests {
             scheduled_instant("t2", &run_id("t1", t, 1, Trigger::Schedule)),
             None
         );
+        // Manual runs: one id per start, even in the same millisecond; retries keep the nonce.
+        let a = manual_run_id("t1", t, "00aa");
+        assert_ne!(a, manual_run_id("t1", t, "00ab"));
+        assert_eq!(scheduled_instant("t1", &a), None);
+        assert_eq!(
+            attempt_id(&a, 2),
+            format!("t1-m{}x00aa-2", t.as_millisecond())
+        );
+        assert_eq!(
+            attempt_id(&run_id("t1", t, 1, Trigger::Schedule), 3),
+            run_id("t1", t, 3, Trigger::Retry)
+        );
+    }
+
+    #[test]
+    fn schedules_that_can_never_fire_are_refused_but_an_ended_window_is_not() {
+        let mut s = spec();
+        s.schedules = vec!["*/5 * * * *".into(), "0 0 30 2 *".into()];
+        let err = s.validate_fires().unwrap_err();
+        assert_eq!(err.field, "schedules[1]");
+        assert!(err.message.contains("can never fire"), "{err}");
+        // The plain check still passes: a stored task like this is listed, not lost.
+        assert!(s.validate().is_ok());
+
+        let mut s = spec();
+        s.schedules = vec!["0 0 29 2 *".into()];
+        s.start_at = Some("2027-03-01T00:00:00Z".parse().unwrap());
+        s.end_at = Some("2027-12-31T00:00:00Z".parse().unwrap());
+        let err = s.validate_fires().unwrap_err();
+        assert_eq!(err.field, "end_at");
+        assert!(
+            err.message.contains("no fire time falls in the window"),
+            "{err}"
+        );
+
+        // Last year's window held fire times: it has ended, it is not refused.
+        s.schedules = vec!["@daily".into()];
+        s.start_at = Some("2025-01-01T00:00:00Z".parse().unwrap());
+        s.end_at = Some("2025-02-01T00:00:00Z".parse().unwrap());
+        let set = s.validate_fires().expect("an ended window is accepted");
+        assert!(set.next_after(Timestamp::now()).is_none());
+        assert!(set.first_fire().is_some());
     }
 }

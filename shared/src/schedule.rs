@@ -1,15 +1,17 @@
 //! When a task fires: cron expressions (seconds optional, aliases) and `@every` intervals,
 //! evaluated in the task's IANA zone.
 //!
-//! DST follows Vixie cron (the OCPS rules `croner` implements, DESIGN.md §4):
-//! - a schedule with specific hours whose time falls in a spring-forward gap fires once, at the
-//!   first instant after the gap (02:30 → 03:00);
-//! - in a fall-back overlap such a schedule fires once, in the first pass;
-//! - a schedule whose hour field is `*` or a step follows the wall clock: nothing inside a gap,
-//!   both passes of an overlap.
+//! DST follows Debian's Vixie cron (DESIGN.md §4). `croner` only matches fields against civil
+//! (wall-clock) times; [`CronSchedule::next_after`] maps those civil times to instants:
+//! - a schedule whose minute or hour field begins with `*` (`*`, `*/15`) follows the wall clock:
+//!   nothing inside a spring-forward gap, both passes of a fall-back overlap;
+//! - every other schedule (single values, lists, ranges, `0-23/2`) is fixed-time: in an overlap
+//!   each named time fires once, in the first pass; all named times inside one gap collapse into
+//!   one fire at the first instant after the gap (02:30 → 03:00).
 //!
-//! `@every` intervals run on real elapsed time, aligned to the Unix epoch (or to the task's
-//! start), so every node computes the same instants and a restart does not shift them.
+//! The seconds field does not change the class. `@every` intervals run on real elapsed time,
+//! aligned to the Unix epoch (or to the task's start), so every node computes the same instants
+//! and a restart does not shift them.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,24 +19,41 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
-use jiff::tz::TimeZone;
+use jiff::civil::DateTime;
+use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 
 /// One parsed schedule of a task.
 #[derive(Debug, Clone)]
 pub enum Schedule {
     /// Shared between every task with the same expression (see [`interned_cron`]).
-    Cron(Arc<Cron>),
+    Cron(Arc<CronSchedule>),
     /// Fixed interval in milliseconds.
     Every(u64),
+}
+
+/// How a cron schedule meets a DST transition (Debian cron's classification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DstClass {
+    /// Minute or hour field begins with `*`: runs by the wall clock.
+    WallClock,
+    /// Names times of day: each fires once per day, even across a gap or an overlap.
+    FixedTime,
+}
+
+/// A cron expression with its DST class.
+#[derive(Debug)]
+pub struct CronSchedule {
+    cron: Cron,
+    class: DstClass,
 }
 
 /// Parsed cron expressions by text. A parsed expression holds several KiB of bitfields, and
 /// thousands of tasks often share a handful of expressions: they share one copy. Entries are
 /// weak, so an expression no task uses any more is freed.
-static CRONS: LazyLock<Mutex<HashMap<String, Weak<Cron>>>> = LazyLock::new(Mutex::default);
+static CRONS: LazyLock<Mutex<HashMap<String, Weak<CronSchedule>>>> = LazyLock::new(Mutex::default);
 
-fn interned_cron(text: &str) -> Result<Arc<Cron>, ParseError> {
+fn interned_cron(text: &str) -> Result<Arc<CronSchedule>, ParseError> {
     let mut crons = CRONS.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(c) = crons.get(text).and_then(Weak::upgrade) {
         return Ok(c);
@@ -44,13 +63,38 @@ fn interned_cron(text: &str) -> Result<Arc<Cron>, ParseError> {
         .build()
         .parse(text)
         .map_err(|e| ParseError(format!("{text:?} is not a valid cron expression: {e}")))?;
-    let cron = Arc::new(cron);
+    let cron = Arc::new(CronSchedule {
+        cron,
+        class: classify(text),
+    });
     // Sweep dead entries now and then: at sizes that double, so the cost stays linear overall.
     if crons.len() >= 4096 && crons.len().is_power_of_two() {
         crons.retain(|_, w| w.strong_count() > 0);
     }
     crons.insert(text.to_string(), Arc::downgrade(&cron));
     Ok(cron)
+}
+
+/// Debian cron's rule, on the text: wall clock when the minute or the hour field begins with
+/// `*`, fixed-time otherwise. Aliases name minute 0, and only `@hourly` leaves the hour `*`.
+fn classify(text: &str) -> DstClass {
+    if text.starts_with('@') {
+        return if text.eq_ignore_ascii_case("@hourly") {
+            DstClass::WallClock
+        } else {
+            DstClass::FixedTime
+        };
+    }
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let (minute, hour) = match fields.as_slice() {
+        [_, m, h, _, _, _] | [m, h, _, _, _] => (*m, *h),
+        _ => return DstClass::FixedTime,
+    };
+    if minute.starts_with('*') || hour.starts_with('*') {
+        DstClass::WallClock
+    } else {
+        DstClass::FixedTime
+    }
 }
 
 /// A schedule that does not parse, with the reason.
@@ -103,22 +147,121 @@ impl Schedule {
                     .checked_add(periods.checked_mul(ms)?)?;
                 Timestamp::from_millisecond(next).ok()
             }
-            Schedule::Cron(cron) => {
-                // croner works in whole seconds: flooring keeps "strictly after" exact.
-                let floored = Timestamp::from_second(after.as_second()).ok()?;
-                let from = floored.to_zoned(tz.clone());
-                cron.find_next_occurrence(&from, false)
-                    .ok()
-                    .map(|z| z.timestamp())
+            Schedule::Cron(cron) => cron.next_after(after, tz),
+        }
+    }
+
+    /// The DST class of a cron schedule; `None` for `@every`, which runs on elapsed time.
+    pub fn dst_class(&self) -> Option<DstClass> {
+        match self {
+            Schedule::Cron(c) => Some(c.class),
+            Schedule::Every(_) => None,
+        }
+    }
+}
+
+/// The instants of one civil time, by the class's rule.
+enum Instants {
+    None,
+    One(Timestamp),
+    /// Both passes of an overlap, the first pass first.
+    Two(Timestamp, Timestamp),
+}
+
+impl CronSchedule {
+    /// The first instant strictly after `after` whose civil time in `tz` the expression
+    /// matches, by the DST rule of its class.
+    pub fn next_after(&self, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        // croner works in whole seconds: flooring keeps "strictly after" exact.
+        let after = Timestamp::from_second(after.as_second()).ok()?;
+        let mut civil = self.first_civil(after, tz);
+        let mut inclusive = true;
+        let mut best: Option<Timestamp> = None;
+        // Once a candidate is found, later civil times can only beat it from inside the overlap
+        // it came from (their first pass precedes its second): scan up to the overlap's end.
+        let mut scan_until: Option<DateTime> = None;
+        loop {
+            civil = self.next_civil(civil, inclusive)?;
+            inclusive = false;
+            if scan_until.is_some_and(|end| civil >= end) {
+                return best;
+            }
+            let (first, second) = match self.instants(civil, tz)? {
+                Instants::None => continue,
+                Instants::One(t) => (t, None),
+                Instants::Two(a, b) => (a, Some(b)),
+            };
+            let candidate = [Some(first), second]
+                .into_iter()
+                .flatten()
+                .filter(|t| *t > after)
+                .min();
+            let Some(candidate) = candidate else {
+                continue;
+            };
+            if best.is_none_or(|b| candidate < b) {
+                best = Some(candidate);
+            }
+            if scan_until.is_none() {
+                match second {
+                    Some(second) if candidate == second => {
+                        scan_until = Some(civil.checked_add(second.duration_since(first)).ok()?);
+                    }
+                    _ => return best,
+                }
             }
         }
+    }
+
+    /// Where the civil search starts: the wall clock at `after`, or, for a wall-clock schedule
+    /// just before an overlap, the overlap's start (its second pass lies ahead).
+    fn first_civil(&self, after: Timestamp, tz: &TimeZone) -> DateTime {
+        let civil = tz.to_datetime(after);
+        if self.class == DstClass::FixedTime {
+            return civil;
+        }
+        let Some(next) = tz.following(after).next() else {
+            return civil;
+        };
+        let before = tz.to_offset(after);
+        let back = before.duration_since(next.offset());
+        if back.is_positive() && next.timestamp().duration_since(after) < back {
+            let overlap_start = next.offset().to_datetime(next.timestamp());
+            return civil.min(overlap_start);
+        }
+        civil
+    }
+
+    /// The next civil time the fields match: croner on the UTC clock, which has no transitions.
+    fn next_civil(&self, from: DateTime, inclusive: bool) -> Option<DateTime> {
+        let from = from.to_zoned(TimeZone::UTC).ok()?;
+        self.cron
+            .find_next_occurrence(&from, inclusive)
+            .ok()
+            .map(|z| z.datetime())
+    }
+
+    fn instants(&self, civil: DateTime, tz: &TimeZone) -> Option<Instants> {
+        let at = |offset: Offset| offset.to_timestamp(civil).ok();
+        Some(match tz.to_ambiguous_timestamp(civil).offset() {
+            AmbiguousOffset::Unambiguous { offset } => Instants::One(at(offset)?),
+            AmbiguousOffset::Gap { after, .. } => match self.class {
+                DstClass::WallClock => Instants::None,
+                // The first instant after the gap: the transition that opened it.
+                DstClass::FixedTime => Instants::One(tz.following(at(after)?).next()?.timestamp()),
+            },
+            AmbiguousOffset::Fold { before, after } => match self.class {
+                DstClass::WallClock => Instants::Two(at(before)?, at(after)?),
+                DstClass::FixedTime => Instants::One(at(before)?),
+            },
+        })
     }
 }
 
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Schedule::Cron(c) => f.write_str(c.as_str()),
+            Schedule::Cron(c) => f.write_str(c.cron.as_str()),
             Schedule::Every(ms) => {
                 write!(f, "@every {:#}", SignedDuration::from_millis(*ms as i64))
             }
@@ -152,6 +295,21 @@ impl ScheduleSet {
 
     pub fn time_zone(&self) -> &TimeZone {
         &self.tz
+    }
+
+    pub fn schedules(&self) -> &[Schedule] {
+        &self.schedules
+    }
+
+    /// The first fire time of the whole window (from the Unix epoch when it has no start):
+    /// `None` means the set can never fire.
+    pub fn first_fire(&self) -> Option<Timestamp> {
+        let from = self
+            .start_at
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .checked_sub(SignedDuration::from_millis(1))
+            .ok()?;
+        self.next_after(from)
     }
 
     /// The earliest fire time strictly after `after` across all schedules, within the window.

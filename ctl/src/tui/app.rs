@@ -62,6 +62,8 @@ pub enum Resource {
     Clusters,
     Runs,
     Detail(String),
+    /// A task's next fire times, asked of the center (which computes every fire time).
+    Next(String),
 }
 
 #[derive(Debug)]
@@ -75,6 +77,10 @@ pub enum Msg {
     Clusters(Vec<ClusterView>),
     Runs(Vec<RunRecord>),
     Detail(Detail),
+    Next {
+        task: String,
+        fires: Vec<Timestamp>,
+    },
     Failed {
         resource: Resource,
         error: String,
@@ -272,6 +278,8 @@ pub struct App {
     /// Task events changed what the list shows: filter and sort again once the batch of
     /// waiting messages is applied (an event storm must not re-sort 10,000 rows per event).
     visible_stale: bool,
+    /// Tasks the center says have no fire time ahead (asked again when they change).
+    no_next: BTreeSet<String>,
     /// Set by the loop while it applies a batch of messages; see [`App::end_batch`].
     pub batching: bool,
     pub quit: bool,
@@ -342,6 +350,7 @@ impl App {
             in_flight: BTreeSet::new(),
             dirty: true,
             visible_stale: false,
+            no_next: BTreeSet::new(),
             batching: false,
             quit: false,
         }
@@ -370,6 +379,23 @@ impl App {
             .get(id)
             .map(|t| t.task.spec.name.clone())
             .unwrap_or_else(|| id.to_string())
+    }
+
+    /// The tasks on or near the screen: the open one and the rows around the cursor.
+    fn nearby_tasks(&self) -> Vec<String> {
+        let rows = usize::from(self.size.1).max(24);
+        let from = self.cursor.saturating_sub(rows);
+        let mut ids: Vec<String> = self
+            .visible
+            .iter()
+            .skip(from)
+            .take(2 * rows)
+            .cloned()
+            .collect();
+        if let Some(t) = self.current_task() {
+            ids.push(t.task.id.clone());
+        }
+        ids
     }
 
     /// At most one request in flight per resource.
@@ -461,18 +487,19 @@ impl App {
             Msg::Resize(w, h) => self.size = (w, h),
             Msg::Tick(now) => {
                 self.now = now;
-                // Next fire times that passed move on (computed here, not fetched: only the
-                // tasks whose time came are touched).
+                // Fire times that passed drop off; a task near the screen whose list ran out asks
+                // the center for more (the center computes every fire time, so what is shown is
+                // what runs).
                 for t in self.tasks.values_mut() {
-                    if !t.task.spec.paused && t.next_fires.first().is_some_and(|n| *n <= now) {
-                        t.next_fires = t
-                            .task
-                            .spec
-                            .validate()
-                            .ok()
-                            .and_then(|s| s.next_after(now))
-                            .into_iter()
-                            .collect();
+                    t.next_fires.retain(|n| *n > now);
+                }
+                for id in self.nearby_tasks() {
+                    if self.tasks.get(&id).is_some_and(|t| {
+                        !t.task.spec.paused
+                            && t.next_fires.is_empty()
+                            && !self.no_next.contains(&id)
+                    }) {
+                        self.load(Resource::Next(id), &mut cmds);
                     }
                 }
                 if self.flash.as_ref().is_some_and(|(_, until)| *until <= now) {
@@ -484,6 +511,11 @@ impl App {
             }
             Msg::Tasks(list) => {
                 self.in_flight.remove(&Resource::Tasks);
+                self.no_next = list
+                    .iter()
+                    .filter(|t| t.next_fires.is_empty())
+                    .map(|t| t.task.id.clone())
+                    .collect();
                 self.tasks = list.into_iter().map(|t| (t.task.id.clone(), t)).collect();
                 self.marks.retain(|id| self.tasks.contains_key(id));
                 self.refresh_visible();
@@ -514,6 +546,25 @@ impl App {
             Msg::Detail(d) => {
                 self.in_flight.remove(&Resource::Detail(d.task.clone()));
                 self.detail = Some(d);
+            }
+            Msg::Next { task, fires } => {
+                self.in_flight.remove(&Resource::Next(task.clone()));
+                let now = self.now;
+                if let Some(t) = self.tasks.get_mut(&task) {
+                    t.next_fires = fires.into_iter().filter(|f| *f > now).collect();
+                    if t.next_fires.is_empty() {
+                        self.no_next.insert(task);
+                    }
+                    self.visible_stale = true;
+                }
+            }
+            Msg::Failed {
+                resource: Resource::Next(task),
+                ..
+            } => {
+                // Shown as no fire time; asked again when the task changes or on resync.
+                self.in_flight.remove(&Resource::Next(task.clone()));
+                self.no_next.insert(task);
             }
             Msg::Failed { resource, error } => {
                 self.in_flight.remove(&resource);
@@ -636,6 +687,9 @@ impl App {
                     next_fires: Vec::new(),
                 });
                 view.task = *task;
+                // Its fire times may have changed: the next tick asks the center again.
+                view.next_fires.clear();
+                self.no_next.remove(&view.task.id);
                 if view.task.spec.paused {
                     view.state = "paused".into();
                 } else if view.state == "paused" {

@@ -146,6 +146,19 @@ async fn load(c: &Client, r: Resource) -> Msg {
             .await
             .map(Msg::Runs)
             .unwrap_or_else(failed(Resource::Runs)),
+        Resource::Next(task) => {
+            let r = Resource::Next(task.clone());
+            match c
+                .get::<Value>(&format!("/tasks/{}/next?n=5", enc(&task)))
+                .await
+            {
+                Ok(next) => Msg::Next {
+                    task,
+                    fires: serde_json::from_value(next["fires"].clone()).unwrap_or_default(),
+                },
+                Err(f) => failed(r)(f),
+            }
+        }
         Resource::Detail(task) => {
             let r = Resource::Detail(task.clone());
             let id = enc(&task);

@@ -107,6 +107,7 @@ fn fixture(mono: bool) -> App {
             labels: [("zone".to_string(), "eu1".to_string())].into(),
             capacity: 64,
             started_at: at("2026-11-27T10:00:00Z"),
+            tzdata: Some("2025b".into()),
         },
         tasks: 1,
     }]));
@@ -385,13 +386,32 @@ fn time_moves_countdowns_and_expires_the_flash() {
         result: Ok("paused".into()),
     });
     assert!(app.flash.is_some());
-    app.update(Msg::Tick(at("2026-11-27T12:05:01Z")));
+    let cmds = app.update(Msg::Tick(at("2026-11-27T12:05:01Z")));
     assert!(app.flash.is_none());
-    let next = app.tasks["t1"].next_fires[0];
+    assert!(
+        app.tasks["t1"].next_fires.is_empty(),
+        "a passed fire time drops off"
+    );
+    // The console does not compute fire times: it asks the center, once.
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::Load(Resource::Next(t)) if t == "t1")),
+        "{cmds:?}"
+    );
+    let again = app.update(Msg::Tick(at("2026-11-27T12:05:02Z")));
+    assert!(
+        !again
+            .iter()
+            .any(|c| matches!(c, Cmd::Load(Resource::Next(_))))
+    );
+    app.update(Msg::Next {
+        task: "t1".into(),
+        fires: vec![at("2026-11-27T12:05:00Z"), at("2026-11-27T12:10:00Z")],
+    });
     assert_eq!(
-        next,
-        at("2026-11-27T12:10:00Z"),
-        "a passed fire time moves on"
+        app.tasks["t1"].next_fires,
+        [at("2026-11-27T12:10:00Z")],
+        "the center's answer, without what already passed"
     );
 }
 

@@ -12,10 +12,11 @@ use cloudtask_shared::api::{
     ActionResult, CloneRequest, ClusterView, Event, PackageInfo, PatchRequest, TaskView,
 };
 use cloudtask_shared::{
-    PackageRef, RunRecord, RunStatus, Task, TaskSpec, Trigger, run_id, validate_name,
+    Concurrency, PackageRef, RunRecord, RunStatus, Task, TaskSpec, Trigger, manual_run_id,
+    validate_name,
 };
 use futures_util::StreamExt;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -62,18 +63,28 @@ pub async fn resolve(st: &AppState, key: &str, group: Option<&str>) -> ApiResult
 
 pub fn view(st: &AppState, task: Task) -> TaskView {
     let node = st.placements.node_of(&task.id);
+    let schedules = task.spec.validate();
+    let next_fires = match (&task.spec.paused, &schedules) {
+        (false, Ok(s)) => s.upcoming(Timestamp::now(), 5),
+        _ => vec![],
+    };
     let state = if task.spec.paused {
         "paused"
+    } else if let Ok(s) = &schedules
+        && next_fires.is_empty()
+    {
+        // Nothing ahead: its window ended, or (stored before create refused it) it never could.
+        if s.first_fire().is_some() {
+            "ended"
+        } else {
+            "never-fires"
+        }
     } else if node.is_some() {
         "scheduled"
     } else if st.placements.considered(&task.id) {
         "unassigned"
     } else {
         "pending"
-    };
-    let next_fires = match (&task.spec.paused, task.spec.validate()) {
-        (false, Ok(s)) => s.upcoming(Timestamp::now(), 5),
-        _ => vec![],
     };
     TaskView {
         state: state.to_string(),
@@ -128,7 +139,7 @@ async fn insert(
     spec: TaskSpec,
     action: &str,
 ) -> ApiResult<(StatusCode, Json<TaskView>)> {
-    spec.validate()?;
+    spec.validate_fires()?;
     check_package(st, &spec).await?;
     let now = Timestamp::now();
     let task = Task {
@@ -176,7 +187,20 @@ async fn save(
     spec: TaskSpec,
     action: &str,
 ) -> ApiResult<Task> {
-    spec.validate()?;
+    // A stored task that can never fire may still be paused or deleted; a changed schedule
+    // must be able to fire.
+    let when_changed = (&spec.schedules, &spec.timezone, spec.start_at, spec.end_at)
+        != (
+            &task.spec.schedules,
+            &task.spec.timezone,
+            task.spec.start_at,
+            task.spec.end_at,
+        );
+    if when_changed {
+        spec.validate_fires()?;
+    } else {
+        spec.validate()?;
+    }
     check_package(st, &spec).await?;
     let package_changed = spec.package != task.spec.package;
     task.spec = spec;
@@ -297,6 +321,118 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// How long an idempotency key is remembered: a start repeated with it within this window
+/// returns the run it created.
+pub const IDEMPOTENCY_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+
+/// The header a start may carry so that a retried request does not start a second run.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// Starts a run of `task` now: every accepted start is its own run (its id carries a nonce
+/// of this request, or follows the idempotency key's earlier run). Under `concurrency =
+/// forbid`, a start while a run is active is refused (409).
+async fn start(
+    st: &AppState,
+    who: &Caller,
+    task: Task,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let key = match headers.get(IDEMPOTENCY_HEADER) {
+        None => None,
+        Some(v) => {
+            let key = v
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "Idempotency-Key: must be 1 to 255 visible ASCII characters".to_string(),
+                    )
+                })?;
+            Some(key.to_string())
+        }
+    };
+    let now = Timestamp::now();
+    if let Some(key) = &key
+        && let Some(earlier) = st
+            .store
+            .start_key(&task.id, key, now - IDEMPOTENCY_WINDOW)
+            .await?
+    {
+        return Ok(started(earlier, false));
+    }
+    if task.spec.concurrency == Concurrency::Forbid
+        && let Some(active) = st.store.active_runs(Some(&task.id)).await?.first()
+    {
+        return Err(ApiError::conflict(format!(
+            "task {} has run {} {} and concurrency is forbid: stop it, wait for it, or set concurrency to allow or replace",
+            task.spec.name, active.id, active.status
+        )));
+    }
+    let Some(node) = st
+        .placements
+        .settle(&task.id, std::time::Duration::from_secs(3))
+        .await
+    else {
+        return Err(ApiError::conflict(format!(
+            "task {} is unassigned: no live node of cluster {:?} can run it",
+            task.spec.name, task.spec.cluster
+        )));
+    };
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(ApiError::internal)?;
+    let run = RunRecord {
+        id: manual_run_id(&task.id, now, &hex::encode(nonce)),
+        task: task.id.clone(),
+        task_name: task.spec.name.clone(),
+        scheduled_at: now,
+        started_at: None,
+        finished_at: None,
+        status: RunStatus::Scheduled,
+        exit_code: None,
+        node: node.clone(),
+        attempt: 1,
+        trigger: Trigger::Manual,
+        message: None,
+    };
+    // Two requests with one key racing past the check above: the store keeps the first.
+    if let Some(earlier) = st
+        .store
+        .start_run(&run, key.as_deref(), now - IDEMPOTENCY_WINDOW)
+        .await?
+    {
+        return Ok(started(earlier, false));
+    }
+    audit(st, who, "task.start", &task.id, &run.id).await;
+    st.hub.publish(Event::RunChanged {
+        run: Box::new(run.clone()),
+    });
+    st.hub.publish(Event::RunRequested {
+        task: task.id.clone(),
+        node,
+        task_version: task.version,
+        run: Box::new(run.clone()),
+    });
+    Ok(started(run, true))
+}
+
+/// The answer to a start: 202 for a new run, 200 for the run an idempotency key found.
+fn started(run: RunRecord, created: bool) -> Response {
+    let status = if created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        Json(ActionResult {
+            task: run.task.clone(),
+            runs: vec![run.id],
+        }),
+    )
+        .into_response()
+}
+
 /// Asks the owning agents to kill every active run of `task`; returns their ids.
 async fn stop_runs(st: &AppState, task: &Task) -> ApiResult<Vec<String>> {
     let active = st.store.active_runs(Some(&task.id)).await?;
@@ -321,6 +457,7 @@ pub async fn action(
     State(st): State<AppState>,
     who: Caller,
     Path((key, action)): Path<(String, String)>,
+    headers: HeaderMap,
     q: Result<Query<TaskQuery>, QueryRejection>,
     body: Option<Json<serde_json::Value>>,
 ) -> ApiResult<Response> {
@@ -337,52 +474,7 @@ pub async fn action(
             let saved = save(&st, &who, task, spec, &format!("task.{action}")).await?;
             Ok(Json(view(&st, saved)).into_response())
         }
-        "start" => {
-            let Some(node) = st
-                .placements
-                .settle(&task.id, std::time::Duration::from_secs(3))
-                .await
-            else {
-                return Err(ApiError::conflict(format!(
-                    "task {} is unassigned: no live node of cluster {:?} can run it",
-                    task.spec.name, task.spec.cluster
-                )));
-            };
-            let now = Timestamp::now();
-            let run = RunRecord {
-                id: run_id(&task.id, now, 1, Trigger::Manual),
-                task: task.id.clone(),
-                task_name: task.spec.name.clone(),
-                scheduled_at: now,
-                started_at: None,
-                finished_at: None,
-                status: RunStatus::Scheduled,
-                exit_code: None,
-                node: node.clone(),
-                attempt: 1,
-                trigger: Trigger::Manual,
-                message: None,
-            };
-            st.store.put_run(&run, None).await?;
-            audit(&st, &who, "task.start", &task.id, &run.id).await;
-            st.hub.publish(Event::RunChanged {
-                run: Box::new(run.clone()),
-            });
-            st.hub.publish(Event::RunRequested {
-                task: task.id.clone(),
-                node,
-                task_version: task.version,
-                run: Box::new(run.clone()),
-            });
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(ActionResult {
-                    task: task.id,
-                    runs: vec![run.id],
-                }),
-            )
-                .into_response())
-        }
+        "start" => start(&st, &who, task, &headers).await,
         "stop" => {
             let runs = stop_runs(&st, &task).await?;
             audit(&st, &who, "task.stop", &task.id, &runs.join(",")).await;

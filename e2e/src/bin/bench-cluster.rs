@@ -34,6 +34,7 @@ fn node(name: &str) -> NodeInfo {
         labels: Default::default(),
         capacity: 64,
         started_at: jiff::Timestamp::now(),
+        tzdata: None,
     }
 }
 

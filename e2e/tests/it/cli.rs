@@ -740,3 +740,132 @@ async fn tables_fit_the_terminal_and_colour_only_there() {
 fn unicode_width(s: &str) -> usize {
     s.chars().count()
 }
+
+#[tokio::test]
+async fn schedules_that_can_never_fire_are_refused_and_ended_ones_listed() {
+    let c = Center::start(&[]).await;
+    // An expression with no instant at all: refused at create, naming the schedule.
+    let never = c.ctl(&[
+        "task",
+        "create",
+        "feb30",
+        "--cmd",
+        "true",
+        "--schedule",
+        "0 0 30 2 *",
+    ]);
+    assert_ne!(code(&never), 0, "{}", text(&never));
+    assert!(
+        text(&never).contains("schedules[0]") && text(&never).contains("can never fire"),
+        "{}",
+        text(&never)
+    );
+    // A window that holds no instant: 29 February never falls in 2027.
+    let window = c.ctl(&[
+        "task",
+        "create",
+        "leap",
+        "--cmd",
+        "true",
+        "--schedule",
+        "0 0 29 2 *",
+        "--start-at",
+        "2027-03-01T00:00:00Z",
+        "--end-at",
+        "2027-12-31T00:00:00Z",
+    ]);
+    assert_ne!(code(&window), 0, "{}", text(&window));
+    assert!(
+        text(&window).contains("no fire time falls in the window"),
+        "{}",
+        text(&window)
+    );
+    assert_eq!(
+        ok_json(&c.ctl(&["task", "ls", "-o", "json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "nothing half-created"
+    );
+
+    // A window that has simply ended is accepted and listed as ended, with no next fire.
+    let ended = c.ctl(&[
+        "task",
+        "create",
+        "last-year",
+        "--cmd",
+        "true",
+        "--schedule",
+        "@daily",
+        "--start-at",
+        "2025-01-01T00:00:00Z",
+        "--end-at",
+        "2025-02-01T00:00:00Z",
+    ]);
+    assert!(ended.status.success(), "{}", text(&ended));
+    let shown = ok_json(&c.ctl(&["task", "ls", "-o", "json"]));
+    assert_eq!(shown[0]["state"], "ended", "{shown}");
+    assert_eq!(
+        shown[0]["next_fires"].as_array().unwrap().len(),
+        0,
+        "{shown}"
+    );
+    let next = ok_json(&c.ctl(&["task", "next", "last-year", "-o", "json"]));
+    assert_eq!(next["fires"].as_array().unwrap().len(), 0, "{next}");
+
+    // Editing a schedule into one that can never fire is refused and changes nothing.
+    assert!(
+        c.ctl(&[
+            "task",
+            "create",
+            "daily",
+            "--cmd",
+            "true",
+            "--schedule",
+            "@daily"
+        ])
+        .status
+        .success()
+    );
+    let edit = c.ctl(&["task", "edit", "daily", "--schedule", "0 0 31 4 *"]);
+    assert_ne!(code(&edit), 0, "{}", text(&edit));
+    assert!(text(&edit).contains("can never fire"), "{}", text(&edit));
+    let daily = ok_json(&c.ctl(&["task", "show", "daily", "-o", "json"]));
+    assert_eq!(daily["schedules"][0], "@daily");
+    assert_eq!(daily["version"], 1);
+
+    // And so is an apply file that declares one.
+    let file = c.dir.join("never.toml");
+    std::fs::write(
+        &file,
+        "[[task]]\nname = \"nov31\"\ncommand = \"true\"\nschedules = [\"0 0 31 11 *\"]\n",
+    )
+    .unwrap();
+    let apply = c.ctl(&["apply", "-f", file.to_str().unwrap()]);
+    assert_ne!(code(&apply), 0, "{}", text(&apply));
+    assert!(text(&apply).contains("can never fire"), "{}", text(&apply));
+    assert_eq!(code(&c.ctl(&["task", "show", "nov31"])), 3);
+
+    // Nodes say which tz database they fire by.
+    let tzdata = std::fs::read_to_string("/usr/share/zoneinfo/tzdata.zi")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# version "))
+                .map(str::to_string)
+        });
+    let nodes = ok_json(&c.ctl(&["node", "ls", "-o", "json"]));
+    assert_eq!(
+        nodes[0]["tzdata"].as_str().map(str::to_string),
+        tzdata,
+        "{nodes}"
+    );
+    let wide = c.ctl(&["node", "ls", "-o", "wide"]);
+    let wide = String::from_utf8_lossy(&wide.stdout).to_string();
+    assert!(wide.contains("TZDATA"), "{wide}");
+    if let Some(v) = tzdata {
+        assert!(wide.contains(&v), "{wide}");
+    }
+}

@@ -9,4 +9,5 @@ mod cluster;
 mod console;
 mod ctl;
 mod restart;
+mod run_now;
 mod zk_backend;

@@ -19,6 +19,7 @@ fn node(cluster: &str, name: &str) -> NodeInfo {
         labels: Default::default(),
         capacity: 4,
         started_at: jiff::Timestamp::UNIX_EPOCH,
+        tzdata: None,
     }
 }
 

@@ -2007,7 +2007,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__create)
-            opts="-o -h --group --file --paused --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --server --token --context --output --help"
+            opts="-o -h --group --file --paused --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --server --token --context --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2089,6 +2089,14 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --param)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --accepts-args)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2117,7 +2125,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__edit)
-            opts="-o -h --group --if-version --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --server --token --context --output --help"
+            opts="-o -h --group --if-version --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --server --token --context --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2197,6 +2205,14 @@ _cloudtaskctl() {
                     ;;
                 --end-at)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --param)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --accepts-args)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --server)
@@ -2783,7 +2799,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__start)
-            opts="-o -h --group --idempotency-key --server --token --context --output --help"
+            opts="-f -o -h --group --env --arg --idempotency-key --wait --follow --timeout --server --token --context --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2793,7 +2809,19 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --arg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --idempotency-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

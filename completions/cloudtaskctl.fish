@@ -215,6 +215,9 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l selector -d 'Only on nodes with this label, K=V (repeatable; all must match)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l start-at -d 'Do not fire before this instant (RFC 3339)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l end-at -d 'Do not fire after this instant (RFC 3339)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l param -d 'A parameter a start may set, NAME or NAME=DEFAULT (repeatable; edit: replaces them all)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l accepts-args -d 'Whether a start may pass extra arguments (--arg) to the command\'s "$@"' -r -f -a "true\t''
+false\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -222,6 +225,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l paused -d 'Create it paused'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l on-demand -d 'No schedule: the task runs only when started (edit: drops its schedules)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l group -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l cluster -r
@@ -257,13 +261,18 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l group -d 'Group of the task, when the name is used in several groups' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l env -d 'A declared parameter K=V, passed to the command as an environment variable. Repeatable' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l arg -d 'An extra argument for the command\'s "$@" (the task must accept arguments). Repeatable' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l idempotency-key -d 'Start at most one run per key: repeating the start with the same key within 24 hours answers the run it created (a CI step re-run after a network error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l timeout -d 'Give up waiting after this long (the run goes on); exit code 95. Needs --wait or --follow' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l wait -d 'Wait for the run to end; the exit code says how it ended (see the README)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s f -l follow -d 'Print the run\'s output while waiting (implies --wait)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
@@ -300,12 +309,16 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l selector -d 'Only on nodes with this label, K=V (repeatable; all must match)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l start-at -d 'Do not fire before this instant (RFC 3339)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l end-at -d 'Do not fire after this instant (RFC 3339)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l param -d 'A parameter a start may set, NAME or NAME=DEFAULT (repeatable; edit: replaces them all)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l accepts-args -d 'Whether a start may pass extra arguments (--arg) to the command\'s "$@"' -r -f -a "true\t''
+false\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l on-demand -d 'No schedule: the task runs only when started (edit: drops its schedules)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r

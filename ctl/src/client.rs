@@ -11,14 +11,29 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Exit codes scripts can rely on (DESIGN.md §5).
+/// Exit codes scripts can rely on (DESIGN.md §5), and those of `task start --wait`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    Failure = 1,
-    Usage = 2,
-    NotFound = 3,
-    Conflict = 4,
-    Unauthorized = 5,
+    Failure,
+    Usage,
+    NotFound,
+    Conflict,
+    Unauthorized,
+    /// How a waited-for run ended (see [`crate::tasks::run_exit`]).
+    Run(i32),
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Failure => 1,
+            Exit::Usage => 2,
+            Exit::NotFound => 3,
+            Exit::Conflict => 4,
+            Exit::Unauthorized => 5,
+            Exit::Run(code) => code,
+        }
+    }
 }
 
 /// A failed command: what to tell the user and how to exit.
@@ -127,11 +142,22 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T> {
-        Ok(self
-            .send(self.request(method, path).json(body))
-            .await?
-            .json()
-            .await?)
+        self.send_json_with(method, path, body, &[]).await
+    }
+
+    /// [`Client::send_json`] with extra headers (an idempotency key).
+    pub async fn send_json_with<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+        headers: &[(&str, &str)],
+    ) -> Result<T> {
+        let mut req = self.request(method, path).json(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Ok(self.send(req).await?.json().await?)
     }
 
     /// Sends a JSON body to an endpoint that answers without one.
@@ -147,20 +173,11 @@ impl Client {
     }
 
     pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        self.post_empty_with(path, &[]).await
-    }
-
-    /// A POST without a body, with extra headers (an idempotency key).
-    pub async fn post_empty_with<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        headers: &[(&str, &str)],
-    ) -> Result<T> {
-        let mut req = self.request(Method::POST, path);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        Ok(self.send(req).await?.json().await?)
+        Ok(self
+            .send(self.request(Method::POST, path))
+            .await?
+            .json()
+            .await?)
     }
 
     pub async fn delete(&self, path: &str) -> Result<()> {

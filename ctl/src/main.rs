@@ -209,7 +209,7 @@ fn main() {
     };
     if let Err(f) = rt.block_on(run(cli)) {
         eprintln!("error: {}", f.message);
-        std::process::exit(f.exit as i32);
+        std::process::exit(f.exit.code());
     }
 }
 

@@ -1,6 +1,7 @@
 //! Output for people: aligned tables that fit the terminal, colour only on a terminal without
 //! `NO_COLOR`; `-o wide` adds columns; `-o json` (for scripts) prints the API's JSON.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
@@ -149,7 +150,7 @@ pub fn tasks(tasks: &[TaskView], wide: bool) {
                 v.state.clone(),
                 v.node.clone().unwrap_or_else(|| "-".into()),
                 when(v.next_fires.first().copied()),
-                v.task.spec.schedules.join(" | "),
+                v.task.spec.schedule_text(),
             ];
             if wide {
                 row.splice(
@@ -189,7 +190,7 @@ pub fn task(v: &TaskView) {
         ("state", paint(&v.state)),
         ("node", v.node.clone().unwrap_or_else(|| "-".into())),
         ("command", s.command.clone()),
-        ("schedules", s.schedules.join(" | ")),
+        ("schedules", s.schedule_text()),
         ("timezone", s.timezone.clone()),
         (
             "package",
@@ -220,19 +221,30 @@ pub fn task(v: &TaskView) {
         ),
     ];
     if !s.env.is_empty() {
+        fields.push(("env", pairs(&s.env)));
+    }
+    if !s.params.is_empty() {
         fields.push((
-            "env",
-            s.env
+            "params",
+            s.params
                 .iter()
-                .map(|(k, v)| format!("{k}={v}"))
+                .map(|p| match &p.default {
+                    Some(d) => format!("{}={d}", p.name),
+                    None => p.name.clone(),
+                })
                 .collect::<Vec<_>>()
                 .join(" "),
         ));
     }
+    if s.accepts_args {
+        fields.push(("args", "accepted".into()));
+    }
     for (k, val) in fields {
         println!("{:<12} {val}", format!("{k}:"));
     }
-    if !v.next_fires.is_empty() {
+    if v.next_fires.is_empty() {
+        println!("next fires:  none");
+    } else {
         println!("next fires (UTC):");
         for f in &v.next_fires {
             println!("  {}", when(Some(*f)));
@@ -298,10 +310,43 @@ pub fn run(r: &RunRecord) {
         ("started", when(r.started_at)),
         ("finished", when(r.finished_at)),
         ("message", r.message.clone().unwrap_or_else(|| "-".into())),
+        ("params", pairs(&r.params)),
+        ("args", shell_words(&r.args)),
     ];
     for (k, v) in fields {
         println!("{:<10} {v}", format!("{k}:"));
     }
+}
+
+/// `K=V K=V`, or `-`.
+fn pairs(m: &BTreeMap<String, String>) -> String {
+    if m.is_empty() {
+        return "-".into();
+    }
+    m.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Arguments as a shell would need them typed (single-quoted where needed), or `-`.
+fn shell_words(args: &[String]) -> String {
+    if args.is_empty() {
+        return "-".into();
+    }
+    args.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn clusters(clusters: &[ClusterView]) {

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use cloudtask_shared::api::{ActionResult, TaskView};
+use cloudtask_shared::api::{ActionResult, StartRequest, TaskView};
 use cloudtask_shared::{PackageRef, RunRecord, RunStatus, parse_duration_ms};
 use futures_util::StreamExt;
 use reqwest::Method;
@@ -84,6 +84,15 @@ pub struct SpecFlags {
     /// Do not fire after this instant (RFC 3339).
     #[arg(long)]
     end_at: Option<String>,
+    /// No schedule: the task runs only when started (edit: drops its schedules).
+    #[arg(long, conflicts_with = "schedules")]
+    on_demand: bool,
+    /// A parameter a start may set, NAME or NAME=DEFAULT (repeatable; edit: replaces them all).
+    #[arg(long = "param", value_name = "NAME[=DEFAULT]")]
+    params: Vec<String>,
+    /// Whether a start may pass extra arguments (--arg) to the command's "$@".
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    accepts_args: Option<bool>,
 }
 
 fn parse_env(s: &str) -> std::result::Result<(String, String), String> {
@@ -161,6 +170,24 @@ impl SpecFlags {
         );
         put("start_at", instant_field("start-at", &self.start_at)?);
         put("end_at", instant_field("end-at", &self.end_at)?);
+        if self.on_demand {
+            put("schedules", Some(json!([])));
+        }
+        put(
+            "params",
+            (!self.params.is_empty()).then(|| {
+                Value::Array(
+                    self.params
+                        .iter()
+                        .map(|p| match p.split_once('=') {
+                            Some((name, default)) => json!({ "name": name, "default": default }),
+                            None => json!({ "name": p }),
+                        })
+                        .collect(),
+                )
+            }),
+        );
+        put("accepts_args", self.accepts_args.map(Value::from));
         Ok(m)
     }
 }
@@ -205,14 +232,7 @@ pub enum TaskCmd {
     #[command(
         after_help = "Examples:\n  cloudtaskctl task start backup && cloudtaskctl task logs backup -f\n  cloudtaskctl task start deploy --idempotency-key \"$CI_PIPELINE_ID\""
     )]
-    Start {
-        #[command(flatten)]
-        task: TaskRef,
-        /// Start at most one run per key: repeating the start with the same key within 24
-        /// hours answers the run it created (a CI step re-run after a network error).
-        #[arg(long, value_name = "KEY")]
-        idempotency_key: Option<String>,
-    },
+    Start(StartArgs),
     /// Kill a task's active runs (they end as `killed`).
     #[command(after_help = "Example:\n  cloudtaskctl task stop backup")]
     Stop(TaskRef),
@@ -344,21 +364,7 @@ pub async fn task(c: &Client, cmd: TaskCmd, out: Output) -> Result<()> {
         TaskCmd::Show(t) => show(&c.get(&t.path("")).await?)?,
         TaskCmd::Pause(t) => toggle(c, &t, "pause", out).await?,
         TaskCmd::Resume(t) => toggle(c, &t, "resume", out).await?,
-        TaskCmd::Start {
-            task,
-            idempotency_key,
-        } => {
-            let headers: Vec<(&str, &str)> = idempotency_key
-                .as_deref()
-                .map(|k| ("idempotency-key", k))
-                .into_iter()
-                .collect();
-            let r: ActionResult = c.post_empty_with(&task.path("/start"), &headers).await?;
-            if out.json() {
-                return table::print_json(&r);
-            }
-            println!("started run {}", r.runs.join(", "));
-        }
+        TaskCmd::Start(args) => start(c, args, out).await?,
         TaskCmd::Stop(t) => stop(c, &t, out).await?,
         TaskCmd::Clone { task, new_name } => {
             let v: TaskView = c
@@ -470,6 +476,156 @@ async fn toggle(c: &Client, t: &TaskRef, verb: &str, out: Output) -> Result<()> 
     Ok(())
 }
 
+/// `task start`'s flags.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    task: TaskRef,
+    /// A declared parameter K=V, passed to the command as an environment variable. Repeatable.
+    #[arg(long = "env", value_parser = parse_env, value_name = "K=V")]
+    env: Vec<(String, String)>,
+    /// An extra argument for the command's "$@" (the task must accept arguments). Repeatable.
+    #[arg(long = "arg", value_name = "ARG", allow_hyphen_values = true)]
+    args: Vec<String>,
+    /// Start at most one run per key: repeating the start with the same key within 24
+    /// hours answers the run it created (a CI step re-run after a network error).
+    #[arg(long, value_name = "KEY")]
+    idempotency_key: Option<String>,
+    /// Wait for the run to end; the exit code says how it ended (see the README).
+    #[arg(long)]
+    wait: bool,
+    /// Print the run's output while waiting (implies --wait).
+    #[arg(long, short)]
+    follow: bool,
+    /// Give up waiting after this long (the run goes on); exit code 95. Needs --wait or --follow.
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+}
+
+/// Exit codes of `task start --wait`: how the run ended.
+pub const EXIT_TIMED_OUT: i32 = 90;
+pub const EXIT_KILLED: i32 = 91;
+pub const EXIT_LOST: i32 = 92;
+pub const EXIT_SKIPPED: i32 = 93;
+pub const EXIT_MISSED: i32 = 94;
+pub const EXIT_WAIT_TIMEOUT: i32 = 95;
+/// A failed run exits 100 + its command's exit code (1–98); 199 for 99 and above or a signal.
+pub const EXIT_FAILED_BASE: i32 = 100;
+
+/// The exit code that says how `run` ended.
+pub fn run_exit(run: &RunRecord) -> i32 {
+    match run.status {
+        RunStatus::Succeeded => 0,
+        RunStatus::Failed => match run.exit_code {
+            Some(c) if (1..=98).contains(&c) => EXIT_FAILED_BASE + c,
+            _ => EXIT_FAILED_BASE + 99,
+        },
+        RunStatus::TimedOut => EXIT_TIMED_OUT,
+        RunStatus::Killed => EXIT_KILLED,
+        RunStatus::Lost => EXIT_LOST,
+        RunStatus::Skipped => EXIT_SKIPPED,
+        RunStatus::Missed => EXIT_MISSED,
+        // Not terminal: never asked of a finished wait.
+        RunStatus::Scheduled | RunStatus::Running => 1,
+    }
+}
+
+/// Starts a run; with --wait or --follow, waits for it and exits as it ended.
+async fn start(c: &Client, a: StartArgs, out: Output) -> Result<()> {
+    if a.timeout.is_some() && !(a.wait || a.follow) {
+        return Err(Failure::new(
+            Exit::Usage,
+            "--timeout limits a wait: give it with --wait or --follow",
+        ));
+    }
+    let headers: Vec<(&str, &str)> = a
+        .idempotency_key
+        .as_deref()
+        .map(|k| ("idempotency-key", k))
+        .into_iter()
+        .collect();
+    let body = StartRequest {
+        env: a.env.iter().cloned().collect(),
+        args: a.args.clone(),
+    };
+    let r: ActionResult = c
+        .send_json_with(Method::POST, &a.task.path("/start"), &body, &headers)
+        .await?;
+    let Some(run_id) = r.runs.first().cloned() else {
+        return Err(Failure::new(Exit::Failure, "the center started no run"));
+    };
+    if !(a.wait || a.follow) {
+        if out.json() {
+            return table::print_json(&r);
+        }
+        println!("started run {run_id}");
+        return Ok(());
+    }
+    if !out.json() {
+        eprintln!("started run {run_id}");
+    }
+    let deadline = match &a.timeout {
+        Some(t) => Some(
+            tokio::time::Instant::now()
+                + std::time::Duration::from_millis(
+                    parse_duration_ms(t)
+                        .map_err(|e| Failure::new(Exit::Usage, format!("--timeout: {e}")))?,
+                ),
+        ),
+        None => None,
+    };
+    let waited = async {
+        if a.follow {
+            stream_log(c, &run_id).await?;
+        }
+        wait_for_end(c, &run_id).await
+    };
+    let rec = match deadline {
+        None => waited.await?,
+        Some(d) => match tokio::time::timeout_at(d, waited).await {
+            Ok(rec) => rec?,
+            Err(_) => {
+                return Err(Failure::new(
+                    Exit::Run(EXIT_WAIT_TIMEOUT),
+                    format!(
+                        "gave up waiting for run {run_id} after {}; it goes on",
+                        a.timeout.as_deref().unwrap_or("")
+                    ),
+                ));
+            }
+        },
+    };
+    if out.json() {
+        table::print_json(&rec)?;
+    } else {
+        let code = rec
+            .exit_code
+            .map(|c| format!(" (exit {c})"))
+            .unwrap_or_default();
+        eprintln!("run {} {}{code}", rec.id, rec.status);
+    }
+    match run_exit(&rec) {
+        0 => Ok(()),
+        code => Err(Failure::new(
+            Exit::Run(code),
+            format!("run {} ended {}", rec.id, rec.status),
+        )),
+    }
+}
+
+/// Polls the run until it is terminal: a second apart, first sooner (most runs are short).
+async fn wait_for_end(c: &Client, run_id: &str) -> Result<RunRecord> {
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        let rec: RunRecord = c.get(&format!("/runs/{}", enc(run_id))).await?;
+        if rec.status.is_terminal() {
+            return Ok(rec);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(1));
+    }
+}
+
 /// Stop: kills the task's active runs, prints which.
 async fn stop(c: &Client, t: &TaskRef, out: Output) -> Result<()> {
     let r: ActionResult = c.post_empty(&t.path("/stop")).await?;
@@ -525,9 +681,12 @@ async fn logs(c: &Client, task: &TaskRef, run: Option<String>, follow: bool) -> 
     print_log(c, &run_id, follow).await
 }
 
-/// Prints a run's log; with `follow`, until the run ends, then its status (non-zero exit
-/// unless it succeeded).
-pub async fn print_log(c: &Client, run_id: &str, follow: bool) -> Result<()> {
+/// Copies a run's log to stdout, following it until the run ends.
+async fn stream_log(c: &Client, run_id: &str) -> Result<()> {
+    copy_log(c, run_id, true).await
+}
+
+async fn copy_log(c: &Client, run_id: &str, follow: bool) -> Result<()> {
     let resp = c
         .stream(&format!(
             "/runs/{}/log{}",
@@ -541,6 +700,13 @@ pub async fn print_log(c: &Client, run_id: &str, follow: bool) -> Result<()> {
         out.write_all(&chunk?)?;
         out.flush()?;
     }
+    Ok(())
+}
+
+/// Prints a run's log; with `follow`, until the run ends, then its status (non-zero exit
+/// unless it succeeded).
+pub async fn print_log(c: &Client, run_id: &str, follow: bool) -> Result<()> {
+    copy_log(c, run_id, follow).await?;
     if follow {
         let rec: RunRecord = c.get(&format!("/runs/{}", enc(run_id))).await?;
         let code = rec

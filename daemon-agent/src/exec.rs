@@ -26,6 +26,8 @@ const SIGKILL: i32 = 9;
 #[derive(Debug, Clone)]
 pub struct Launch {
     pub command: String,
+    /// The command's positional parameters (`"$@"`): a manual start's extra arguments.
+    pub args: Vec<String>,
     pub workdir: PathBuf,
     pub env: Vec<(String, String)>,
     pub timeout: Option<Duration>,
@@ -57,12 +59,13 @@ pub struct StopRequest {
 }
 
 /// What every Unix run goes through: the shell waits for one line on stdin (the release), then
-/// runs the task's command (`$1`, evaluated with no positional parameters, as `sh -c` would)
-/// with stdin from /dev/null. End of file instead of the line (the agent dropped a held
+/// runs the task's command (`$1`, evaluated with the remaining arguments as its positional
+/// parameters — none unless a manual start passed some —, as `sh -c` would) with stdin from
+/// /dev/null. End of file instead of the line (the agent dropped a held
 /// process, or died) exits without running anything. This lets a run's process be started
 /// ahead of its instant and released at the instant (see [`hold`]).
 #[cfg(unix)]
-const GATE: &str = r#"read -r _ || exit 0; exec </dev/null; eval "set --; $1""#;
+const GATE: &str = r#"read -r _ || exit 0; exec </dev/null; eval "shift; $1""#;
 
 fn command(launch: &Launch) -> CommandWrap {
     // An absolute path: with a PATH of its own in the environment, std would fork the whole
@@ -75,6 +78,7 @@ fn command(launch: &Launch) -> CommandWrap {
             .arg(GATE)
             .arg("sh")
             .arg(&launch.command)
+            .args(&launch.args)
             .env_clear();
         #[cfg(windows)]
         c.arg("/C").arg(&launch.command);
@@ -409,6 +413,7 @@ mod tests {
     fn launch(cmd: &str) -> Launch {
         Launch {
             command: cmd.into(),
+            args: Vec::new(),
             workdir: std::env::temp_dir(),
             env: vec![("GREETING".into(), "hello".into())],
             timeout: None,

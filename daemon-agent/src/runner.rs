@@ -126,6 +126,7 @@ pub async fn hold(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<Held
 async fn launch_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<Launch, String> {
     Ok(Launch {
         command: task.spec.command.clone(),
+        args: run.args.clone(),
         workdir: prepare(ctx, task).await?,
         env: env_for(ctx, task, run),
         timeout: task.spec.timeout_ms.map(Duration::from_millis),
@@ -157,6 +158,13 @@ async fn prepare(ctx: &RunContext, task: &Task) -> Result<PathBuf, String> {
 fn env_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = ctx.inherited_env.to_vec();
     env.extend(task.spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // Declared parameters: the start's values (which already hold the defaults it did not
+    // set), or for a scheduled run the defaults.
+    for p in &task.spec.params {
+        if let Some(v) = run.params.get(&p.name).or(p.default.as_ref()) {
+            env.push((p.name.clone(), v.clone()));
+        }
+    }
     env.extend([
         ("CLOUDTASK_TASK_ID".into(), task.id.clone()),
         ("CLOUDTASK_TASK_NAME".into(), task.spec.name.clone()),

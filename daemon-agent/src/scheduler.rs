@@ -148,12 +148,9 @@ enum Want {
         at: Timestamp,
         fate: Fate,
     },
+    /// The next attempt's record, made from the failed one (its id, parameters, arguments).
     Retry {
-        task: String,
-        scheduled_at: Timestamp,
-        attempt: u32,
-        /// The id of the attempt that failed: the retry's id follows from it.
-        of: String,
+        run: RunRecord,
     },
     Manual {
         run: RunRecord,
@@ -163,16 +160,15 @@ enum Want {
 impl Want {
     fn task(&self) -> &str {
         match self {
-            Want::Planned { task, .. } | Want::Retry { task, .. } => task,
-            Want::Manual { run } => &run.task,
+            Want::Planned { task, .. } => task,
+            Want::Retry { run } | Want::Manual { run } => &run.task,
         }
     }
 
     fn key(&self) -> ClaimKey {
         let run = match self {
             Want::Planned { task, at, .. } => run_id(task, *at, 1, Trigger::Schedule),
-            Want::Retry { attempt, of, .. } => attempt_id(of, *attempt),
-            Want::Manual { run } => run.id.clone(),
+            Want::Retry { run } | Want::Manual { run } => run.id.clone(),
         };
         ClaimKey {
             task: self.task().to_string(),
@@ -273,7 +269,7 @@ pub async fn run(
         assignment_version: None,
         timers: BTreeSet::new(),
         active: ActiveRuns::default(),
-        retries: BTreeSet::new(),
+        retries: BTreeMap::new(),
         waiting: VecDeque::new(),
         started: 0,
         saved_cursors: cursors,
@@ -307,8 +303,8 @@ struct Scheduler {
     timers: BTreeSet<(Timestamp, String)>,
     active: ActiveRuns,
     /// (due, task, scheduled instant, attempt)
-    /// (due, task, scheduled instant, attempt, id of the attempt that failed).
-    retries: BTreeSet<(Timestamp, String, Timestamp, u32, String)>,
+    /// Attempts due again, by (due, run id): each the next attempt's record.
+    retries: BTreeMap<(Timestamp, String), RunRecord>,
     /// Claimed runs waiting for a free slot (at most `capacity` run at once).
     waiting: VecDeque<Launch>,
     /// Runs whose process side is under way.
@@ -357,7 +353,7 @@ impl Scheduler {
                 .first()
                 .map(|(t, _)| *t)
                 .into_iter()
-                .chain(self.retries.first().map(|r| r.0))
+                .chain(self.retries.first_key_value().map(|((at, _), _)| *at))
                 .min();
             let hold_at = self.next_hold_at();
             tokio::select! {
@@ -481,7 +477,7 @@ impl Scheduler {
             }
             self.stale.remove(&id);
         }
-        self.retries.retain(|r| wanted.contains_key(&r.1));
+        self.retries.retain(|_, r| wanted.contains_key(&r.task));
         // A task new to this node picks up where its last owner left off (its latest claimed
         // instant), so instants missed in between follow the misfire policy.
         let arriving: Vec<String> = wanted
@@ -627,17 +623,14 @@ impl Scheduler {
                 fate: d.fate,
             }));
         }
-        while let Some((at, task, scheduled_at, attempt, of)) = self.retries.first().cloned() {
-            if at > now {
-                break;
+        while self
+            .retries
+            .first_key_value()
+            .is_some_and(|((at, _), _)| *at <= now)
+        {
+            if let Some((_, run)) = self.retries.pop_first() {
+                wants.push(Want::Retry { run });
             }
-            self.retries.pop_first();
-            wants.push(Want::Retry {
-                task,
-                scheduled_at,
-                attempt,
-                of,
-            });
         }
         if !wants.is_empty() {
             self.claim_and_act(wants).await;
@@ -808,14 +801,8 @@ impl Scheduler {
                     o.next = Some(again);
                     self.timers.insert((again, task));
                 }
-                Want::Retry {
-                    task,
-                    scheduled_at,
-                    attempt,
-                    of,
-                } => {
-                    self.retries
-                        .insert((again, task, scheduled_at, attempt, of));
+                Want::Retry { run } => {
+                    self.retries.insert((again, run.id.clone()), run);
                 }
                 Want::Manual { run } => {
                     tracing::warn!(run = %run.id, "manual run not started: claims are failing");
@@ -844,6 +831,8 @@ impl Scheduler {
             attempt,
             trigger,
             message: None,
+            params: Default::default(),
+            args: Vec::new(),
         }
     }
 
@@ -869,16 +858,7 @@ impl Scheduler {
                 fate: Fate::Fire(trigger),
                 ..
             } => self.record(&task, at, 1, trigger),
-            Want::Retry {
-                scheduled_at,
-                attempt,
-                of,
-                ..
-            } => RunRecord {
-                id: attempt_id(&of, attempt),
-                ..self.record(&task, scheduled_at, attempt, Trigger::Retry)
-            },
-            Want::Manual { run } => run,
+            Want::Retry { run } | Want::Manual { run } => run,
         };
         let running = self
             .active
@@ -1038,8 +1018,14 @@ impl Scheduler {
                 .checked_add(delay)
                 .unwrap_or(Timestamp::MAX);
             tracing::info!(run = %rec.id, attempt = rec.attempt + 1, %at, "retry scheduled");
-            self.retries
-                .insert((at, rec.task, rec.scheduled_at, rec.attempt + 1, rec.id));
+            let attempt = rec.attempt + 1;
+            let next = RunRecord {
+                id: attempt_id(&rec.id, attempt),
+                params: rec.params,
+                args: rec.args,
+                ..self.record(&o.task, rec.scheduled_at, attempt, Trigger::Retry)
+            };
+            self.retries.insert((at, next.id.clone()), next);
         }
     }
 

@@ -388,6 +388,8 @@ mod tests {
             attempt: 1,
             trigger: Trigger::Schedule,
             message: None,
+            params: Default::default(),
+            args: Vec::new(),
         }
     }
 

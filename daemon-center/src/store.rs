@@ -16,7 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -84,6 +84,8 @@ UPDATE runs SET status_rank = 3 WHERE status_rank = 2 AND status <> 'lost';
 "#,
     r#"
 CREATE TABLE start_keys (task_id TEXT NOT NULL, key TEXT NOT NULL, run_id TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (task_id, key));
+ALTER TABLE runs ADD COLUMN params TEXT;
+ALTER TABLE runs ADD COLUMN args TEXT;
 "#,
 ];
 
@@ -102,6 +104,27 @@ fn ms(t: Timestamp) -> i64 {
 
 fn ts(v: i64) -> Timestamp {
     Timestamp::from_millisecond(v).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// A JSON column that stays NULL when there is nothing in it.
+fn json_unless_empty(value: &impl serde::Serialize, empty: bool) -> Result<Option<String>> {
+    if empty {
+        return Ok(None);
+    }
+    serde_json::to_string(value)
+        .map(Some)
+        .map_err(|e| corrupt("run parameters", e))
+}
+
+/// Reads a JSON column written by [`json_unless_empty`].
+fn json_or_default<T: serde::de::DeserializeOwned + Default>(
+    row: &SqliteRow,
+    column: &str,
+) -> Result<T> {
+    match row.try_get::<Option<String>, _>(column)? {
+        None => Ok(T::default()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| corrupt(column, e)),
+    }
 }
 
 fn corrupt(what: &str, message: impl ToString) -> Error {
@@ -149,39 +172,46 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // Migrate on a connection of its own, closed before the pool opens: a connection that
+        // saw the schema before a migration changed a table's columns could read that table's
+        // rows by the old column list (seen with `SELECT *` after `ALTER TABLE … ADD COLUMN`).
+        let mut conn = opts.connect().await?;
+        migrate(&mut conn).await?;
+        conn.close().await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        let store = Store {
+        Ok(Store {
             pool,
             writes: Default::default(),
-        };
-        store.migrate().await?;
-        Ok(store)
+        })
     }
+}
 
-    async fn migrate(&self) -> Result<()> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-            .execute(&self.pool)
+/// Applies the migrations not applied yet, each in its own transaction.
+async fn migrate(conn: &mut sqlx::SqliteConnection) -> Result<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .execute(&mut *conn)
+        .await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    let current = current.unwrap_or(0) as usize;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+            .bind((i + 1) as i64)
+            .execute(&mut *tx)
             .await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
-            .fetch_one(&self.pool)
-            .await?;
-        let current = current.unwrap_or(0) as usize;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-            let mut tx = self.pool.begin().await?;
-            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
-                .bind((i + 1) as i64)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            tracing::info!(version = i + 1, "store migrated");
-        }
-        Ok(())
+        tx.commit().await?;
+        tracing::info!(version = i + 1, "store migrated");
     }
+    Ok(())
+}
 
+impl Store {
     // ---- tokens and audit
 
     pub async fn tokens(&self) -> Result<Vec<(String, String, String)>> {
@@ -520,6 +550,8 @@ impl Store {
             trigger: serde_json::from_value(serde_json::Value::String(trigger))
                 .map_err(|e| corrupt("run trigger", e))?,
             message: row.try_get("message")?,
+            params: json_or_default(row, "params")?,
+            args: json_or_default(row, "args")?,
         })
     }
 
@@ -675,8 +707,8 @@ impl Store {
             .await?;
         }
         sqlx::query(
-            "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message, params, args)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&run.id)
         .bind(&run.task)
@@ -691,6 +723,8 @@ impl Store {
         .bind(i64::from(run.attempt))
         .bind(run.trigger.as_str())
         .bind(&run.message)
+        .bind(json_unless_empty(&run.params, run.params.is_empty())?)
+        .bind(json_unless_empty(&run.args, run.args.is_empty())?)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -833,6 +867,8 @@ mod tests {
             attempt: 1,
             trigger: Trigger::Schedule,
             message: None,
+            params: Default::default(),
+            args: Vec::new(),
         }
     }
 

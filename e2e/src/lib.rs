@@ -402,6 +402,16 @@ impl Drop for Agent {
 }
 
 /// A .tar.gz holding `files` (path, mode, content).
+/// A finished command's exit code and output, for assertion messages.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 pub fn tar_gz(files: &[(&str, u32, &str)]) -> Vec<u8> {
     let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),

@@ -156,6 +156,17 @@ pub struct VersionInfo {
     pub leader: bool,
 }
 
+/// The body of `POST /tasks/{key}/start` (optional): parameter values and extra arguments,
+/// checked against what the task declares.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActionResult {
     pub task: String,

@@ -29,6 +29,8 @@ pub struct TaskSpec {
     pub package: Option<PackageRef>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// When it fires; none makes an on-demand task, run only when started.
+    #[serde(default)]
     pub schedules: Vec<String>,
     #[serde(default = "default_timezone")]
     pub timezone: String,
@@ -62,6 +64,54 @@ pub struct TaskSpec {
     pub node_selector: BTreeMap<String, String>,
     #[serde(default)]
     pub paused: bool,
+    /// Parameters a start may set (`task start --env K=V`), passed to the command as
+    /// environment variables; anything else a start names is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<Param>,
+    /// Whether a start may pass extra arguments (`task start --arg X`): the command's `"$@"`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accepts_args: bool,
+}
+
+/// A declared parameter of a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    /// The environment variable it sets.
+    pub name: String,
+    /// Its value when a start (or a scheduled run) does not give one; unset if none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// The most arguments a start may pass, and the longest value of one argument or parameter.
+pub const MAX_START_ARGS: usize = 64;
+pub const MAX_PARAM_BYTES: usize = 4096;
+
+/// Parameter names that look like secrets: those belong in the task's `env`, never in a
+/// start's parameters, which are recorded on the run and shown to anyone who can read it.
+fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "CREDENTIAL",
+        "PRIVATE_KEY",
+        "API_KEY",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
+}
+
+/// Whether `key` may name an environment variable of a run.
+fn valid_env_name(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn default_cluster() -> String {
@@ -238,6 +288,12 @@ pub struct RunRecord {
     pub trigger: Trigger,
     /// Why the run ended as it did, when the exit code does not say it.
     pub message: Option<String>,
+    /// Parameters of a manual start (with the declared defaults it did not set).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+    /// Extra arguments of a manual start: the command's `"$@"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
 }
 
 /// The id of a run: the same (task, instant, attempt) always gives the same id, so the claim,
@@ -367,10 +423,7 @@ impl TaskSpec {
             }
         }
         for key in self.env.keys() {
-            let ok = !key.is_empty()
-                && !key.starts_with(|c: char| c.is_ascii_digit())
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !ok {
+            if !valid_env_name(key) {
                 return Err(ValidationError::new(
                     format!("env.{key}"),
                     "is not a valid variable name (letters, digits, '_', not starting with a digit)",
@@ -383,11 +436,51 @@ impl TaskSpec {
                 ));
             }
         }
-        if self.schedules.is_empty() {
-            return Err(ValidationError::new(
-                "schedules",
-                "needs at least one schedule (cron, @daily-style alias or @every <duration>)",
-            ));
+        let mut declared = std::collections::BTreeSet::new();
+        for (i, p) in self.params.iter().enumerate() {
+            let field = format!("params[{i}]");
+            if !valid_env_name(&p.name) || p.name.starts_with("CLOUDTASK_") {
+                return Err(ValidationError::new(
+                    format!("{field}.name"),
+                    format!(
+                        "{:?} is not a variable name a start may set (letters, digits, '_'; not CLOUDTASK_*)",
+                        p.name
+                    ),
+                ));
+            }
+            if looks_secret(&p.name) {
+                return Err(ValidationError::new(
+                    format!("{field}.name"),
+                    format!(
+                        "{:?} looks like a secret: parameters are recorded on the run in clear; put secrets in the task's env",
+                        p.name
+                    ),
+                ));
+            }
+            if self.env.contains_key(&p.name) {
+                return Err(ValidationError::new(
+                    format!("{field}.name"),
+                    format!(
+                        "{:?} is also in the task's env, which a start may not override",
+                        p.name
+                    ),
+                ));
+            }
+            if !declared.insert(p.name.as_str()) {
+                return Err(ValidationError::new(
+                    format!("{field}.name"),
+                    format!("{:?} is declared twice", p.name),
+                ));
+            }
+            if p.default
+                .as_ref()
+                .is_some_and(|d| d.len() > MAX_PARAM_BYTES)
+            {
+                return Err(ValidationError::new(
+                    format!("{field}.default"),
+                    format!("is longer than {MAX_PARAM_BYTES} bytes"),
+                ));
+            }
         }
         let tz = jiff::tz::TimeZone::get(&self.timezone).map_err(|_| {
             ValidationError::new(
@@ -429,11 +522,87 @@ impl TaskSpec {
 }
 
 impl TaskSpec {
+    /// The schedules as listings show them: `on-demand` when there are none.
+    pub fn schedule_text(&self) -> String {
+        if self.schedules.is_empty() {
+            "on-demand".to_string()
+        } else {
+            self.schedules.join(" | ")
+        }
+    }
+
+    /// Checks what a start asks for against what the task declares, and gives the values a
+    /// run gets: the start's, then the declared defaults. Names the offending parameter.
+    pub fn resolve_start(
+        &self,
+        env: &BTreeMap<String, String>,
+        args: &[String],
+    ) -> Result<BTreeMap<String, String>, ValidationError> {
+        for (k, v) in env {
+            if !self.params.iter().any(|p| p.name == *k) {
+                let declared: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(ValidationError::new(
+                    format!("env.{k}"),
+                    if declared.is_empty() {
+                        format!("task {} declares no parameters", self.name)
+                    } else {
+                        format!(
+                            "is not a parameter of task {}; it declares {}",
+                            self.name,
+                            declared.join(", ")
+                        )
+                    },
+                ));
+            }
+            if v.len() > MAX_PARAM_BYTES || v.contains('\0') {
+                return Err(ValidationError::new(
+                    format!("env.{k}"),
+                    format!("must be at most {MAX_PARAM_BYTES} bytes, without NUL"),
+                ));
+            }
+        }
+        if !args.is_empty() && !self.accepts_args {
+            return Err(ValidationError::new(
+                "args",
+                format!(
+                    "task {} does not accept arguments (accepts_args = false)",
+                    self.name
+                ),
+            ));
+        }
+        if args.len() > MAX_START_ARGS {
+            return Err(ValidationError::new(
+                "args",
+                format!("at most {MAX_START_ARGS} arguments"),
+            ));
+        }
+        if let Some(i) = args
+            .iter()
+            .position(|a| a.len() > MAX_PARAM_BYTES || a.contains('\0'))
+        {
+            return Err(ValidationError::new(
+                format!("args[{i}]"),
+                format!("must be at most {MAX_PARAM_BYTES} bytes, without NUL"),
+            ));
+        }
+        let mut values = env.clone();
+        for p in &self.params {
+            if let Some(d) = &p.default {
+                values.entry(p.name.clone()).or_insert_with(|| d.clone());
+            }
+        }
+        Ok(values)
+    }
+
     /// [`TaskSpec::validate`], and refuses schedules that can never fire: an expression that
     /// names no real date (`0 0 30 2 *`), or a window that holds no fire time. What create,
     /// edit and `apply` check; a window that has merely ended passes.
     pub fn validate_fires(&self) -> Result<ScheduleSet, ValidationError> {
         let set = self.validate()?;
+        if self.schedules.is_empty() {
+            // On demand: it fires only when started.
+            return Ok(set);
+        }
         for (i, s) in set.schedules().iter().enumerate() {
             let alone = ScheduleSet::new(vec![s.clone()], set.time_zone().clone(), None, None);
             if alone.first_fire().is_none() {
@@ -517,9 +686,63 @@ mod tests {
         s.env.insert("CLOUDTASK_X".into(), "1".into());
         assert_eq!(s.validate().unwrap_err().field, "env.CLOUDTASK_X");
 
+        // No schedule is an on-demand task, not an error.
         let mut s = spec();
         s.schedules.clear();
-        assert_eq!(s.validate().unwrap_err().field, "schedules");
+        assert!(s.validate_fires().is_ok());
+
+        let mut s = spec();
+        s.params = vec![
+            Param {
+                name: "VERSION".into(),
+                default: None,
+                description: String::new(),
+            },
+            Param {
+                name: "VERSION".into(),
+                default: None,
+                description: String::new(),
+            },
+        ];
+        assert_eq!(s.validate().unwrap_err().field, "params[1].name");
+        s.params[1].name = "API_TOKEN".into();
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .message
+                .contains("looks like a secret")
+        );
+        s.params[1].name = "1X".into();
+        assert_eq!(s.validate().unwrap_err().field, "params[1].name");
+    }
+
+    #[test]
+    fn a_start_gets_its_values_then_the_declared_defaults() {
+        let mut s = spec();
+        s.params = vec![
+            Param {
+                name: "VERSION".into(),
+                default: None,
+                description: String::new(),
+            },
+            Param {
+                name: "TARGET".into(),
+                default: Some("staging".into()),
+                description: String::new(),
+            },
+        ];
+        let given: BTreeMap<String, String> = [("VERSION".to_string(), "2".to_string())].into();
+        let values = s.resolve_start(&given, &[]).unwrap();
+        assert_eq!(values["VERSION"], "2");
+        assert_eq!(values["TARGET"], "staging");
+        let other: BTreeMap<String, String> = [("DEBUG".to_string(), "1".to_string())].into();
+        assert_eq!(s.resolve_start(&other, &[]).unwrap_err().field, "env.DEBUG");
+        let err = s.resolve_start(&given, &["x".into()]).unwrap_err();
+        assert_eq!(err.field, "args");
+        s.accepts_args = true;
+        assert!(s.resolve_start(&given, &["x".into()]).is_ok());
+        let many = vec!["a".to_string(); MAX_START_ARGS + 1];
+        assert_eq!(s.resolve_start(&given, &many).unwrap_err().field, "args");
     }
 
     #[test]

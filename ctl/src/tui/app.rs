@@ -122,6 +122,13 @@ pub enum Cmd {
         task: String,
         name: String,
     },
+    /// Run now with parameter values and arguments.
+    Start {
+        task: String,
+        name: String,
+        env: BTreeMap<String, String>,
+        args: Vec<String>,
+    },
     Delete {
         task: String,
         name: String,
@@ -187,6 +194,8 @@ pub enum Focus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptKind {
+    /// Run now with parameters: `K=V …` and, after `--`, arguments.
+    Params,
     Clone,
     Upload,
     Command,
@@ -856,10 +865,25 @@ impl App {
                     self.overlay = Some(Overlay::Prompt { kind, task, input });
                 } else if edit_text(&mut input, &k) {
                     let value = input.trim().to_string();
-                    if value.is_empty() {
+                    if value.is_empty() && kind != PromptKind::Params {
                         return;
                     }
                     match kind {
+                        PromptKind::Params => match parse_start_input(&value) {
+                            Ok((env, args)) => {
+                                let name = self.task_name(&task);
+                                cmds.push(Cmd::Start {
+                                    task,
+                                    name,
+                                    env,
+                                    args,
+                                });
+                            }
+                            Err(e) => {
+                                self.note(false, e);
+                                self.overlay = Some(Overlay::Prompt { kind, task, input });
+                            }
+                        },
                         PromptKind::Clone => cmds.push(Cmd::Clone { task, name: value }),
                         PromptKind::Upload => cmds.push(Cmd::Upload { task, path: value }),
                         PromptKind::Command => {
@@ -1056,7 +1080,30 @@ impl App {
                 }
             }
             Action::RunNow => {
-                for (id, _) in self.targets() {
+                let targets = self.targets();
+                // One task that declares parameters or arguments: offer them, defaults filled in.
+                if let [(id, _)] = targets.as_slice()
+                    && let Some(t) = self.tasks.get(id)
+                    && (!t.task.spec.params.is_empty() || t.task.spec.accepts_args)
+                {
+                    let mut input: Vec<String> = t
+                        .task
+                        .spec
+                        .params
+                        .iter()
+                        .map(|p| format!("{}={}", p.name, p.default.clone().unwrap_or_default()))
+                        .collect();
+                    if t.task.spec.accepts_args {
+                        input.push("--".into());
+                    }
+                    self.overlay = Some(Overlay::Prompt {
+                        kind: PromptKind::Params,
+                        task: id.clone(),
+                        input: input.join(" "),
+                    });
+                    return;
+                }
+                for (id, _) in targets {
                     let name = self.task_name(&id);
                     cmds.push(Cmd::Action {
                         task: id,
@@ -1310,4 +1357,26 @@ fn complete(prefix: &str) -> Option<&'static str> {
         return None;
     }
     PALETTE.iter().copied().find(|c| c.starts_with(p))
+}
+
+/// Parses the run-now prompt: `K=V` words set parameters (an empty value leaves the parameter
+/// to its default), words after `--` are arguments. Words split on spaces.
+pub fn parse_start_input(text: &str) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
+    let mut env = BTreeMap::new();
+    let mut args = Vec::new();
+    let mut words = text.split_whitespace();
+    for w in words.by_ref() {
+        if w == "--" {
+            break;
+        }
+        match w.split_once('=') {
+            Some((k, "")) if !k.is_empty() => {}
+            Some((k, v)) if !k.is_empty() => {
+                env.insert(k.to_string(), v.to_string());
+            }
+            _ => return Err(format!("{w:?} is not K=V (arguments go after --)")),
+        }
+    }
+    args.extend(words.map(str::to_string));
+    Ok((env, args))
 }

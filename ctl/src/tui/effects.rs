@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cloudtask_shared::RunRecord;
 use cloudtask_shared::api::{
-    ActionResult, ClusterView, NodeView, PackageInfo, StreamFrame, TaskView,
+    ActionResult, ClusterView, NodeView, PackageInfo, StartRequest, StreamFrame, TaskView,
 };
 use futures_util::StreamExt;
 use reqwest::Method;
@@ -47,6 +47,23 @@ pub async fn run(c: Client, cmd: Cmd, tx: Tx) {
                 result: result.map_err(|f| f.message),
             }
         }
+        Cmd::Start {
+            task,
+            name,
+            env,
+            args,
+        } => Msg::Done {
+            what: format!("start {name}"),
+            result: c
+                .send_json::<_, ActionResult>(
+                    Method::POST,
+                    &format!("/tasks/{}/start", enc(&task)),
+                    &StartRequest { env, args },
+                )
+                .await
+                .map(|r| format!("started {}", r.runs.join(", ")))
+                .map_err(|f| f.message),
+        },
         Cmd::Clone { task, name } => Msg::Done {
             what: format!("clone as {name}"),
             result: c

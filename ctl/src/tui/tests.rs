@@ -65,6 +65,8 @@ fn run(id: &str, task: &str, status: RunStatus, minutes_ago: i64) -> RunRecord {
         attempt: 1,
         trigger: Trigger::Schedule,
         message: None,
+        params: Default::default(),
+        args: Vec::new(),
     }
 }
 
@@ -345,6 +347,60 @@ fn marks_make_bulk_actions() {
     app.update(key(' '));
     let cmds = app.update(key('t'));
     assert_eq!(cmds.len(), 2, "{cmds:?}");
+}
+
+#[test]
+fn run_now_offers_declared_parameters() {
+    let mut app = fixture(false);
+    let mut deploy = task("t9", "deploy", "scheduled");
+    deploy.task.spec.params = vec![
+        cloudtask_shared::Param {
+            name: "VERSION".into(),
+            default: None,
+            description: String::new(),
+        },
+        cloudtask_shared::Param {
+            name: "TARGET".into(),
+            default: Some("staging".into()),
+            description: String::new(),
+        },
+    ];
+    deploy.task.spec.accepts_args = true;
+    app.update(Msg::Tasks(vec![deploy, task("t1", "backup", "scheduled")]));
+    app.update(code(KeyCode::Enter));
+    // Sorted by name: backup first; a task without parameters starts at once.
+    let cmds = app.update(key('t'));
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::Action { verb: "start", .. }]),
+        "{cmds:?}"
+    );
+    app.update(code(KeyCode::Down));
+    assert!(app.update(key('t')).is_empty(), "a prompt first");
+    assert!(
+        matches!(&app.overlay, Some(Overlay::Prompt { kind: PromptKind::Params, input, .. })
+            if input == "VERSION= TARGET=staging --"),
+        "{:?}",
+        app.overlay
+    );
+    for _ in 0..=" TARGET=staging --".len() - 1 {
+        app.update(code(KeyCode::Backspace));
+    }
+    typed(&mut app, "1.2 TARGET=prod -- --dry-run");
+    let cmds = app.update(code(KeyCode::Enter));
+    let want = Cmd::Start {
+        task: "t9".into(),
+        name: "deploy".into(),
+        env: [
+            ("VERSION".to_string(), "1.2".to_string()),
+            ("TARGET".into(), "prod".into()),
+        ]
+        .into_iter()
+        .collect(),
+        args: vec!["--dry-run".into()],
+    };
+    assert_eq!(cmds, [want]);
+    // A word that is not K=V before `--` is refused and the prompt stays open.
+    assert!(super::app::parse_start_input("oops").is_err());
 }
 
 #[test]

@@ -324,7 +324,7 @@ fn tasks(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
                 Span::raw(mark),
                 Span::styled(t.state.clone(), theme.state(&t.state)),
                 Span::raw(format!("{}/{}", t.task.spec.group, t.task.spec.name)),
-                Span::raw(t.task.spec.schedules.join(" | ")),
+                Span::raw(t.task.spec.schedule_text()),
                 Span::raw(countdown(app.now, t.next_fires.first())),
                 Span::styled(
                     last.map(|r| r.status.to_string())
@@ -453,11 +453,7 @@ fn task(app: &App, theme: &Theme, id: &str, area: Rect, buf: &mut Buffer) {
             Span::raw(format!("   version {}", t.task.version)),
         ]),
         Line::from(format!("command  {}", s.command)),
-        Line::from(format!(
-            "schedule {}  ({})",
-            s.schedules.join(" | "),
-            s.timezone
-        )),
+        Line::from(format!("schedule {}  ({})", s.schedule_text(), s.timezone)),
         Line::from(format!("package  {pkg}")),
         Line::from(format!(
             "policy   concurrency {} · misfire {} · retries {} · timeout {}",
@@ -715,6 +711,9 @@ fn overlay(app: &App, theme: &Theme, o: &Overlay, area: Rect, buf: &mut Buffer) 
         ),
         Overlay::Prompt { kind, input, task } => {
             let what = match kind {
+                PromptKind::Params => {
+                    format!("Run {} now with (K=V … -- args)", app.task_name(task))
+                }
                 PromptKind::Clone => format!("Clone {} as", app.task_name(task)),
                 PromptKind::Upload => "Package to upload (tab completes)".to_string(),
                 PromptKind::Command => format!("Command of {}", app.task_name(task)),

@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cloudtask_agent::package::{self, Kind, Limits};
 use cloudtask_shared::api::{
-    ActionResult, CloneRequest, ClusterView, Event, PackageInfo, PatchRequest, TaskView,
+    ActionResult, CloneRequest, ClusterView, Event, PackageInfo, PatchRequest, StartRequest,
+    TaskView,
 };
 use cloudtask_shared::{
     Concurrency, PackageRef, RunRecord, RunStatus, Task, TaskSpec, Trigger, manual_run_id,
@@ -70,6 +71,8 @@ pub fn view(st: &AppState, task: Task) -> TaskView {
     };
     let state = if task.spec.paused {
         "paused"
+    } else if task.spec.schedules.is_empty() {
+        "on-demand"
     } else if let Ok(s) = &schedules
         && next_fires.is_empty()
     {
@@ -336,7 +339,9 @@ async fn start(
     who: &Caller,
     task: Task,
     headers: &HeaderMap,
+    req: StartRequest,
 ) -> ApiResult<Response> {
+    let params = task.spec.resolve_start(&req.env, &req.args)?;
     let key = match headers.get(IDEMPOTENCY_HEADER) {
         None => None,
         Some(v) => {
@@ -394,6 +399,8 @@ async fn start(
         attempt: 1,
         trigger: Trigger::Manual,
         message: None,
+        params,
+        args: req.args,
     };
     // Two requests with one key racing past the check above: the store keeps the first.
     if let Some(earlier) = st
@@ -474,7 +481,14 @@ pub async fn action(
             let saved = save(&st, &who, task, spec, &format!("task.{action}")).await?;
             Ok(Json(view(&st, saved)).into_response())
         }
-        "start" => start(&st, &who, task, &headers).await,
+        "start" => {
+            let req: StartRequest = match body {
+                None => StartRequest::default(),
+                Some(Json(v)) => serde_json::from_value(v)
+                    .map_err(|e| ApiError::invalid(format!("start request: {e}")))?,
+            };
+            start(&st, &who, task, &headers, req).await
+        }
         "stop" => {
             let runs = stop_runs(&st, &task).await?;
             audit(&st, &who, "task.stop", &task.id, &runs.join(",")).await;

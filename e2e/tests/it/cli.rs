@@ -8,14 +8,7 @@ use std::process::{Command, Output};
 use cloudtask_e2e::{Center, bin, tar_gz};
 use serde_json::Value;
 
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use cloudtask_e2e::output_text as text;
 
 fn ok_json(out: &Output) -> Value {
     assert!(out.status.success(), "{}", text(out));
@@ -626,8 +619,19 @@ async fn readme_ci_script_works_as_written() {
     };
     let first = run();
     assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("migrating to dev"),
+        "the started run's output is followed: {}",
+        text(&first)
+    );
     let second = run();
     assert!(second.status.success(), "{}", text(&second));
+    let migrations = ok_json(&c.ctl(&["task", "runs", "migrate", "--group", "ops", "-o", "json"]));
+    assert_eq!(
+        migrations.as_array().unwrap().len(),
+        1,
+        "the idempotency key kept the re-run from migrating twice: {migrations}"
+    );
     assert!(
         String::from_utf8_lossy(&second.stdout).contains("no changes"),
         "a re-run deploys nothing: {}",

@@ -85,7 +85,7 @@ fn key(spec: &TaskSpec) -> String {
 }
 
 fn bad_file(file: &str, msg: impl std::fmt::Display) -> Failure {
-    Failure::new(Exit::Failure, format!("{file}: {msg}"))
+    Failure::new(Exit::Usage, format!("{file}: {msg}"))
 }
 
 /// Reads and checks a task file (`-` is stdin); nothing is sent anywhere yet.
@@ -183,7 +183,7 @@ fn local_package(path: &Path) -> Result<PackageRef> {
         .and_then(|n| n.to_str())
         .ok_or_else(|| {
             Failure::new(
-                Exit::Failure,
+                Exit::Usage,
                 format!("package {} has no usable file name", path.display()),
             )
         })?

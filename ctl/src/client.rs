@@ -6,19 +6,23 @@ use std::path::Path;
 
 use tokio::io::AsyncReadExt;
 
-use cloudtask_shared::api::{API_PREFIX, ErrorBody};
+use cloudtask_shared::api::{API_PREFIX, ErrorBody, ErrorCode};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Exit codes scripts can rely on (DESIGN.md §5), and those of `task start --wait`.
+/// Exit codes scripts can rely on (README "Exit codes"), and those of `task start --wait`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Failure,
+    /// Usage or invalid input (a flag, a file, or what the center refused as invalid).
     Usage,
     NotFound,
     Conflict,
     Unauthorized,
+    Forbidden,
+    /// The center could not be reached or did not answer in time.
+    Unreachable,
     /// How a waited-for run ended (see [`crate::tasks::run_exit`]).
     Run(i32),
 }
@@ -31,6 +35,8 @@ impl Exit {
             Exit::NotFound => 3,
             Exit::Conflict => 4,
             Exit::Unauthorized => 5,
+            Exit::Forbidden => 6,
+            Exit::Unreachable => 7,
             Exit::Run(code) => code,
         }
     }
@@ -40,6 +46,8 @@ impl Exit {
 #[derive(Debug)]
 pub struct Failure {
     pub exit: Exit,
+    /// The center's error code, when the center refused the request.
+    pub code: Option<ErrorCode>,
     pub message: String,
 }
 
@@ -47,7 +55,25 @@ impl Failure {
     pub fn new(exit: Exit, message: impl Into<String>) -> Failure {
         Failure {
             exit,
+            code: None,
             message: message.into(),
+        }
+    }
+
+    /// The center's refusal: the exit code follows from the error code.
+    fn refused(code: ErrorCode, message: String) -> Failure {
+        let exit = match code.exit_code() {
+            2 => Exit::Usage,
+            3 => Exit::NotFound,
+            4 => Exit::Conflict,
+            5 => Exit::Unauthorized,
+            6 => Exit::Forbidden,
+            _ => Exit::Failure,
+        };
+        Failure {
+            exit,
+            code: Some(code),
+            message,
         }
     }
 }
@@ -95,7 +121,7 @@ impl Client {
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
         let resp = req.send().await.map_err(|e| {
             Failure::new(
-                Exit::Failure,
+                Exit::Unreachable,
                 format!(
                     "cannot reach the center at {}: {e} (set --server or CLOUDTASK_SERVER)",
                     self.base
@@ -106,26 +132,30 @@ impl Client {
         if status.is_success() {
             return Ok(resp);
         }
-        let message = match resp.json::<ErrorBody>().await {
-            Ok(b) => b.error.message,
-            Err(_) => format!("the center answered {status}"),
+        let (code, message) = match resp.json::<ErrorBody>().await {
+            Ok(b) => (b.error.code, b.error.message),
+            // Not the center's error shape (a proxy, a load balancer): judge by the status.
+            Err(_) => (
+                match status {
+                    StatusCode::NOT_FOUND => ErrorCode::NotFound,
+                    StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+                    StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+                    StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+                    _ => ErrorCode::Unknown,
+                },
+                format!("the center answered {status}"),
+            ),
         };
-        let exit = match status {
-            StatusCode::NOT_FOUND => Exit::NotFound,
-            StatusCode::CONFLICT => Exit::Conflict,
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Exit::Unauthorized,
-            _ => Exit::Failure,
-        };
-        let message = match exit {
-            Exit::Unauthorized if self.token.is_none() => {
+        let message = match code {
+            ErrorCode::Unauthorized if self.token.is_none() => {
                 format!("{message}: no token given (set --token or CLOUDTASK_TOKEN)")
             }
-            Exit::Unauthorized => format!(
+            ErrorCode::Unauthorized => format!(
                 "{message}: the center rejected the token (check --token or CLOUDTASK_TOKEN)"
             ),
             _ => message,
         };
-        Err(Failure::new(exit, message))
+        Err(Failure::refused(code, message))
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {

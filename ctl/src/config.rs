@@ -48,10 +48,7 @@ impl ConfigFile {
     pub fn load(path: &Path) -> Result<ConfigFile> {
         match std::fs::read_to_string(path) {
             Ok(text) => toml::from_str(&text).map_err(|e| {
-                Failure::new(
-                    Exit::Failure,
-                    format!("config file {}: {e}", path.display()),
-                )
+                Failure::new(Exit::Usage, format!("config file {}: {e}", path.display()))
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
             Err(e) => Err(Failure::new(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cloudtask_shared::TaskSpec;
-use cloudtask_shared::api::TaskView;
+use cloudtask_shared::api::{ErrorCode, TaskView};
 use reqwest::Method;
 
 use crate::apply::replacement;
@@ -136,7 +136,7 @@ async fn edit_with(c: &Client, task_path: &str, reopen_on_conflict: bool) -> Res
                         let _ = std::fs::remove_file(&path);
                         return Ok(Outcome::Saved(Box::new(saved)));
                     }
-                    Err(f) if f.exit == Exit::Conflict && reopen_on_conflict => {
+                    Err(f) if f.code == Some(ErrorCode::StaleVersion) && reopen_on_conflict => {
                         conflict = true;
                         let seen = v.task.version;
                         v = c.get(task_path).await?;
@@ -145,7 +145,7 @@ async fn edit_with(c: &Client, task_path: &str, reopen_on_conflict: bool) -> Res
                             v.task.version
                         )
                     }
-                    Err(f) if f.exit == Exit::Conflict => {
+                    Err(f) if f.code == Some(ErrorCode::StaleVersion) => {
                         return Err(Failure::new(
                             Exit::Conflict,
                             format!(
@@ -158,7 +158,11 @@ async fn edit_with(c: &Client, task_path: &str, reopen_on_conflict: bool) -> Res
                             ),
                         ));
                     }
-                    Err(f) if f.exit == Exit::Failure && !f.message.starts_with("cannot reach") => {
+                    // The center refused the text (invalid, a name taken): show why, let the
+                    // user fix it.
+                    Err(f)
+                        if matches!(f.exit, Exit::Usage | Exit::Conflict) && f.code.is_some() =>
+                    {
                         f.message
                     }
                     Err(f) => return Err(f),

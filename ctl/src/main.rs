@@ -1,5 +1,6 @@
 //! `cloudtaskctl`: the command line for CloudTask. Tables for people, `-o json` for scripts;
-//! exit codes 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 unauthorized.
+//! exit codes 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 conflict,
+//! 5 unauthorized, 6 forbidden, 7 the center unreachable.
 
 mod apply;
 mod client;
@@ -28,7 +29,7 @@ use tasks::TaskCmd;
     name = "cloudtaskctl",
     version,
     about = "Drive a CloudTask center from the shell",
-    after_help = "Examples:\n  cloudtaskctl login --server http://ct:7878 --token-stdin < admin.token\n  cloudtaskctl task ls\n  cloudtaskctl apply -f tasks.toml --prune\n\nExit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 unauthorized."
+    after_help = "Examples:\n  cloudtaskctl login --server http://ct:7878 --token-stdin < admin.token\n  cloudtaskctl task ls\n  cloudtaskctl apply -f tasks.toml --prune\n\nExit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 conflict, 5 unauthorized, 6 forbidden, 7 center unreachable."
 )]
 struct Cli {
     /// Center URL (default: the context's, else http://127.0.0.1:7878).
@@ -207,8 +208,20 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let json = cli.output.json();
     if let Err(f) = rt.block_on(run(cli)) {
-        eprintln!("error: {}", f.message);
+        if json {
+            // Scripts asking for JSON get the error as JSON too: the center's code (null for
+            // a failure on this side), the message and the exit code.
+            let body = serde_json::json!({ "error": {
+                "code": f.code,
+                "message": f.message,
+                "exit": f.exit.code(),
+            }});
+            eprintln!("{body}");
+        } else {
+            eprintln!("error: {}", f.message);
+        }
         std::process::exit(f.exit.code());
     }
 }

@@ -106,7 +106,7 @@ fn duration_field(name: &str, v: &Option<String>) -> Result<Option<Value>> {
         .map(|d| {
             parse_duration_ms(d)
                 .map(|ms| json!(ms))
-                .map_err(|e| Failure::new(Exit::Failure, format!("--{name}: {e}")))
+                .map_err(|e| Failure::new(Exit::Usage, format!("--{name}: {e}")))
         })
         .transpose()
 }
@@ -116,7 +116,7 @@ fn instant_field(name: &str, v: &Option<String>) -> Result<Option<Value>> {
         .map(|t| {
             t.parse::<jiff::Timestamp>().map(|t| json!(t)).map_err(|e| {
                 Failure::new(
-                    Exit::Failure,
+                    Exit::Usage,
                     format!("--{name} {t:?}: not an RFC 3339 instant ({e})"),
                 )
             })
@@ -385,7 +385,7 @@ pub async fn task(c: &Client, cmd: TaskCmd, out: Output) -> Result<()> {
             if fields.is_empty() {
                 if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
                     return Err(Failure::new(
-                        Exit::Failure,
+                        Exit::Usage,
                         "nothing to change: give field flags (see --help), or run on a terminal to edit the whole task in $EDITOR",
                     ));
                 }
@@ -646,7 +646,7 @@ fn file_name(path: &std::path::Path) -> Result<String> {
         .map(str::to_string)
         .ok_or_else(|| {
             Failure::new(
-                Exit::Failure,
+                Exit::Usage,
                 format!("{} has no usable file name", path.display()),
             )
         })
@@ -735,7 +735,7 @@ async fn next(
     if let Some(f) = from {
         let at: jiff::Timestamp = f.parse().map_err(|e| {
             Failure::new(
-                Exit::Failure,
+                Exit::Usage,
                 format!("--from {f:?}: not an RFC 3339 instant ({e}), e.g. 2026-03-29T00:00:00Z"),
             )
         })?;

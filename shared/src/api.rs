@@ -15,9 +15,84 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// `unauthorized`, `forbidden`, `not_found`, `conflict`, `invalid`, `too_large`, `internal`.
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
+}
+
+/// What went wrong, by name: a stale version and a taken name are different problems, so
+/// they are different codes. Each code has one HTTP status and one `cloudtaskctl` exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request does not parse: malformed JSON, a bad query or header.
+    InvalidRequest,
+    /// A field the request (or task file) has that the API does not know.
+    UnknownField,
+    /// A field with a value the API refuses (named in the message).
+    InvalidField,
+    /// A schedule, time zone or window that does not parse or can never fire.
+    InvalidSchedule,
+    /// A start's parameters or arguments that the task does not declare.
+    InvalidParameter,
+    /// An upload that is not an acceptable package.
+    InvalidPackage,
+    PayloadTooLarge,
+    /// No token, or one the center does not know.
+    Unauthorized,
+    /// A known caller that may not do this.
+    Forbidden,
+    TaskNotFound,
+    RunNotFound,
+    NodeNotFound,
+    GroupNotFound,
+    PackageNotFound,
+    /// No such endpoint or action.
+    NotFound,
+    /// The edit was based on an older version of the task.
+    StaleVersion,
+    /// The name (of a task in its group, a group, a cluster) is taken.
+    NameTaken,
+    /// A task name used in several groups, given without its group.
+    AmbiguousName,
+    /// A start refused because a run is active and concurrency is `forbid`.
+    RunActive,
+    /// No live node can run the task.
+    Unassigned,
+    Internal,
+    /// A code this client does not know yet (a newer center).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The HTTP status it is answered with.
+    pub fn status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            InvalidRequest | UnknownField | InvalidField | InvalidSchedule | InvalidParameter
+            | InvalidPackage => 400,
+            Unauthorized => 401,
+            Forbidden => 403,
+            TaskNotFound | RunNotFound | NodeNotFound | GroupNotFound | PackageNotFound
+            | NotFound => 404,
+            StaleVersion | NameTaken | AmbiguousName | RunActive | Unassigned => 409,
+            PayloadTooLarge => 413,
+            Internal | Unknown => 500,
+        }
+    }
+
+    /// The exit code `cloudtaskctl` ends with: 2 invalid input, 3 not found, 4 conflict,
+    /// 5 unauthorized, 6 forbidden, 1 anything else.
+    pub fn exit_code(self) -> i32 {
+        match self.status() {
+            400 | 413 => 2,
+            404 => 3,
+            409 => 4,
+            401 => 5,
+            403 => 6,
+            _ => 1,
+        }
+    }
 }
 
 /// A task as the API shows it: the stored task plus where it is placed and when it fires next.

@@ -14,10 +14,12 @@
 pub mod api;
 #[cfg(feature = "embedded")]
 pub mod coord;
+pub mod duration;
 #[cfg(feature = "generated")]
 pub mod generated;
 pub mod model;
 pub mod ring;
 pub mod schedule;
 
+pub use duration::parse_duration_ms;
 pub use model::*;

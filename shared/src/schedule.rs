@@ -113,7 +113,7 @@ impl Schedule {
                     "@every needs a duration, like \"@every 30s\"".into(),
                 ));
             }
-            let ms = crate::model::parse_duration_ms(rest).map_err(ParseError)?;
+            let ms = crate::duration::parse_duration_ms(rest).map_err(ParseError)?;
             if ms < 1000 {
                 return Err(ParseError(format!(
                     "@every {rest}: the shortest interval is 1s"

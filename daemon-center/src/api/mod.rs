@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use cloudtask_shared::ValidationError;
-use cloudtask_shared::api::{ErrorBody, ErrorDetail};
+use cloudtask_shared::api::{ErrorBody, ErrorCode, ErrorDetail};
 use cloudtask_shared::coord::Sessions;
 
 use crate::allocator::Placements;
@@ -40,79 +40,90 @@ pub struct AppState {
     pub mode: &'static str,
 }
 
-/// An API error: status, stable code, message that names the problem.
+/// An API error: a code that names the problem (its status follows from it) and a message.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
             code,
             message: message.into(),
         }
     }
-    pub fn not_found(m: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::NOT_FOUND, "not_found", m)
-    }
-    pub fn conflict(m: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::CONFLICT, "conflict", m)
-    }
-    pub fn invalid(m: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::BAD_REQUEST, "invalid", m)
-    }
-    pub fn too_large(m: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m)
-    }
     pub fn internal(m: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %m, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", m.to_string())
+        Self::new(ErrorCode::Internal, m.to_string())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_string(),
+                code: self.code,
                 message: self.message,
             },
         };
-        (self.status, axum::Json(body)).into_response()
+        (status, axum::Json(body)).into_response()
     }
 }
 
 impl From<store::Error> for ApiError {
     fn from(e: store::Error) -> Self {
         match e {
-            store::Error::Conflict(m) => ApiError::conflict(m),
+            store::Error::Conflict(m) => ApiError::new(ErrorCode::NameTaken, m),
             other => ApiError::internal(other),
         }
+    }
+}
+
+/// A body that does not parse: a field the API does not know gets its own code.
+fn unparsable(text: String) -> ApiError {
+    if text.contains("unknown field") {
+        ApiError::new(ErrorCode::UnknownField, text)
+    } else {
+        ApiError::new(ErrorCode::InvalidRequest, text)
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError::too_large(e.body_text());
+            return ApiError::new(ErrorCode::PayloadTooLarge, e.body_text());
         }
-        ApiError::invalid(e.body_text())
+        unparsable(e.body_text())
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        unparsable(e.to_string())
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(e: QueryRejection) -> Self {
-        ApiError::invalid(e.body_text())
+        ApiError::new(ErrorCode::InvalidRequest, e.body_text())
     }
 }
 
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
-        ApiError::invalid(e.to_string())
+        let schedule = ["schedules", "timezone", "start_at", "end_at"]
+            .iter()
+            .any(|f| e.field == *f || e.field.starts_with(&format!("{f}[")));
+        let code = if schedule {
+            ErrorCode::InvalidSchedule
+        } else {
+            ErrorCode::InvalidField
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 
@@ -169,7 +180,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(runs::health))
         .nest("/api/v1", api)
-        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .with_state(state)
 }
 
@@ -183,20 +194,17 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
         .map(str::trim);
     let Some(token) = token else {
         return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "missing bearer token: send 'Authorization: Bearer <token>'",
         )
         .into_response();
     };
     let Some(principal) = st.tokens.check(token) else {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid token")
-            .into_response();
+        return ApiError::new(ErrorCode::Unauthorized, "invalid token").into_response();
     };
     if principal.role == Role::Agent && !agent_may(req.method(), req.uri().path()) {
         return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!(
                 "agent tokens may not call {} {}",
                 req.method(),

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use cloudtask_shared::api::{Event, NodeView, OutputChunk, RunReport, VersionInfo};
+use cloudtask_shared::api::{ErrorCode, Event, NodeView, OutputChunk, RunReport, VersionInfo};
 use cloudtask_shared::{RunRecord, RunStatus, parse_duration_ms};
 use futures_util::Stream;
 use jiff::{SignedDuration, Timestamp};
@@ -48,11 +48,15 @@ fn instant(field: &str, text: &str) -> ApiResult<Timestamp> {
     if let Ok(t) = text.parse::<Timestamp>() {
         return Ok(t);
     }
-    let ms = parse_duration_ms(text)
-        .map_err(|e| ApiError::invalid(format!("{field}: {e}, nor an RFC 3339 instant")))?;
+    let ms = parse_duration_ms(text).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("{field}: {e}, nor an RFC 3339 instant"),
+        )
+    })?;
     Timestamp::now()
         .checked_sub(SignedDuration::from_millis(ms as i64))
-        .map_err(|e| ApiError::invalid(format!("{field}: {e}")))
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("{field}: {e}")))
 }
 
 pub async fn task_runs(
@@ -81,7 +85,7 @@ fn run_filter(task: Option<String>, q: &RunsQuery) -> ApiResult<RunFilter> {
             .map(|x| {
                 x.trim()
                     .parse::<RunStatus>()
-                    .map_err(|e| ApiError::invalid(format!("status: {e}")))
+                    .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("status: {e}")))
             })
             .collect::<ApiResult<Vec<_>>>()?,
         None => vec![],
@@ -111,7 +115,7 @@ pub async fn show(
         .run(&id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no run {id:?}")))
+        .ok_or_else(|| ApiError::new(ErrorCode::RunNotFound, format!("no run {id:?}")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,7 +140,7 @@ pub async fn log(
         .store
         .run(&id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no run {id:?}")))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::RunNotFound, format!("no run {id:?}")))?;
     if !q.follow || run.status.is_terminal() {
         return stored_log(&st, &id).await;
     }

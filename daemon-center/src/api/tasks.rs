@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cloudtask_agent::package::{self, Kind, Limits};
 use cloudtask_shared::api::{
-    ActionResult, CloneRequest, ClusterView, Event, PackageInfo, PatchRequest, StartRequest,
-    TaskView,
+    ActionResult, CloneRequest, ClusterView, ErrorCode, Event, PackageInfo, PatchRequest,
+    StartRequest, TaskView,
 };
 use cloudtask_shared::{
     Concurrency, PackageRef, RunRecord, RunStatus, Task, TaskSpec, Trigger, manual_run_id,
@@ -47,17 +47,23 @@ pub async fn resolve(st: &AppState, key: &str, group: Option<&str>) -> ApiResult
     }
     let mut found = st.store.tasks_named(key, group).await?;
     match found.len() {
-        0 => Err(ApiError::not_found(match group {
-            Some(g) => format!("no task {key:?} in group {g:?}"),
-            None => format!("no task {key:?}"),
-        })),
+        0 => Err(ApiError::new(
+            ErrorCode::TaskNotFound,
+            match group {
+                Some(g) => format!("no task {key:?} in group {g:?}"),
+                None => format!("no task {key:?}"),
+            },
+        )),
         1 => Ok(found.remove(0)),
         _ => {
             let groups: Vec<&str> = found.iter().map(|t| t.spec.group.as_str()).collect();
-            Err(ApiError::conflict(format!(
-                "task name {key:?} is used in groups {}: name the group",
-                groups.join(", ")
-            )))
+            Err(ApiError::new(
+                ErrorCode::AmbiguousName,
+                format!(
+                    "task name {key:?} is used in groups {}: name the group",
+                    groups.join(", ")
+                ),
+            ))
         }
     }
 }
@@ -107,10 +113,13 @@ async fn check_package(st: &AppState, spec: &TaskSpec) -> ApiResult<()> {
     if let Some(p) = &spec.package
         && !st.store.package_exists(&p.sha256).await?
     {
-        return Err(ApiError::invalid(format!(
-            "package.sha256: no uploaded package has sha256 {}",
-            p.sha256
-        )));
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "package.sha256: no uploaded package has sha256 {}",
+                p.sha256
+            ),
+        ));
     }
     Ok(())
 }
@@ -278,15 +287,17 @@ pub async fn patch(
     let (Query(q), Json(req)) = (q?, body?);
     let task = resolve(&st, &key, q.group.as_deref()).await?;
     if req.version != task.version {
-        return Err(ApiError::conflict(format!(
-            "task {} is at version {}, the edit was based on version {}: re-read it and edit again",
-            task.spec.name, task.version, req.version
-        )));
+        return Err(ApiError::new(
+            ErrorCode::StaleVersion,
+            format!(
+                "task {} is at version {}, the edit was based on version {}: re-read it and edit again",
+                task.spec.name, task.version, req.version
+            ),
+        ));
     }
     let mut doc = serde_json::to_value(&task.spec).map_err(ApiError::internal)?;
     merge(&mut doc, serde_json::Value::Object(req.changes));
-    let spec: TaskSpec =
-        serde_json::from_value(doc).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let spec: TaskSpec = serde_json::from_value(doc).map_err(ApiError::from)?;
     let saved = save(&st, &who, task, spec, "task.edit").await?;
     Ok(Json(view(&st, saved)))
 }
@@ -341,7 +352,10 @@ async fn start(
     headers: &HeaderMap,
     req: StartRequest,
 ) -> ApiResult<Response> {
-    let params = task.spec.resolve_start(&req.env, &req.args)?;
+    let params = task
+        .spec
+        .resolve_start(&req.env, &req.args)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()))?;
     let key = match headers.get(IDEMPOTENCY_HEADER) {
         None => None,
         Some(v) => {
@@ -350,7 +364,8 @@ async fn start(
                 .ok()
                 .filter(|k| !k.is_empty() && k.len() <= 255)
                 .ok_or_else(|| {
-                    ApiError::invalid(
+                    ApiError::new(
+                        ErrorCode::InvalidRequest,
                         "Idempotency-Key: must be 1 to 255 visible ASCII characters".to_string(),
                     )
                 })?;
@@ -369,20 +384,26 @@ async fn start(
     if task.spec.concurrency == Concurrency::Forbid
         && let Some(active) = st.store.active_runs(Some(&task.id)).await?.first()
     {
-        return Err(ApiError::conflict(format!(
-            "task {} has run {} {} and concurrency is forbid: stop it, wait for it, or set concurrency to allow or replace",
-            task.spec.name, active.id, active.status
-        )));
+        return Err(ApiError::new(
+            ErrorCode::RunActive,
+            format!(
+                "task {} has run {} {} and concurrency is forbid: stop it, wait for it, or set concurrency to allow or replace",
+                task.spec.name, active.id, active.status
+            ),
+        ));
     }
     let Some(node) = st
         .placements
         .settle(&task.id, std::time::Duration::from_secs(3))
         .await
     else {
-        return Err(ApiError::conflict(format!(
-            "task {} is unassigned: no live node of cluster {:?} can run it",
-            task.spec.name, task.spec.cluster
-        )));
+        return Err(ApiError::new(
+            ErrorCode::Unassigned,
+            format!(
+                "task {} is unassigned: no live node of cluster {:?} can run it",
+                task.spec.name, task.spec.cluster
+            ),
+        ));
     };
     let mut nonce = [0u8; 8];
     getrandom::fill(&mut nonce).map_err(ApiError::internal)?;
@@ -484,8 +505,9 @@ pub async fn action(
         "start" => {
             let req: StartRequest = match body {
                 None => StartRequest::default(),
-                Some(Json(v)) => serde_json::from_value(v)
-                    .map_err(|e| ApiError::invalid(format!("start request: {e}")))?,
+                Some(Json(v)) => serde_json::from_value(v).map_err(|e| {
+                    ApiError::new(ErrorCode::InvalidParameter, format!("start request: {e}"))
+                })?,
             };
             start(&st, &who, task, &headers, req).await
         }
@@ -503,12 +525,12 @@ pub async fn action(
         }
         "clone" => {
             let Some(Json(body)) = body else {
-                return Err(ApiError::invalid(
+                return Err(ApiError::new(
+                    ErrorCode::InvalidRequest,
                     "clone needs a JSON body {\"name\": \"new-name\"}",
                 ));
             };
-            let req: CloneRequest =
-                serde_json::from_value(body).map_err(|e| ApiError::invalid(e.to_string()))?;
+            let req: CloneRequest = serde_json::from_value(body).map_err(ApiError::from)?;
             let mut spec = task.spec.clone();
             spec.name = req.name;
             if let Some(g) = req.group {
@@ -516,9 +538,10 @@ pub async fn action(
             }
             Ok(insert(&st, &who, spec, "task.clone").await?.into_response())
         }
-        other => Err(ApiError::not_found(format!(
-            "no task action {other:?}; actions are pause, resume, start, stop, clone"
-        ))),
+        other => Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("no task action {other:?}; actions are pause, resume, start, stop, clone"),
+        )),
     }
 }
 
@@ -582,9 +605,10 @@ async fn receive(
         || file_name.contains('\\')
         || file_name.starts_with('.')
     {
-        return Err(ApiError::invalid(format!(
-            "file_name: {file_name:?} is not a plain file name"
-        )));
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!("file_name: {file_name:?} is not a plain file name"),
+        ));
     }
     let limit = st.max_upload_bytes;
     let declared = headers
@@ -592,10 +616,13 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::too_large(format!(
-            "upload of {} bytes is over the {limit}-byte limit",
-            declared.unwrap_or(0)
-        )));
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "upload of {} bytes is over the {limit}-byte limit",
+                declared.unwrap_or(0)
+            ),
+        ));
     }
     tokio::fs::create_dir_all(&st.packages_dir)
         .await
@@ -633,12 +660,18 @@ async fn stream_to(path: &std::path::Path, body: Body, limit: u64) -> ApiResult<
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::invalid(format!("upload interrupted: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("upload interrupted: {e}"),
+            )
+        })?;
         size += chunk.len() as u64;
         if size > limit {
-            return Err(ApiError::too_large(format!(
-                "upload is over the {limit}-byte limit"
-            )));
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("upload is over the {limit}-byte limit"),
+            ));
         }
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(ApiError::internal)?;
@@ -656,8 +689,11 @@ async fn inspect(path: &std::path::Path, file_name: &str) -> ApiResult<()> {
     .await
     .map_err(ApiError::internal)?
     .map_err(|e| match e {
-        package::Error::TooLarge(_) => ApiError::too_large(e.to_string()),
-        other => ApiError::invalid(format!("package refused: {other}")),
+        package::Error::TooLarge(_) => ApiError::new(ErrorCode::PayloadTooLarge, e.to_string()),
+        other => ApiError::new(
+            ErrorCode::InvalidPackage,
+            format!("package refused: {other}"),
+        ),
     })
 }
 
@@ -697,14 +733,18 @@ pub async fn download_package(
     Path(sha): Path<String>,
 ) -> ApiResult<Response> {
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid(format!(
-            "{sha:?} is not a sha256 hex digest"
-        )));
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("{sha:?} is not a sha256 hex digest"),
+        ));
     }
     let file = match tokio::fs::File::open(st.packages_dir.join(&sha)).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::not_found(format!("no package {sha}")));
+            return Err(ApiError::new(
+                ErrorCode::PackageNotFound,
+                format!("no package {sha}"),
+            ));
         }
         Err(e) => return Err(ApiError::internal(e)),
     };
@@ -754,7 +794,10 @@ async fn create_name(
     let Json(b) = body?;
     validate_name("name", &b.name)?;
     if !st.store.add_name(table, &b.name, &b.description).await? {
-        return Err(ApiError::conflict(format!("{:?} already exists", b.name)));
+        return Err(ApiError::new(
+            ErrorCode::NameTaken,
+            format!("{:?} already exists", b.name),
+        ));
     }
     audit(st, who, "name.create", &b.name, &format!("{table:?}")).await;
     Ok(StatusCode::CREATED)
@@ -831,7 +874,10 @@ pub async fn delete_group(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     if !st.store.remove_name(NameTable::Groups, &name).await? {
-        return Err(ApiError::not_found(format!("no group {name:?}")));
+        return Err(ApiError::new(
+            ErrorCode::GroupNotFound,
+            format!("no group {name:?}"),
+        ));
     }
     audit(&st, &who, "group.delete", &name, "").await;
     Ok(StatusCode::NO_CONTENT)

@@ -252,7 +252,7 @@ async fn clone_copies_all_but_identity_and_edits_need_the_current_version() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_eq!(body["error"]["code"], "conflict");
+    assert_eq!(body["error"]["code"], "stale_version");
     let (status, body) = c
         .api(
             Method::PATCH,
@@ -576,4 +576,186 @@ async fn a_run_with_more_output_than_its_log_keeps_reaches_the_store() {
     assert!(log.len() > 900_000, "log of {} bytes", log.len());
     assert!(log.contains("line 0 of"), "head kept");
     assert!(log.contains("line 29999 of"), "tail kept");
+}
+
+/// (code, token if not the admin's, method, path, body, status).
+type ErrorCase<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Method,
+    &'a str,
+    Option<serde_json::Value>,
+    StatusCode,
+);
+
+/// Every error code names its problem, with the status and the CLI exit code that go with it.
+#[tokio::test]
+async fn error_codes_name_the_problem_and_choose_the_exit_code() {
+    let c = Center::start(&["--max-upload-bytes", "1000"]).await;
+    c.create_task(json!({ "name": "taken", "command": "true", "schedules": ["@daily"] }))
+        .await;
+    let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
+    let cases: Vec<ErrorCase> = vec![
+        (
+            "unknown_field",
+            None,
+            Method::POST,
+            "/tasks",
+            Some(json!({ "name": "a", "command": "true", "comand": 1 })),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "invalid_schedule",
+            None,
+            Method::POST,
+            "/tasks",
+            Some(json!({ "name": "a", "command": "true", "schedules": ["61 * * * *"] })),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "invalid_field",
+            None,
+            Method::POST,
+            "/tasks",
+            Some(json!({ "name": "a b", "command": "true" })),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "invalid_request",
+            None,
+            Method::POST,
+            "/tasks",
+            Some(json!([1, 2])),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "invalid_parameter",
+            None,
+            Method::POST,
+            "/tasks/taken/start",
+            Some(json!({ "env": { "X": "1" } })),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "task_not_found",
+            None,
+            Method::GET,
+            "/tasks/ghost",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "run_not_found",
+            None,
+            Method::GET,
+            "/runs/ghost-1-1",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "group_not_found",
+            None,
+            Method::DELETE,
+            "/groups/ghost",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "not_found",
+            None,
+            Method::GET,
+            "/nothing-here",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "name_taken",
+            None,
+            Method::POST,
+            "/tasks",
+            Some(json!({ "name": "taken", "command": "true" })),
+            StatusCode::CONFLICT,
+        ),
+        (
+            "stale_version",
+            None,
+            Method::PATCH,
+            "/tasks/taken",
+            Some(json!({ "version": 99, "command": "false" })),
+            StatusCode::CONFLICT,
+        ),
+        (
+            "unauthorized",
+            Some("ct_wrong"),
+            Method::GET,
+            "/tasks",
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "forbidden",
+            Some(agent.trim()),
+            Method::POST,
+            "/tasks",
+            Some(json!({})),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (code, token, method, path, body, status) in cases {
+        let token = token.unwrap_or(&c.token);
+        let (got, answer) = c.api_as(Some(token), method, path, body).await;
+        assert_eq!(got, status, "{code}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+    }
+    let (status, answer) = c
+        .upload("/packages?file_name=big.sh", vec![b'x'; 5000])
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer["error"]["code"], "payload_too_large", "{answer}");
+
+    // The CLI exits by the code, and with -o json says it on stderr.
+    for (args, exit, code) in [
+        (
+            vec!["task", "show", "ghost", "-o", "json"],
+            3,
+            Some("task_not_found"),
+        ),
+        (
+            vec!["task", "create", "taken", "--cmd", "true", "-o", "json"],
+            4,
+            Some("name_taken"),
+        ),
+        (
+            vec![
+                "task",
+                "create",
+                "bad",
+                "--cmd",
+                "true",
+                "--schedule",
+                "61 * * * *",
+                "-o",
+                "json",
+            ],
+            2,
+            Some("invalid_schedule"),
+        ),
+    ] {
+        let out = c.ctl(&args);
+        assert_eq!(out.status.code(), Some(exit), "{args:?}: {out:?}");
+        let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+        assert_eq!(err["error"]["code"].as_str(), code, "{err}");
+        assert_eq!(err["error"]["exit"], exit);
+    }
+    let forbidden = c.ctl_env(
+        &["task", "create", "x", "--cmd", "true"],
+        &[("CLOUDTASK_TOKEN", agent.trim())],
+    );
+    assert_eq!(forbidden.status.code(), Some(6), "{forbidden:?}");
+    // A center that is not there: 7.
+    let gone = c.ctl_env(
+        &["task", "ls"],
+        &[("CLOUDTASK_SERVER", "http://127.0.0.1:9")],
+    );
+    assert_eq!(gone.status.code(), Some(7), "{gone:?}");
 }

@@ -247,7 +247,7 @@ async fn groups_clusters_nodes_runs_and_next() {
         "--schedule",
         "61 * * * * *",
     ]);
-    assert_eq!(code(&bad), 1, "{}", text(&bad));
+    assert_eq!(code(&bad), 2, "{}", text(&bad));
     assert!(text(&bad).contains("schedules"), "{}", text(&bad));
 
     // Next fire times across Berlin's spring-forward night, in the zone and in UTC.
@@ -285,7 +285,7 @@ async fn groups_clusters_nodes_runs_and_next() {
         "--from",
         "yesterday",
     ]);
-    assert_eq!(code(&bad_from), 1);
+    assert_eq!(code(&bad_from), 2);
     assert!(text(&bad_from).contains("RFC 3339"));
 
     // A failing run: start it, follow it, inspect it by id.
@@ -470,7 +470,7 @@ async fn apply_diff_prune_and_export() {
     )
     .unwrap();
     let bad = c.ctl(&["apply", "-f", dir.join("bad.toml").to_str().unwrap()]);
-    assert_eq!(code(&bad), 1);
+    assert_eq!(code(&bad), 2);
     assert!(
         text(&bad).contains("task #1 (x)") && text(&bad).contains("comand"),
         "{}",
@@ -570,7 +570,7 @@ async fn edit_in_editor_with_version_check() {
 
     // Without a terminal and without flags, edit explains itself.
     let no_tty = c.ctl(&["task", "edit", "nightly"]);
-    assert_eq!(code(&no_tty), 1);
+    assert_eq!(code(&no_tty), 2);
     assert!(text(&no_tty).contains("$EDITOR"));
 }
 

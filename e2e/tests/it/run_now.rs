@@ -99,7 +99,7 @@ async fn an_idempotency_key_gives_one_run_and_forbid_refuses_while_one_is_active
     // concurrency = forbid: a start without the key while the run is active is refused.
     let (refused, body) = start(None).await;
     assert_eq!(refused, StatusCode::CONFLICT, "{body}");
-    assert_eq!(body["error"]["code"], "conflict");
+    assert_eq!(body["error"]["code"], "run_active");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("concurrency is forbid"), "{message}");
     assert!(message.contains(id.as_str().unwrap()), "{message}");
@@ -239,7 +239,7 @@ async fn a_start_passes_declared_parameters_and_arguments_and_refuses_others() {
 
     // Undeclared parameters are refused, naming the parameter and what is declared.
     let out = c.ctl(&["task", "start", "deploy", "--env", "DEBUG=1"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("env.DEBUG") && text(&out).contains("VERSION, TARGET"),
         "{}",

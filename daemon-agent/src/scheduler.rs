@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloudtask_shared::api::{Event, RunReport};
+use cloudtask_shared::backoff::Backoff;
 use cloudtask_shared::coord::{self, Change, ClaimKey, ClaimOutcome, Coordination, Sessions};
 use cloudtask_shared::{
     Concurrency, NodeInfo, RunRecord, RunStatus, Task, Trigger, attempt_id, run_id,
@@ -425,6 +426,7 @@ impl Scheduler {
         self.stale.clear();
         self.held.clear();
         self.assignment_version = None;
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             let fresh = match self.sessions.renew(&self.coord, shutdown).await {
                 Ok(c) => c,
@@ -440,7 +442,7 @@ impl Scheduler {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot join with the new session; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
             }
         }
@@ -1112,14 +1114,14 @@ async fn follow_events(
     tx: mpsc::Sender<Event>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     loop {
         tokio::select! {
             r = client.follow_events(&node, &tx) => {
                 if let Err(e) = r {
                     tracing::debug!(error = %e, "event stream unavailable");
                 } else {
-                    backoff = Duration::from_millis(200);
+                    backoff.reset();
                 }
             }
             _ = shutdown.changed() => return,
@@ -1128,9 +1130,8 @@ async fn follow_events(
             return;
         }
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(backoff.next_delay()) => {}
             _ = shutdown.changed() => return,
         }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cloudtask_shared::api::RunReport;
+use cloudtask_shared::backoff::Backoff;
 use cloudtask_shared::{RunRecord, RunStatus};
 use jiff::Timestamp;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -156,7 +157,7 @@ impl Spool {
 
     /// Delivers reports in order until `shutdown`; waits and retries while the center is away.
     pub async fn deliver(&self, client: CenterClient, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             let mut failed = false;
             match self.pending().await {
@@ -166,7 +167,7 @@ impl Spool {
                         let (sent, result) = self.deliver_some(&client, files).await;
                         files = &files[sent..];
                         match result {
-                            Ok(()) => backoff = Duration::from_millis(200),
+                            Ok(()) => backoff.reset(),
                             Err(e) => {
                                 tracing::debug!(error = %e, "report delivery deferred");
                                 failed = true;
@@ -181,13 +182,10 @@ impl Spool {
                 }
             }
             let wait = if failed {
-                backoff
+                backoff.next_delay()
             } else {
                 Duration::from_secs(5)
             };
-            if failed {
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
             tokio::select! {
                 () = self.wake.notified(), if !failed => {}
                 () = tokio::time::sleep(wait) => {}

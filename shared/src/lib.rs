@@ -12,6 +12,7 @@
 //! test-only `generated` check).
 
 pub mod api;
+pub mod backoff;
 #[cfg(feature = "embedded")]
 pub mod coord;
 pub mod duration;

@@ -7,6 +7,7 @@ use cloudtask_shared::RunRecord;
 use cloudtask_shared::api::{
     ActionResult, ClusterView, NodeView, PackageInfo, StartRequest, StreamFrame, TaskView,
 };
+use cloudtask_shared::backoff::Backoff;
 use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -201,13 +202,13 @@ async fn load(c: &Client, r: Resource) -> Msg {
 
 /// Follows the event stream, reconnecting with backoff; never gives up.
 pub async fn follow_events(c: Client, tx: Tx) {
-    let mut backoff = 1u64;
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
     loop {
         super::trace(format_args!("request stream /events"));
         let result = async {
             let resp = c.stream("/events").await?;
             let _ = tx.send(Msg::StreamUp).await;
-            backoff = 1;
+            backoff.reset();
             let mut body = resp.bytes_stream();
             let mut buf: Vec<u8> = Vec::new();
             while let Some(chunk) = body.next().await {
@@ -234,18 +235,18 @@ pub async fn follow_events(c: Client, tx: Tx) {
             Ok(()) => return,
             Err(f) => f.message,
         };
+        let delay = backoff.next_delay();
         if tx
             .send(Msg::StreamDown {
                 error,
-                retry_in_s: backoff,
+                retry_in_s: delay.as_secs_f64().ceil() as u64,
             })
             .await
             .is_err()
         {
             return;
         }
-        tokio::time::sleep(Duration::from_secs(backoff)).await;
-        backoff = (backoff * 2).min(8);
+        tokio::time::sleep(delay).await;
     }
 }
 

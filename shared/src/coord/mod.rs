@@ -188,7 +188,10 @@ async fn connect_with_backoff(
     connect: &Connect,
     shutdown: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<Arc<dyn Coordination>> {
-    let mut backoff = std::time::Duration::from_millis(200);
+    let mut backoff = crate::backoff::Backoff::new(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(5),
+    );
     loop {
         match connect().await {
             Ok(s) => return Ok(s),
@@ -199,9 +202,8 @@ async fn connect_with_backoff(
         }
         let mut sd = shutdown.clone();
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(backoff.next_delay()) => {}
             _ = sd.changed() => return Err(Error::SessionExpired),
         }
-        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
     }
 }

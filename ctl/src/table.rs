@@ -147,7 +147,7 @@ pub fn tasks(tasks: &[TaskView], wide: bool) {
             let mut row = vec![
                 v.task.spec.name.clone(),
                 v.task.spec.group.clone(),
-                v.state.clone(),
+                v.state.to_string(),
                 v.node.clone().unwrap_or_else(|| "-".into()),
                 when(v.next_fires.first().copied()),
                 v.task.spec.schedule_text(),
@@ -187,7 +187,7 @@ pub fn task(v: &TaskView) {
         ("id", t.id.clone()),
         ("group", s.group.clone()),
         ("cluster", s.cluster.clone()),
-        ("state", paint(&v.state)),
+        ("state", paint(v.state.as_str())),
         ("node", v.node.clone().unwrap_or_else(|| "-".into())),
         ("command", s.command.clone()),
         ("schedules", s.schedule_text()),

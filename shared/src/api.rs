@@ -95,14 +95,51 @@ impl ErrorCode {
     }
 }
 
+/// What a listing says of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskState {
+    /// Placed on a node, which fires it.
+    Scheduled,
+    Paused,
+    /// Created a moment ago: the next allocation round places it.
+    Pending,
+    /// No live node of its cluster matches it.
+    Unassigned,
+    /// No schedule: runs only when started.
+    OnDemand,
+    /// Its window ended: nothing ahead.
+    Ended,
+    /// Stored before such schedules were refused: it can never fire.
+    NeverFires,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Scheduled => "scheduled",
+            TaskState::Paused => "paused",
+            TaskState::Pending => "pending",
+            TaskState::Unassigned => "unassigned",
+            TaskState::OnDemand => "on-demand",
+            TaskState::Ended => "ended",
+            TaskState::NeverFires => "never-fires",
+        }
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A task as the API shows it: the stored task plus where it is placed and when it fires next.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskView {
     #[serde(flatten)]
     pub task: Task,
-    /// `paused`, `scheduled` (placed on `node`), `unassigned` (no eligible live node), or
-    /// `pending` (created a moment ago; the next allocation round places it).
-    pub state: String,
+    pub state: TaskState,
     pub node: Option<String>,
     pub next_fires: Vec<Timestamp>,
 }

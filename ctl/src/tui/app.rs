@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use cloudtask_shared::api::{ClusterView, Event, NodeView, PackageInfo, TaskView};
-use cloudtask_shared::{RunRecord, RunStatus};
+use cloudtask_shared::api::{ClusterView, Event, NodeView, PackageInfo, TaskState, TaskView};
+use cloudtask_shared::{RunRecord, RunStatus, TaskSpec};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
 
@@ -442,7 +442,7 @@ impl App {
                 needle.is_empty()
                     || t.task.spec.name.to_lowercase().contains(&needle)
                     || t.task.spec.group.to_lowercase().contains(&needle)
-                    || t.state.contains(&needle)
+                    || t.state.as_str().contains(&needle)
             })
             .collect();
         match self.sort {
@@ -450,8 +450,9 @@ impl App {
                 (&a.task.spec.group, &a.task.spec.name)
                     .cmp(&(&b.task.spec.group, &b.task.spec.name))
             }),
-            Sort::State => ids
-                .sort_by(|a, b| (&a.state, &a.task.spec.name).cmp(&(&b.state, &b.task.spec.name))),
+            Sort::State => ids.sort_by(|a, b| {
+                (a.state.as_str(), &a.task.spec.name).cmp(&(b.state.as_str(), &b.task.spec.name))
+            }),
             Sort::Next => ids.sort_by_key(|t| {
                 (
                     t.next_fires.first().copied().unwrap_or(Timestamp::MAX),
@@ -691,7 +692,7 @@ impl App {
                 let entry = self.tasks.entry(task.id.clone());
                 let view = entry.or_insert_with(|| TaskView {
                     task: (*task).clone(),
-                    state: "pending".into(),
+                    state: TaskState::Pending,
                     node: None,
                     next_fires: Vec::new(),
                 });
@@ -699,16 +700,8 @@ impl App {
                 // Its fire times may have changed: the next tick asks the center again.
                 view.next_fires.clear();
                 self.no_next.remove(&view.task.id);
-                if view.task.spec.paused {
-                    view.state = "paused".into();
-                } else if view.state == "paused" {
-                    view.state = if view.node.is_some() {
-                        "scheduled"
-                    } else {
-                        "pending"
-                    }
-                    .into();
-                }
+                let placed = view.node.is_some().then_some(true);
+                view.state = live_state(&view.task.spec, placed, view.state);
                 let id = view.task.id.clone();
                 if matches!(self.view(), View::Task(t) if *t == id) {
                     self.load(Resource::Detail(id), cmds);
@@ -726,12 +719,7 @@ impl App {
             }
             Event::TaskPlaced { task, node } => {
                 if let Some(t) = self.tasks.get_mut(&task) {
-                    t.state = match (&node, t.task.spec.paused) {
-                        (_, true) => "paused",
-                        (Some(_), false) => "scheduled",
-                        (None, false) => "unassigned",
-                    }
-                    .into();
+                    t.state = live_state(&t.task.spec, Some(node.is_some()), t.state);
                     t.node = node;
                     self.visible_stale = true;
                 }
@@ -1379,4 +1367,23 @@ pub fn parse_start_input(text: &str) -> Result<(BTreeMap<String, String>, Vec<St
     }
     args.extend(words.map(str::to_string));
     Ok((env, args))
+}
+
+/// A task's state after an event, from what the event says: its spec, and whether it is
+/// placed (`None`: not known, kept or pending). The center's word on `ended` and `never-fires`
+/// (which take fire times to know) stands until the task is paused or given no schedule.
+fn live_state(spec: &TaskSpec, placed: Option<bool>, before: TaskState) -> TaskState {
+    if spec.paused {
+        TaskState::Paused
+    } else if spec.schedules.is_empty() {
+        TaskState::OnDemand
+    } else if matches!(before, TaskState::Ended | TaskState::NeverFires) {
+        before
+    } else {
+        match placed {
+            Some(true) => TaskState::Scheduled,
+            Some(false) => TaskState::Unassigned,
+            None => TaskState::Pending,
+        }
+    }
 }

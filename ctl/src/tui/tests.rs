@@ -2,7 +2,7 @@
 //! `TestBackend` (snapshots of every view and overlay, two sizes, two themes, key cells
 //! asserted), and rendering at random sizes with hostile data.
 
-use cloudtask_shared::api::{Event, NodeView, PackageInfo, TaskView};
+use cloudtask_shared::api::{Event, NodeView, PackageInfo, TaskState, TaskView};
 use cloudtask_shared::{NodeInfo, RunRecord, RunStatus, Task, TaskSpec, Trigger};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
@@ -42,7 +42,7 @@ fn task(id: &str, name: &str, state: &str) -> TaskView {
             updated_by: "admin".into(),
             updated_at: at("2026-11-20T00:00:00Z"),
         },
-        state: state.into(),
+        state: serde_json::from_value(serde_json::Value::from(state)).unwrap(),
         node: (state == "scheduled").then(|| "node-1".into()),
         next_fires: vec![at("2026-11-27T12:05:00Z")],
     }
@@ -401,6 +401,34 @@ fn run_now_offers_declared_parameters() {
     assert_eq!(cmds, [want]);
     // A word that is not K=V before `--` is refused and the prompt stays open.
     assert!(super::app::parse_start_input("oops").is_err());
+}
+
+#[test]
+fn events_keep_the_states_that_only_the_center_can_tell() {
+    let mut app = fixture(false);
+    let mut t = app.tasks["t1"].task.clone();
+    t.spec.schedules.clear();
+    app.update(Msg::Event(Box::new(Event::TaskChanged {
+        task: Box::new(t),
+    })));
+    assert_eq!(app.tasks["t1"].state, TaskState::OnDemand);
+    app.update(Msg::Event(Box::new(Event::TaskPlaced {
+        task: "t1".into(),
+        node: Some("node-2".into()),
+    })));
+    assert_eq!(
+        app.tasks["t1"].state,
+        TaskState::OnDemand,
+        "placing it does not schedule it"
+    );
+    let mut ended = task("t7", "last-year", "ended");
+    ended.next_fires.clear();
+    app.update(Msg::Tasks(vec![ended]));
+    app.update(Msg::Event(Box::new(Event::TaskPlaced {
+        task: "t7".into(),
+        node: Some("node-1".into()),
+    })));
+    assert_eq!(app.tasks["t7"].state, TaskState::Ended);
 }
 
 #[test]

@@ -322,7 +322,7 @@ fn tasks(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             let mark = if app.marks.contains(id) { "●" } else { " " };
             let row = Row::new(vec![
                 Span::raw(mark),
-                Span::styled(t.state.clone(), theme.state(&t.state)),
+                Span::styled(t.state.as_str(), theme.state(t.state.as_str())),
                 Span::raw(format!("{}/{}", t.task.spec.group, t.task.spec.name)),
                 Span::raw(t.task.spec.schedule_text()),
                 Span::raw(countdown(app.now, t.next_fires.first())),
@@ -445,7 +445,7 @@ fn task(app: &App, theme: &Theme, id: &str, area: Rect, buf: &mut Buffer) {
     let lines = vec![
         Line::from(vec![
             Span::raw("state    "),
-            Span::styled(t.state.clone(), theme.state(&t.state)),
+            Span::styled(t.state.as_str(), theme.state(t.state.as_str())),
             Span::raw(format!(
                 "   node {}",
                 t.node.clone().unwrap_or_else(|| "-".into())

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use cloudtask_agent::package::{self, Kind, Limits};
 use cloudtask_shared::api::{
     ActionResult, CloneRequest, ClusterView, ErrorCode, Event, PackageInfo, PatchRequest,
-    StartRequest, TaskView,
+    StartRequest, TaskState, TaskView,
 };
 use cloudtask_shared::{
     Concurrency, PackageRef, RunRecord, RunStatus, Task, TaskSpec, Trigger, manual_run_id,
@@ -76,27 +76,27 @@ pub fn view(st: &AppState, task: Task) -> TaskView {
         _ => vec![],
     };
     let state = if task.spec.paused {
-        "paused"
+        TaskState::Paused
     } else if task.spec.schedules.is_empty() {
-        "on-demand"
+        TaskState::OnDemand
     } else if let Ok(s) = &schedules
         && next_fires.is_empty()
     {
         // Nothing ahead: its window ended, or (stored before create refused it) it never could.
         if s.first_fire().is_some() {
-            "ended"
+            TaskState::Ended
         } else {
-            "never-fires"
+            TaskState::NeverFires
         }
     } else if node.is_some() {
-        "scheduled"
+        TaskState::Scheduled
     } else if st.placements.considered(&task.id) {
-        "unassigned"
+        TaskState::Unassigned
     } else {
-        "pending"
+        TaskState::Pending
     };
     TaskView {
-        state: state.to_string(),
+        state,
         node,
         next_fires,
         task,

@@ -29,3 +29,6 @@ pub use scheduler::{AgentConfig, Error, run};
 
 /// Default lead of `--launch-ahead`, for `cloudtask-agent` and the standalone agent alike.
 pub const DEFAULT_LAUNCH_AHEAD: &str = "500ms";
+
+/// How long a stopping agent lets running runs finish before it kills them (`--drain-timeout`).
+pub const DEFAULT_DRAIN_TIMEOUT: &str = "10s";

@@ -62,6 +62,10 @@ struct Args {
     /// the same instant start together (0s turns it off).
     #[arg(long, env = "CLOUDTASK_LAUNCH_AHEAD", default_value = cloudtask_agent::DEFAULT_LAUNCH_AHEAD, value_parser = parse_duration)]
     launch_ahead: Duration,
+    /// At shutdown, how long running runs may finish before they are killed (recorded
+    /// `killed`, "shutdown").
+    #[arg(long, env = "CLOUDTASK_DRAIN_TIMEOUT", default_value = cloudtask_agent::DEFAULT_DRAIN_TIMEOUT, value_parser = parse_duration)]
+    drain_timeout: Duration,
     /// Output kept per run, in bytes (head and tail).
     #[arg(long, env = "CLOUDTASK_LOG_CAP_BYTES", default_value_t = 1 << 20)]
     log_cap_bytes: usize,
@@ -120,6 +124,7 @@ fn main() -> anyhow::Result<()> {
         labels: args.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
         capacity: args.capacity,
         launch_ahead: args.launch_ahead,
+        drain_timeout: args.drain_timeout,
         log_cap: args.log_cap_bytes,
         package_limits: Limits::default(),
     };

@@ -51,6 +51,8 @@ pub struct AgentConfig {
     pub capacity: u32,
     /// How long before its instant a run's process is started and held (zero: never).
     pub launch_ahead: Duration,
+    /// At shutdown: how long running runs may go on before they are killed (`shutdown`).
+    pub drain_timeout: Duration,
     /// Bytes of output kept per run (head and tail).
     pub log_cap: usize,
     pub package_limits: Limits,
@@ -380,29 +382,59 @@ impl Scheduler {
                 _ = resync.tick(), if !self.stale.is_empty() => self.reconcile().await,
                 _ = gc.tick() => self.prune_claims().await,
                 _ = shutdown.changed() => {
-                    self.save_cursors().await;
-                    // Runs still waiting for a slot never start: say so (their ledger entry
-                    // stays, so a crash before delivery still reports them).
-                    while let Some((_, mut run, _)) = self.waiting.pop_front() {
-                        self.active.remove(&run.id);
-                        run.status = RunStatus::Skipped;
-                        run.finished_at = Some(Timestamp::now());
-                        run.message = Some("the agent shut down before the run could start".into());
-                        self.report(run).await;
-                    }
-                    for stop in self.active.stops() {
-                        let _ = stop.send(Some(StopRequest { message: "agent shutting down".into() }));
-                    }
-                    // Give stopped runs their grace to report before the process goes.
-                    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-                    while !self.active.is_empty() {
-                        match tokio::time::timeout_at(deadline, done.recv()).await {
-                            Ok(Some(done)) => self.on_done(done),
-                            _ => break,
-                        }
-                    }
+                    self.drain(&mut done).await;
                     return Ok(());
                 }
+            }
+        }
+    }
+
+    /// Shutdown: claims nothing more; runs waiting for a slot are `skipped`; running runs get
+    /// up to `drain_timeout` to end, then are killed (`killed`, "shutdown" — never `lost`, which
+    /// would retry them elsewhere while they might still run); last, the spool is delivered.
+    async fn drain(&mut self, done: &mut mpsc::Receiver<(RunRecord, bool)>) {
+        self.save_cursors().await;
+        // Runs still waiting for a slot never start: say so (their ledger entry
+        // stays, so a crash before delivery still reports them).
+        while let Some((_, mut run, _)) = self.waiting.pop_front() {
+            self.active.remove(&run.id);
+            run.status = RunStatus::Skipped;
+            run.finished_at = Some(Timestamp::now());
+            run.message = Some("the agent shut down before the run could start".into());
+            self.report(run).await;
+        }
+        self.held.clear();
+        let drained = tokio::time::Instant::now() + self.cfg.drain_timeout;
+        while !self.active.is_empty() {
+            match tokio::time::timeout_at(drained, done.recv()).await {
+                Ok(Some(d)) => self.on_done(d),
+                _ => break,
+            }
+        }
+        if !self.active.is_empty() {
+            tracing::warn!(
+                runs = self.active.len(),
+                "drain timeout: killing the runs still going"
+            );
+            for stop in self.active.stops() {
+                let _ = stop.send(Some(StopRequest {
+                    message: "shutdown".into(),
+                }));
+            }
+            // Their kill grace, then their final reports.
+            let killed = tokio::time::Instant::now() + Duration::from_secs(30);
+            while !self.active.is_empty() {
+                match tokio::time::timeout_at(killed, done.recv()).await {
+                    Ok(Some(d)) => self.on_done(d),
+                    _ => break,
+                }
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(5), self.spool.flush(&self.client)).await {
+            Ok(Ok(())) => tracing::info!("spool delivered"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "spool kept for the next start"),
+            Err(_) => {
+                tracing::warn!("the center did not take the spool in time; kept for the next start")
             }
         }
     }

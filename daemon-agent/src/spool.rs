@@ -194,6 +194,18 @@ impl Spool {
         }
     }
 
+    /// One delivery of everything spooled, in order: what a stopping agent does last.
+    pub async fn flush(&self, client: &CenterClient) -> Result<(), String> {
+        let files = self.pending().await.map_err(|e| e.to_string())?;
+        let mut files = files.as_slice();
+        while !files.is_empty() {
+            let (sent, result) = self.deliver_some(client, files).await;
+            result.map_err(|e| e.to_string())?;
+            files = &files[sent..];
+        }
+        Ok(())
+    }
+
     /// Delivers the first files of `files` (in order) together, in requests of up to
     /// [`DELIVERY_MAX`] reports: a backlog of small batch files drains in few requests.
     /// Returns how many files it dealt with. A request the center refuses for good is split

@@ -45,6 +45,10 @@ pub struct Args {
     /// the same instant start together (standalone; default 500ms; 0s turns it off).
     #[arg(long, env = "CLOUDTASK_LAUNCH_AHEAD")]
     pub launch_ahead: Option<String>,
+    /// At shutdown, how long the in-process agent lets running runs finish before it kills
+    /// them (standalone; default 10s).
+    #[arg(long, env = "CLOUDTASK_DRAIN_TIMEOUT")]
+    pub drain_timeout: Option<String>,
     /// ZooKeeper connection string with optional chroot (host1:2181,host2:2181/cloudtask):
     /// run as the center of a cluster.
     #[arg(long, env = "CLOUDTASK_ZK", conflicts_with = "standalone")]
@@ -70,6 +74,7 @@ struct FileConfig {
     node_name: Option<String>,
     capacity: Option<u32>,
     launch_ahead: Option<String>,
+    drain_timeout: Option<String>,
     zk: Option<String>,
     zk_session_timeout: Option<String>,
     zk_digest_file: Option<PathBuf>,
@@ -83,6 +88,7 @@ pub enum Mode {
         node_name: String,
         capacity: u32,
         launch_ahead: std::time::Duration,
+        drain_timeout: std::time::Duration,
     },
     /// ZooKeeper; agents are separate processes.
     Cluster(cloudtask_shared::coord::zookeeper::ZkConfig),
@@ -140,10 +146,17 @@ impl Config {
                     .unwrap_or(cloudtask_agent::DEFAULT_LAUNCH_AHEAD);
                 let ms = cloudtask_shared::parse_duration_ms(ahead)
                     .map_err(|e| anyhow::anyhow!("--launch-ahead {ahead:?}: {e}"))?;
+                let drain = args.drain_timeout.or(file.drain_timeout);
+                let drain = drain
+                    .as_deref()
+                    .unwrap_or(cloudtask_agent::DEFAULT_DRAIN_TIMEOUT);
+                let drain_ms = cloudtask_shared::parse_duration_ms(drain)
+                    .map_err(|e| anyhow::anyhow!("--drain-timeout {drain:?}: {e}"))?;
                 Mode::Standalone {
                     node_name,
                     capacity: args.capacity.or(file.capacity).unwrap_or(512),
                     launch_ahead: std::time::Duration::from_millis(ms),
+                    drain_timeout: std::time::Duration::from_millis(drain_ms),
                 }
             }
             (false, Some(connect)) => {

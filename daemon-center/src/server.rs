@@ -96,6 +96,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             Mode::Standalone { .. } => "standalone",
             Mode::Cluster(_) => "cluster",
         },
+        shutdown: shutdown.clone(),
     };
     let app = api::router(state);
     let mut server_shutdown = shutdown.clone();
@@ -133,6 +134,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         node_name,
         capacity,
         launch_ahead,
+        drain_timeout,
     } = &cfg.mode
     else {
         anyhow::bail!("an in-process agent runs in standalone mode only");
@@ -149,6 +151,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         labels: Default::default(),
         capacity: *capacity,
         launch_ahead: *launch_ahead,
+        drain_timeout: *drain_timeout,
         log_cap: cfg.log_cap_bytes,
         package_limits: Limits::default(),
     };

@@ -132,6 +132,12 @@ impl Center {
         self.child.as_ref().map(Child::id)
     }
 
+    /// SIGTERM, then waits for the process to exit: how long it took, or `None` (and kill -9)
+    /// if it had not exited within `within`.
+    pub async fn terminate(&mut self, within: Duration) -> Option<Duration> {
+        terminate(&mut self.child, within).await
+    }
+
     /// kill -9: no shutdown path runs.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -344,6 +350,11 @@ impl Agent {
         agent
     }
 
+    /// SIGTERM, then waits for the process to exit (see [`Center::terminate`]).
+    pub async fn terminate(&mut self, within: Duration) -> Option<Duration> {
+        terminate(&mut self.child, within).await
+    }
+
     /// Starts the process again with the same name and data dir.
     pub fn restart(&mut self) {
         self.kill9();
@@ -402,6 +413,26 @@ impl Drop for Agent {
 }
 
 /// A .tar.gz holding `files` (path, mode, content).
+/// SIGTERM to `child`, then polls for its exit until `within` has passed.
+async fn terminate(child: &mut Option<Child>, within: Duration) -> Option<Duration> {
+    let mut c = child.take()?;
+    let started = std::time::Instant::now();
+    let ok = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -TERM failed");
+    while started.elapsed() < within {
+        if c.try_wait().ok().flatten().is_some() {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = c.kill();
+    let _ = c.wait();
+    None
+}
+
 /// A finished command's exit code and output, for assertion messages.
 pub fn output_text(out: &std::process::Output) -> String {
     format!(

@@ -38,6 +38,18 @@ pub struct AppState {
     pub max_upload_bytes: u64,
     /// `standalone` or `cluster`, reported by `/version`.
     pub mode: &'static str,
+    /// Turns true when the center stops: endless answers (event streams, followed logs) end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Resolves when the center starts shutting down.
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut shutdown = self.shutdown.clone();
+        async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        }
+    }
 }
 
 /// An API error: a code that names the problem (its status follows from it) and a message.

@@ -181,6 +181,8 @@ pub async fn log(
     });
     let stream =
         futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(so_far) }), live);
+    // A stopping center ends the follow (the client reads the rest from the store later).
+    let stream = futures_util::StreamExt::take_until(stream, st.stopping());
     Ok(text(Body::from_stream(stream)))
 }
 
@@ -267,6 +269,8 @@ pub async fn events(
         };
         Some((Ok(ev), (rx, node)))
     });
+    // A stopping center ends its streams, so that graceful shutdown does not wait on them.
+    let stream = futures_util::StreamExt::take_until(stream, st.stopping());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

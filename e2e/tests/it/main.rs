@@ -10,4 +10,5 @@ mod console;
 mod ctl;
 mod restart;
 mod run_now;
+mod shutdown;
 mod zk_backend;

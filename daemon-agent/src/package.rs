@@ -1,7 +1,7 @@
 //! Packages on the node: fetched from the center by sha256, verified, unpacked once into a
 //! cache keyed by hash.
 //!
-//! Unpacking is defensive (DESIGN.md §3.5): entries with `..`, absolute paths, links or device
+//! Unpacking is defensive: entries with `..`, absolute paths, links or device
 //! files are refused, as are archives over [`Limits`]; a refused or failed unpack leaves no
 //! directory behind, because it happens in a scratch directory that is renamed into place
 //! only when complete. A package that is not an archive is placed as a single executable file.

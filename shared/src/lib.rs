@@ -2,7 +2,7 @@
 //!
 //! Layout:
 //! - [`model`]: tasks, runs, nodes and their validation — the vocabulary of the product.
-//! - [`schedule`]: cron / `@every` parsing and fire-time evaluation with DST rules (DESIGN.md §4).
+//! - [`schedule`]: cron / `@every` parsing and fire-time evaluation with DST rules (Debian cron's; README "Schedules").
 //! - [`api`]: JSON wire types of the center's HTTP API.
 //! - [`ring`]: the pure, sticky consistent-hash placement of tasks on nodes.
 //! - [`coord`] (feature `embedded`): the coordination trait and its in-process backend.

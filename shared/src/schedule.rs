@@ -1,7 +1,7 @@
 //! When a task fires: cron expressions (seconds optional, aliases) and `@every` intervals,
 //! evaluated in the task's IANA zone.
 //!
-//! DST follows Debian's Vixie cron (DESIGN.md §4). `croner` only matches fields against civil
+//! DST follows Debian's Vixie cron (README "Schedules"). `croner` only matches fields against civil
 //! (wall-clock) times; [`CronSchedule::next_after`] maps those civil times to instants:
 //! - a schedule whose minute or hour field begins with `*` (`*`, `*/15`) follows the wall clock:
 //!   nothing inside a spring-forward gap, both passes of a fall-back overlap;

@@ -273,6 +273,9 @@ impl Coordination for EmbeddedSession {
         assignment: &Assignment,
     ) -> Result<u64> {
         let mut st = self.live()?;
+        if !matches!(st.leader, Some((s, _)) if s == self.id) {
+            return Err(Error::NotLeader);
+        }
         let key = (cluster.to_string(), node.to_string());
         let version = st.assignments.get(&key).map_or(0, |v| v.version + 1);
         st.assignments.insert(
@@ -453,14 +456,14 @@ fn compact(log: &mut ClaimLog, rows: &[(u64, String, String, String)]) -> Result
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn behavioural_suite() {
-        let engine = EmbeddedEngine::in_memory();
-        super::super::suite::run(|| {
+    /// The coordination suite: one test per promise.
+    mod suite {
+        use super::*;
+
+        crate::coordination_suite!(EmbeddedEngine::in_memory(), |engine| {
             let e = engine.clone();
             async move { Ok(e.session("suite")) }
-        })
-        .await;
+        });
     }
 
     #[tokio::test]
@@ -475,6 +478,7 @@ mod tests {
         {
             let engine = EmbeddedEngine::open(&path).unwrap();
             let s = engine.session("n1");
+            assert!(s.campaign("n1").await.unwrap());
             let v = s.write_assignment("c", "n1", &a).await.unwrap();
             let keys: Vec<ClaimKey> = (0..3000).map(key).collect();
             let out = s.claim("c", "n1", v, &keys).await.unwrap();
@@ -483,6 +487,7 @@ mod tests {
         }
         let engine = EmbeddedEngine::open(&path).unwrap();
         let s = engine.session("n1");
+        assert!(s.campaign("n1").await.unwrap());
         let v = s.write_assignment("c", "n1", &a).await.unwrap();
         let out = s.claim("c", "n1", v, &[key(2999), key(5)]).await.unwrap();
         // A new life of the same node may not re-fire what the old one claimed.

@@ -39,6 +39,9 @@ pub enum Error {
     },
     #[error("coordination backend: {0}")]
     Backend(String),
+    /// Only the leader writes assignments: this session does not lead (any more).
+    #[error("this session does not lead: only the leader writes assignments")]
+    NotLeader,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,4 +1,6 @@
-//! The behavioural test suite every coordination backend must pass, written once.
+//! The behavioural test suite every coordination backend must pass, written once: one
+//! function per promise, and [`coordination_suite!`](crate::coordination_suite) to make one
+//! test of each for a backend.
 //!
 //! `connect` opens a new, independent session on the same backend each time it is called.
 //! Names carry a random suffix so the suite can run repeatedly against one long-lived server.
@@ -45,19 +47,76 @@ async fn eventually<C: Coordination>(s: &C, cluster: &str, want: &[&str]) {
     }
 }
 
-/// Runs every check; panics with a message naming the broken promise.
-pub async fn run<C, F, Fut>(connect: F)
+/// The promises, by name: the macro makes a test of each.
+#[macro_export]
+macro_rules! coordination_suite {
+    ($setup:expr, |$fx:ident| $connect:expr) => {
+        $crate::coordination_suite!(@each $setup, |$fx| $connect;
+            membership_lives_as_long_as_the_session,
+            exactly_one_leader_and_it_passes_on,
+            only_the_leader_writes_assignments,
+            assignment_versions_grow_with_each_write,
+            claims_are_exclusive_and_fenced_by_the_assignment,
+            the_latest_claimed_instant_is_where_a_new_owner_starts,
+            pruning_keeps_the_newest_claims,
+            a_closed_session_neither_leads_nor_claims);
+    };
+    (@each $setup:expr, |$fx:ident| $connect:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread")]
+            async fn $name() {
+                let $fx = $setup;
+                $crate::coord::suite::$name(|| $connect).await;
+            }
+        )*
+    };
+}
+
+/// A fresh cluster name and tag per promise, so promises share a server safely.
+fn names() -> (String, String) {
+    let tag = format!(
+        "{:x}",
+        jiff::Timestamp::now().as_nanosecond() % 0xffff_ffff_ffff
+    );
+    (format!("suite-{tag}"), tag)
+}
+
+/// Two sessions, the first of which leads.
+async fn leader_and_follower<C, F, Fut>(connect: &F) -> (C, C)
 where
     C: Coordination,
     F: Fn() -> Fut,
     Fut: Future<Output = super::Result<C>>,
 {
-    let tag = format!("{:x}", jiff::Timestamp::now().as_nanosecond() % 0xffff_ffff);
-    let cluster = format!("suite-{tag}");
+    let a = connect().await.expect("session a");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !a.campaign("a").await.expect("campaign a") {
+        // A leader left over from an earlier promise on the same server is going away.
+        assert!(tokio::time::Instant::now() < deadline, "a never led");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b = connect().await.expect("session b");
+    assert!(!b.campaign("b").await.expect("campaign b"), "two leaders");
+    (a, b)
+}
+
+fn key(tag: &str, run: &str) -> ClaimKey {
+    ClaimKey {
+        task: format!("t1-{tag}"),
+        run: format!("{run}-{tag}"),
+    }
+}
+
+/// Members are seen by every session, changes are notified, and a member goes with its session.
+pub async fn membership_lives_as_long_as_the_session<C, F, Fut>(connect: F)
+where
+    C: Coordination,
+    F: Fn() -> Fut,
+    Fut: Future<Output = super::Result<C>>,
+{
+    let (cluster, _) = names();
     let a = connect().await.expect("session a");
     let b = connect().await.expect("session b");
-
-    // Membership lives as long as the session.
     let mut changes = b.changes();
     a.join(&node(&cluster, "n1")).await.expect("join n1");
     b.join(&node(&cluster, "n2")).await.expect("join n2");
@@ -74,16 +133,79 @@ where
     })
     .await;
     assert!(seen.is_ok(), "no membership change notified");
+    a.close().await.expect("close a");
+    eventually(&b, &cluster, &["n2"]).await;
+    b.close().await.expect("close b");
+}
 
-    // Leadership: one leader; it passes on when the leader's session ends.
-    let a_leads = a.campaign("a").await.expect("campaign a");
-    let b_leads = b.campaign("b").await.expect("campaign b");
+/// One session leads; when it ends, another takes over.
+pub async fn exactly_one_leader_and_it_passes_on<C, F, Fut>(connect: F)
+where
+    C: Coordination,
+    F: Fn() -> Fut,
+    Fut: Future<Output = super::Result<C>>,
+{
+    let (a, b) = leader_and_follower(&connect).await;
     assert!(
-        a_leads ^ b_leads || (a_leads && !b_leads),
-        "exactly one leader, got a={a_leads} b={b_leads}"
+        a.campaign("a").await.expect("campaign a again"),
+        "a still leads"
     );
+    a.close().await.expect("close a");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !b.campaign("b").await.expect("campaign b again") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "leadership never passed to b"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    b.close().await.expect("close b");
+}
 
-    // Assignments are versioned; versions grow with each write.
+/// An assignment write by a session that does not lead is refused and changes nothing.
+pub async fn only_the_leader_writes_assignments<C, F, Fut>(connect: F)
+where
+    C: Coordination,
+    F: Fn() -> Fut,
+    Fut: Future<Output = super::Result<C>>,
+{
+    let (cluster, _) = names();
+    let (a, b) = leader_and_follower(&connect).await;
+    let mut asg = Assignment::default();
+    asg.tasks.insert("t1".into(), 1);
+    let v = a
+        .write_assignment(&cluster, "n1", &asg)
+        .await
+        .expect("leader writes");
+    let mut forged = asg.clone();
+    forged.tasks.insert("stolen".into(), 1);
+    match b.write_assignment(&cluster, "n1", &forged).await {
+        Err(Error::NotLeader) => {}
+        other => panic!("a non-leader's assignment write must be refused, got {other:?}"),
+    }
+    let read = a
+        .read_assignment(&cluster, "n1")
+        .await
+        .expect("read")
+        .expect("assignment exists");
+    assert_eq!(
+        (read.value, read.version),
+        (asg, v),
+        "the refused write changed it"
+    );
+    a.close().await.expect("close a");
+    b.close().await.expect("close b");
+}
+
+/// Assignments read back as written, with a version that grows per write.
+pub async fn assignment_versions_grow_with_each_write<C, F, Fut>(connect: F)
+where
+    C: Coordination,
+    F: Fn() -> Fut,
+    Fut: Future<Output = super::Result<C>>,
+{
+    let (cluster, _) = names();
+    let (a, b) = leader_and_follower(&connect).await;
     let mut asg = Assignment::default();
     asg.tasks.insert("t1".into(), 1);
     let v1 = a
@@ -111,12 +233,35 @@ where
             .expect("read missing")
             .is_none()
     );
+    a.close().await.expect("close a");
+    b.close().await.expect("close b");
+}
 
-    // Claims: exactly one holder per key, fenced by the assignment version.
-    let k = |run: &str| ClaimKey {
-        task: format!("t1-{tag}"),
-        run: format!("{run}-{tag}"),
-    };
+/// One holder per claim; a session's own claim reads as held; a stale assignment version
+/// fences the whole batch, which then writes nothing.
+pub async fn claims_are_exclusive_and_fenced_by_the_assignment<C, F, Fut>(connect: F)
+where
+    C: Coordination,
+    F: Fn() -> Fut,
+    Fut: Future<Output = super::Result<C>>,
+{
+    let (cluster, tag) = names();
+    let k = |run: &str| key(&tag, run);
+    let (a, b) = leader_and_follower(&connect).await;
+    let v1 = a
+        .write_assignment(&cluster, "n1", &Assignment::default())
+        .await
+        .expect("write n1");
+    let mut asg = Assignment::default();
+    asg.tasks.insert("t1".into(), 1);
+    let v2 = a
+        .write_assignment(&cluster, "n1", &asg)
+        .await
+        .expect("write n1 again");
+    let v_b = a
+        .write_assignment(&cluster, "n2", &Assignment::default())
+        .await
+        .expect("write n2");
     let got = a
         .claim(&cluster, "n1", v2, &[k("r1"), k("r2")])
         .await
@@ -131,10 +276,6 @@ where
         [ClaimOutcome::Claimed],
         "a session's own claim must read as held"
     );
-    let v_b = b
-        .write_assignment(&cluster, "n2", &Assignment::default())
-        .await
-        .expect("write n2");
     let other = b
         .claim(&cluster, "n2", v_b, &[k("r1"), k("r3")])
         .await
@@ -153,13 +294,29 @@ where
         [ClaimOutcome::Claimed],
         "a fenced batch must write nothing"
     );
+    a.close().await.expect("close a");
+    b.close().await.expect("close b");
+}
 
-    // The latest claimed scheduled instant is where a new owner picks up.
+/// The latest claimed scheduled instant of a task (manual runs aside) is where a node that
+/// takes the task over starts.
+pub async fn the_latest_claimed_instant_is_where_a_new_owner_starts<C, F, Fut>(connect: F)
+where
+    C: Coordination,
+    F: Fn() -> Fut,
+    Fut: Future<Output = super::Result<C>>,
+{
+    let (cluster, tag) = names();
+    let (a, b) = leader_and_follower(&connect).await;
+    let v_b = a
+        .write_assignment(&cluster, "n2", &Assignment::default())
+        .await
+        .expect("write n2");
     let task = format!("t1-{tag}");
     let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).expect("instant");
     let runs = [
         crate::run_id(&task, at(5_000), 1, crate::Trigger::Schedule),
-        crate::run_id(&task, at(9_000), 1, crate::Trigger::Manual),
+        crate::manual_run_id(&task, at(9_000), "00ff"),
         crate::run_id(&task, at(7_000), 2, crate::Trigger::Retry),
     ];
     let keys: Vec<ClaimKey> = runs
@@ -182,40 +339,82 @@ where
         Some(&at(7_000)),
         "manual runs do not count"
     );
+    a.close().await.expect("close a");
+    b.close().await.expect("close b");
+}
 
-    // Pruning keeps the newest claims.
-    let many: Vec<ClaimKey> = (0..20).map(|i| k(&format!("p{i:02}"))).collect();
-    a.claim(&cluster, "n1", v2, &many)
+/// Pruning drops the oldest claims of a task and keeps the newest.
+pub async fn pruning_keeps_the_newest_claims<C, F, Fut>(connect: F)
+where
+    C: Coordination,
+    F: Fn() -> Fut,
+    Fut: Future<Output = super::Result<C>>,
+{
+    let (cluster, tag) = names();
+    let k = |run: &str| key(&tag, run);
+    let (a, b) = leader_and_follower(&connect).await;
+    let v = a
+        .write_assignment(&cluster, "n1", &Assignment::default())
         .await
-        .expect("claim many");
+        .expect("write");
+    let many: Vec<ClaimKey> = (0..20).map(|i| k(&format!("p{i:02}"))).collect();
+    a.claim(&cluster, "n1", v, &many).await.expect("claim many");
     let dropped = a
         .prune_claims(&format!("t1-{tag}"), 5)
         .await
         .expect("prune");
-    assert_eq!(dropped, 22, "4 + 3 + 20 claims, keep 5");
+    assert_eq!(dropped, 15, "20 claims, keep 5");
     let newest = a
-        .claim(&cluster, "n1", v2, &[k("p19")])
+        .claim(&cluster, "n1", v, &[k("p19")])
         .await
         .expect("claim newest");
-    assert_eq!(newest, [ClaimOutcome::Claimed]);
-
-    // Ending a session drops its members and leadership, and it may not act any more.
-    let leader_was_a = a_leads;
+    assert_eq!(
+        newest,
+        [ClaimOutcome::Claimed],
+        "the newest claim is still held"
+    );
     a.close().await.expect("close a");
-    eventually(&b, &cluster, &["n2"]).await;
-    if leader_was_a {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !b.campaign("b").await.expect("campaign b again") {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "leadership never passed to b"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    match a.claim(&cluster, "n1", v2, &[k("r9")]).await {
+    b.close().await.expect("close b");
+}
+
+/// A closed session leads nothing and may not claim or write any more.
+pub async fn a_closed_session_neither_leads_nor_claims<C, F, Fut>(connect: F)
+where
+    C: Coordination,
+    F: Fn() -> Fut,
+    Fut: Future<Output = super::Result<C>>,
+{
+    let (cluster, tag) = names();
+    let (a, b) = leader_and_follower(&connect).await;
+    let v = a
+        .write_assignment(&cluster, "n1", &Assignment::default())
+        .await
+        .expect("write");
+    let mut changes = b.changes();
+    a.close().await.expect("close a");
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !matches!(changes.recv().await, Ok(Change::Leadership)) {}
+    })
+    .await
+    .expect("leadership change notified");
+    assert!(
+        b.campaign("b").await.expect("campaign b"),
+        "b leads after a closed"
+    );
+    match a.claim(&cluster, "n1", v, &[key(&tag, "r9")]).await {
         Err(Error::SessionExpired) => {}
         other => panic!("a closed session must not claim, got {other:?}"),
+    }
+    match a
+        .write_assignment(&cluster, "n1", &Assignment::default())
+        .await
+    {
+        Err(Error::SessionExpired | Error::NotLeader) => {}
+        other => panic!("a closed session must not write assignments, got {other:?}"),
+    }
+    match a.campaign("a").await {
+        Err(Error::SessionExpired) | Ok(false) => {}
+        other => panic!("a closed session must not lead, got {other:?}"),
     }
     b.close().await.expect("close b");
 }

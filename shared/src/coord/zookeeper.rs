@@ -654,10 +654,25 @@ impl Coordination for ZkSession {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
         else {
-            return Err(Error::Backend(
-                "only the leader writes assignments; campaign first".into(),
-            ));
+            return Err(Error::NotLeader);
         };
+        // The lowest candidate leads, and sequence numbers only grow: a candidate that is the
+        // lowest now stays the leader for as long as its znode lives, which the write below
+        // checks atomically. So: lowest now, and still there at the commit.
+        let children = self
+            .op(
+                "listing leader candidates",
+                self.client.list_children("/leader"),
+            )
+            .await?;
+        let lowest = children
+            .iter()
+            .filter_map(|c| candidate_seq(c).map(|s| (s, c)))
+            .min()
+            .map(|(_, c)| c.clone());
+        if lowest.as_deref() != Some(candidate.as_str()) {
+            return Err(Error::NotLeader);
+        }
         let path = assignment_path(cluster, node);
         let opts = self.persistent();
         let parent = format!("/clusters/{cluster}/assignments");
@@ -719,6 +734,7 @@ impl Coordination for ZkSession {
         };
         let data = serde_json::to_vec(&header).map_err(|e| Error::Backend(e.to_string()))?;
         // Written only while this session's candidate znode exists: a deposed leader cannot.
+        // A missing candidate znode fails the check: the session lost the lead.
         let mut w = self.client.new_multi_writer();
         let build = |e| backend("building an assignment write", e);
         w.add_check_version(&format!("/leader/{candidate}"), 0)

@@ -406,6 +406,18 @@ fn force_kill(child: &dyn process_wrap::tokio::ChildWrapper) {
     }
 }
 
+/// Whether process `pid` (decimal, as `ps` prints it) exists and is not a zombie: how tests
+/// and diagnostics tell that a run's processes are gone. Linux (`/proc`); false elsewhere.
+pub fn process_alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,13 +462,10 @@ mod tests {
         // Dropped unreleased: the process goes, and the command never ran.
         let held = hold(launch(&cmd)).unwrap();
         let pid = held.pid().unwrap().to_string();
-        assert!(
-            cloudtask_e2e::process_alive(&pid),
-            "held process {pid} not running"
-        );
+        assert!(process_alive(&pid), "held process {pid} not running");
         drop(held);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while cloudtask_e2e::process_alive(&pid) {
+        while process_alive(&pid) {
             assert!(
                 std::time::Instant::now() < deadline,
                 "dropped held process {pid} lives on"
@@ -521,7 +530,7 @@ mod tests {
         assert_eq!(out.status, RunStatus::TimedOut);
         let pid = std::fs::read_to_string(&pidfile).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while cloudtask_e2e::process_alive(pid.trim()) {
+        while process_alive(pid.trim()) {
             assert!(
                 std::time::Instant::now() < deadline,
                 "grandchild {pid} survived the timeout"

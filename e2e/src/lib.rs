@@ -493,16 +493,8 @@ pub fn hostile_tar_gz(name: &str, link_target: Option<&str>) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
-/// Alive means present and not a zombie (an exited process its parent has not collected).
-pub fn process_alive(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
+/// The agent's own check (present and not a zombie), for tests that watch run processes.
+pub use cloudtask_agent::exec::process_alive;
 
 /// Processes whose environment has `var` = `value` (every run's process carries
 /// `CLOUDTASK_TASK_ID`, `CLOUDTASK_TASK_NAME`, `CLOUDTASK_SCHEDULED_AT`…): (pid, environment).

@@ -106,14 +106,37 @@ fn ts(v: i64) -> Timestamp {
     Timestamp::from_millisecond(v).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// A JSON column that stays NULL when there is nothing in it.
-fn json_unless_empty(value: &impl serde::Serialize, empty: bool) -> Result<Option<String>> {
-    if empty {
-        return Ok(None);
-    }
+/// The columns every run insert writes, in [`push_run`]'s order.
+const RUN_INSERT: &str = "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message, params, args) ";
+
+/// One run's values for [`RUN_INSERT`]: the one place a run becomes a row.
+fn push_run(
+    mut b: sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>,
+    run: &RunRecord,
+) {
+    b.push_bind(&run.id)
+        .push_bind(&run.task)
+        .push_bind(&run.task_name)
+        .push_bind(ms(run.scheduled_at))
+        .push_bind(run.started_at.map(ms))
+        .push_bind(run.finished_at.map(ms))
+        .push_bind(run.status.as_str())
+        .push_bind(i64::from(run.status.rank()))
+        .push_bind(run.exit_code)
+        .push_bind(&run.node)
+        .push_bind(i64::from(run.attempt))
+        .push_bind(run.trigger.as_str())
+        .push_bind(&run.message)
+        .push_bind(json_unless_empty(&run.params))
+        .push_bind(json_unless_empty(&run.args));
+}
+
+/// A JSON column that stays NULL when there is nothing in it (string maps and lists always
+/// encode).
+fn json_unless_empty<T: serde::Serialize + ?Sized>(value: &T) -> Option<String> {
     serde_json::to_string(value)
-        .map(Some)
-        .map_err(|e| corrupt("run parameters", e))
+        .ok()
+        .filter(|j| j != "{}" && j != "[]")
 }
 
 /// Reads a JSON column written by [`json_unless_empty`].
@@ -151,7 +174,7 @@ pub struct RunFilter {
     pub limit: u32,
 }
 
-/// Rows per multi-row statement: 13 columns each stays far below SQLite's 32,766 variables.
+/// Rows per multi-row statement: 15 columns each stays far below SQLite's 32,766 variables.
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// What an applied run report changed.
@@ -589,25 +612,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut applied: HashSet<String> = HashSet::new();
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message) ",
-            );
-            q.push_values(chunk, |mut b, &i| {
-                let run = reports[i].0;
-                b.push_bind(&run.id)
-                    .push_bind(&run.task)
-                    .push_bind(&run.task_name)
-                    .push_bind(ms(run.scheduled_at))
-                    .push_bind(run.started_at.map(ms))
-                    .push_bind(run.finished_at.map(ms))
-                    .push_bind(run.status.as_str())
-                    .push_bind(i64::from(run.status.rank()))
-                    .push_bind(run.exit_code)
-                    .push_bind(&run.node)
-                    .push_bind(i64::from(run.attempt))
-                    .push_bind(run.trigger.as_str())
-                    .push_bind(&run.message);
-            });
+            let mut q = sqlx::QueryBuilder::new(RUN_INSERT);
+            q.push_values(chunk, |b, &i| push_run(b, reports[i].0));
             q.push(
                 " ON CONFLICT (id) DO UPDATE SET started_at = COALESCE(excluded.started_at, runs.started_at), finished_at = excluded.finished_at,
                      status = excluded.status, status_rank = excluded.status_rank, exit_code = excluded.exit_code, node = excluded.node,
@@ -706,27 +712,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message, params, args)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(&run.id)
-        .bind(&run.task)
-        .bind(&run.task_name)
-        .bind(ms(run.scheduled_at))
-        .bind(run.started_at.map(ms))
-        .bind(run.finished_at.map(ms))
-        .bind(run.status.as_str())
-        .bind(i64::from(run.status.rank()))
-        .bind(run.exit_code)
-        .bind(&run.node)
-        .bind(i64::from(run.attempt))
-        .bind(run.trigger.as_str())
-        .bind(&run.message)
-        .bind(json_unless_empty(&run.params, run.params.is_empty())?)
-        .bind(json_unless_empty(&run.args, run.args.is_empty())?)
-        .execute(&mut *tx)
-        .await?;
+        let mut q = sqlx::QueryBuilder::new(RUN_INSERT);
+        q.push_values([run], push_run);
+        q.build().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(None)
     }

@@ -7,15 +7,13 @@
 //! - [`runner`]: one run end to end — package, process, live output, spooled report.
 //! - [`exec`]: the process group, timeout, stop and exit status.
 //! - [`output`]: capped, timestamped output capture.
-//! - [`package`]: package download, verification and safe unpacking.
+//! - [`package`]: package download, verification and the cache (unpacking is `cloudtask-daemon-kit`'s).
 //! - [`spool`]: reports on disk until the center acknowledges them.
 //! - [`client`]: the center's HTTP API as the agent uses it.
-//! - [`daemon`]: logging and shutdown signals, shared with `cloudtask-center`.
 //!
 //! Architecture invariant: the agent never writes the center's store; it only reports.
 
 pub mod client;
-pub mod daemon;
 pub mod exec;
 pub mod output;
 pub mod package;

@@ -8,11 +8,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use cloudtask_agent::AgentConfig;
-use cloudtask_agent::daemon::{init_logging, wait_for_signal};
-use cloudtask_agent::package::Limits;
+use cloudtask_daemon_kit::archive::Limits;
+use cloudtask_daemon_kit::{init_logging, stop_on_signal};
 use cloudtask_shared::coord::zookeeper::{ZkConfig, ZkSession, read_digest_file};
 use cloudtask_shared::coord::{Connect, Coordination, Sessions};
-use tokio::sync::watch;
+use cloudtask_shared::shutdown;
 
 /// Runs this node's share of a cluster's tasks.
 ///
@@ -132,11 +132,8 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let (shutdown_tx, shutdown) = watch::channel(false);
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            let _ = shutdown_tx.send(true);
-        });
+        let (trigger, shutdown) = shutdown::channel();
+        stop_on_signal(trigger);
         let connect: Connect = Arc::new(move || {
             let (zk, name) = (zk.clone(), name.clone());
             Box::pin(async move {

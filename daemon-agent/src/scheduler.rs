@@ -15,6 +15,7 @@ use std::time::Duration;
 use cloudtask_shared::api::{Event, RunReport};
 use cloudtask_shared::backoff::Backoff;
 use cloudtask_shared::coord::{self, Change, ClaimKey, ClaimOutcome, Coordination, Sessions};
+use cloudtask_shared::shutdown::Shutdown;
 use cloudtask_shared::{
     Concurrency, NodeInfo, RunRecord, RunStatus, Task, Trigger, attempt_id, run_id,
 };
@@ -23,10 +24,11 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::client::CenterClient;
 use crate::exec::{Held, StopRequest};
-use crate::package::{Limits, PackageCache};
+use crate::package::PackageCache;
 use crate::plan::{Fate, plan};
 use crate::runner::{self, RunContext};
 use crate::spool::{Ledger, Spool, SpoolWriter, write_atomic};
+use cloudtask_daemon_kit::archive::Limits;
 
 /// A run ready to start: its task, its record, and the receiving end of its stop channel.
 type Launch = (Task, RunRecord, watch::Receiver<Option<StopRequest>>);
@@ -184,11 +186,7 @@ impl Want {
 /// the node was cut off or frozen past its timeout) the agent drops every task at once,
 /// launches nothing more, lets its running runs finish and report, and joins again with a
 /// fresh session; the leader then gives it tasks as it would a new node.
-pub async fn run(
-    cfg: AgentConfig,
-    sessions: Sessions,
-    shutdown: watch::Receiver<bool>,
-) -> Result<(), Error> {
+pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Result<(), Error> {
     let coord = sessions.current();
     let io = |path: &PathBuf| {
         let path = path.display().to_string();
@@ -346,7 +344,7 @@ impl Scheduler {
         mut events: mpsc::Receiver<Event>,
         mut done: mpsc::Receiver<(RunRecord, bool)>,
         mut held: mpsc::Receiver<HeldResult>,
-        mut shutdown: watch::Receiver<bool>,
+        shutdown: Shutdown,
     ) -> Result<(), Error> {
         let mut gc = tokio::time::interval(Duration::from_secs(60));
         let mut resync = tokio::time::interval(Duration::from_secs(5));
@@ -381,7 +379,7 @@ impl Scheduler {
                 Some(rec) = done.recv() => self.on_done(rec),
                 _ = resync.tick(), if !self.stale.is_empty() => self.reconcile().await,
                 _ = gc.tick() => self.prune_claims().await,
-                _ = shutdown.changed() => {
+                () = shutdown.wait() => {
                     self.drain(&mut done).await;
                     return Ok(());
                 }
@@ -441,10 +439,7 @@ impl Scheduler {
 
     /// After the session ended: forget every task (another node may own it now), keep running
     /// runs to their end, and join again with a fresh session. `None` at shutdown.
-    async fn rejoin(
-        &mut self,
-        shutdown: &watch::Receiver<bool>,
-    ) -> Option<broadcast::Receiver<Change>> {
+    async fn rejoin(&mut self, shutdown: &Shutdown) -> Option<broadcast::Receiver<Change>> {
         tracing::warn!(
             running = self.active.len(),
             "coordination session lost: this node launches nothing until it has joined again"
@@ -1144,7 +1139,7 @@ async fn follow_events(
     client: CenterClient,
     node: String,
     tx: mpsc::Sender<Event>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     loop {
@@ -1156,14 +1151,14 @@ async fn follow_events(
                     backoff.reset();
                 }
             }
-            _ = shutdown.changed() => return,
+            () = shutdown.wait() => return,
         }
         if tx.is_closed() {
             return;
         }
         tokio::select! {
             () = tokio::time::sleep(backoff.next_delay()) => {}
-            _ = shutdown.changed() => return,
+            () = shutdown.wait() => return,
         }
     }
 }

@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use cloudtask_shared::api::RunReport;
 use cloudtask_shared::backoff::Backoff;
+use cloudtask_shared::shutdown::Shutdown;
 use cloudtask_shared::{RunRecord, RunStatus};
 use jiff::Timestamp;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::client::{CenterClient, Error as ClientError};
 
@@ -156,7 +157,7 @@ impl Spool {
     }
 
     /// Delivers reports in order until `shutdown`; waits and retries while the center is away.
-    pub async fn deliver(&self, client: CenterClient, mut shutdown: watch::Receiver<bool>) {
+    pub async fn deliver(&self, client: CenterClient, shutdown: Shutdown) {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             let mut failed = false;
@@ -189,7 +190,7 @@ impl Spool {
             tokio::select! {
                 () = self.wake.notified(), if !failed => {}
                 () = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
+                () = shutdown.wait() => return,
             }
         }
     }

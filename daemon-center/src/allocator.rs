@@ -12,6 +12,7 @@ use std::time::Duration;
 use cloudtask_shared::api::Event;
 use cloudtask_shared::coord::{Assignment, Change, Coordination, Sessions};
 use cloudtask_shared::ring::{Ring, TaskSlot, place};
+use cloudtask_shared::shutdown::Shutdown;
 use cloudtask_shared::{RunRecord, RunStatus, Task, Trigger, attempt_id};
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -163,7 +164,7 @@ fn apply(index: &mut Option<Index>, event: Result<Event, broadcast::error::TryRe
 }
 
 impl Allocator {
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, shutdown: Shutdown) {
         let mut coord = self.sessions.current();
         let mut changes = coord.changes();
         let mut events = self.hub.subscribe();
@@ -245,7 +246,7 @@ impl Allocator {
                     () = self.placements.wake.notified() => break,
                     // Also frees tasks that stickiness held back while they ran.
                     _ = tick.tick() => break,
-                    _ = shutdown.changed() => return,
+                    () = shutdown.wait() => return,
                 }
             }
             // Changes come in bursts (a deploy creating hundreds of tasks): allocate once per burst.

@@ -13,7 +13,7 @@ use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let args = config::Args::parse();
-    cloudtask_agent::daemon::init_logging();
+    cloudtask_daemon_kit::init_logging();
     let cfg = config::Config::load(args)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cloudtask_agent::AgentConfig;
-use cloudtask_agent::daemon::wait_for_signal;
-use cloudtask_agent::package::Limits;
+use cloudtask_daemon_kit::archive::Limits;
+use cloudtask_daemon_kit::stop_on_signal;
 use cloudtask_shared::DEFAULT_CLUSTER;
 use cloudtask_shared::coord::embedded::EmbeddedEngine;
 use cloudtask_shared::coord::zookeeper::ZkSession;
 use cloudtask_shared::coord::{Connect, Coordination, Sessions};
-use tokio::sync::watch;
+use cloudtask_shared::shutdown;
 
 use crate::allocator::{Allocator, Placements};
 use crate::api::{self, AppState};
@@ -44,7 +44,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .bootstrap(&store, Role::Agent, "agent", &agent_file)
         .await?;
 
-    let (shutdown_tx, shutdown) = watch::channel(false);
+    let (trigger, shutdown) = shutdown::channel();
     let (connect, agent_connect): (Connect, Option<Connect>) = match &cfg.mode {
         Mode::Standalone { node_name, .. } => {
             let engine =
@@ -66,14 +66,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             (connect, None)
         }
     };
-    {
-        // Ctrl-C while ZooKeeper is unreachable at startup ends the wait for it.
-        let shutdown_tx = shutdown_tx.clone();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            let _ = shutdown_tx.send(true);
-        });
-    }
+    // From here on, SIGTERM is the way out (it also ends a wait for ZooKeeper at startup).
+    stop_on_signal(trigger);
     let sessions = Sessions::open(connect, &shutdown)
         .await
         .context("opening the coordination session")?;
@@ -99,12 +93,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
     };
     let app = api::router(state);
-    let mut server_shutdown = shutdown.clone();
+    let server_shutdown = shutdown.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_shutdown.changed().await;
-            })
+            .with_graceful_shutdown(async move { server_shutdown.wait().await })
             .await
     });
 
@@ -124,9 +116,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             "agents authenticate with the token in {}",
             agent_file.display()
         );
-        let mut stop = shutdown.clone();
-        let _ = stop.changed().await;
-        tracing::info!("shutting down");
+        shutdown.wait().await;
         server.await?.context("http server")?;
         return Ok(());
     };
@@ -165,9 +155,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     println!("cloudtask-center (standalone) listening on http://{addr}");
     println!("node {node_name:?} running tasks of cluster {DEFAULT_CLUSTER:?}");
 
-    let mut stop = shutdown.clone();
-    let _ = stop.changed().await;
-    tracing::info!("shutting down");
+    shutdown.wait().await;
     match agent.await {
         Ok(Err(e)) => tracing::error!(error = %e, "agent stopped with an error"),
         Err(e) => tracing::error!(error = %e, "agent task failed"),

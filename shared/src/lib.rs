@@ -6,6 +6,7 @@
 //! - [`api`]: JSON wire types of the center's HTTP API.
 //! - [`ring`]: the pure, sticky consistent-hash placement of tasks on nodes.
 //! - [`coord`] (feature `embedded`): the coordination trait and its in-process backend.
+//! - [`shutdown`] (feature `embedded`): the one stop signal every long-lived task of a daemon holds.
 //! - `generated` (feature `generated`, tests only): checks man pages and completions are current.
 //!
 //! Architecture invariant: nothing here does I/O except the `coord` backends (and the
@@ -21,6 +22,8 @@ pub mod generated;
 pub mod model;
 pub mod ring;
 pub mod schedule;
+#[cfg(feature = "embedded")]
+pub mod shutdown;
 
 pub use duration::parse_duration_ms;
 pub use model::*;

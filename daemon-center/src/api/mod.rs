@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use cloudtask_shared::ValidationError;
 use cloudtask_shared::api::{ErrorBody, ErrorCode, ErrorDetail};
 use cloudtask_shared::coord::Sessions;
+use cloudtask_shared::shutdown::Shutdown;
 
 use crate::allocator::Placements;
 use crate::auth::{Principal, Role, Tokens};
@@ -39,16 +40,14 @@ pub struct AppState {
     /// `standalone` or `cluster`, reported by `/version`.
     pub mode: &'static str,
     /// Turns true when the center stops: endless answers (event streams, followed logs) end.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub shutdown: Shutdown,
 }
 
 impl AppState {
     /// Resolves when the center starts shutting down.
     pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
-        let mut shutdown = self.shutdown.clone();
-        async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        }
+        let shutdown = self.shutdown.clone();
+        async move { shutdown.wait().await }
     }
 }
 

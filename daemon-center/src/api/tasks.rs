@@ -7,7 +7,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cloudtask_agent::package::{self, Kind, Limits};
+use cloudtask_daemon_kit::archive::{self, Kind, Limits};
 use cloudtask_shared::api::{
     ActionResult, CloneRequest, ClusterView, ErrorCode, Event, PackageInfo, PatchRequest,
     StartRequest, TaskState, TaskView,
@@ -684,12 +684,12 @@ async fn stream_to(path: &std::path::Path, body: Body, limit: u64) -> ApiResult<
 async fn inspect(path: &std::path::Path, file_name: &str) -> ApiResult<()> {
     let (path, name) = (path.to_path_buf(), file_name.to_string());
     tokio::task::spawn_blocking(move || {
-        package::unpack(&path, Kind::of(&name), &name, None, Limits::default())
+        archive::unpack(&path, Kind::of(&name), &name, None, Limits::default())
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(|e| match e {
-        package::Error::TooLarge(_) => ApiError::new(ErrorCode::PayloadTooLarge, e.to_string()),
+        archive::Error::TooLarge(_) => ApiError::new(ErrorCode::PayloadTooLarge, e.to_string()),
         other => ApiError::new(
             ErrorCode::InvalidPackage,
             format!("package refused: {other}"),

@@ -152,10 +152,7 @@ pub struct Sessions {
 
 impl Sessions {
     /// Opens the first session, retrying with backoff until it succeeds or `shutdown` turns true.
-    pub async fn open(
-        connect: Connect,
-        shutdown: &tokio::sync::watch::Receiver<bool>,
-    ) -> Result<Sessions> {
+    pub async fn open(connect: Connect, shutdown: &crate::shutdown::Shutdown) -> Result<Sessions> {
         let first = connect_with_backoff(&connect, shutdown).await?;
         Ok(Sessions {
             current: Arc::new(RwLock::new(first)),
@@ -174,7 +171,7 @@ impl Sessions {
     pub async fn renew(
         &self,
         ended: &Arc<dyn Coordination>,
-        shutdown: &tokio::sync::watch::Receiver<bool>,
+        shutdown: &crate::shutdown::Shutdown,
     ) -> Result<Arc<dyn Coordination>> {
         let now = self.current();
         if !Arc::ptr_eq(&now, ended) {
@@ -189,7 +186,7 @@ impl Sessions {
 
 async fn connect_with_backoff(
     connect: &Connect,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
+    shutdown: &crate::shutdown::Shutdown,
 ) -> Result<Arc<dyn Coordination>> {
     let mut backoff = crate::backoff::Backoff::new(
         std::time::Duration::from_millis(200),
@@ -200,13 +197,12 @@ async fn connect_with_backoff(
             Ok(s) => return Ok(s),
             Err(e) => tracing::warn!(error = %e, "cannot open a coordination session; retrying"),
         }
-        if *shutdown.borrow() {
+        if shutdown.is_stopping() {
             return Err(Error::SessionExpired);
         }
-        let mut sd = shutdown.clone();
         tokio::select! {
             () = tokio::time::sleep(backoff.next_delay()) => {}
-            _ = sd.changed() => return Err(Error::SessionExpired),
+            () = shutdown.wait() => return Err(Error::SessionExpired),
         }
     }
 }

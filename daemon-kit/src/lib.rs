@@ -1,5 +1,12 @@
-//! Process plumbing both daemons share (`cloudtask-center` and `cloudtask-agent`): logging
-//! set-up and the shutdown signals.
+//! Process plumbing both daemons share (`cloudtask-center` and `cloudtask-agent`): safe
+//! archive unpacking, logging set-up and the operating-system stop signals. It exists so the
+//! center does not depend on the agent library for plumbing (only standalone mode embeds
+//! the agent), and so `cloudtask-shared` keeps doing no I/O outside its coordination
+//! backends.
+
+pub mod archive;
+
+use cloudtask_shared::shutdown::Trigger;
 
 /// Logs to stderr, filtered by `CLOUDTASK_LOG` (default `info`), coloured only on a terminal.
 pub fn init_logging() {
@@ -34,4 +41,13 @@ pub async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Fires `trigger` on the first SIGTERM or SIGINT: the daemon's one way in to its shutdown.
+pub fn stop_on_signal(trigger: Trigger) {
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stop signal received; shutting down");
+        trigger.fire();
+    });
 }

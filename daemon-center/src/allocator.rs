@@ -9,15 +9,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use cloudtask_shared::Task;
 use cloudtask_shared::api::Event;
 use cloudtask_shared::coord::{Assignment, Change, Coordination, Sessions};
 use cloudtask_shared::ring::{Ring, TaskSlot, place};
 use cloudtask_shared::shutdown::Shutdown;
-use cloudtask_shared::{RunRecord, RunStatus, Task, Trigger, attempt_id};
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::hub::Hub;
-use crate::store::Store;
+use crate::service::Service;
+use crate::store::SharedStore;
 
 /// Where each task is placed, as the API shows it; readable from any handler.
 #[derive(Clone)]
@@ -115,7 +116,9 @@ impl Placements {
 
 pub struct Allocator {
     pub sessions: Sessions,
-    pub store: Store,
+    pub store: SharedStore,
+    /// Node-loss and retry bookkeeping go through the service, like every other write.
+    pub service: Service,
     pub hub: Hub,
     pub placements: Placements,
     pub candidate: String,
@@ -318,19 +321,7 @@ impl Allocator {
                         .write_assignment(&cluster, &gone, &Assignment::default())
                         .await?;
                     tracing::info!(%cluster, node = %gone, "node left; its tasks move");
-                    self.hub.publish(Event::NodeDown {
-                        cluster: cluster.clone(),
-                        name: gone.clone(),
-                    });
-                    let why = format!(
-                        "node {gone} left the cluster (its session expired) while the run was active"
-                    );
-                    for run in self.store.mark_node_runs_lost(&gone, &why).await? {
-                        self.hub.publish(Event::RunChanged {
-                            run: Box::new(run.clone()),
-                        });
-                        lost.push(run);
-                    }
+                    lost.extend(self.service.node_lost(&cluster, &gone).await?);
                 }
             }
             let ring =
@@ -391,49 +382,10 @@ impl Allocator {
         }
         for run in lost {
             if let Some(Some(node)) = placed.get(&run.task) {
-                self.retry_lost(run, node).await?;
+                self.service.retry_lost(run, node).await?;
             }
         }
         self.announce(placed);
-        Ok(())
-    }
-
-    /// Asks the task's new owner to retry a run lost with its node, when retries are left. The
-    /// retry's run id is deterministic, so it is claimed, and runs, once.
-    async fn retry_lost(&self, lost: RunRecord, node: &str) -> anyhow::Result<()> {
-        let Some(task) = self.store.task(&lost.task).await? else {
-            return Ok(());
-        };
-        if lost.attempt > task.spec.retries || task.spec.paused {
-            return Ok(());
-        }
-        let attempt = lost.attempt + 1;
-        let run = RunRecord {
-            id: attempt_id(&lost.id, attempt),
-            status: RunStatus::Scheduled,
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            node: node.to_string(),
-            attempt,
-            trigger: Trigger::Retry,
-            message: Some(format!(
-                "retry of {} (lost with node {})",
-                lost.id, lost.node
-            )),
-            ..lost
-        };
-        self.store.put_run(&run, None).await?;
-        tracing::info!(run = %run.id, %node, "lost run retried on the task's new node");
-        self.hub.publish(Event::RunChanged {
-            run: Box::new(run.clone()),
-        });
-        self.hub.publish(Event::RunRequested {
-            task: task.id.clone(),
-            node: node.to_string(),
-            task_version: task.version,
-            run: Box::new(run),
-        });
         Ok(())
     }
 }

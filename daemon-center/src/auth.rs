@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 
-use crate::store::Store;
+use crate::store::{AuditEntry, Effects, Store};
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub enum Error {
 }
 
 impl Tokens {
-    pub async fn load(store: &Store) -> Result<Tokens, Error> {
+    pub async fn load(store: &dyn Store) -> Result<Tokens, Error> {
         let t = Tokens::default();
         for (hash, name, role) in store.tokens().await? {
             if let Some(role) = Role::parse(&role) {
@@ -101,7 +101,7 @@ impl Tokens {
     /// Returns whether it created one.
     pub async fn bootstrap(
         &self,
-        store: &Store,
+        store: &dyn Store,
         role: Role,
         name: &str,
         file: &Path,
@@ -115,16 +115,21 @@ impl Tokens {
             source,
         })?;
         let h = hash(&token);
-        store
-            .add_token(
-                &h,
-                name,
-                match role {
-                    Role::Admin => "admin",
-                    Role::Agent => "agent",
-                },
-            )
-            .await?;
+        let role_name = match role {
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+        };
+        let fx = Effects {
+            audit: Some(AuditEntry {
+                at: jiff::Timestamp::now(),
+                actor: "center".into(),
+                action: "token.create".into(),
+                target: name.to_string(),
+                detail: format!("role {role_name}, written to {}", file.display()),
+            }),
+            events: vec![],
+        };
+        store.add_token(&h, name, role_name, &fx).await?;
         self.insert(
             h,
             Principal {

@@ -7,6 +7,7 @@ mod auth;
 mod config;
 mod hub;
 mod server;
+mod service;
 mod store;
 
 use clap::Parser;

@@ -20,18 +20,23 @@ use crate::api::{self, AppState};
 use crate::auth::{Role, Tokens};
 use crate::config::{Config, Mode};
 use crate::hub::Hub;
-use crate::store::Store;
+use crate::service::Service;
+use crate::service::outbox::{Dispatcher, Kick};
+use crate::store::SharedStore;
+use crate::store::sqlite::SqliteStore;
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let dir = &cfg.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
-    let store = Store::open(&dir.join("cloudtask.db"))
-        .await
-        .context("opening the store")?;
-    let tokens = Tokens::load(&store).await?;
+    let store: SharedStore = Arc::new(
+        SqliteStore::open(&dir.join("cloudtask.db"))
+            .await
+            .context("opening the store")?,
+    );
+    let tokens = Tokens::load(store.as_ref()).await?;
     let admin_file = dir.join("admin.token");
     if tokens
-        .bootstrap(&store, Role::Admin, "admin", &admin_file)
+        .bootstrap(store.as_ref(), Role::Admin, "admin", &admin_file)
         .await?
     {
         println!(
@@ -41,7 +46,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     let agent_file = dir.join("agent.token");
     tokens
-        .bootstrap(&store, Role::Agent, "agent", &agent_file)
+        .bootstrap(store.as_ref(), Role::Agent, "agent", &agent_file)
         .await?;
 
     let (trigger, shutdown) = shutdown::channel();
@@ -78,14 +83,25 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let kick = Kick::default();
+    let service = Service {
+        store: store.clone(),
+        placements: placements.clone(),
+        outbox: kick.clone(),
+        packages_dir: dir.join("packages"),
+        max_upload_bytes: cfg.max_upload_bytes,
+    };
+    let dispatcher = Dispatcher::open(store.clone(), hub.clone(), format!("center@{addr}"), kick)
+        .await
+        .context("reading the outbox cursor")?;
+    let dispatcher = tokio::spawn(dispatcher.run(shutdown.clone()));
     let state = AppState {
         store: store.clone(),
+        service: service.clone(),
         hub: hub.clone(),
         tokens,
         placements: placements.clone(),
         sessions: sessions.clone(),
-        packages_dir: dir.join("packages"),
-        max_upload_bytes: cfg.max_upload_bytes,
         mode: match cfg.mode {
             Mode::Standalone { .. } => "standalone",
             Mode::Cluster(_) => "cluster",
@@ -103,6 +119,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let allocator = Allocator {
         sessions,
         store,
+        service,
         hub,
         placements,
         candidate: format!("center@{addr}"),
@@ -118,6 +135,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         );
         shutdown.wait().await;
         server.await?.context("http server")?;
+        let _ = dispatcher.await;
         return Ok(());
     };
     let Mode::Standalone {
@@ -162,6 +180,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     server.await?.context("http server")?;
+    let _ = dispatcher.await;
     Ok(())
 }
 

@@ -52,6 +52,8 @@ pub enum ErrorCode {
     StaleVersion,
     /// The name (of a task in its group, a group, a cluster) is taken.
     NameTaken,
+    /// A group or cluster that still has tasks cannot be removed.
+    GroupNotEmpty,
     /// A task name used in several groups, given without its group.
     AmbiguousName,
     /// A start refused because a run is active and concurrency is `forbid`.
@@ -75,7 +77,9 @@ impl ErrorCode {
             Forbidden => 403,
             TaskNotFound | RunNotFound | NodeNotFound | GroupNotFound | PackageNotFound
             | NotFound => 404,
-            StaleVersion | NameTaken | AmbiguousName | RunActive | Unassigned => 409,
+            StaleVersion | NameTaken | GroupNotEmpty | AmbiguousName | RunActive | Unassigned => {
+                409
+            }
             PayloadTooLarge => 413,
             Internal | Unknown => 500,
         }
@@ -160,7 +164,7 @@ pub struct CloneRequest {
 }
 
 /// A stored package; a task keeps the history of those it used.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageInfo {
     pub sha256: String,
     pub file_name: String,

@@ -204,8 +204,11 @@ impl RunStatus {
         RunStatus::Missed,
     ];
 
+    /// The statuses of a run not finished yet: it may still be started, running or stopped.
+    pub const ACTIVE: [RunStatus; 2] = [RunStatus::Scheduled, RunStatus::Running];
+
     pub fn is_terminal(self) -> bool {
-        !matches!(self, RunStatus::Scheduled | RunStatus::Running)
+        !RunStatus::ACTIVE.contains(&self)
     }
 
     /// Orders statuses so a late, out-of-order report never moves a run backwards. `lost` is

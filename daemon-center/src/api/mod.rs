@@ -1,13 +1,12 @@
 //! The center's HTTP API under `/api/v1`: routing, authentication, and errors as
-//! `{"error":{"code","message"}}` with proper status codes.
+//! `{"error":{"code","message"}}` with proper status codes. Handlers parse the request, call
+//! one operation of [`crate::service`] (or a store read) and format the answer.
 //!
 //! - [`tasks`]: tasks, their actions and packages.
 //! - [`runs`]: runs, logs, nodes, the event stream and the agents' report endpoints.
 
 mod runs;
 mod tasks;
-
-use std::path::PathBuf;
 
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -16,7 +15,6 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use cloudtask_shared::ValidationError;
 use cloudtask_shared::api::{ErrorBody, ErrorCode, ErrorDetail};
 use cloudtask_shared::coord::Sessions;
 use cloudtask_shared::shutdown::Shutdown;
@@ -24,19 +22,20 @@ use cloudtask_shared::shutdown::Shutdown;
 use crate::allocator::Placements;
 use crate::auth::{Principal, Role, Tokens};
 use crate::hub::Hub;
-use crate::store::{self, Store};
+use crate::service::{Service, unparsable};
+use crate::store::SharedStore;
 
 /// Everything handlers share; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
+    /// For reads; every write goes through `service`.
+    pub store: SharedStore,
+    pub service: Service,
     pub hub: Hub,
     pub tokens: Tokens,
     pub placements: Placements,
     /// The coordination session (renewed after expiry), for live membership.
     pub sessions: Sessions,
-    pub packages_dir: PathBuf,
-    pub max_upload_bytes: u64,
     /// `standalone` or `cluster`, reported by `/version`.
     pub mode: &'static str,
     /// Turns true when the center stops: endless answers (event streams, followed logs) end.
@@ -51,25 +50,9 @@ impl AppState {
     }
 }
 
-/// An API error: a code that names the problem (its status follows from it) and a message.
-#[derive(Debug)]
-pub struct ApiError {
-    code: ErrorCode,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn internal(m: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %m, "internal error");
-        Self::new(ErrorCode::Internal, m.to_string())
-    }
-}
+/// An API error is the service's error: a code that names the problem (its status follows
+/// from it) and a message.
+pub type ApiError = crate::service::Error;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -85,24 +68,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<store::Error> for ApiError {
-    fn from(e: store::Error) -> Self {
-        match e {
-            store::Error::Conflict(m) => ApiError::new(ErrorCode::NameTaken, m),
-            other => ApiError::internal(other),
-        }
-    }
-}
-
-/// A body that does not parse: a field the API does not know gets its own code.
-fn unparsable(text: String) -> ApiError {
-    if text.contains("unknown field") {
-        ApiError::new(ErrorCode::UnknownField, text)
-    } else {
-        ApiError::new(ErrorCode::InvalidRequest, text)
-    }
-}
-
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -112,29 +77,9 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-impl From<serde_json::Error> for ApiError {
-    fn from(e: serde_json::Error) -> Self {
-        unparsable(e.to_string())
-    }
-}
-
 impl From<QueryRejection> for ApiError {
     fn from(e: QueryRejection) -> Self {
         ApiError::new(ErrorCode::InvalidRequest, e.body_text())
-    }
-}
-
-impl From<ValidationError> for ApiError {
-    fn from(e: ValidationError) -> Self {
-        let schedule = ["schedules", "timezone", "start_at", "end_at"]
-            .iter()
-            .any(|f| e.field == *f || e.field.starts_with(&format!("{f}[")));
-        let code = if schedule {
-            ErrorCode::InvalidSchedule
-        } else {
-            ErrorCode::InvalidField
-        };
-        ApiError::new(code, e.to_string())
     }
 }
 
@@ -166,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}/log", get(runs::log))
         .route("/nodes", get(runs::nodes))
         .route("/events", get(runs::events))
+        .route("/audit", get(runs::audit))
         .route("/packages/{sha256}", get(tasks::download_package))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         // Agents' reports carry run logs: their own, larger limit.

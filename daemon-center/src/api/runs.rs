@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 
 use super::tasks::resolve;
 use super::{ApiError, ApiResult, AppState};
-use crate::store::{RunFilter, RunWrite};
+use crate::store::RunFilter;
 
 pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
@@ -274,37 +274,32 @@ pub async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// A batch of an agent's run reports: stored idempotently in one transaction, then announced.
-/// Reports of tasks deleted meanwhile are dropped (their runs went with the task).
+/// A batch of an agent's run reports: stored idempotently in one transaction; the outbox
+/// announces the runs that moved.
 pub async fn report(
     State(st): State<AppState>,
     body: Result<Json<Vec<RunReport>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let Json(reports) = body?;
-    let mut ids: Vec<&str> = reports.iter().map(|r| r.run.task.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let known = st.store.existing_tasks(&ids).await?;
-    let mut keep = Vec::with_capacity(reports.len());
-    for r in &reports {
-        if known.contains(&r.run.task) {
-            keep.push((&r.run, r.log.as_deref()));
-        } else {
-            st.hub.finish(&r.run.id);
-        }
-    }
-    let writes = st.store.put_runs(&keep).await?;
-    for ((run, _), write) in keep.into_iter().zip(writes) {
-        if run.status.is_terminal() {
-            st.hub.finish(&run.id);
-        }
-        if write == RunWrite::Applied {
-            st.hub.publish(Event::RunChanged {
-                run: Box::new(run.clone()),
-            });
-        }
+    for run in st.service.record_reports(&reports).await? {
+        st.hub.finish(&run);
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    pub limit: Option<u32>,
+}
+
+/// The audit log, newest first (`limit`, default 100, at most 10,000).
+pub async fn audit(
+    State(st): State<AppState>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<crate::store::AuditEntry>>> {
+    let Query(q) = q?;
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    Ok(Json(st.store.audit_log(limit).await?))
 }
 
 /// Live output of an agent's running runs.

@@ -759,3 +759,68 @@ async fn error_codes_name_the_problem_and_choose_the_exit_code() {
     );
     assert_eq!(gone.status.code(), Some(7), "{gone:?}");
 }
+
+#[tokio::test]
+async fn every_change_leaves_one_audit_row_and_a_refused_one_none() {
+    let c = Center::start(&[]).await;
+    let t = c
+        .create_task(
+            json!({"name": "audited", "group": "ops", "command": "true", "schedules": ["@daily"]}),
+        )
+        .await;
+    let id = t["id"].as_str().unwrap().to_string();
+    let (status, body) = c.api(Method::POST, "/tasks/audited/pause", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Refused: a taken name, a stale edit, removing a group that has tasks.
+    let (status, _) = c
+        .api(
+            Method::POST,
+            "/tasks",
+            Some(json!({"name": "audited", "group": "ops", "command": "true"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = c
+        .api(
+            Method::PATCH,
+            "/tasks/audited",
+            Some(json!({"version": 1, "changes": {"command": "false"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) = c.api(Method::DELETE, "/groups/ops", None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "group_not_empty", "{body}");
+    let (status, _) = c.api(Method::DELETE, "/tasks/audited", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let (status, log) = c.api(Method::GET, "/audit?limit=50", None).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let rows: Vec<(String, String, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"].as_str().is_some_and(|a| a.starts_with("task.")))
+        .map(|r| {
+            (
+                r["actor"].as_str().unwrap().to_string(),
+                r["action"].as_str().unwrap().to_string(),
+                r["target"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = ["task.delete", "task.pause", "task.create"]
+        .iter()
+        .map(|a| ("admin".to_string(), a.to_string(), id.clone()))
+        .collect();
+    assert_eq!(rows, want, "newest first, refused writes absent");
+    let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
+    let (status, _) = c
+        .api_as(Some(agent.trim()), Method::GET, "/audit", None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "agents may not read the audit log"
+    );
+}

@@ -1,0 +1,153 @@
+//! The center's domain operations, in one place every caller goes through: HTTP handlers
+//! parse a request, call one operation here and format its answer; the allocator calls the
+//! node-loss and retry bookkeeping. Each operation is one store transaction carrying its
+//! [`Effects`] — the audit row and the events the [`outbox`] delivers after the commit — so
+//! an operation is either whole or absent. Authorization will hook in here, before the write.
+//!
+//! - [`tasks`]: create, edit, pause/resume, clone, delete, resolve a name.
+//! - [`runs`]: request a run (manual start, lost-run retry: one sequence), stop runs,
+//!   agents' reports, a lost node's runs.
+//! - [`packages`]: receive an upload, make it a task's package.
+//! - [`names`]: clusters and groups.
+//! - [`outbox`]: the dispatcher that delivers committed events, at least once.
+
+pub mod names;
+pub mod outbox;
+pub mod packages;
+pub mod runs;
+pub mod tasks;
+
+use std::path::PathBuf;
+
+use cloudtask_shared::ValidationError;
+use cloudtask_shared::api::{ErrorCode, Event};
+use jiff::Timestamp;
+
+use crate::allocator::Placements;
+use crate::auth::Principal;
+use crate::store::{self, AuditEntry, Effects, SharedStore};
+
+/// A refused or failed operation: a code that names the problem (the HTTP status and the
+/// CLI's exit code follow from it) and a message for the operator.
+#[derive(Debug)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A failure that is not the caller's: logged here, answered as `internal`.
+    pub fn internal(m: impl std::fmt::Display) -> Error {
+        tracing::error!(error = %m, "internal error");
+        Self::new(ErrorCode::Internal, m.to_string())
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<store::Error> for Error {
+    fn from(e: store::Error) -> Self {
+        match e {
+            store::Error::NameTaken(m) => Error::new(ErrorCode::NameTaken, m),
+            store::Error::StaleVersion(m) => Error::new(ErrorCode::StaleVersion, m),
+            store::Error::InUse(m) => Error::new(ErrorCode::GroupNotEmpty, m),
+            other => Error::internal(other),
+        }
+    }
+}
+
+/// A body that does not parse: a field the API does not know gets its own code.
+pub fn unparsable(text: String) -> Error {
+    if text.contains("unknown field") {
+        Error::new(ErrorCode::UnknownField, text)
+    } else {
+        Error::new(ErrorCode::InvalidRequest, text)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        unparsable(e.to_string())
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        let schedule = ["schedules", "timezone", "start_at", "end_at"]
+            .iter()
+            .any(|f| e.field == *f || e.field.starts_with(&format!("{f}[")));
+        let code = if schedule {
+            ErrorCode::InvalidSchedule
+        } else {
+            ErrorCode::InvalidField
+        };
+        Error::new(code, e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What the operations need: the store, where tasks are placed, the outbox to kick after a
+/// commit, and where package blobs live. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    pub store: SharedStore,
+    pub placements: Placements,
+    pub outbox: outbox::Kick,
+    pub packages_dir: PathBuf,
+    pub max_upload_bytes: u64,
+}
+
+impl Service {
+    /// Effects of an operation `who` asked for: its audit row and its events.
+    fn effects(
+        who: &Principal,
+        action: &str,
+        target: &str,
+        detail: &str,
+        events: Vec<Event>,
+    ) -> Effects {
+        Effects {
+            audit: Some(AuditEntry {
+                at: Timestamp::now(),
+                actor: who.name.clone(),
+                action: action.to_string(),
+                target: target.to_string(),
+                detail: detail.to_string(),
+            }),
+            events,
+        }
+    }
+
+    /// After a commit: the outbox delivers now, and the allocator looks at tasks again.
+    fn committed(&self, tasks_changed: bool) {
+        self.outbox.kick();
+        if tasks_changed {
+            self.placements.wake.notify_one();
+        }
+    }
+}
+
+/// A random id: creation time in hex, then 40 random bits.
+pub fn new_id() -> Result<String> {
+    let mut r = [0u8; 5];
+    getrandom::fill(&mut r).map_err(Error::internal)?;
+    Ok(format!(
+        "{:011x}{}",
+        Timestamp::now().as_millisecond(),
+        hex::encode(r)
+    ))
+}

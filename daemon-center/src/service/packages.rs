@@ -1,0 +1,127 @@
+//! Package uploads: streamed to disk under the size limit, hashed, inspected as an agent
+//! would unpack them, kept under their sha256, and recorded in the store.
+
+use cloudtask_daemon_kit::archive::{self, Kind, Limits};
+use cloudtask_shared::PackageRef;
+use cloudtask_shared::api::ErrorCode;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::{Error, Result, Service, new_id};
+use crate::auth::Principal;
+
+impl Service {
+    /// Receives an upload of `file_name` (`declared`: its Content-Length, when sent). Nothing
+    /// is kept when any step fails.
+    pub async fn upload_package<S, B, E>(
+        &self,
+        who: &Principal,
+        file_name: &str,
+        declared: Option<u64>,
+        body: S,
+    ) -> Result<PackageRef>
+    where
+        S: Stream<Item = std::result::Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        if file_name.is_empty()
+            || file_name.contains('/')
+            || file_name.contains('\\')
+            || file_name.starts_with('.')
+        {
+            return Err(Error::new(
+                ErrorCode::InvalidField,
+                format!("file_name: {file_name:?} is not a plain file name"),
+            ));
+        }
+        let limit = self.max_upload_bytes;
+        if let Some(n) = declared.filter(|n| *n > limit) {
+            return Err(Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!("upload of {n} bytes is over the {limit}-byte limit"),
+            ));
+        }
+        tokio::fs::create_dir_all(&self.packages_dir)
+            .await
+            .map_err(Error::internal)?;
+        let tmp = self.packages_dir.join(format!(".upload-{}", new_id()?));
+        let checked = match stream_to(&tmp, body, limit).await {
+            Ok((sha, size)) => inspect(&tmp, file_name).await.map(|()| (sha, size)),
+            Err(e) => Err(e),
+        };
+        let (sha256, size) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+        };
+        let dest = self.packages_dir.join(&sha256);
+        tokio::fs::rename(&tmp, &dest)
+            .await
+            .map_err(Error::internal)?;
+        let fx = Self::effects(who, "package.upload", &sha256, file_name, vec![]);
+        self.store.add_package(&sha256, size, &fx).await?;
+        Ok(PackageRef {
+            sha256,
+            file_name: file_name.to_string(),
+            size,
+        })
+    }
+}
+
+async fn stream_to<S, B, E>(
+    path: &std::path::Path,
+    mut body: S,
+    limit: u64,
+) -> Result<(String, u64)>
+where
+    S: Stream<Item = std::result::Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(Error::internal)?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            Error::new(
+                ErrorCode::InvalidRequest,
+                format!("upload interrupted: {e}"),
+            )
+        })?;
+        let chunk = chunk.as_ref();
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!("upload is over the {limit}-byte limit"),
+            ));
+        }
+        hasher.update(chunk);
+        file.write_all(chunk).await.map_err(Error::internal)?;
+    }
+    file.sync_all().await.map_err(Error::internal)?;
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+/// Refuses archives an agent would refuse, so the operator hears it now and not at 3 a.m.
+async fn inspect(path: &std::path::Path, file_name: &str) -> Result<()> {
+    let (path, name) = (path.to_path_buf(), file_name.to_string());
+    tokio::task::spawn_blocking(move || {
+        archive::unpack(&path, Kind::of(&name), &name, None, Limits::default())
+    })
+    .await
+    .map_err(Error::internal)?
+    .map_err(|e| match e {
+        archive::Error::TooLarge(_) => Error::new(ErrorCode::PayloadTooLarge, e.to_string()),
+        other => Error::new(
+            ErrorCode::InvalidPackage,
+            format!("package refused: {other}"),
+        ),
+    })
+}

@@ -1,0 +1,264 @@
+//! Run operations: request a run (the one sequence behind a manual start and a lost run's
+//! retry), stop runs, store agents' reports, and the bookkeeping of a node that left.
+
+use std::collections::BTreeMap;
+
+use cloudtask_shared::api::{ErrorCode, Event, RunReport, StartRequest};
+use cloudtask_shared::{
+    Concurrency, RunRecord, RunStatus, Task, Trigger, attempt_id, manual_run_id,
+};
+use jiff::{SignedDuration, Timestamp};
+
+use super::{Error, Result, Service};
+use crate::auth::Principal;
+use crate::store::{Effects, RunWrite};
+
+/// How long an idempotency key is remembered: a start repeated with it within this window
+/// returns the run it created.
+pub const IDEMPOTENCY_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+
+/// A start's outcome: the run, and whether this request created it (or an idempotency key
+/// found the one an earlier request created).
+#[derive(Debug)]
+pub struct Started {
+    pub run: RunRecord,
+    pub created: bool,
+}
+
+impl Service {
+    /// The one way a run is requested: the run row, its audit row and the two events (the
+    /// run's record for followers, the request for its node) commit together, and the outbox
+    /// delivers them. A run that already exists (by id, or by `key` within the window) is
+    /// returned instead and nothing is written.
+    async fn request_run(
+        &self,
+        task: &Task,
+        run: RunRecord,
+        key: Option<&str>,
+        mut fx: Effects,
+    ) -> Result<Started> {
+        fx.events.push(Event::RunChanged {
+            run: Box::new(run.clone()),
+        });
+        fx.events.push(Event::RunRequested {
+            task: task.id.clone(),
+            node: run.node.clone(),
+            task_version: task.version,
+            run: Box::new(run.clone()),
+        });
+        let since = run.scheduled_at - IDEMPOTENCY_WINDOW;
+        if let Some(earlier) = self.store.request_run(&run, key, since, &fx).await? {
+            return Ok(Started {
+                run: earlier,
+                created: false,
+            });
+        }
+        self.committed(false);
+        Ok(Started { run, created: true })
+    }
+
+    /// Starts a run of `task` now: every accepted start is its own run (its id carries a
+    /// nonce of this request, or follows the idempotency key's earlier run). Under
+    /// `concurrency = forbid`, a start while a run is active is refused.
+    pub async fn start_run(
+        &self,
+        who: &Principal,
+        task: &Task,
+        key: Option<&str>,
+        req: StartRequest,
+    ) -> Result<Started> {
+        let params = task
+            .spec
+            .resolve_start(&req.env, &req.args)
+            .map_err(|e| Error::new(ErrorCode::InvalidParameter, e.to_string()))?;
+        let now = Timestamp::now();
+        if let Some(key) = key
+            && let Some(earlier) = self
+                .store
+                .start_key(&task.id, key, now - IDEMPOTENCY_WINDOW)
+                .await?
+        {
+            return Ok(Started {
+                run: earlier,
+                created: false,
+            });
+        }
+        if task.spec.concurrency == Concurrency::Forbid
+            && let Some(active) = self.store.active_runs(Some(&task.id)).await?.first()
+        {
+            return Err(Error::new(
+                ErrorCode::RunActive,
+                format!(
+                    "task {} has run {} {} and concurrency is forbid: stop it, wait for it, or set concurrency to allow or replace",
+                    task.spec.name, active.id, active.status
+                ),
+            ));
+        }
+        let Some(node) = self
+            .placements
+            .settle(&task.id, std::time::Duration::from_secs(3))
+            .await
+        else {
+            return Err(Error::new(
+                ErrorCode::Unassigned,
+                format!(
+                    "task {} is unassigned: no live node of cluster {:?} can run it",
+                    task.spec.name, task.spec.cluster
+                ),
+            ));
+        };
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(Error::internal)?;
+        let run = RunRecord {
+            id: manual_run_id(&task.id, now, &hex::encode(nonce)),
+            task: task.id.clone(),
+            task_name: task.spec.name.clone(),
+            scheduled_at: now,
+            started_at: None,
+            finished_at: None,
+            status: RunStatus::Scheduled,
+            exit_code: None,
+            node,
+            attempt: 1,
+            trigger: Trigger::Manual,
+            message: None,
+            params,
+            args: req.args,
+        };
+        let fx = Self::effects(who, "task.start", &task.id, &run.id, vec![]);
+        self.request_run(task, run, key, fx).await
+    }
+
+    /// The active runs of `task` and the stop requests for their nodes.
+    pub(super) async fn stop_events(&self, task: &Task) -> Result<(Vec<String>, Vec<Event>)> {
+        let active = self.store.active_runs(Some(&task.id)).await?;
+        let mut by_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in &active {
+            by_node
+                .entry(r.node.clone())
+                .or_default()
+                .push(r.id.clone());
+        }
+        let events = by_node
+            .into_iter()
+            .map(|(node, runs)| Event::StopRequested {
+                task: task.id.clone(),
+                node,
+                runs,
+            })
+            .collect();
+        Ok((active.into_iter().map(|r| r.id).collect(), events))
+    }
+
+    /// Asks the owning agents to kill every active run of `task`; returns their ids.
+    pub async fn stop_runs(&self, who: &Principal, task: &Task) -> Result<Vec<String>> {
+        let (runs, events) = self.stop_events(task).await?;
+        let fx = Self::effects(who, "task.stop", &task.id, &runs.join(","), events);
+        self.store.commit_effects(&fx).await?;
+        self.committed(false);
+        Ok(runs)
+    }
+
+    /// Stores a batch of an agent's reports idempotently in one transaction; the runs that
+    /// moved are announced. Reports of tasks deleted meanwhile are dropped (their runs went
+    /// with the task). Returns the runs whose live output is over (finished or dropped).
+    pub async fn record_reports(&self, reports: &[RunReport]) -> Result<Vec<String>> {
+        let mut ids: Vec<&str> = reports.iter().map(|r| r.run.task.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let known = self.store.existing_tasks(&ids).await?;
+        let mut over = Vec::new();
+        let mut keep = Vec::with_capacity(reports.len());
+        for r in reports {
+            if known.contains(&r.run.task) {
+                keep.push((&r.run, r.log.as_deref()));
+            } else {
+                over.push(r.run.id.clone());
+            }
+        }
+        let writes = self.store.put_runs(&keep, &announce_runs).await?;
+        if writes.contains(&RunWrite::Applied) {
+            self.committed(false);
+        }
+        over.extend(
+            keep.iter()
+                .filter(|(run, _)| run.status.is_terminal())
+                .map(|(run, _)| run.id.clone()),
+        );
+        Ok(over)
+    }
+
+    /// A node left its cluster: its active runs become `lost` (nobody will report them), and
+    /// followers hear of the node and the runs. Returns the lost runs.
+    pub async fn node_lost(&self, cluster: &str, node: &str) -> Result<Vec<RunRecord>> {
+        let why =
+            format!("node {node} left the cluster (its session expired) while the run was active");
+        let down = Event::NodeDown {
+            cluster: cluster.to_string(),
+            name: node.to_string(),
+        };
+        let fx = |lost: &[&RunRecord]| {
+            let mut fx = announce_runs(lost);
+            fx.events.insert(0, down.clone());
+            fx
+        };
+        let lost = self
+            .store
+            .mark_node_runs_lost(node, &why, Timestamp::now(), &fx)
+            .await?;
+        if lost.is_empty() {
+            // No run to mark, but followers still hear the node went.
+            self.store
+                .commit_effects(&Effects::events(vec![down.clone()]))
+                .await?;
+        }
+        self.committed(false);
+        Ok(lost)
+    }
+
+    /// Asks the task's new owner to retry a run lost with its node, when retries are left. The
+    /// retry's run id is deterministic, so it is stored, claimed and run once.
+    pub async fn retry_lost(&self, lost: RunRecord, node: &str) -> Result<()> {
+        let Some(task) = self.store.task(&lost.task).await? else {
+            return Ok(());
+        };
+        if lost.attempt > task.spec.retries || task.spec.paused {
+            return Ok(());
+        }
+        let attempt = lost.attempt + 1;
+        let run = RunRecord {
+            id: attempt_id(&lost.id, attempt),
+            status: RunStatus::Scheduled,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            node: node.to_string(),
+            attempt,
+            trigger: Trigger::Retry,
+            message: Some(format!(
+                "retry of {} (lost with node {})",
+                lost.id, lost.node
+            )),
+            ..lost
+        };
+        let started = self
+            .request_run(&task, run, None, Effects::default())
+            .await?;
+        if started.created {
+            tracing::info!(run = %started.run.id, %node, "lost run retried on the task's new node");
+        }
+        Ok(())
+    }
+}
+
+/// Followers hear of every run a write moved.
+fn announce_runs(moved: &[&RunRecord]) -> Effects {
+    Effects::events(
+        moved
+            .iter()
+            .map(|r| Event::RunChanged {
+                run: Box::new((*r).clone()),
+            })
+            .collect(),
+    )
+}

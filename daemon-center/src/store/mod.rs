@@ -1,0 +1,254 @@
+//! The center's durable store behind a backend-neutral interface, one trait per concept:
+//! [`TaskStore`] (tasks, their name index, clusters and groups), [`RunStore`] (runs and their
+//! logs, manual starts), [`PackageStore`], [`TokenStore`], [`AuditStore`] and [`OutboxStore`];
+//! migrations are each backend's own business, run by its `open`.
+//!
+//! Every write takes the [`Effects`] that must commit with it — its audit row and the
+//! messages for the outbox — and commits them in the same transaction, so a write is either
+//! whole (row, index, history, audit, outbox) or absent. The service layer decides the
+//! effects; the store only keeps them together.
+//!
+//! [`sqlite`] is the backend today; [`suite`] holds the promises every backend keeps, one
+//! test per promise.
+
+pub mod sqlite;
+#[cfg(test)]
+pub mod suite;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cloudtask_shared::api::{Event, PackageInfo};
+use cloudtask_shared::{RunRecord, RunStatus, Task};
+use jiff::Timestamp;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("store: {0}")]
+    Backend(String),
+    #[error("store holds data it cannot read ({what}): {message}")]
+    Corrupt { what: String, message: String },
+    /// A task, group or cluster name that is taken.
+    #[error("{0}")]
+    NameTaken(String),
+    /// An update based on a version that is no longer the stored one.
+    #[error("{0}")]
+    StaleVersion(String),
+    /// A group or cluster that still has tasks.
+    #[error("{0}")]
+    InUse(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The store every center part holds: one object, all concepts.
+pub type SharedStore = Arc<dyn Store>;
+
+/// One row of the audit log: who did what to which object.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// What commits together with a write: its audit row, and the events the outbox delivers
+/// once the transaction has committed (to event followers and agents).
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    pub audit: Option<AuditEntry>,
+    pub events: Vec<Event>,
+}
+
+impl Effects {
+    /// Effects that only deliver events (writes nobody asked for: reports, the allocator's).
+    pub fn events(events: Vec<Event>) -> Effects {
+        Effects {
+            audit: None,
+            events,
+        }
+    }
+}
+
+/// Decides the effects of a write whose outcome is known only inside the transaction (which
+/// run reports moved a run forward): called once, with the runs the write changed.
+pub type EffectsOf<'a> = &'a (dyn Fn(&[&RunRecord]) -> Effects + Sync);
+
+/// One outbox row: events committed together, in commit order (`seq` only grows).
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub seq: i64,
+    pub events: Vec<Event>,
+}
+
+/// Filters of a run listing.
+#[derive(Debug, Default, Clone)]
+pub struct RunFilter {
+    pub task: Option<String>,
+    pub statuses: Vec<RunStatus>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub limit: u32,
+}
+
+/// What an applied run report changed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RunWrite {
+    /// The record moved forward (or was new).
+    Applied,
+    /// A stale or repeated report: nothing changed.
+    Ignored,
+}
+
+/// The two plain name tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameTable {
+    Clusters,
+    Groups,
+}
+
+/// Tasks, with the name index (unique per group) and the clusters and groups they name.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Stores a new task; registers its cluster and group, and records `package` in its
+    /// history. [`Error::NameTaken`] when its group has a task of that name.
+    async fn create_task(
+        &self,
+        task: &Task,
+        package: Option<&PackageInfo>,
+        fx: &Effects,
+    ) -> Result<()>;
+    /// Saves `task` if the stored version is still `task.version - 1`
+    /// ([`Error::StaleVersion`] otherwise); as [`TaskStore::create_task`] for the rest.
+    async fn update_task(
+        &self,
+        task: &Task,
+        package: Option<&PackageInfo>,
+        fx: &Effects,
+    ) -> Result<()>;
+    /// Deletes a task with its runs, logs and package history; false when there was none.
+    async fn delete_task(&self, id: &str, fx: &Effects) -> Result<bool>;
+    async fn task(&self, id: &str) -> Result<Option<Task>>;
+    /// Tasks with this name, in one group or in all.
+    async fn tasks_named(&self, name: &str, group: Option<&str>) -> Result<Vec<Task>>;
+    /// Every task, by group and name.
+    async fn tasks(&self) -> Result<Vec<Task>>;
+    /// Which of these task ids exist (the report path uses it: no spec decoding).
+    async fn existing_tasks(&self, ids: &[&str]) -> Result<HashSet<String>>;
+    /// A cheap summary that changes whenever a task is created, edited or deleted, so a
+    /// center sharing the store with another notices their changes.
+    async fn tasks_fingerprint(&self) -> Result<(i64, i64, i64)>;
+    async fn task_counts_by_cluster(&self) -> Result<Vec<(String, i64)>>;
+    /// Names and descriptions, by name.
+    async fn names(&self, table: NameTable) -> Result<Vec<(String, String)>>;
+    /// Creates a cluster or group; false (and no effects) when it already exists.
+    async fn add_name(
+        &self,
+        table: NameTable,
+        name: &str,
+        description: &str,
+        fx: &Effects,
+    ) -> Result<bool>;
+    /// Removes a cluster or group: [`Error::InUse`] while tasks name it; false when absent.
+    async fn remove_name(&self, table: NameTable, name: &str, fx: &Effects) -> Result<bool>;
+}
+
+/// Runs and their logs. A run only moves forward (scheduled → running → terminal), a terminal
+/// run never changes, and the first log stored is kept: reports may come twice, late or out
+/// of order.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Stores a batch of reports in one transaction; within it, a run's reports reduce to
+    /// what applying them in order would leave. `fx` gets the runs that moved.
+    async fn put_runs(
+        &self,
+        reports: &[(&RunRecord, Option<&str>)],
+        fx: EffectsOf<'_>,
+    ) -> Result<Vec<RunWrite>>;
+    /// Stores a requested run (a manual start, a retry) with its effects, unless it already
+    /// exists or `key` was used for this task since `since`: then nothing is written and
+    /// the earlier run is returned. The key and the run commit together.
+    async fn request_run(
+        &self,
+        run: &RunRecord,
+        key: Option<&str>,
+        since: Timestamp,
+        fx: &Effects,
+    ) -> Result<Option<RunRecord>>;
+    /// The run an idempotency key of `task` created since `since`, if any.
+    async fn start_key(&self, task: &str, key: &str, since: Timestamp)
+    -> Result<Option<RunRecord>>;
+    async fn run(&self, id: &str) -> Result<Option<RunRecord>>;
+    async fn run_log(&self, id: &str) -> Result<Option<String>>;
+    /// Runs newest first.
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
+    /// Runs not finished yet ([`RunStatus::ACTIVE`]), optionally of one task.
+    async fn active_runs(&self, task: Option<&str>) -> Result<Vec<RunRecord>>;
+    /// Marks the active runs of a node that left `lost` at `at`, in one transaction with
+    /// `fx` of them; a real outcome reported later still replaces `lost`.
+    async fn mark_node_runs_lost(
+        &self,
+        node: &str,
+        why: &str,
+        at: Timestamp,
+        fx: EffectsOf<'_>,
+    ) -> Result<Vec<RunRecord>>;
+}
+
+/// Uploaded packages, addressed by sha256 (the blobs themselves live beside the store).
+#[async_trait]
+pub trait PackageStore: Send + Sync {
+    /// Records an uploaded blob; a repeat upload of the same bytes changes nothing.
+    async fn add_package(&self, sha256: &str, size: u64, fx: &Effects) -> Result<()>;
+    async fn package_exists(&self, sha256: &str) -> Result<bool>;
+    /// A task's packages, newest first.
+    async fn task_packages(&self, task_id: &str) -> Result<Vec<PackageInfo>>;
+}
+
+/// API tokens, kept only as hashes.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// (hash, name, role) of every token.
+    async fn tokens(&self) -> Result<Vec<(String, String, String)>>;
+    async fn add_token(&self, hash: &str, name: &str, role: &str, fx: &Effects) -> Result<()>;
+}
+
+/// The audit log, written only as an effect of the write it describes.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// The latest `limit` entries, newest first.
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+}
+
+/// The transactional outbox: events written with the writes that caused them, read back in
+/// commit order by each center's dispatcher, which remembers how far it has delivered.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Commits effects alone: an operation whose only rows are its audit row and its events
+    /// (a stop request).
+    async fn commit_effects(&self, fx: &Effects) -> Result<()>;
+    /// Rows after `seq`, oldest first, at most `limit`.
+    async fn outbox_after(&self, seq: i64, limit: u32) -> Result<Vec<OutboxRow>>;
+    /// The highest `seq` written (0 when none ever was).
+    async fn outbox_head(&self) -> Result<i64>;
+    /// How far `center` has delivered, if it ever did.
+    async fn outbox_cursor(&self, center: &str) -> Result<Option<i64>>;
+    async fn save_outbox_cursor(&self, center: &str, seq: i64) -> Result<()>;
+    /// Deletes rows written before `before`; the newest row always stays, so `seq` never
+    /// goes back. Returns how many went.
+    async fn prune_outbox(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// Every concept at once: what `open` returns and the center holds.
+pub trait Store:
+    TaskStore + RunStore + PackageStore + TokenStore + AuditStore + OutboxStore
+{
+}
+
+impl<T> Store for T where
+    T: TaskStore + RunStore + PackageStore + TokenStore + AuditStore + OutboxStore
+{
+}

@@ -1,0 +1,282 @@
+//! The SQLite backend: embedded, WAL mode, one file in the data dir.
+//!
+//! Queries stay portable (`$n` placeholders, BIGINT Unix milliseconds, TEXT ids and JSON) so
+//! the PostgreSQL backend can share them. One module per concept of [`super`]'s interface;
+//! this one opens the file, migrates it, and holds what they share: the writer lock, row
+//! mapping helpers and the writer of a write's [`Effects`].
+
+mod audit;
+mod outbox;
+mod packages;
+mod runs;
+mod tasks;
+mod tokens;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
+
+use super::{Effects, Error, Result};
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Backend(e.to_string())
+    }
+}
+
+/// Schema migrations, applied in order once each; never edit one that has shipped.
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE clusters (name TEXT PRIMARY KEY, description TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE task_groups (name TEXT PRIMARY KEY, description TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    grp TEXT NOT NULL,
+    name TEXT NOT NULL,
+    cluster TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (grp, name)
+);
+CREATE TABLE packages (sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE task_packages (
+    task_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    uploaded_at BIGINT NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    PRIMARY KEY (task_id, sha256, file_name)
+);
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    task_id TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    scheduled_at BIGINT NOT NULL,
+    started_at BIGINT,
+    finished_at BIGINT,
+    status TEXT NOT NULL,
+    status_rank INTEGER NOT NULL,
+    exit_code INTEGER,
+    node TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    trigger_kind TEXT NOT NULL,
+    message TEXT
+);
+CREATE INDEX runs_by_task ON runs (task_id, scheduled_at);
+CREATE INDEX runs_by_status ON runs (status_rank, task_id);
+CREATE TABLE run_logs (run_id TEXT PRIMARY KEY, log TEXT NOT NULL);
+CREATE TABLE tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE audit (at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
+"#,
+    r#"
+UPDATE runs SET status_rank = 3 WHERE status_rank = 2 AND status <> 'lost';
+"#,
+    r#"
+CREATE TABLE start_keys (task_id TEXT NOT NULL, key TEXT NOT NULL, run_id TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (task_id, key));
+ALTER TABLE runs ADD COLUMN params TEXT;
+ALTER TABLE runs ADD COLUMN args TEXT;
+"#,
+    r#"
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY, created_at BIGINT NOT NULL, events TEXT NOT NULL);
+CREATE INDEX outbox_by_age ON outbox (created_at);
+CREATE TABLE outbox_cursors (center TEXT PRIMARY KEY, seq BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+CREATE INDEX audit_by_age ON audit (at);
+"#,
+];
+
+/// Cheap to clone: a connection pool.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// One writer at a time, in arrival order: SQLite's busy handler retries by sleeping, so
+    /// under a stream of run reports another writer could wait past the busy timeout.
+    writes: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write in progress: the writer lock and the transaction, committed together.
+struct Write<'a> {
+    _lock: tokio::sync::MutexGuard<'a, ()>,
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+}
+
+impl Write<'_> {
+    /// Writes `fx` (audit row, outbox row) into this transaction and commits.
+    async fn commit(mut self, fx: &Effects) -> Result<()> {
+        write_effects(&mut self.tx, fx).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        // Migrate on a connection of its own, closed before the pool opens: a connection that
+        // saw the schema before a migration changed a table's columns could read that table's
+        // rows by the old column list (seen with `SELECT *` after `ALTER TABLE … ADD COLUMN`).
+        let mut conn = opts.connect().await?;
+        migrate(&mut conn).await?;
+        conn.close().await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        Ok(SqliteStore {
+            pool,
+            writes: Default::default(),
+        })
+    }
+
+    /// The schema version this file is at (the number of migrations applied).
+    #[cfg(test)]
+    pub async fn schema_version(&self) -> Result<i64> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn write(&self) -> Result<Write<'_>> {
+        let lock = self.writes.lock().await;
+        let tx = self.pool.begin().await?;
+        Ok(Write { _lock: lock, tx })
+    }
+}
+
+/// Applies the migrations not applied yet, each in its own transaction.
+async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .execute(&mut *conn)
+        .await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    let current = current.unwrap_or(0) as usize;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+            .bind((i + 1) as i64)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version = i + 1, "store migrated");
+    }
+    Ok(())
+}
+
+/// The audit row and the outbox row of a write, inside its transaction.
+async fn write_effects(tx: &mut SqliteConnection, fx: &Effects) -> Result<()> {
+    if let Some(a) = &fx.audit {
+        sqlx::query(
+            "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(ms(a.at))
+        .bind(&a.actor)
+        .bind(&a.action)
+        .bind(&a.target)
+        .bind(&a.detail)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !fx.events.is_empty() {
+        let events = serde_json::to_string(&fx.events).map_err(|e| corrupt("outbox events", e))?;
+        sqlx::query("INSERT INTO outbox (created_at, events) VALUES ($1, $2)")
+            .bind(ms(Timestamp::now()))
+            .bind(events)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+fn ts(v: i64) -> Timestamp {
+    Timestamp::from_millisecond(v).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// A JSON column that stays NULL when there is nothing in it (string maps and lists always
+/// encode).
+fn json_unless_empty<T: serde::Serialize + ?Sized>(value: &T) -> Option<String> {
+    serde_json::to_string(value)
+        .ok()
+        .filter(|j| j != "{}" && j != "[]")
+}
+
+/// Reads a JSON column written by [`json_unless_empty`].
+fn json_or_default<T: serde::de::DeserializeOwned + Default>(
+    row: &SqliteRow,
+    column: &str,
+) -> Result<T> {
+    match row.try_get::<Option<String>, _>(column)? {
+        None => Ok(T::default()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| corrupt(column, e)),
+    }
+}
+
+fn corrupt(what: &str, message: impl ToString) -> Error {
+    Error::Corrupt {
+        what: what.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// `$first, $first+1, …` for `n` values: placeholders built from counts, never from input.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::store::suite::store_suite!(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db")).await.unwrap();
+        (std::sync::Arc::new(store) as crate::store::SharedStore, dir)
+    });
+
+    #[tokio::test]
+    async fn reopening_applies_no_migration_twice_and_keeps_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let version = store.schema_version().await.unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let task = crate::store::suite::task("kept", "g");
+        crate::store::TaskStore::create_task(&store, &task, None, &Effects::default())
+            .await
+            .unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), version);
+        let got = crate::store::TaskStore::task(&store, &task.id)
+            .await
+            .unwrap();
+        assert_eq!(got.map(|t| t.spec.name), Some("kept".to_string()));
+    }
+}

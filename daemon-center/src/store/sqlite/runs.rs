@@ -1,0 +1,340 @@
+//! Runs, their logs and the idempotency keys of manual starts.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use cloudtask_shared::{RunRecord, RunStatus};
+use jiff::Timestamp;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+
+use super::{SqliteStore, corrupt, json_or_default, json_unless_empty, ms, placeholders, ts};
+use crate::store::{Effects, EffectsOf, Result, RunFilter, RunStore, RunWrite};
+
+/// The columns every run insert writes, in [`push_run`]'s order.
+const RUN_INSERT: &str = "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message, params, args) ";
+
+/// Rows per multi-row statement: 15 columns each stays far below SQLite's 32,766 variables.
+pub(super) const ROWS_PER_STATEMENT: usize = 500;
+
+/// One run's values for [`RUN_INSERT`]: the one place a run becomes a row.
+fn push_run(
+    mut b: sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>,
+    run: &RunRecord,
+) {
+    b.push_bind(&run.id)
+        .push_bind(&run.task)
+        .push_bind(&run.task_name)
+        .push_bind(ms(run.scheduled_at))
+        .push_bind(run.started_at.map(ms))
+        .push_bind(run.finished_at.map(ms))
+        .push_bind(run.status.as_str())
+        .push_bind(i64::from(run.status.rank()))
+        .push_bind(run.exit_code)
+        .push_bind(&run.node)
+        .push_bind(i64::from(run.attempt))
+        .push_bind(run.trigger.as_str())
+        .push_bind(&run.message)
+        .push_bind(json_unless_empty(&run.params))
+        .push_bind(json_unless_empty(&run.args));
+}
+
+fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
+    let status: String = row.try_get("status")?;
+    let trigger: String = row.try_get("trigger_kind")?;
+    Ok(RunRecord {
+        id: row.try_get("id")?,
+        task: row.try_get("task_id")?,
+        task_name: row.try_get("task_name")?,
+        scheduled_at: ts(row.try_get("scheduled_at")?),
+        started_at: row.try_get::<Option<i64>, _>("started_at")?.map(ts),
+        finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(ts),
+        status: RunStatus::from_str(&status).map_err(|e| corrupt("run status", e))?,
+        exit_code: row.try_get("exit_code")?,
+        node: row.try_get("node")?,
+        attempt: row.try_get::<i64, _>("attempt")? as u32,
+        trigger: serde_json::from_value(serde_json::Value::String(trigger))
+            .map_err(|e| corrupt("run trigger", e))?,
+        message: row.try_get("message")?,
+        params: json_or_default(row, "params")?,
+        args: json_or_default(row, "args")?,
+    })
+}
+
+/// `SELECT * FROM runs WHERE status IN (<active>)` and more conditions from `$first` on: the
+/// statuses come from [`RunStatus::ACTIVE`], bound as `$1…`.
+fn active_sql(extra: &str) -> String {
+    format!(
+        "SELECT * FROM runs WHERE status IN ({}){extra}",
+        placeholders(1, RunStatus::ACTIVE.len())
+    )
+}
+
+async fn fetch_active(
+    conn: &mut SqliteConnection,
+    column: Option<(&str, &str)>,
+) -> Result<Vec<RunRecord>> {
+    let n = RunStatus::ACTIVE.len() + 1;
+    let sql = match column {
+        Some((c, _)) => active_sql(&format!(" AND {c} = ${n}")),
+        None => active_sql(""),
+    };
+    // Only placeholders and fixed column names went into `sql`; values are bound.
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for s in RunStatus::ACTIVE {
+        q = q.bind(s.as_str());
+    }
+    if let Some((_, v)) = column {
+        q = q.bind(v);
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    rows.iter().map(run_from_row).collect()
+}
+
+/// Upserts reports (already reduced to one per run) and first logs inside `tx`; returns the
+/// ids of the runs that moved forward.
+async fn upsert_runs(
+    tx: &mut SqliteConnection,
+    runs: &[&RunRecord],
+    logs: &[(&str, &str)],
+) -> Result<HashSet<String>> {
+    let mut applied = HashSet::new();
+    for chunk in runs.chunks(ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::new(RUN_INSERT);
+        q.push_values(chunk, |b, run| push_run(b, run));
+        q.push(
+            " ON CONFLICT (id) DO UPDATE SET started_at = COALESCE(excluded.started_at, runs.started_at), finished_at = excluded.finished_at,
+                 status = excluded.status, status_rank = excluded.status_rank, exit_code = excluded.exit_code, node = excluded.node,
+                 message = excluded.message
+             WHERE runs.status_rank < excluded.status_rank
+             RETURNING id",
+        );
+        let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        applied.extend(ids);
+    }
+    // An empty log needs no row: reading a run without one gives the same empty text.
+    for chunk in logs.chunks(ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::new("INSERT INTO run_logs (run_id, log) ");
+        q.push_values(chunk, |mut b, (id, log)| {
+            b.push_bind(*id).push_bind(*log);
+        });
+        q.push(" ON CONFLICT (run_id) DO NOTHING");
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(applied)
+}
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    // A statement costs a round trip to SQLite's worker thread, and one per report made the
+    // store the bottleneck at a few thousand reports a second: a few hundred rows each.
+    async fn put_runs(
+        &self,
+        reports: &[(&RunRecord, Option<&str>)],
+        fx: EffectsOf<'_>,
+    ) -> Result<Vec<RunWrite>> {
+        // Per run: the first report of the highest rank (later equal ranks change nothing),
+        // and the first non-empty log.
+        let mut kept: HashMap<&str, usize> = HashMap::new();
+        let mut logs: HashMap<&str, &str> = HashMap::new();
+        for (i, (run, log)) in reports.iter().enumerate() {
+            let k = kept.entry(run.id.as_str()).or_insert(i);
+            if run.status.rank() > reports[*k].0.status.rank() {
+                *k = i;
+            }
+            if let Some(log) = log.filter(|l| !l.is_empty()) {
+                logs.entry(run.id.as_str()).or_insert(log);
+            }
+        }
+        let mut rows: Vec<usize> = kept.values().copied().collect();
+        rows.sort_unstable();
+        let runs: Vec<&RunRecord> = rows.iter().map(|&i| reports[i].0).collect();
+        let mut logs: Vec<(&str, &str)> = logs.into_iter().collect();
+        logs.sort_unstable();
+
+        let mut w = self.write().await?;
+        let applied = upsert_runs(&mut w.tx, &runs, &logs).await?;
+        let moved: Vec<&RunRecord> = runs
+            .iter()
+            .copied()
+            .filter(|r| applied.contains(&r.id))
+            .collect();
+        w.commit(&fx(&moved)).await?;
+        Ok(reports
+            .iter()
+            .enumerate()
+            .map(|(i, (run, _))| {
+                if kept.get(run.id.as_str()) == Some(&i) && applied.contains(&run.id) {
+                    RunWrite::Applied
+                } else {
+                    RunWrite::Ignored
+                }
+            })
+            .collect())
+    }
+
+    async fn request_run(
+        &self,
+        run: &RunRecord,
+        key: Option<&str>,
+        since: Timestamp,
+        fx: &Effects,
+    ) -> Result<Option<RunRecord>> {
+        let mut w = self.write().await?;
+        let existing = sqlx::query("SELECT * FROM runs WHERE id = $1")
+            .bind(&run.id)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        if let Some(row) = existing {
+            return Ok(Some(run_from_row(&row)?));
+        }
+        if let Some(key) = key {
+            sqlx::query(
+                "DELETE FROM start_keys WHERE task_id = $1 AND key = $2 AND created_at < $3",
+            )
+            .bind(&run.task)
+            .bind(key)
+            .bind(ms(since))
+            .execute(&mut *w.tx)
+            .await?;
+            let earlier = sqlx::query(
+                "SELECT runs.* FROM start_keys JOIN runs ON runs.id = start_keys.run_id
+                 WHERE start_keys.task_id = $1 AND start_keys.key = $2",
+            )
+            .bind(&run.task)
+            .bind(key)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+            if let Some(row) = earlier {
+                return Ok(Some(run_from_row(&row)?));
+            }
+            sqlx::query(
+                "INSERT INTO start_keys (task_id, key, run_id, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (task_id, key) DO UPDATE SET run_id = excluded.run_id, created_at = excluded.created_at",
+            )
+            .bind(&run.task)
+            .bind(key)
+            .bind(&run.id)
+            .bind(ms(run.scheduled_at))
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        let mut q = sqlx::QueryBuilder::new(RUN_INSERT);
+        q.push_values([run], push_run);
+        q.build().execute(&mut *w.tx).await?;
+        w.commit(fx).await?;
+        Ok(None)
+    }
+
+    async fn start_key(
+        &self,
+        task: &str,
+        key: &str,
+        since: Timestamp,
+    ) -> Result<Option<RunRecord>> {
+        let row = sqlx::query(
+            "SELECT runs.* FROM start_keys JOIN runs ON runs.id = start_keys.run_id
+             WHERE start_keys.task_id = $1 AND start_keys.key = $2 AND start_keys.created_at >= $3",
+        )
+        .bind(task)
+        .bind(key)
+        .bind(ms(since))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn run_log(&self, id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT log FROM run_logs WHERE run_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn runs(&self, f: &RunFilter) -> Result<Vec<RunRecord>> {
+        let mut sql = String::from("SELECT * FROM runs WHERE 1 = 1");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if f.task.is_some() {
+            sql.push_str(&format!(" AND task_id = {}", next()));
+        }
+        if !f.statuses.is_empty() {
+            let ps: Vec<String> = f.statuses.iter().map(|_| next()).collect();
+            sql.push_str(&format!(" AND status IN ({})", ps.join(", ")));
+        }
+        if f.since.is_some() {
+            sql.push_str(&format!(" AND scheduled_at >= {}", next()));
+        }
+        if f.until.is_some() {
+            sql.push_str(&format!(" AND scheduled_at <= {}", next()));
+        }
+        sql.push_str(&format!(
+            " ORDER BY scheduled_at DESC, attempt DESC LIMIT {}",
+            next()
+        ));
+        // Only fixed fragments and $n placeholders went into `sql`; values are bound.
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        if let Some(t) = &f.task {
+            q = q.bind(t);
+        }
+        for s in &f.statuses {
+            q = q.bind(s.as_str());
+        }
+        if let Some(t) = f.since {
+            q = q.bind(ms(t));
+        }
+        if let Some(t) = f.until {
+            q = q.bind(ms(t));
+        }
+        q = q.bind(i64::from(f.limit));
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn active_runs(&self, task: Option<&str>) -> Result<Vec<RunRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_active(&mut conn, task.map(|t| ("task_id", t))).await
+    }
+
+    async fn mark_node_runs_lost(
+        &self,
+        node: &str,
+        why: &str,
+        at: Timestamp,
+        fx: EffectsOf<'_>,
+    ) -> Result<Vec<RunRecord>> {
+        let mut w = self.write().await?;
+        let lost: Vec<RunRecord> = fetch_active(&mut w.tx, Some(("node", node)))
+            .await?
+            .into_iter()
+            .map(|r| RunRecord {
+                status: RunStatus::Lost,
+                finished_at: Some(at),
+                message: Some(why.to_string()),
+                ..r
+            })
+            .collect();
+        if lost.is_empty() {
+            return Ok(lost);
+        }
+        let refs: Vec<&RunRecord> = lost.iter().collect();
+        upsert_runs(&mut w.tx, &refs, &[]).await?;
+        let effects = fx(&refs);
+        w.commit(&effects).await?;
+        Ok(lost)
+    }
+}

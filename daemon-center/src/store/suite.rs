@@ -1,0 +1,687 @@
+//! The promises every store backend keeps, one function per promise, written once against
+//! the [`Store`] interface. [`store_suite!`] makes one test of each for a backend:
+//!
+//! ```ignore
+//! crate::store::suite::store_suite!(async { (open_my_backend().await, guard) });
+//! ```
+//!
+//! The opener yields the store and a guard (a temp dir, a server) kept for the test's length.
+//! A later backend passes by adding that one line; a later promise is one more function here
+//! and one more name in the macro.
+
+use std::collections::BTreeMap;
+
+use cloudtask_shared::api::{Event, PackageInfo};
+use cloudtask_shared::{RunRecord, RunStatus, Task, TaskSpec, Trigger};
+use jiff::Timestamp;
+
+use super::{AuditEntry, Effects, Error, NameTable, RunFilter, RunWrite, Store};
+
+macro_rules! store_suite {
+    ($open:expr) => {
+        $crate::store::suite::store_suite!(@each $open;
+            a_created_task_reads_back_with_its_cluster_and_group,
+            task_names_are_unique_within_a_group,
+            an_update_based_on_an_old_version_is_refused_and_writes_nothing,
+            effects_commit_with_their_write_and_only_then,
+            deleting_a_task_deletes_its_runs_logs_and_history,
+            a_new_package_enters_the_task_history,
+            groups_with_tasks_cannot_be_removed,
+            the_fingerprint_changes_on_every_task_write,
+            run_reports_only_move_forward_and_keep_the_first_log,
+            a_batch_of_reports_ends_as_applying_them_in_order_would,
+            the_effects_of_reports_see_only_the_runs_that_moved,
+            a_requested_run_is_stored_once_by_id_and_by_key,
+            active_runs_are_those_not_finished,
+            node_loss_marks_only_that_nodes_active_runs_lost,
+            run_listings_filter_and_order_newest_first,
+            tokens_read_back,
+            the_outbox_delivers_in_commit_order_and_prunes_without_going_back,
+            outbox_cursors_are_per_center
+        );
+    };
+    (@each $open:expr; $($promise:ident),* $(,)?) => {
+        mod store_suite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $promise() {
+                    let (store, _guard) = $open.await;
+                    $crate::store::suite::$promise(store.as_ref()).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use store_suite;
+
+/// A valid task named `name` in `group`, version 1.
+pub fn task(name: &str, group: &str) -> Task {
+    let spec: TaskSpec = serde_json::from_value(serde_json::json!({
+        "name": name, "group": group, "command": "true", "schedules": ["@every 1h"],
+    }))
+    .expect("a valid task spec");
+    let at = Timestamp::from_second(1_700_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
+    Task {
+        id: format!("id-{group}-{name}"),
+        spec,
+        version: 1,
+        created_by: "suite".into(),
+        created_at: at,
+        updated_by: "suite".into(),
+        updated_at: at,
+    }
+}
+
+fn run(id: &str, task: &str, status: RunStatus) -> RunRecord {
+    RunRecord {
+        id: id.into(),
+        task: task.into(),
+        task_name: "n".into(),
+        scheduled_at: Timestamp::from_millisecond(1_000).unwrap_or(Timestamp::UNIX_EPOCH),
+        started_at: None,
+        finished_at: None,
+        status,
+        exit_code: None,
+        node: "n1".into(),
+        attempt: 1,
+        trigger: Trigger::Schedule,
+        message: None,
+        params: BTreeMap::new(),
+        args: Vec::new(),
+    }
+}
+
+fn audited(action: &str, target: &str) -> Effects {
+    Effects {
+        audit: Some(AuditEntry {
+            at: Timestamp::now(),
+            actor: "alice".into(),
+            action: action.into(),
+            target: target.into(),
+            detail: String::new(),
+        }),
+        events: vec![Event::TaskDeleted { id: target.into() }],
+    }
+}
+
+fn none(_: &[&RunRecord]) -> Effects {
+    Effects::default()
+}
+
+async fn put(store: &dyn Store, run: &RunRecord, log: Option<&str>) -> RunWrite {
+    let mut w = store.put_runs(&[(run, log)], &none).await.unwrap();
+    w.pop().unwrap_or(RunWrite::Ignored)
+}
+
+fn names(rows: Vec<(String, String)>) -> Vec<String> {
+    rows.into_iter().map(|(n, _)| n).collect()
+}
+
+pub async fn a_created_task_reads_back_with_its_cluster_and_group(store: &dyn Store) {
+    let t = task("backup", "ops");
+    store
+        .create_task(&t, None, &Effects::default())
+        .await
+        .unwrap();
+    let got = store.task(&t.id).await.unwrap().unwrap();
+    assert_eq!(got, t);
+    assert_eq!(
+        store.tasks_named("backup", None).await.unwrap(),
+        vec![t.clone()]
+    );
+    assert_eq!(store.tasks().await.unwrap(), vec![t.clone()]);
+    assert!(names(store.names(NameTable::Groups).await.unwrap()).contains(&"ops".into()));
+    assert!(names(store.names(NameTable::Clusters).await.unwrap()).contains(&t.spec.cluster));
+    assert_eq!(
+        store.task_counts_by_cluster().await.unwrap(),
+        vec![(t.spec.cluster.clone(), 1)]
+    );
+    let known = store.existing_tasks(&[&t.id, "nope"]).await.unwrap();
+    assert!(known.contains(&t.id) && !known.contains("nope"));
+    assert!(store.task("nope").await.unwrap().is_none());
+}
+
+pub async fn task_names_are_unique_within_a_group(store: &dyn Store) {
+    let a = task("backup", "ops");
+    store
+        .create_task(&a, None, &Effects::default())
+        .await
+        .unwrap();
+    let mut twin = task("backup", "ops");
+    twin.id = "other-id".into();
+    let err = store
+        .create_task(&twin, None, &audited("task.create", "x"))
+        .await;
+    assert!(matches!(err, Err(Error::NameTaken(_))), "{err:?}");
+    let b = task("backup", "dev");
+    store
+        .create_task(&b, None, &Effects::default())
+        .await
+        .unwrap();
+    assert_eq!(store.tasks_named("backup", None).await.unwrap().len(), 2);
+    assert_eq!(
+        store.tasks_named("backup", Some("dev")).await.unwrap(),
+        vec![b.clone()]
+    );
+    // Renaming into a taken name is refused too.
+    let mut renamed = b.clone();
+    renamed.spec.group = "ops".into();
+    renamed.version = 2;
+    let err = store.update_task(&renamed, None, &Effects::default()).await;
+    assert!(matches!(err, Err(Error::NameTaken(_))), "{err:?}");
+    assert!(
+        store.audit_log(10).await.unwrap().is_empty(),
+        "a refused write left an audit row"
+    );
+}
+
+pub async fn an_update_based_on_an_old_version_is_refused_and_writes_nothing(store: &dyn Store) {
+    let t = task("backup", "ops");
+    store
+        .create_task(&t, None, &Effects::default())
+        .await
+        .unwrap();
+    let mut v2 = t.clone();
+    v2.version = 2;
+    v2.spec.command = "echo two".into();
+    store
+        .update_task(&v2, None, &Effects::default())
+        .await
+        .unwrap();
+    // Another editor, also starting from version 1.
+    let mut late = t.clone();
+    late.version = 2;
+    late.spec.command = "echo late".into();
+    let head = store.outbox_head().await.unwrap();
+    let err = store
+        .update_task(&late, None, &audited("task.edit", &t.id))
+        .await;
+    assert!(matches!(err, Err(Error::StaleVersion(_))), "{err:?}");
+    let got = store.task(&t.id).await.unwrap().unwrap();
+    assert_eq!((got.version, got.spec.command.as_str()), (2, "echo two"));
+    assert_eq!(store.outbox_head().await.unwrap(), head);
+    assert!(store.audit_log(10).await.unwrap().is_empty());
+}
+
+pub async fn effects_commit_with_their_write_and_only_then(store: &dyn Store) {
+    let t = task("backup", "ops");
+    store
+        .create_task(&t, None, &audited("task.create", &t.id))
+        .await
+        .unwrap();
+    let log = store.audit_log(10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].actor.as_str(), log[0].action.as_str()),
+        ("alice", "task.create")
+    );
+    assert_eq!(log[0].target, t.id);
+    let rows = store.outbox_after(0, 10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(
+        matches!(&rows[0].events[..], [Event::TaskDeleted { id }] if *id == t.id),
+        "{rows:?}"
+    );
+    // A write that changes nothing commits no effects.
+    let dup = store
+        .add_name(NameTable::Groups, "ops", "", &audited("name.create", "ops"))
+        .await
+        .unwrap();
+    assert!(!dup);
+    assert!(
+        !store
+            .delete_task("nope", &audited("task.delete", "nope"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.audit_log(10).await.unwrap().len(), 1);
+    assert_eq!(store.outbox_after(0, 10).await.unwrap().len(), 1);
+    // Effects alone (a stop request) commit too.
+    store
+        .commit_effects(&audited("task.stop", &t.id))
+        .await
+        .unwrap();
+    assert_eq!(store.audit_log(10).await.unwrap()[0].action, "task.stop");
+    assert_eq!(store.outbox_after(0, 10).await.unwrap().len(), 2);
+}
+
+pub async fn deleting_a_task_deletes_its_runs_logs_and_history(store: &dyn Store) {
+    let t = task("backup", "ops");
+    let pkg = PackageInfo {
+        sha256: "ab".repeat(32),
+        file_name: "p.tar.gz".into(),
+        size: 3,
+        uploaded_at: Timestamp::now(),
+        uploaded_by: "alice".into(),
+    };
+    store
+        .create_task(&t, Some(&pkg), &Effects::default())
+        .await
+        .unwrap();
+    let mut r = run("r1", &t.id, RunStatus::Succeeded);
+    r.exit_code = Some(0);
+    put(store, &r, Some("out")).await;
+    assert!(store.delete_task(&t.id, &Effects::default()).await.unwrap());
+    assert!(store.task(&t.id).await.unwrap().is_none());
+    assert!(store.run("r1").await.unwrap().is_none());
+    assert!(store.run_log("r1").await.unwrap().is_none());
+    assert!(store.task_packages(&t.id).await.unwrap().is_empty());
+    assert!(!store.delete_task(&t.id, &Effects::default()).await.unwrap());
+}
+
+pub async fn a_new_package_enters_the_task_history(store: &dyn Store) {
+    let sha = "cd".repeat(32);
+    assert!(!store.package_exists(&sha).await.unwrap());
+    store
+        .add_package(&sha, 10, &Effects::default())
+        .await
+        .unwrap();
+    store
+        .add_package(&sha, 10, &Effects::default())
+        .await
+        .unwrap();
+    assert!(store.package_exists(&sha).await.unwrap());
+    let t = task("backup", "ops");
+    store
+        .create_task(&t, None, &Effects::default())
+        .await
+        .unwrap();
+    let pkg = PackageInfo {
+        sha256: sha.clone(),
+        file_name: "p.zip".into(),
+        size: 10,
+        uploaded_at: Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH),
+        uploaded_by: "bob".into(),
+    };
+    let mut v2 = t.clone();
+    v2.version = 2;
+    store
+        .update_task(&v2, Some(&pkg), &Effects::default())
+        .await
+        .unwrap();
+    assert_eq!(store.task_packages(&t.id).await.unwrap(), vec![pkg]);
+}
+
+pub async fn groups_with_tasks_cannot_be_removed(store: &dyn Store) {
+    assert!(
+        store
+            .add_name(
+                NameTable::Groups,
+                "empty",
+                "nothing yet",
+                &Effects::default()
+            )
+            .await
+            .unwrap()
+    );
+    let t = task("backup", "ops");
+    store
+        .create_task(&t, None, &Effects::default())
+        .await
+        .unwrap();
+    let err = store
+        .remove_name(NameTable::Groups, "ops", &Effects::default())
+        .await;
+    assert!(matches!(err, Err(Error::InUse(_))), "{err:?}");
+    assert!(
+        store
+            .remove_name(NameTable::Groups, "empty", &Effects::default())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_name(NameTable::Groups, "empty", &Effects::default())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        names(store.names(NameTable::Groups).await.unwrap()),
+        vec!["ops".to_string()]
+    );
+}
+
+pub async fn the_fingerprint_changes_on_every_task_write(store: &dyn Store) {
+    let empty = store.tasks_fingerprint().await.unwrap();
+    let t = task("backup", "ops");
+    store
+        .create_task(&t, None, &Effects::default())
+        .await
+        .unwrap();
+    let created = store.tasks_fingerprint().await.unwrap();
+    let mut v2 = t.clone();
+    v2.version = 2;
+    store
+        .update_task(&v2, None, &Effects::default())
+        .await
+        .unwrap();
+    let edited = store.tasks_fingerprint().await.unwrap();
+    store.delete_task(&t.id, &Effects::default()).await.unwrap();
+    let deleted = store.tasks_fingerprint().await.unwrap();
+    assert!(empty != created && created != edited && edited != deleted);
+}
+
+pub async fn run_reports_only_move_forward_and_keep_the_first_log(store: &dyn Store) {
+    let running = run("r1", "t", RunStatus::Running);
+    assert_eq!(put(store, &running, None).await, RunWrite::Applied);
+    let mut done = run("r1", "t", RunStatus::Succeeded);
+    done.exit_code = Some(0);
+    assert_eq!(put(store, &done, Some("log one")).await, RunWrite::Applied);
+    // Redelivery and late, out-of-order reports change nothing.
+    assert_eq!(put(store, &done, Some("log two")).await, RunWrite::Ignored);
+    assert_eq!(put(store, &running, None).await, RunWrite::Ignored);
+    let got = store.run("r1").await.unwrap().unwrap();
+    assert_eq!((got.status, got.exit_code), (RunStatus::Succeeded, Some(0)));
+    assert_eq!(
+        store.run_log("r1").await.unwrap().as_deref(),
+        Some("log one")
+    );
+    // `lost` is a presumption: the real outcome replaces it.
+    let lost = run("r2", "t", RunStatus::Lost);
+    assert_eq!(put(store, &lost, None).await, RunWrite::Applied);
+    let mut failed = run("r2", "t", RunStatus::Failed);
+    failed.exit_code = Some(3);
+    assert_eq!(put(store, &failed, None).await, RunWrite::Applied);
+}
+
+pub async fn a_batch_of_reports_ends_as_applying_them_in_order_would(store: &dyn Store) {
+    let running = run("r1", "t", RunStatus::Running);
+    let mut done = run("r1", "t", RunStatus::Succeeded);
+    done.exit_code = Some(0);
+    let mut again = done.clone();
+    again.exit_code = Some(9);
+    // More runs than one statement of a backend is likely to hold.
+    let others: Vec<RunRecord> = (0..1207)
+        .map(|i| run(&format!("other-{i}"), "t", RunStatus::Failed))
+        .collect();
+    let mut batch: Vec<(&RunRecord, Option<&str>)> = vec![
+        (&running, None),
+        (&done, Some("log one")),
+        (&again, Some("log two")),
+        (&running, None),
+    ];
+    batch.extend(others.iter().map(|r| (r, Some(""))));
+    let writes = store.put_runs(&batch, &none).await.unwrap();
+    use RunWrite::{Applied, Ignored};
+    assert_eq!(writes[..4], [Ignored, Applied, Ignored, Ignored]);
+    assert!(writes[4..].iter().all(|w| *w == Applied));
+    let got = store.run("r1").await.unwrap().unwrap();
+    assert_eq!((got.status, got.exit_code), (RunStatus::Succeeded, Some(0)));
+    assert_eq!(
+        store.run_log("r1").await.unwrap().as_deref(),
+        Some("log one")
+    );
+    assert_eq!(
+        store.run("other-1206").await.unwrap().map(|r| r.status),
+        Some(RunStatus::Failed)
+    );
+    assert_eq!(
+        store.run_log("other-1206").await.unwrap(),
+        None,
+        "an empty log has no row"
+    );
+    // The same batch again (a redelivery) changes nothing.
+    let writes = store.put_runs(&batch, &none).await.unwrap();
+    assert!(writes.iter().all(|w| *w == Ignored), "{writes:?}");
+}
+
+pub async fn the_effects_of_reports_see_only_the_runs_that_moved(store: &dyn Store) {
+    let first = run("r1", "t", RunStatus::Running);
+    put(store, &first, None).await;
+    let second = run("r2", "t", RunStatus::Running);
+    let batch = [(&first, None), (&second, None)];
+    let announce = |moved: &[&RunRecord]| {
+        Effects::events(
+            moved
+                .iter()
+                .map(|r| Event::RunChanged {
+                    run: Box::new((*r).clone()),
+                })
+                .collect(),
+        )
+    };
+    store.put_runs(&batch, &announce).await.unwrap();
+    let rows = store.outbox_after(0, 10).await.unwrap();
+    let ids: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| &r.events)
+        .filter_map(|e| match e {
+            Event::RunChanged { run } => Some(run.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, ["r2"]);
+    // Nothing moved: no outbox row at all.
+    store.put_runs(&batch, &announce).await.unwrap();
+    assert_eq!(store.outbox_after(0, 10).await.unwrap().len(), 1);
+}
+
+pub async fn a_requested_run_is_stored_once_by_id_and_by_key(store: &dyn Store) {
+    let since = Timestamp::from_millisecond(0).unwrap_or(Timestamp::UNIX_EPOCH);
+    let fx = audited("task.start", "t");
+    let r1 = run("t-m1-1", "t", RunStatus::Scheduled);
+    assert!(
+        store
+            .request_run(&r1, Some("k"), since, &fx)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The same key again: the earlier run, nothing written.
+    let r2 = run("t-m2-1", "t", RunStatus::Scheduled);
+    let earlier = store.request_run(&r2, Some("k"), since, &fx).await.unwrap();
+    assert_eq!(earlier.map(|r| r.id), Some("t-m1-1".to_string()));
+    assert!(store.run("t-m2-1").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .start_key("t", "k", since)
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some("t-m1-1".to_string())
+    );
+    // The same id again (a retry requested twice): stored once.
+    let again = store.request_run(&r1, None, since, &fx).await.unwrap();
+    assert_eq!(again.map(|r| r.id), Some("t-m1-1".to_string()));
+    assert_eq!(store.audit_log(10).await.unwrap().len(), 1);
+    assert_eq!(store.outbox_after(0, 10).await.unwrap().len(), 1);
+    // A key older than the window is forgotten: a new run.
+    let later = Timestamp::from_millisecond(5_000).unwrap_or(Timestamp::UNIX_EPOCH);
+    assert!(store.start_key("t", "k", later).await.unwrap().is_none());
+    let mut r3 = run("t-m3-1", "t", RunStatus::Scheduled);
+    r3.scheduled_at = Timestamp::from_millisecond(9_000).unwrap_or(Timestamp::UNIX_EPOCH);
+    assert!(
+        store
+            .request_run(&r3, Some("k"), later, &fx)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .start_key("t", "k", later)
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some("t-m3-1".to_string())
+    );
+}
+
+pub async fn active_runs_are_those_not_finished(store: &dyn Store) {
+    for (i, status) in RunStatus::ALL.into_iter().enumerate() {
+        put(store, &run(&format!("a{i}"), "t", status), None).await;
+    }
+    put(store, &run("other", "u", RunStatus::Running), None).await;
+    let mut active: Vec<RunStatus> = store
+        .active_runs(Some("t"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
+    active.sort_by_key(|s| s.rank());
+    assert_eq!(active, RunStatus::ACTIVE);
+    assert_eq!(store.active_runs(None).await.unwrap().len(), 3);
+}
+
+pub async fn node_loss_marks_only_that_nodes_active_runs_lost(store: &dyn Store) {
+    let on_n1 = run("r1", "t", RunStatus::Running);
+    let mut on_n2 = run("r2", "t", RunStatus::Running);
+    on_n2.node = "n2".into();
+    let mut done = run("r3", "t", RunStatus::Succeeded);
+    done.exit_code = Some(0);
+    for r in [&on_n1, &on_n2, &done] {
+        put(store, r, None).await;
+    }
+    let at = Timestamp::from_second(1_900_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
+    let lost = store
+        .mark_node_runs_lost("n1", "n1 left", at, &|lost: &[&RunRecord]| {
+            Effects::events(vec![Event::NodeDown {
+                cluster: "default".into(),
+                name: format!("{} lost", lost.len()),
+            }])
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        lost.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r1"]
+    );
+    let got = store.run("r1").await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.finished_at, got.message.as_deref()),
+        (RunStatus::Lost, Some(at), Some("n1 left"))
+    );
+    assert_eq!(
+        store.run("r2").await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    assert_eq!(
+        store.run("r3").await.unwrap().unwrap().status,
+        RunStatus::Succeeded
+    );
+    assert!(matches!(
+        &store.outbox_after(0, 10).await.unwrap()[0].events[..],
+        [Event::NodeDown { name, .. }] if name == "1 lost"
+    ));
+}
+
+pub async fn run_listings_filter_and_order_newest_first(store: &dyn Store) {
+    for i in 0..5i64 {
+        let mut r = run(
+            &format!("r{i}"),
+            if i % 2 == 0 { "t" } else { "u" },
+            RunStatus::Failed,
+        );
+        r.scheduled_at = Timestamp::from_second(1_000 + i).unwrap_or(Timestamp::UNIX_EPOCH);
+        if i == 4 {
+            r.status = RunStatus::Succeeded;
+        }
+        put(store, &r, None).await;
+    }
+    let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = RunFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.runs(&all).await.unwrap()),
+        ["r4", "r3", "r2", "r1", "r0"]
+    );
+    let of_t = RunFilter {
+        task: Some("t".into()),
+        ..all.clone()
+    };
+    assert_eq!(ids(store.runs(&of_t).await.unwrap()), ["r4", "r2", "r0"]);
+    let failed_since = RunFilter {
+        statuses: vec![RunStatus::Failed],
+        since: Timestamp::from_second(1_001).ok(),
+        until: Timestamp::from_second(1_003).ok(),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(store.runs(&failed_since).await.unwrap()),
+        ["r3", "r2", "r1"]
+    );
+    let two = RunFilter { limit: 2, ..all };
+    assert_eq!(ids(store.runs(&two).await.unwrap()), ["r4", "r3"]);
+}
+
+pub async fn tokens_read_back(store: &dyn Store) {
+    store
+        .add_token("h1", "admin", "admin", &Effects::default())
+        .await
+        .unwrap();
+    store
+        .add_token("h2", "agent", "agent", &Effects::default())
+        .await
+        .unwrap();
+    let mut got = store.tokens().await.unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("h1".into(), "admin".into(), "admin".into()),
+            ("h2".into(), "agent".into(), "agent".into())
+        ]
+    );
+    assert!(
+        store
+            .add_token("h1", "again", "admin", &Effects::default())
+            .await
+            .is_err(),
+        "a token hash is stored once"
+    );
+}
+
+pub async fn the_outbox_delivers_in_commit_order_and_prunes_without_going_back(store: &dyn Store) {
+    assert_eq!(store.outbox_head().await.unwrap(), 0);
+    for i in 0..3 {
+        store
+            .create_task(
+                &task(&format!("t{i}"), "g"),
+                None,
+                &audited("task.create", &format!("t{i}")),
+            )
+            .await
+            .unwrap();
+    }
+    let rows = store.outbox_after(0, 10).await.unwrap();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let targets: Vec<String> = rows
+        .iter()
+        .flat_map(|r| &r.events)
+        .filter_map(|e| match e {
+            Event::TaskDeleted { id } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(targets, ["t0", "t1", "t2"]);
+    assert_eq!(
+        store.outbox_after(seqs[0], 1).await.unwrap()[0].seq,
+        seqs[1]
+    );
+    let head = store.outbox_head().await.unwrap();
+    assert_eq!(head, seqs[2]);
+    // Pruning everything keeps the newest row, so the next row's seq is still higher.
+    let future = Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    assert_eq!(store.prune_outbox(future).await.unwrap(), 2);
+    assert_eq!(store.outbox_head().await.unwrap(), head);
+    store
+        .create_task(&task("t3", "g"), None, &audited("task.create", "t3"))
+        .await
+        .unwrap();
+    assert!(store.outbox_head().await.unwrap() > head);
+}
+
+pub async fn outbox_cursors_are_per_center(store: &dyn Store) {
+    assert_eq!(store.outbox_cursor("a").await.unwrap(), None);
+    store.save_outbox_cursor("a", 5).await.unwrap();
+    store.save_outbox_cursor("b", 2).await.unwrap();
+    store.save_outbox_cursor("a", 7).await.unwrap();
+    assert_eq!(store.outbox_cursor("a").await.unwrap(), Some(7));
+    assert_eq!(store.outbox_cursor("b").await.unwrap(), Some(2));
+}

@@ -6,6 +6,7 @@
 //! - [`api`]: JSON wire types of the center's HTTP API.
 //! - [`ring`]: the pure, sticky consistent-hash placement of tasks on nodes.
 //! - [`coord`] (feature `embedded`): the coordination trait and its in-process backend.
+//! - [`clock`] (feature `embedded`): the clock loops take "now" and sleeps from (manual in tests).
 //! - [`shutdown`] (feature `embedded`): the one stop signal every long-lived task of a daemon holds.
 //! - `generated` (feature `generated`, tests only): checks man pages and completions are current.
 //!
@@ -14,6 +15,8 @@
 
 pub mod api;
 pub mod backoff;
+#[cfg(feature = "embedded")]
+pub mod clock;
 #[cfg(feature = "embedded")]
 pub mod coord;
 pub mod duration;

@@ -299,6 +299,65 @@ pub struct RunRecord {
     pub args: Vec<String>,
 }
 
+impl RunRecord {
+    /// A run of `task` not started yet (`scheduled`): what a claim, a start request or a
+    /// retry begins with. The one place a run record is made from nothing.
+    pub fn scheduled(
+        task: &Task,
+        id: String,
+        scheduled_at: Timestamp,
+        node: &str,
+        attempt: u32,
+        trigger: Trigger,
+    ) -> RunRecord {
+        RunRecord {
+            id,
+            task: task.id.clone(),
+            task_name: task.spec.name.clone(),
+            scheduled_at,
+            started_at: None,
+            finished_at: None,
+            status: RunStatus::Scheduled,
+            exit_code: None,
+            node: node.to_string(),
+            attempt,
+            trigger,
+            message: None,
+            params: BTreeMap::new(),
+            args: Vec::new(),
+        }
+    }
+
+    /// The attempt after this one, on `node`: same instant, parameters and arguments, its id
+    /// by [`attempt_id`] (so it is claimed, and runs, once).
+    pub fn next_attempt(&self, node: &str, message: Option<String>) -> RunRecord {
+        let attempt = self.attempt + 1;
+        RunRecord {
+            id: attempt_id(&self.id, attempt),
+            started_at: None,
+            finished_at: None,
+            status: RunStatus::Scheduled,
+            exit_code: None,
+            node: node.to_string(),
+            attempt,
+            trigger: Trigger::Retry,
+            message,
+            ..self.clone()
+        }
+    }
+
+    /// This run ended as `status` at `at`, for `why`: a run that never started (skipped,
+    /// missed) or one presumed gone (lost).
+    pub fn ended(self, status: RunStatus, at: Timestamp, why: impl Into<String>) -> RunRecord {
+        RunRecord {
+            status,
+            finished_at: Some(at),
+            message: Some(why.into()),
+            ..self
+        }
+    }
+}
+
 /// The id of a run: the same (task, instant, attempt) always gives the same id, so the claim,
 /// the spool and the store all agree on it and a redelivered result is stored once.
 pub fn run_id(task_id: &str, scheduled_at: Timestamp, attempt: u32, trigger: Trigger) -> String {
@@ -779,6 +838,65 @@ mod tests {
         assert_eq!(
             attempt_id(&run_id("t1", t, 1, Trigger::Schedule), 3),
             run_id("t1", t, 3, Trigger::Retry)
+        );
+    }
+
+    #[test]
+    fn a_next_attempt_keeps_instant_parameters_and_arguments_and_starts_afresh() {
+        let t = Timestamp::from_second(1_700_000_000).unwrap();
+        let task = Task {
+            id: "t1".into(),
+            spec: spec(),
+            version: 1,
+            created_by: "a".into(),
+            created_at: t,
+            updated_by: "a".into(),
+            updated_at: t,
+        };
+        let first = RunRecord {
+            params: [("K".to_string(), "v".to_string())].into(),
+            args: vec!["x".into()],
+            ..RunRecord::scheduled(
+                &task,
+                manual_run_id("t1", t, "ab"),
+                t,
+                "n1",
+                1,
+                Trigger::Manual,
+            )
+        };
+        assert_eq!(
+            (first.status, first.task_name.as_str()),
+            (RunStatus::Scheduled, task.spec.name.as_str())
+        );
+        let failed = RunRecord {
+            started_at: Some(t),
+            exit_code: Some(3),
+            ..first.clone()
+        }
+        .ended(RunStatus::Failed, t, "exit 3");
+        assert_eq!(
+            (failed.finished_at, failed.message.as_deref()),
+            (Some(t), Some("exit 3"))
+        );
+        let next = failed.next_attempt("n2", None);
+        assert_eq!(next.id, attempt_id(&first.id, 2));
+        assert_eq!(
+            (next.attempt, next.trigger, next.status),
+            (2, Trigger::Retry, RunStatus::Scheduled)
+        );
+        assert_eq!(
+            (next.scheduled_at, &next.params, &next.args),
+            (t, &first.params, &first.args)
+        );
+        assert_eq!(
+            (
+                next.started_at,
+                next.finished_at,
+                next.exit_code,
+                next.node.as_str()
+            ),
+            (None, None, None, "n2")
         );
     }
 

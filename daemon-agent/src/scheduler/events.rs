@@ -77,14 +77,12 @@ impl<E: Executor> Scheduler<E> {
                 if self.owned.contains_key(&run.task) {
                     self.claim_and_act(vec![Want::Manual { run: *run }]).await;
                 } else {
-                    let mut run = *run;
-                    run.status = RunStatus::Skipped;
-                    run.finished_at = Some(self.now());
-                    run.message = Some(format!(
+                    let why = format!(
                         "node {} does not own this task (it moved): start it again",
                         self.cfg.name
-                    ));
-                    self.report(run).await;
+                    );
+                    self.report(run.ended(RunStatus::Skipped, self.now(), why))
+                        .await;
                 }
             }
             Event::StopRequested { node, task, runs } if node == self.cfg.name => {

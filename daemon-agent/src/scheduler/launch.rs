@@ -91,11 +91,10 @@ impl<E: Executor> Scheduler<E> {
                 fate: Fate::Missed,
                 ..
             } => {
-                let mut run = self.record(&task, at, 1, Trigger::Schedule);
-                run.status = RunStatus::Missed;
-                run.finished_at = Some(self.now());
-                run.message = Some("the instant passed while no run could start (node or agent down); misfire policy did not catch it up".into());
-                self.report(run).await;
+                let run = self.record(&task, at, 1, Trigger::Schedule);
+                let why = "the instant passed while no run could start (node or agent down); misfire policy did not catch it up";
+                self.report(run.ended(RunStatus::Missed, self.now(), why))
+                    .await;
                 return None;
             }
             Want::Planned {
@@ -118,11 +117,8 @@ impl<E: Executor> Scheduler<E> {
         ) {
             Overlap::Start => {}
             Overlap::Skip(message) => {
-                let mut run = run;
-                run.status = RunStatus::Skipped;
-                run.finished_at = Some(self.now());
-                run.message = Some(message);
-                self.report(run).await;
+                self.report(run.ended(RunStatus::Skipped, self.now(), message))
+                    .await;
                 return None;
             }
             Overlap::Replace(message) => {
@@ -149,11 +145,9 @@ impl<E: Executor> Scheduler<E> {
         let room = policy::room(self.capacity(), self.started, self.waiting.len());
         if launches.len() > room {
             let message = policy::shed_message(&self.cfg.name, self.started, self.waiting.len());
-            for (_, mut run, _) in launches.split_off(room) {
+            for (_, run, _) in launches.split_off(room) {
                 self.active.remove(&run.id);
-                run.status = RunStatus::Skipped;
-                run.finished_at = Some(self.now());
-                run.message = Some(message.clone());
+                let run = run.ended(RunStatus::Skipped, self.now(), message.clone());
                 self.report(run).await;
             }
             if launches.is_empty() {
@@ -173,12 +167,10 @@ impl<E: Executor> Scheduler<E> {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, runs = runs.len(), "cannot write the run ledger; not launching");
-                for mut run in runs {
+                for run in runs {
                     self.active.remove(&run.id);
-                    run.status = RunStatus::Failed;
-                    run.finished_at = Some(now);
-                    run.message = Some(format!("agent could not record the launch: {e}"));
-                    self.report(run).await;
+                    let why = format!("agent could not record the launch: {e}");
+                    self.report(run.ended(RunStatus::Failed, now, why)).await;
                 }
                 return;
             }

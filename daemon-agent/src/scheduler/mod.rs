@@ -374,12 +374,11 @@ impl<E: Executor> Scheduler<E> {
         self.save_cursors().await;
         // Runs still waiting for a slot never start: say so (their ledger entry
         // stays, so a crash before delivery still reports them).
-        while let Some((_, mut run, _)) = self.waiting.pop_front() {
+        while let Some((_, run, _)) = self.waiting.pop_front() {
             self.active.remove(&run.id);
-            run.status = RunStatus::Skipped;
-            run.finished_at = Some(self.now());
-            run.message = Some("the agent shut down before the run could start".into());
-            self.report(run).await;
+            let why = "the agent shut down before the run could start";
+            self.report(run.ended(RunStatus::Skipped, self.now(), why))
+                .await;
         }
         self.held.clear();
         let drained = self.clock.sleep(self.cfg.drain_timeout);
@@ -473,22 +472,8 @@ impl<E: Executor> Scheduler<E> {
         attempt: u32,
         trigger: Trigger,
     ) -> RunRecord {
-        RunRecord {
-            id: run_id(&task.id, scheduled_at, attempt, trigger),
-            task: task.id.clone(),
-            task_name: task.spec.name.clone(),
-            scheduled_at,
-            started_at: None,
-            finished_at: None,
-            status: RunStatus::Scheduled,
-            exit_code: None,
-            node: self.cfg.name.clone(),
-            attempt,
-            trigger,
-            message: None,
-            params: Default::default(),
-            args: Vec::new(),
-        }
+        let id = run_id(&task.id, scheduled_at, attempt, trigger);
+        RunRecord::scheduled(task, id, scheduled_at, &self.cfg.name, attempt, trigger)
     }
 
     async fn report(&self, run: RunRecord) {

@@ -1,7 +1,7 @@
 //! A finished run: its slot is free, its ledger entry released, and a failed or timed-out
 //! attempt with retries left is scheduled again ([`super::policy::retry_at`]).
 
-use cloudtask_shared::{RunRecord, Trigger, attempt_id};
+use cloudtask_shared::RunRecord;
 
 use super::{Executor, Scheduler, policy};
 
@@ -19,13 +19,7 @@ impl<E: Executor> Scheduler<E> {
         };
         if let Some(at) = policy::retry_at(&rec, &o.task.spec, self.now()) {
             tracing::info!(run = %rec.id, attempt = rec.attempt + 1, %at, "retry scheduled");
-            let attempt = rec.attempt + 1;
-            let next = RunRecord {
-                id: attempt_id(&rec.id, attempt),
-                params: rec.params,
-                args: rec.args,
-                ..self.record(&o.task, rec.scheduled_at, attempt, Trigger::Retry)
-            };
+            let next = rec.next_attempt(&self.cfg.name, None);
             self.retries.insert((at, next.id.clone()), next);
         }
     }

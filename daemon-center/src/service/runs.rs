@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 
 use cloudtask_shared::api::{ErrorCode, Event, RunReport, StartRequest};
-use cloudtask_shared::{
-    Concurrency, RunRecord, RunStatus, Task, Trigger, attempt_id, manual_run_id,
-};
+use cloudtask_shared::{Concurrency, RunRecord, Task, Trigger, manual_run_id};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Error, Result, Service};
@@ -109,21 +107,11 @@ impl Service {
         };
         let mut nonce = [0u8; 8];
         getrandom::fill(&mut nonce).map_err(Error::internal)?;
+        let id = manual_run_id(&task.id, now, &hex::encode(nonce));
         let run = RunRecord {
-            id: manual_run_id(&task.id, now, &hex::encode(nonce)),
-            task: task.id.clone(),
-            task_name: task.spec.name.clone(),
-            scheduled_at: now,
-            started_at: None,
-            finished_at: None,
-            status: RunStatus::Scheduled,
-            exit_code: None,
-            node,
-            attempt: 1,
-            trigger: Trigger::Manual,
-            message: None,
             params,
             args: req.args,
+            ..RunRecord::scheduled(task, id, now, &node, 1, Trigger::Manual)
         };
         let fx = Self::effects(who, "task.start", &task.id, &run.id, vec![]);
         self.request_run(task, run, key, fx).await
@@ -225,22 +213,8 @@ impl Service {
         if lost.attempt > task.spec.retries || task.spec.paused {
             return Ok(());
         }
-        let attempt = lost.attempt + 1;
-        let run = RunRecord {
-            id: attempt_id(&lost.id, attempt),
-            status: RunStatus::Scheduled,
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            node: node.to_string(),
-            attempt,
-            trigger: Trigger::Retry,
-            message: Some(format!(
-                "retry of {} (lost with node {})",
-                lost.id, lost.node
-            )),
-            ..lost
-        };
+        let why = format!("retry of {} (lost with node {})", lost.id, lost.node);
+        let run = lost.next_attempt(node, Some(why));
         let started = self
             .request_run(&task, run, None, Effects::default())
             .await?;

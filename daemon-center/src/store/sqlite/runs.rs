@@ -321,12 +321,7 @@ impl RunStore for SqliteStore {
         let lost: Vec<RunRecord> = fetch_active(&mut w.tx, Some(("node", node)))
             .await?
             .into_iter()
-            .map(|r| RunRecord {
-                status: RunStatus::Lost,
-                finished_at: Some(at),
-                message: Some(why.to_string()),
-                ..r
-            })
+            .map(|r| r.ended(RunStatus::Lost, at, why))
             .collect();
         if lost.is_empty() {
             return Ok(lost);

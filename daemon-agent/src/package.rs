@@ -21,18 +21,11 @@ pub enum Error {
     },
     #[error("package download: {0}")]
     Fetch(String),
-    #[error("package cache {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
+    let named = archive::io(path);
+    move |source| Error::Archive(named(source))
 }
 
 /// The node's package cache: `<dir>/<sha256>/` holds one unpacked package.

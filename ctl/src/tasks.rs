@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use cloudtask_shared::api::{ActionResult, StartRequest, TaskView};
+use cloudtask_shared::api::{ActionResult, StartRequest, TaskAction, TaskView};
 use cloudtask_shared::{PackageRef, RunRecord, RunStatus, parse_duration_ms};
 use futures_util::StreamExt;
 use reqwest::Method;
@@ -31,6 +31,11 @@ impl TaskRef {
             .map(|g| format!("?group={}", enc(g)))
             .unwrap_or_default();
         format!("/tasks/{}{suffix}{q}", enc(&self.name))
+    }
+
+    /// The path of an action on this task.
+    fn action(&self, a: TaskAction) -> String {
+        self.path(&format!("/{a}"))
     }
 }
 
@@ -362,15 +367,15 @@ pub async fn task(c: &Client, cmd: TaskCmd, out: Output) -> Result<()> {
             table::tasks(&tasks, out.wide());
         }
         TaskCmd::Show(t) => show(&c.get(&t.path("")).await?)?,
-        TaskCmd::Pause(t) => toggle(c, &t, "pause", out).await?,
-        TaskCmd::Resume(t) => toggle(c, &t, "resume", out).await?,
+        TaskCmd::Pause(t) => toggle(c, &t, TaskAction::Pause, out).await?,
+        TaskCmd::Resume(t) => toggle(c, &t, TaskAction::Resume, out).await?,
         TaskCmd::Start(args) => start(c, args, out).await?,
         TaskCmd::Stop(t) => stop(c, &t, out).await?,
         TaskCmd::Clone { task, new_name } => {
             let v: TaskView = c
                 .send_json(
                     Method::POST,
-                    &task.path("/clone"),
+                    &task.action(TaskAction::Clone),
                     &json!({ "name": new_name }),
                 )
                 .await?;
@@ -459,8 +464,8 @@ pub async fn task(c: &Client, cmd: TaskCmd, out: Output) -> Result<()> {
 }
 
 /// Pause or resume: idempotent, prints the resulting state.
-async fn toggle(c: &Client, t: &TaskRef, verb: &str, out: Output) -> Result<()> {
-    let v: TaskView = c.post_empty(&t.path(&format!("/{verb}"))).await?;
+async fn toggle(c: &Client, t: &TaskRef, verb: TaskAction, out: Output) -> Result<()> {
+    let v: TaskView = c.post_empty(&t.action(verb)).await?;
     if out.json() {
         return table::print_json(&v);
     }
@@ -549,7 +554,12 @@ async fn start(c: &Client, a: StartArgs, out: Output) -> Result<()> {
         args: a.args.clone(),
     };
     let r: ActionResult = c
-        .send_json_with(Method::POST, &a.task.path("/start"), &body, &headers)
+        .send_json_with(
+            Method::POST,
+            &a.task.action(TaskAction::Start),
+            &body,
+            &headers,
+        )
         .await?;
     let Some(run_id) = r.runs.first().cloned() else {
         return Err(Failure::new(Exit::Failure, "the center started no run"));
@@ -628,7 +638,7 @@ async fn wait_for_end(c: &Client, run_id: &str) -> Result<RunRecord> {
 
 /// Stop: kills the task's active runs, prints which.
 async fn stop(c: &Client, t: &TaskRef, out: Output) -> Result<()> {
-    let r: ActionResult = c.post_empty(&t.path("/stop")).await?;
+    let r: ActionResult = c.post_empty(&t.action(TaskAction::Stop)).await?;
     if out.json() {
         return table::print_json(&r);
     }

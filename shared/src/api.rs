@@ -99,6 +99,65 @@ impl ErrorCode {
     }
 }
 
+/// What `POST /tasks/{task}/{action}` asks of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskAction {
+    Pause,
+    Resume,
+    /// Run now.
+    Start,
+    /// Stop the task's active runs.
+    Stop,
+    Clone,
+}
+
+impl TaskAction {
+    pub const ALL: [TaskAction; 5] = [
+        TaskAction::Pause,
+        TaskAction::Resume,
+        TaskAction::Start,
+        TaskAction::Stop,
+        TaskAction::Clone,
+    ];
+
+    /// The action's path segment (and its name in messages).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskAction::Pause => "pause",
+            TaskAction::Resume => "resume",
+            TaskAction::Start => "start",
+            TaskAction::Stop => "stop",
+            TaskAction::Clone => "clone",
+        }
+    }
+
+    /// `/tasks/{task}/{action}`, with `task` already path-encoded.
+    pub fn path(self, encoded_task: &str) -> String {
+        format!("/tasks/{encoded_task}/{}", self.as_str())
+    }
+}
+
+impl std::fmt::Display for TaskAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TaskAction {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = TaskAction::ALL.iter().map(|a| a.as_str()).collect();
+                format!("no task action {s:?}; actions are {}", names.join(", "))
+            })
+    }
+}
+
 /// What a listing says of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

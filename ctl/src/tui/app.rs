@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use cloudtask_shared::api::{ClusterView, Event, NodeView, PackageInfo, TaskState, TaskView};
+use cloudtask_shared::api::{
+    ClusterView, Event, NodeView, PackageInfo, TaskAction, TaskState, TaskView,
+};
 use cloudtask_shared::{RunRecord, RunStatus, TaskSpec};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
@@ -116,7 +118,7 @@ pub enum Cmd {
     Action {
         task: String,
         name: String,
-        verb: &'static str,
+        verb: TaskAction,
     },
     Clone {
         task: String,
@@ -1058,7 +1060,11 @@ impl App {
             }
             Action::PauseResume => {
                 for (id, paused) in self.targets() {
-                    let verb = if paused { "resume" } else { "pause" };
+                    let verb = if paused {
+                        TaskAction::Resume
+                    } else {
+                        TaskAction::Pause
+                    };
                     let name = self.task_name(&id);
                     cmds.push(Cmd::Action {
                         task: id,
@@ -1096,7 +1102,7 @@ impl App {
                     cmds.push(Cmd::Action {
                         task: id,
                         name,
-                        verb: "start",
+                        verb: TaskAction::Start,
                     });
                 }
             }
@@ -1112,7 +1118,7 @@ impl App {
                     .map(|((id, _), name)| Cmd::Action {
                         task: id.clone(),
                         name: name.clone(),
-                        verb: "stop",
+                        verb: TaskAction::Stop,
                     })
                     .collect();
                 self.overlay = Some(Overlay::Confirm {

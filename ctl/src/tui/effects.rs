@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use cloudtask_shared::RunRecord;
 use cloudtask_shared::api::{
-    ActionResult, ClusterView, NodeView, PackageInfo, StartRequest, StreamFrame, TaskView,
+    ActionResult, ClusterView, NodeView, PackageInfo, StartRequest, StreamFrame, TaskAction,
+    TaskView,
 };
 use cloudtask_shared::backoff::Backoff;
 use futures_util::StreamExt;
@@ -30,16 +31,17 @@ pub async fn run(c: Client, cmd: Cmd, tx: Tx) {
         Cmd::Load(r) => load(&c, r).await,
         Cmd::Action { task, name, verb } => {
             let what = format!("{verb} {name}");
-            let result = if verb == "pause" || verb == "resume" {
-                c.post_empty::<TaskView>(&format!("/tasks/{}/{verb}", enc(&task)))
+            let path = verb.path(&enc(&task));
+            let result = if matches!(verb, TaskAction::Pause | TaskAction::Resume) {
+                c.post_empty::<TaskView>(&path)
                     .await
                     .map(|v| format!("{} is {} — p to undo", v.task.spec.name, v.state))
             } else {
-                c.post_empty::<ActionResult>(&format!("/tasks/{}/{verb}", enc(&task)))
+                c.post_empty::<ActionResult>(&path)
                     .await
                     .map(|r| match (verb, r.runs.as_slice()) {
-                        ("stop", []) => "no active runs".to_string(),
-                        ("stop", runs) => format!("stopping {} run(s)", runs.len()),
+                        (TaskAction::Stop, []) => "no active runs".to_string(),
+                        (TaskAction::Stop, runs) => format!("stopping {} run(s)", runs.len()),
                         (_, runs) => format!("started {}", runs.join(", ")),
                     })
             };
@@ -70,7 +72,7 @@ pub async fn run(c: Client, cmd: Cmd, tx: Tx) {
             result: c
                 .send_json::<_, TaskView>(
                     Method::POST,
-                    &format!("/tasks/{}/clone", enc(&task)),
+                    &TaskAction::Clone.path(&enc(&task)),
                     &json!({ "name": name }),
                 )
                 .await

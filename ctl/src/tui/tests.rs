@@ -2,7 +2,7 @@
 //! `TestBackend` (snapshots of every view and overlay, two sizes, two themes, key cells
 //! asserted), and rendering at random sizes with hostile data.
 
-use cloudtask_shared::api::{Event, NodeView, PackageInfo, TaskState, TaskView};
+use cloudtask_shared::api::{Event, NodeView, PackageInfo, TaskAction, TaskState, TaskView};
 use cloudtask_shared::{NodeInfo, RunRecord, RunStatus, Task, TaskSpec, Trigger};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
@@ -219,7 +219,13 @@ fn stop_asks_and_no_is_the_default() {
     );
     app.update(key('x'));
     let cmds = app.update(key('y'));
-    assert!(matches!(&cmds[..], [Cmd::Action { verb: "stop", .. }]));
+    assert!(matches!(
+        &cmds[..],
+        [Cmd::Action {
+            verb: TaskAction::Stop,
+            ..
+        }]
+    ));
 }
 
 #[test]
@@ -371,7 +377,13 @@ fn run_now_offers_declared_parameters() {
     // Sorted by name: backup first; a task without parameters starts at once.
     let cmds = app.update(key('t'));
     assert!(
-        matches!(cmds.as_slice(), [Cmd::Action { verb: "start", .. }]),
+        matches!(
+            cmds.as_slice(),
+            [Cmd::Action {
+                verb: TaskAction::Start,
+                ..
+            }]
+        ),
         "{cmds:?}"
     );
     app.update(code(KeyCode::Down));

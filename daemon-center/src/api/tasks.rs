@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cloudtask_shared::api::{
     ActionResult, CloneRequest, ClusterView, ErrorCode, PackageInfo, PatchRequest, StartRequest,
-    TaskState, TaskView,
+    TaskAction, TaskState, TaskView,
 };
 use cloudtask_shared::{Task, TaskSpec};
 use jiff::Timestamp;
@@ -190,13 +190,17 @@ pub async fn action(
     body: Option<Json<serde_json::Value>>,
 ) -> ApiResult<Response> {
     let Query(q) = q?;
+    let action: TaskAction = action
+        .parse()
+        .map_err(|m: String| ApiError::new(ErrorCode::NotFound, m))?;
     let task = resolve(&st, &key, q.group.as_deref()).await?;
-    match action.as_str() {
-        "pause" | "resume" => {
-            let saved = st.service.set_paused(&who, task, action == "pause").await?;
+    match action {
+        TaskAction::Pause | TaskAction::Resume => {
+            let paused = action == TaskAction::Pause;
+            let saved = st.service.set_paused(&who, task, paused).await?;
             Ok(Json(view(&st, saved)).into_response())
         }
-        "start" => {
+        TaskAction::Start => {
             let req: StartRequest = match body {
                 None => StartRequest::default(),
                 Some(Json(v)) => serde_json::from_value(v).map_err(|e| {
@@ -206,7 +210,7 @@ pub async fn action(
             let key = idempotency_key(&headers)?;
             Ok(started(st.service.start_run(&who, &task, key, req).await?))
         }
-        "stop" => {
+        TaskAction::Stop => {
             let runs = st.service.stop_runs(&who, &task).await?;
             Ok((
                 StatusCode::ACCEPTED,
@@ -217,7 +221,7 @@ pub async fn action(
             )
                 .into_response())
         }
-        "clone" => {
+        TaskAction::Clone => {
             let Some(Json(body)) = body else {
                 return Err(ApiError::new(
                     ErrorCode::InvalidRequest,
@@ -231,10 +235,6 @@ pub async fn action(
                 .await?;
             Ok((StatusCode::CREATED, Json(view(&st, clone))).into_response())
         }
-        other => Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("no task action {other:?}; actions are pause, resume, start, stop, clone"),
-        )),
     }
 }
 

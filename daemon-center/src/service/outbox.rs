@@ -4,9 +4,10 @@
 //! Each center reads every outbox row after its own cursor, so a center sharing the store
 //! with others also relays their events. The cursor is saved at most once a second and at
 //! shutdown: a center that crashes redelivers up to a second of events when it comes back
-//! (followers and agents take events idempotently: records replace records, a run request
-//! is claimed by its run id). Rows older than [`KEEP`] are pruned; a center down longer than
-//! that resumes at the oldest row left.
+//! (followers and agents take events idempotently: records replace records, an agent handles
+//! a run request once). A row goes once every live center (one that saved its cursor within
+//! [`LIVE`]) has delivered it, and after [`KEEP`] in any case; a center down longer than that
+//! resumes at the oldest row left.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +20,17 @@ use tokio::sync::Notify;
 use crate::hub::Hub;
 use crate::store::SharedStore;
 
-/// How long delivered rows stay for centers that lag.
+/// How long rows stay at most, for centers that lag.
 pub const KEEP: SignedDuration = SignedDuration::from_hours(1);
+
+/// A center that saved its cursor this recently holds back the rows it has not delivered.
+pub const LIVE: SignedDuration = SignedDuration::from_mins(1);
+
+/// An idle center saves its unchanged cursor this often, well within [`LIVE`].
+const HEARTBEAT: Duration = Duration::from_secs(20);
+
+/// How often delivered rows are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 /// Rows read per pass.
 const BATCH: u32 = 500;
@@ -46,6 +56,8 @@ pub struct Dispatcher {
     kick: Kick,
     /// The last row delivered.
     cursor: i64,
+    /// How often delivered rows are pruned (the first time: at start).
+    prune_every: Duration,
 }
 
 impl Dispatcher {
@@ -68,6 +80,7 @@ impl Dispatcher {
             center,
             kick,
             cursor,
+            prune_every: PRUNE_EVERY,
         })
     }
 
@@ -97,13 +110,18 @@ impl Dispatcher {
                     wait = backoff.next_delay();
                 }
             }
-            if cursor != saved && saved_at.elapsed() >= POLL {
+            // Saved when it moved, and now and then when it did not, so that this center
+            // counts as live and holds back what it has not delivered yet.
+            let due =
+                (cursor != saved && saved_at.elapsed() >= POLL) || saved_at.elapsed() >= HEARTBEAT;
+            if due {
                 self.save(cursor).await;
                 (saved, saved_at) = (cursor, tokio::time::Instant::now());
             }
-            if pruned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            if pruned_at.is_none_or(|t| t.elapsed() >= self.prune_every) {
                 pruned_at = Some(tokio::time::Instant::now());
-                match self.store.prune_outbox(Timestamp::now() - KEEP).await {
+                let now = Timestamp::now();
+                match self.store.prune_outbox(now - LIVE, now - KEEP).await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(rows = n, "outbox pruned"),
                     Err(e) => tracing::warn!(error = %e, "cannot prune the outbox"),
@@ -155,50 +173,70 @@ mod tests {
         }
     }
 
+    /// A dispatcher that prunes only when it starts, so what a test reads back stays.
     async fn start(
         store: &SharedStore,
         hub: &Hub,
         kick: &Kick,
     ) -> (shutdown::Trigger, tokio::task::JoinHandle<()>) {
-        let d = Dispatcher::open(store.clone(), hub.clone(), "c1".into(), kick.clone())
+        let mut d = Dispatcher::open(store.clone(), hub.clone(), "c1".into(), kick.clone())
             .await
             .unwrap();
+        d.prune_every = Duration::MAX;
         let (trigger, stop) = shutdown::channel();
         (trigger, tokio::spawn(d.run(stop)))
+    }
+
+    async fn commit(store: &SharedStore, kick: &Kick, id: &str) -> i64 {
+        store.commit_effects(&deleted(id)).await.unwrap();
+        kick.kick();
+        store.outbox_head().await.unwrap()
     }
 
     #[tokio::test]
     async fn delivers_in_commit_order_resumes_at_its_cursor_and_redelivers_after_a_crash() {
         let dir = tempfile::tempdir().unwrap();
         let store: SharedStore = Arc::new(SqliteStore::open(&dir.path().join("db")).await.unwrap());
-        // Rows from before this center ever ran were for others.
-        store.commit_effects(&deleted("before")).await.unwrap();
         let (hub, kick) = (Hub::default(), Kick::default());
         let mut rx = hub.subscribe();
+        // Rows from before this center ever ran were for others.
+        commit(&store, &kick, "before").await;
         let (trigger, running) = start(&store, &hub, &kick).await;
         for id in ["a", "b", "c"] {
-            store.commit_effects(&deleted(id)).await.unwrap();
-            kick.kick();
+            commit(&store, &kick, id).await;
         }
         for id in ["a", "b", "c"] {
             assert_eq!(next_id(&mut rx).await, id);
         }
-        // A clean stop saves the cursor: the next start delivers only what is new.
+        // A clean stop saves the cursor: the next start delivers only what came since.
         trigger.fire();
         running.await.unwrap();
-        let delivered = store.outbox_cursor("c1").await.unwrap().unwrap();
-        assert_eq!(delivered, store.outbox_head().await.unwrap());
-        store.commit_effects(&deleted("d")).await.unwrap();
+        let c = store.outbox_cursor("c1").await.unwrap().unwrap();
+        assert_eq!(c, store.outbox_head().await.unwrap());
+        for id in ["d", "e"] {
+            commit(&store, &kick, id).await;
+        }
         let (trigger, running) = start(&store, &hub, &kick).await;
-        assert_eq!(next_id(&mut rx).await, "d");
+        for id in ["d", "e"] {
+            assert_eq!(next_id(&mut rx).await, id);
+        }
         trigger.fire();
         running.await.unwrap();
-        // A crash before the cursor was saved (here: set back to before "b") redelivers.
-        let rows = store.outbox_after(0, 10).await.unwrap();
-        let before_b = rows[1].seq;
-        store.save_outbox_cursor("c1", before_b).await.unwrap();
+        // Its start pruned what it had delivered before ("a" to "c"), never the newest row.
+        let left: Vec<i64> = store
+            .outbox_after(0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left[0] > c);
+        // A crash after delivering "d" and "e" but before saving that (here: the cursor set
+        // back to "c") delivers them again.
+        store.save_outbox_cursor("c1", c).await.unwrap();
         let (trigger, running) = start(&store, &hub, &kick).await;
-        for id in ["b", "c", "d"] {
+        for id in ["d", "e"] {
             assert_eq!(next_id(&mut rx).await, id);
         }
         trigger.fire();

@@ -237,9 +237,10 @@ pub trait OutboxStore: Send + Sync {
     /// How far `center` has delivered, if it ever did.
     async fn outbox_cursor(&self, center: &str) -> Result<Option<i64>>;
     async fn save_outbox_cursor(&self, center: &str, seq: i64) -> Result<()>;
-    /// Deletes rows written before `before`; the newest row always stays, so `seq` never
-    /// goes back. Returns how many went.
-    async fn prune_outbox(&self, before: Timestamp) -> Result<u64>;
+    /// Deletes the rows every center that saved its cursor since `live_since` has delivered,
+    /// and every row written before `before` whoever has not; the newest row always stays,
+    /// so `seq` never goes back. Returns how many went.
+    async fn prune_outbox(&self, live_since: Timestamp, before: Timestamp) -> Result<u64>;
 }
 
 /// Every concept at once: what `open` returns and the center holds.

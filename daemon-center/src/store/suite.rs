@@ -37,7 +37,8 @@ macro_rules! store_suite {
             run_listings_filter_and_order_newest_first,
             tokens_read_back,
             the_outbox_delivers_in_commit_order_and_prunes_without_going_back,
-            outbox_cursors_are_per_center
+            outbox_cursors_are_per_center,
+            the_outbox_keeps_rows_a_live_center_has_not_delivered
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -668,7 +669,7 @@ pub async fn the_outbox_delivers_in_commit_order_and_prunes_without_going_back(s
     assert_eq!(head, seqs[2]);
     // Pruning everything keeps the newest row, so the next row's seq is still higher.
     let future = Timestamp::now() + jiff::SignedDuration::from_hours(1);
-    assert_eq!(store.prune_outbox(future).await.unwrap(), 2);
+    assert_eq!(store.prune_outbox(future, future).await.unwrap(), 2);
     assert_eq!(store.outbox_head().await.unwrap(), head);
     store
         .create_task(&task("t3", "g"), None, &audited("task.create", "t3"))
@@ -684,4 +685,51 @@ pub async fn outbox_cursors_are_per_center(store: &dyn Store) {
     store.save_outbox_cursor("a", 7).await.unwrap();
     assert_eq!(store.outbox_cursor("a").await.unwrap(), Some(7));
     assert_eq!(store.outbox_cursor("b").await.unwrap(), Some(2));
+}
+
+pub async fn the_outbox_keeps_rows_a_live_center_has_not_delivered(store: &dyn Store) {
+    for i in 0..4 {
+        store
+            .commit_effects(&audited("task.stop", &format!("t{i}")))
+            .await
+            .unwrap();
+    }
+    let seqs: Vec<i64> = store
+        .outbox_after(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    let long_ago = Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    let a_minute_ago = Timestamp::now() - jiff::SignedDuration::from_mins(1);
+    // Center a is live and has delivered the first two rows: only those may go.
+    store.save_outbox_cursor("a", seqs[1]).await.unwrap();
+    assert_eq!(store.prune_outbox(a_minute_ago, long_ago).await.unwrap(), 2);
+    let left: Vec<i64> = store
+        .outbox_after(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(left, seqs[2..]);
+    // A second live center that has delivered nothing since holds the rest.
+    store.save_outbox_cursor("b", seqs[1]).await.unwrap();
+    store.save_outbox_cursor("a", seqs[3]).await.unwrap();
+    assert_eq!(store.prune_outbox(a_minute_ago, long_ago).await.unwrap(), 0);
+    // A center whose cursor is older than `live_since` no longer holds anything back.
+    let later = Timestamp::now() + jiff::SignedDuration::from_mins(1);
+    assert_eq!(
+        store.prune_outbox(later, long_ago).await.unwrap(),
+        0,
+        "no live center: only the age cap"
+    );
+    store.save_outbox_cursor("b", seqs[3]).await.unwrap();
+    assert_eq!(
+        store.prune_outbox(a_minute_ago, long_ago).await.unwrap(),
+        1,
+        "all delivered: all but the newest row go"
+    );
+    assert_eq!(store.outbox_head().await.unwrap(), seqs[3]);
 }

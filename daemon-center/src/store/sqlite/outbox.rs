@@ -61,12 +61,15 @@ impl OutboxStore for SqliteStore {
         Ok(())
     }
 
-    async fn prune_outbox(&self, before: Timestamp) -> Result<u64> {
+    async fn prune_outbox(&self, live_since: Timestamp, before: Timestamp) -> Result<u64> {
         let _write = self.writes.lock().await;
         let r = sqlx::query(
-            "DELETE FROM outbox WHERE created_at < $1 AND seq < (SELECT MAX(seq) FROM outbox)",
+            "DELETE FROM outbox WHERE seq < (SELECT MAX(seq) FROM outbox)
+               AND (created_at < $1
+                    OR seq <= (SELECT MIN(seq) FROM outbox_cursors WHERE updated_at >= $2))",
         )
         .bind(ms(before))
+        .bind(ms(live_since))
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected())

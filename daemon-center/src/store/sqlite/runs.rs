@@ -62,28 +62,33 @@ fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
     })
 }
 
-/// `SELECT * FROM runs WHERE status IN (<active>)` and more conditions from `$first` on: the
-/// statuses come from [`RunStatus::ACTIVE`], bound as `$1…`.
-fn active_sql(extra: &str) -> String {
-    format!(
-        "SELECT * FROM runs WHERE status IN ({}){extra}",
-        placeholders(1, RunStatus::ACTIVE.len())
-    )
+/// The ranks of [`RunStatus::ACTIVE`], for `status_rank IN (…)`: the filter the
+/// `runs_by_status` index serves (a filter on `status` itself would scan every run).
+fn active_ranks() -> Vec<i64> {
+    let mut ranks: Vec<i64> = RunStatus::ACTIVE
+        .iter()
+        .map(|s| i64::from(s.rank()))
+        .collect();
+    ranks.dedup();
+    ranks
 }
 
 async fn fetch_active(
     conn: &mut SqliteConnection,
     column: Option<(&str, &str)>,
 ) -> Result<Vec<RunRecord>> {
-    let n = RunStatus::ACTIVE.len() + 1;
-    let sql = match column {
-        Some((c, _)) => active_sql(&format!(" AND {c} = ${n}")),
-        None => active_sql(""),
-    };
+    let ranks = active_ranks();
+    let mut sql = format!(
+        "SELECT * FROM runs WHERE status_rank IN ({})",
+        placeholders(1, ranks.len())
+    );
+    if let Some((c, _)) = column {
+        sql.push_str(&format!(" AND {c} = ${}", ranks.len() + 1));
+    }
     // Only placeholders and fixed column names went into `sql`; values are bound.
     let mut q = sqlx::query(AssertSqlSafe(sql));
-    for s in RunStatus::ACTIVE {
-        q = q.bind(s.as_str());
+    for r in ranks {
+        q = q.bind(r);
     }
     if let Some((_, v)) = column {
         q = q.bind(v);

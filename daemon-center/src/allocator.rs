@@ -170,7 +170,7 @@ impl Allocator {
     pub async fn run(self, shutdown: Shutdown) {
         let mut coord = self.sessions.current();
         let mut changes = coord.changes();
-        let mut events = self.hub.subscribe();
+        let mut events = self.hub.subscribe_tasks();
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         let mut index: Option<Index> = None;
         let mut fingerprint = None;

@@ -26,9 +26,14 @@ struct Live {
     finished_order: VecDeque<String>,
 }
 
+/// Events also go to a topic of their own, so a subscriber that needs only task changes (the
+/// allocator) or only node commands (agents) never lags behind a storm of run records: a
+/// report batch announces thousands of runs at once.
 #[derive(Clone)]
 pub struct Hub {
     events: broadcast::Sender<Event>,
+    tasks: broadcast::Sender<Event>,
+    commands: broadcast::Sender<Event>,
     live: Arc<Mutex<Live>>,
 }
 
@@ -36,6 +41,8 @@ impl Default for Hub {
     fn default() -> Self {
         Hub {
             events: broadcast::channel(4096).0,
+            tasks: broadcast::channel(4096).0,
+            commands: broadcast::channel(4096).0,
             live: Arc::default(),
         }
     }
@@ -44,11 +51,31 @@ impl Default for Hub {
 impl Hub {
     pub fn publish(&self, event: Event) {
         // Nobody listening is fine.
+        match &event {
+            Event::TaskChanged { .. } | Event::TaskDeleted { .. } => {
+                let _ = self.tasks.send(event.clone());
+            }
+            Event::RunRequested { .. } | Event::StopRequested { .. } => {
+                let _ = self.commands.send(event.clone());
+            }
+            _ => {}
+        }
         let _ = self.events.send(event);
     }
 
+    /// Every event.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// Task changes and deletions only.
+    pub fn subscribe_tasks(&self) -> broadcast::Receiver<Event> {
+        self.tasks.subscribe()
+    }
+
+    /// Run and stop requests for nodes only.
+    pub fn subscribe_commands(&self) -> broadcast::Receiver<Event> {
+        self.commands.subscribe()
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, Live> {
@@ -93,5 +120,49 @@ impl Hub {
                 live.finished.remove(&old);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudtask_shared::RunRecord;
+
+    #[test]
+    fn a_storm_of_run_records_does_not_make_task_or_command_subscribers_lag() {
+        let hub = Hub::default();
+        let (mut all, mut tasks, mut commands) = (
+            hub.subscribe(),
+            hub.subscribe_tasks(),
+            hub.subscribe_commands(),
+        );
+        let run: RunRecord = serde_json::from_value(serde_json::json!({
+            "id": "t-1-1", "task": "t", "task_name": "t", "scheduled_at": "2030-01-01T00:00:00Z",
+            "started_at": null, "finished_at": null, "status": "succeeded", "exit_code": 0,
+            "node": "n1", "attempt": 1, "trigger": "schedule", "message": null,
+        }))
+        .unwrap();
+        for _ in 0..10_000 {
+            hub.publish(Event::RunChanged {
+                run: Box::new(run.clone()),
+            });
+        }
+        hub.publish(Event::TaskDeleted { id: "t".into() });
+        hub.publish(Event::StopRequested {
+            task: "t".into(),
+            node: "n1".into(),
+            runs: vec![],
+        });
+        assert!(matches!(
+            all.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
+        assert!(matches!(tasks.try_recv(), Ok(Event::TaskDeleted { .. })));
+        assert!(tasks.try_recv().is_err(), "only task events");
+        assert!(matches!(
+            commands.try_recv(),
+            Ok(Event::StopRequested { .. })
+        ));
+        assert!(commands.try_recv().is_err(), "only node commands");
     }
 }

@@ -250,7 +250,10 @@ pub async fn events(
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
     let Query(q) = q?;
-    let rx = st.hub.subscribe();
+    let rx = match q.node {
+        Some(_) => st.hub.subscribe_commands(),
+        None => st.hub.subscribe(),
+    };
     let stream = futures_util::stream::unfold((rx, q.node), |(mut rx, node)| async move {
         let ev = loop {
             match rx.recv().await {

@@ -114,11 +114,6 @@ impl ManualClock {
         self.sleepers.borrow().started
     }
 
-    /// The earliest instant anything sleeps until, if anything sleeps.
-    pub fn next_sleeper(&self) -> Option<Timestamp> {
-        self.sleepers.borrow().at.keys().next().copied()
-    }
-
     /// Moves the clock forward by `d` and wakes every sleeper it passed.
     pub fn advance(&self, d: SignedDuration) {
         let to = self.now().checked_add(d).unwrap_or(Timestamp::MAX);
@@ -175,16 +170,8 @@ mod tests {
             .sleeper_at(start + SignedDuration::from_secs(60))
             .await;
         clock.sleeper_at(start + SignedDuration::from_secs(5)).await;
-        assert_eq!(
-            clock.next_sleeper(),
-            Some(start + SignedDuration::from_secs(5))
-        );
         clock.advance(SignedDuration::from_secs(10));
         soon.await.unwrap();
-        assert_eq!(
-            clock.next_sleeper(),
-            Some(start + SignedDuration::from_secs(60))
-        );
         assert!(!later.is_finished());
         assert_eq!(clock.now(), start + SignedDuration::from_secs(10));
         clock.set(start);

@@ -26,11 +26,6 @@ impl Trigger {
     pub fn fire(&self) {
         self.0.send_replace(true);
     }
-
-    /// Another receiver, for a task started after the channel was made.
-    pub fn subscribe(&self) -> Shutdown {
-        Shutdown(self.0.subscribe())
-    }
 }
 
 impl Shutdown {
@@ -53,7 +48,7 @@ mod tests {
     #[tokio::test]
     async fn fires_every_holder_and_dropping_the_trigger_counts() {
         let (trigger, shutdown) = channel();
-        let late = trigger.subscribe();
+        let late = shutdown.clone();
         assert!(!shutdown.is_stopping());
         let waiter = tokio::spawn({
             let s = shutdown.clone();

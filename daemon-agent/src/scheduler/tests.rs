@@ -153,7 +153,6 @@ impl SpecSource for TestSpecs {
 
 struct Harness {
     clock: ManualClock,
-    engine: EmbeddedEngine,
     /// The leader's session: it writes this node's assignment.
     leader: EmbeddedSession,
     specs: Arc<TestSpecs>,
@@ -265,7 +264,6 @@ impl Harness {
         let (events, events_rx) = mpsc::channel(16);
         let mut h = Harness {
             clock,
-            engine,
             leader,
             specs: h_specs,
             sessions,
@@ -713,7 +711,6 @@ async fn after_a_session_loss_running_runs_go_on_and_nothing_fires_twice() {
         let _ = l.finish.send(RunStatus::Succeeded);
         assert_eq!(h.report().await.status, RunStatus::Succeeded);
     }
-    let _ = &h.engine;
     h.stop().await;
 }
 

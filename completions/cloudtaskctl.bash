@@ -359,7 +359,7 @@ _cloudtaskctl() {
 
     case "${cmd}" in
         cloudtaskctl)
-            opts="-o -h -V --server --token --context --output --help --version login logout context cluster node group task run apply diff export tui version help"
+            opts="-o -h -V --server --token --context --output --request-timeout --help --version login logout context cluster node group task run apply diff export tui version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -385,6 +385,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -393,7 +397,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__apply)
-            opts="-f -o -h --file --prune --server --token --context --output --help"
+            opts="-f -o -h --file --prune --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -427,6 +431,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -435,7 +443,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__cluster)
-            opts="-o -h --server --token --context --output --help ls help"
+            opts="-o -h --server --token --context --output --request-timeout --help ls help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -459,6 +467,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -511,7 +523,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__cluster__subcmd__ls)
-            opts="-o -h --server --token --context --output --help"
+            opts="-o -h --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,6 +549,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -545,7 +561,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__context)
-            opts="-o -h --server --token --context --output --help ls use help"
+            opts="-o -h --server --token --context --output --request-timeout --help ls use help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -569,6 +585,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -635,7 +655,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__context__subcmd__ls)
-            opts="-o -h --server --token --context --output --help"
+            opts="-o -h --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -659,6 +679,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -669,7 +693,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__context__subcmd__use)
-            opts="-o -h --server --token --context --output --help"
+            opts="-o -h --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -695,6 +719,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -703,7 +731,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__diff)
-            opts="-f -o -h --file --prune --exit-code --server --token --context --output --help"
+            opts="-f -o -h --file --prune --exit-code --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -737,6 +765,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -745,7 +777,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__export)
-            opts="-o -h --group --server --token --context --output --help"
+            opts="-o -h --group --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -775,6 +807,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -783,7 +819,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__group)
-            opts="-o -h --server --token --context --output --help ls create rm help"
+            opts="-o -h --server --token --context --output --request-timeout --help ls create rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -809,6 +845,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -817,7 +857,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__group__subcmd__create)
-            opts="-o -h --description --server --token --context --output --help"
+            opts="-o -h --description --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -845,6 +885,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -925,7 +969,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__group__subcmd__ls)
-            opts="-o -h --server --token --context --output --help"
+            opts="-o -h --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -949,6 +993,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -959,7 +1007,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__group__subcmd__rm)
-            opts="-o -h --server --token --context --output --help"
+            opts="-o -h --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -983,6 +1031,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1539,7 +1591,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__login)
-            opts="-o -h --name --token-stdin --readonly --server --token --context --output --help"
+            opts="-o -h --name --token-stdin --readonly --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1569,6 +1621,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1577,7 +1633,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__logout)
-            opts="-o -h --server --token --context --output --help"
+            opts="-o -h --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1601,6 +1657,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1611,7 +1671,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__node)
-            opts="-o -h --server --token --context --output --help ls show help"
+            opts="-o -h --server --token --context --output --request-timeout --help ls show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1635,6 +1695,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1701,7 +1765,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__node__subcmd__ls)
-            opts="-o -h --cluster --server --token --context --output --help"
+            opts="-o -h --cluster --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1729,6 +1793,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1739,7 +1807,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__node__subcmd__show)
-            opts="-o -h --cluster --server --token --context --output --help"
+            opts="-o -h --cluster --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1769,6 +1837,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1777,7 +1849,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__run)
-            opts="-o -h --server --token --context --output --help show logs help"
+            opts="-o -h --server --token --context --output --request-timeout --help show logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1801,6 +1873,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1867,7 +1943,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__run__subcmd__logs)
-            opts="-f -o -h --follow --server --token --context --output --help"
+            opts="-f -o -h --follow --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1891,6 +1967,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1901,7 +1981,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__run__subcmd__show)
-            opts="-o -h --server --token --context --output --help"
+            opts="-o -h --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1927,6 +2007,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1935,7 +2019,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task)
-            opts="-o -h --server --token --context --output --help create ls show pause resume start stop clone edit rm upload runs next logs help"
+            opts="-o -h --server --token --context --output --request-timeout --help create ls show pause resume start stop clone edit rm upload runs next logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1961,6 +2045,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1969,7 +2057,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__clone)
-            opts="-o -h --group --server --token --context --output --help"
+            opts="-o -h --group --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1999,6 +2087,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2007,7 +2099,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__create)
-            opts="-o -h --group --file --paused --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --server --token --context --output --help"
+            opts="-o -h --group --file --paused --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2117,6 +2209,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2125,7 +2221,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__edit)
-            opts="-o -h --group --if-version --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --server --token --context --output --help"
+            opts="-o -h --group --if-version --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2233,6 +2329,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2467,7 +2567,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__logs)
-            opts="-f -o -h --group --run --follow --server --token --context --output --help"
+            opts="-f -o -h --group --run --follow --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2501,6 +2601,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2509,7 +2613,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__ls)
-            opts="-o -h --group --cluster --server --token --context --output --help"
+            opts="-o -h --group --cluster --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2543,6 +2647,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2551,7 +2659,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__next)
-            opts="-n -o -h --group --from --server --token --context --output --help"
+            opts="-n -o -h --group --from --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2589,6 +2697,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2597,7 +2709,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__pause)
-            opts="-o -h --group --server --token --context --output --help"
+            opts="-o -h --group --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2625,6 +2737,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2635,7 +2751,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__resume)
-            opts="-o -h --group --server --token --context --output --help"
+            opts="-o -h --group --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2663,6 +2779,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2673,7 +2793,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__rm)
-            opts="-o -h --group --server --token --context --output --help"
+            opts="-o -h --group --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2703,6 +2823,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2711,7 +2835,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__runs)
-            opts="-o -h --group --status --since --limit --server --token --context --output --help"
+            opts="-o -h --group --status --since --limit --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2753,6 +2877,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2761,7 +2889,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__show)
-            opts="-o -h --group --server --token --context --output --help"
+            opts="-o -h --group --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2791,6 +2919,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2799,7 +2931,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__start)
-            opts="-f -o -h --group --env --arg --idempotency-key --wait --follow --timeout --server --token --context --output --help"
+            opts="-f -o -h --group --env --arg --idempotency-key --wait --follow --timeout --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2845,6 +2977,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2853,7 +2989,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__stop)
-            opts="-o -h --group --server --token --context --output --help"
+            opts="-o -h --group --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2881,6 +3017,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2891,7 +3031,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__upload)
-            opts="-o -h --group --server --token --context --output --help"
+            opts="-o -h --group --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2921,6 +3061,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2929,7 +3073,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__tui)
-            opts="-o -h --readonly --server --token --context --output --help"
+            opts="-o -h --readonly --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2953,6 +3097,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2963,7 +3111,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__version)
-            opts="-o -h --server --token --context --output --help"
+            opts="-o -h --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2987,6 +3135,10 @@ _cloudtaskctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cloudtaskctl_global_optspecs
-    string join \n server= token= context= o/output= h/help V/version
+    string join \n server= token= context= o/output= request-timeout= h/help V/version
 end
 
 function __fish_cloudtaskctl_needs_command
@@ -30,6 +30,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l context -d 'C
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -s V -l version -d 'Print version'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "login" -d 'Save a server and its token as a context and make it current'
@@ -53,6 +54,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l cont
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l token-stdin -d 'Read the token from standard input (for CI), instead of prompting'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l readonly -d 'Mark the context read-only: the console hides destructive actions'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -s h -l help -d 'Print help'
@@ -62,6 +64,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l con
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
@@ -69,6 +72,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and n
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -f -a "ls" -d 'List contexts; the current one is marked'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -f -a "use" -d 'Make a context current'
@@ -79,6 +83,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
@@ -86,6 +91,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List contexts; the current one is marked'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "use" -d 'Make a context current'
@@ -96,6 +102,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and n
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -f -a "ls" -d 'List clusters with their live node and task counts'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -105,6 +112,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List clusters with their live node and task counts'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -114,6 +122,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not 
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -f -a "ls" -d 'List live nodes'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show help" -f -a "show" -d 'Show one live node'
@@ -125,6 +134,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l cluster -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
@@ -133,6 +143,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List live nodes'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one live node'
@@ -143,6 +154,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -f -a "ls" -d 'List groups'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -f -a "create" -d 'Create a group'
@@ -154,6 +166,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l description -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
@@ -162,6 +175,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
@@ -169,6 +183,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List groups'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a group'
@@ -180,6 +195,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not 
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "create" -d 'Create a task'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -f -a "ls" -d 'List tasks'
@@ -224,6 +240,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l paused -d 'Create it paused'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l on-demand -d 'No schedule: the task runs only when started (edit: drops its schedules)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
@@ -235,6 +252,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
@@ -243,6 +261,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
@@ -251,6 +270,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
@@ -259,6 +279,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l env -d 'A declared parameter K=V, passed to the command as an environment variable. Repeatable' -r
@@ -271,6 +292,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l wait -d 'Wait for the run to end; the exit code says how it ended (see the README)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s f -l follow -d 'Print the run\'s output while waiting (implies --wait)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
@@ -281,6 +303,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
@@ -289,6 +312,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l if-version -d 'Apply only if the task is still at this version (else exit 4)' -r
@@ -318,6 +342,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l on-demand -d 'No schedule: the task runs only when started (edit: drops its schedules)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l group -d 'Group of the task, when the name is used in several groups' -r
@@ -327,6 +352,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
@@ -335,6 +361,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l status -d 'Only these statuses (comma-separated)' -r
@@ -346,6 +373,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -s n -d 'How many' -r
@@ -356,6 +384,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l run -r
@@ -365,6 +394,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Follow a running run until it ends; exits non-zero unless it succeeded'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a task'
@@ -388,6 +418,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -f -a "show" -d 'Show a run\'s record'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -f -a "logs" -d 'Print a run\'s log; -f follows it until the run ends'
@@ -398,6 +429,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fis
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
@@ -405,6 +437,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fis
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -s f -l follow
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a run\'s record'
@@ -417,6 +450,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l cont
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l prune -d 'Also delete tasks of the file\'s groups that the file does not declare'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s f -l file -r
@@ -426,6 +460,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l conte
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l prune
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l exit-code -d 'Exit 1 when there are changes (like `git diff --exit-code`)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s h -l help -d 'Print help'
@@ -436,6 +471,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l con
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
@@ -443,6 +479,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l contex
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l readonly -d 'Hide every action that changes something (also set per context: login --readonly)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
@@ -451,6 +488,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l co
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "login" -d 'Save a server and its token as a context and make it current'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "logout" -d 'Forget the token of a context (the current one by default)'

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::IsTerminal;
 use std::path::Path;
+use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
@@ -21,8 +22,10 @@ pub enum Exit {
     Conflict,
     Unauthorized,
     Forbidden,
-    /// The center could not be reached or did not answer in time.
+    /// The center could not be reached.
     Unreachable,
+    /// The center took the connection but did not answer in time (`--request-timeout`).
+    TimedOut,
     /// How a waited-for run ended (see [`crate::tasks::run_exit`]).
     Run(i32),
 }
@@ -37,6 +40,7 @@ impl Exit {
             Exit::Unauthorized => 5,
             Exit::Forbidden => 6,
             Exit::Unreachable => 7,
+            Exit::TimedOut => 8,
             Exit::Run(code) => code,
         }
     }
@@ -92,42 +96,83 @@ impl<E: std::error::Error> From<E> for Failure {
 
 pub type Result<T> = std::result::Result<T, Failure>;
 
+/// How long connecting to the center may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct Client {
     base: String,
     token: Option<String>,
+    /// Requests: fail when the center sends nothing for the request timeout.
     http: reqwest::Client,
+    /// Followed logs and event streams: a quiet run or an idle cluster is not an error.
+    streams: reqwest::Client,
+    timeout: Duration,
 }
 
 impl Client {
-    pub fn new(server: &str, token: Option<String>) -> Client {
+    pub fn new(server: &str, token: Option<String>, timeout: Duration) -> Client {
+        let build = |read: Option<Duration>| {
+            let b = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+            match read {
+                Some(t) => b.read_timeout(t),
+                None => b,
+            }
+            .build()
+            .unwrap_or_default()
+        };
         Client {
             base: server.trim_end_matches('/').to_string(),
             token,
-            http: reqwest::Client::new(),
+            http: build(Some(timeout)),
+            streams: build(None),
+            timeout,
         }
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let req = self
-            .http
-            .request(method, format!("{}{API_PREFIX}{path}", self.base));
+        self.authorized(self.http.request(method, self.url(path)))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{API_PREFIX}{path}", self.base)
+    }
+
+    fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.token {
             Some(t) => req.bearer_auth(t),
             None => req,
         }
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
-        let resp = req.send().await.map_err(|e| {
-            Failure::new(
-                Exit::Unreachable,
+    /// What went wrong on the way to or from the center, with the exit code that says it.
+    fn transport(&self, e: &reqwest::Error) -> Failure {
+        if e.is_timeout() && !e.is_connect() {
+            return Failure::new(
+                Exit::TimedOut,
                 format!(
-                    "cannot reach the center at {}: {e} (set --server or CLOUDTASK_SERVER)",
-                    self.base
+                    "the center at {} did not answer within {:?} (--request-timeout)",
+                    self.base, self.timeout
                 ),
-            )
-        })?;
+            );
+        }
+        Failure::new(
+            Exit::Unreachable,
+            format!(
+                "cannot reach the center at {}: {e} (set --server or CLOUDTASK_SERVER)",
+                self.base
+            ),
+        )
+    }
+
+    /// Reads a JSON answer; a body that stops coming is a timeout, not a parse error.
+    async fn json<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T> {
+        let bytes = resp.bytes().await.map_err(|e| self.transport(&e))?;
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let resp = req.send().await.map_err(|e| self.transport(&e))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -159,11 +204,8 @@ impl Client {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        Ok(self
-            .send(self.request(Method::GET, path))
-            .await?
-            .json()
-            .await?)
+        let resp = self.send(self.request(Method::GET, path)).await?;
+        self.json(resp).await
     }
 
     pub async fn send_json<B: Serialize, T: DeserializeOwned>(
@@ -187,7 +229,8 @@ impl Client {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        Ok(self.send(req).await?.json().await?)
+        let resp = self.send(req).await?;
+        self.json(resp).await
     }
 
     /// Sends a JSON body to an endpoint that answers without one.
@@ -203,11 +246,8 @@ impl Client {
     }
 
     pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        Ok(self
-            .send(self.request(Method::POST, path))
-            .await?
-            .json()
-            .await?)
+        let resp = self.send(self.request(Method::POST, path)).await?;
+        self.json(resp).await
     }
 
     pub async fn delete(&self, path: &str) -> Result<()> {
@@ -265,12 +305,13 @@ impl Client {
             .body(reqwest::Body::wrap_stream(chunks));
         let result = self.send(req).await;
         bar.finish_and_clear();
-        Ok(result?.json().await?)
+        self.json(result?).await
     }
 
-    /// A raw streaming response (logs).
+    /// A raw streaming response (a followed log, the event stream): no idle timeout.
     pub async fn stream(&self, path: &str) -> Result<reqwest::Response> {
-        self.send(self.request(Method::GET, path)).await
+        self.send(self.authorized(self.streams.get(self.url(path))))
+            .await
     }
 }
 

@@ -29,7 +29,7 @@ use tasks::TaskCmd;
     name = "cloudtaskctl",
     version,
     about = "Drive a CloudTask center from the shell",
-    after_help = "Examples:\n  cloudtaskctl login --server http://ct:7878 --token-stdin < admin.token\n  cloudtaskctl task ls\n  cloudtaskctl apply -f tasks.toml --prune\n\nExit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 conflict, 5 unauthorized, 6 forbidden, 7 center unreachable."
+    after_help = "Examples:\n  cloudtaskctl login --server http://ct:7878 --token-stdin < admin.token\n  cloudtaskctl task ls\n  cloudtaskctl apply -f tasks.toml --prune\n\nExit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 conflict, 5 unauthorized, 6 forbidden, 7 center unreachable, 8 the center did not answer in time."
 )]
 struct Cli {
     /// Center URL (default: the context's, else http://127.0.0.1:7878).
@@ -44,6 +44,10 @@ struct Cli {
     /// Output format: aligned table, table with more columns, or JSON for scripts.
     #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
     output: Output,
+    /// How long a request may go without a byte from the center before it fails (exit 8);
+    /// followed logs and event streams are exempt (a quiet run is not an error).
+    #[arg(long, global = true, env = "CLOUDTASK_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    request_timeout: std::time::Duration,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -252,7 +256,7 @@ async fn run(mut cli: Cli) -> Result<()> {
         _ => {}
     }
     let target = config::resolve(cli.server, cli.token, cli.context)?;
-    let c = Client::new(&target.server, target.token.clone());
+    let c = Client::new(&target.server, target.token.clone(), cli.request_timeout);
     match command {
         Command::Login { .. } | Command::Logout | Command::Context(_) => {}
         Command::Tui { readonly } => {
@@ -320,6 +324,14 @@ async fn run(mut cli: Cli) -> Result<()> {
     Ok(())
 }
 
+fn parse_timeout(s: &str) -> std::result::Result<std::time::Duration, String> {
+    match cloudtask_shared::parse_duration_ms(s) {
+        Ok(0) => Err("must be more than zero".into()),
+        Ok(ms) => Ok(std::time::Duration::from_millis(ms)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads a token: from stdin when asked (CI), else by prompting without echo on a terminal.
 fn read_token(from_stdin: bool) -> Result<String> {
     let token = if from_stdin {
@@ -359,7 +371,7 @@ async fn login(cli: &Cli, name: Option<String>, token_stdin: bool, readonly: boo
         None => read_token(token_stdin)?,
     };
     // Check the token before saving it.
-    let c = Client::new(&server, Some(token.clone()));
+    let c = Client::new(&server, Some(token.clone()), cli.request_timeout);
     let v: VersionInfo = c.get("/version").await?;
     let name = name
         .or_else(|| cli.context.clone())

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cloudtask_shared::api::{
-    API_PREFIX, ErrorBody, Event, OutputChunk, RunReport, StreamFrame, TaskView,
+    API_PREFIX, ActiveStatement, ErrorBody, Event, OutputChunk, RunReport, StreamFrame, TaskView,
 };
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -31,6 +31,56 @@ impl Error {
     /// Whether the center said the thing does not exist (as opposed to being away).
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Status { status: 404, .. })
+    }
+
+    /// Whether the center refused this agent's token.
+    pub fn is_refused_token(&self) -> bool {
+        matches!(
+            self,
+            Error::Status {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
+}
+
+/// How often a connection to the center that keeps failing is said at error level.
+const COMPLAIN_EVERY: Duration = Duration::from_secs(30);
+
+/// Says that talking to the center fails, at error level — a wrong token or a center that is
+/// away is the operator's problem to fix — but at most every 30 s per loop, so the log is not
+/// flooded; and says when it works again.
+#[derive(Debug, Default)]
+pub struct Complaints {
+    since: Option<std::time::Instant>,
+    last: Option<std::time::Instant>,
+}
+
+impl Complaints {
+    pub fn failed(&mut self, what: &str, e: &Error) {
+        let now = std::time::Instant::now();
+        self.since.get_or_insert(now);
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < COMPLAIN_EVERY)
+        {
+            tracing::debug!(error = %e, "{what} failed");
+            return;
+        }
+        self.last = Some(now);
+        if e.is_refused_token() {
+            tracing::error!(error = %e, "{what}: the center refuses this agent's token (check --token-file: it must be the center's agent.token)");
+        } else {
+            tracing::error!(error = %e, "{what}: cannot talk to the center; retrying");
+        }
+    }
+
+    pub fn succeeded(&mut self, what: &str) {
+        if let Some(since) = self.since.take() {
+            self.last = None;
+            tracing::info!(failing_for = ?since.elapsed(), "{what}: the center answers again");
+        }
     }
 }
 
@@ -126,6 +176,20 @@ impl CenterClient {
             self.http
                 .post(&url)
                 .json(report)
+                .timeout(Duration::from_secs(30)),
+            &url,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// States the runs this node has active; the center reaps the ones it does not know.
+    pub async fn active(&self, statement: &ActiveStatement) -> Result<(), Error> {
+        let url = self.url("/agent/active");
+        self.send(
+            self.http
+                .post(&url)
+                .json(statement)
                 .timeout(Duration::from_secs(30)),
             &url,
         )

@@ -16,12 +16,13 @@ use std::time::Duration;
 
 use cloudtask_shared::api::RunReport;
 use cloudtask_shared::backoff::Backoff;
+use cloudtask_shared::durable::{self, Durability};
 use cloudtask_shared::shutdown::Shutdown;
 use cloudtask_shared::{RunRecord, RunStatus};
 use jiff::Timestamp;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::client::{CenterClient, Error as ClientError};
+use crate::client::{CenterClient, Complaints, Error as ClientError};
 
 /// Most reports per spool file.
 const BATCH: usize = 500;
@@ -46,18 +47,82 @@ pub struct Spool {
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> std::io::Error {
-    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    durable::at(path, e)
 }
 
-/// Writes a file so that readers see all of it or nothing: write aside, then rename.
-pub async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    tokio::fs::write(&tmp, bytes)
+/// Replaces a file so that readers see all of it or nothing, and on disk when `durability`
+/// says (see [`durable`]); off the async threads.
+pub async fn write_atomic(
+    path: &Path,
+    bytes: Vec<u8>,
+    durability: Durability,
+) -> std::io::Result<()> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || durable::write_atomic(&path, &bytes, durability))
         .await
-        .map_err(|e| io_err(&tmp, e))?;
-    tokio::fs::rename(&tmp, path)
-        .await
-        .map_err(|e| io_err(path, e))
+        .map_err(std::io::Error::other)?
+}
+
+/// Reads a JSON file the agent wrote itself. A missing file is `None`; a damaged one (empty
+/// or cut after a power loss, when it was not fsynced) is `None` too, after it is moved aside
+/// with a warning, so it is neither trusted nor read again.
+pub async fn read_or_set_aside<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Option<T> {
+    let bytes = match tokio::fs::read(path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot read {what}");
+            return None;
+        }
+    };
+    match serde_json::from_slice(&bytes) {
+        Ok(v) => Some(v),
+        Err(error) => {
+            match durable::set_aside(path) {
+                Ok(aside) => {
+                    tracing::warn!(file = %aside.display(), %error, "damaged {what} kept aside; starting without it")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), %error, aside = %e, "damaged {what}; cannot move it aside")
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Finishes or sets aside the `<name>.tmp` files a crash left in `dir`. A temporary file that
+/// parses as `T` was written whole and only its rename is missing; one that does not was cut
+/// mid-write, before anything was acknowledged on it.
+async fn repair_dir<T: serde::de::DeserializeOwned>(dir: &Path, what: &str) -> std::io::Result<()> {
+    let mut repaired = 0;
+    let mut entries = tokio::fs::read_dir(dir).await.map_err(|e| io_err(dir, e))?;
+    while let Some(entry) = entries.next_entry().await? {
+        let tmp = entry.path();
+        let Some(target) = durable::target_of_tmp(&tmp) else {
+            continue;
+        };
+        let whole = tokio::fs::read(&tmp)
+            .await
+            .is_ok_and(|b| serde_json::from_slice::<T>(&b).is_ok());
+        if whole {
+            tokio::fs::rename(&tmp, &target)
+                .await
+                .map_err(|e| io_err(&tmp, e))?;
+            tracing::warn!(file = %target.display(), "finished a {what} write a crash interrupted before its rename");
+        } else {
+            let aside = durable::set_aside(&tmp)?;
+            tracing::warn!(file = %aside.display(), "{what} file cut by a crash mid-write (never acknowledged); kept aside");
+        }
+        repaired += 1;
+    }
+    if repaired > 0 {
+        durable::sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 impl Spool {
@@ -69,6 +134,8 @@ impl Spool {
                 .await
                 .map_err(|e| io_err(d, e))?;
         }
+        repair_dir::<Vec<RunReport>>(&dir, "spool").await?;
+        repair_dir::<Vec<RunRecord>>(&ledger, "ledger").await?;
         Ok(Spool {
             dir,
             ledger,
@@ -83,23 +150,26 @@ impl Spool {
         self.seq.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Queues reports for delivery, durably, as one file.
+    /// Queues reports for delivery as one file, on disk (fsynced, directory too) before it
+    /// returns: what a report's acknowledgment to its run waits for.
     pub async fn push(&self, reports: &[RunReport]) -> std::io::Result<()> {
         if reports.is_empty() {
             return Ok(());
         }
         let path = self.dir.join(format!("{:020}.json", self.next_seq()));
         let bytes = serde_json::to_vec(reports).map_err(std::io::Error::other)?;
-        write_atomic(&path, &bytes).await?;
+        write_atomic(&path, bytes, Durability::Synced).await?;
         self.wake.notify_one();
         Ok(())
     }
 
-    /// Records runs about to launch; returns the ledger entry to release when they are done.
+    /// Records runs about to launch, on disk before it returns (a launch waits for it);
+    /// returns the ledger entry to release when they are done.
     pub async fn ledger_add(&self, runs: &[RunRecord]) -> std::io::Result<u64> {
         let seq = self.next_seq();
         let bytes = serde_json::to_vec(runs).map_err(std::io::Error::other)?;
-        write_atomic(&self.ledger.join(format!("{seq:020}.json")), &bytes).await?;
+        let path = self.ledger.join(format!("{seq:020}.json"));
+        write_atomic(&path, bytes, Durability::Synced).await?;
         Ok(seq)
     }
 
@@ -108,26 +178,34 @@ impl Spool {
         let _ = tokio::fs::remove_file(self.ledger.join(format!("{entry:020}.json"))).await;
     }
 
-    /// Turns runs left in the ledger by an earlier life of this agent into `lost` reports.
+    /// Turns runs left in the ledger by an earlier life of this agent into `lost` reports. A
+    /// ledger file that cannot be read is kept aside with an error: its runs' fate is unknown
+    /// here, and the center's reaping finds them active on a node that does not know them.
     pub async fn recover_lost(&self) -> std::io::Result<usize> {
         let mut lost = Vec::new();
         let mut files = Vec::new();
-        let mut dir = tokio::fs::read_dir(&self.ledger)
-            .await
-            .map_err(|e| io_err(&self.ledger, e))?;
-        while let Some(entry) = dir.next_entry().await? {
-            let path = entry.path();
-            if let Ok(bytes) = tokio::fs::read(&path).await
-                && let Ok(runs) = serde_json::from_slice::<Vec<RunRecord>>(&bytes)
-            {
-                for mut run in runs {
-                    run.status = RunStatus::Lost;
-                    run.finished_at = Some(Timestamp::now());
-                    run.message = Some("the agent stopped while the run was active".into());
-                    lost.push(RunReport { run, log: None });
+        for path in json_files(&self.ledger).await? {
+            let runs = match tokio::fs::read(&path).await {
+                Ok(bytes) => {
+                    serde_json::from_slice::<Vec<RunRecord>>(&bytes).map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            match runs {
+                Ok(runs) => {
+                    for mut run in runs {
+                        run.status = RunStatus::Lost;
+                        run.finished_at = Some(Timestamp::now());
+                        run.message = Some("the agent stopped while the run was active".into());
+                        lost.push(RunReport { run, log: None });
+                    }
+                    files.push(path);
+                }
+                Err(error) => {
+                    let aside = durable::set_aside(&path)?;
+                    tracing::error!(file = %aside.display(), %error, "unreadable ledger file kept aside; its runs are not reported from here");
                 }
             }
-            files.push(path);
         }
         for chunk in lost.chunks(BATCH) {
             self.push(chunk).await?;
@@ -139,16 +217,7 @@ impl Spool {
     }
 
     async fn pending(&self) -> std::io::Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
-        let mut dir = tokio::fs::read_dir(&self.dir).await?;
-        while let Some(e) = dir.next_entry().await? {
-            let p = e.path();
-            if p.extension().is_some_and(|x| x == "json") {
-                out.push(p);
-            }
-        }
-        out.sort();
-        Ok(out)
+        json_files(&self.dir).await
     }
 
     /// Number of spool files waiting for the center.
@@ -159,6 +228,7 @@ impl Spool {
     /// Delivers reports in order until `shutdown`; waits and retries while the center is away.
     pub async fn deliver(&self, client: CenterClient, shutdown: Shutdown) {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        let mut complaints = Complaints::default();
         loop {
             let mut failed = false;
             match self.pending().await {
@@ -168,9 +238,12 @@ impl Spool {
                         let (sent, result) = self.deliver_some(&client, files).await;
                         files = &files[sent..];
                         match result {
-                            Ok(()) => backoff.reset(),
+                            Ok(()) => {
+                                complaints.succeeded("report delivery");
+                                backoff.reset();
+                            }
                             Err(e) => {
-                                tracing::debug!(error = %e, "report delivery deferred");
+                                complaints.failed("report delivery", &e);
                                 failed = true;
                                 break;
                             }
@@ -302,6 +375,20 @@ impl Spool {
     }
 }
 
+/// The `*.json` files of `dir`, in name order (which is write order).
+async fn json_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut entries = tokio::fs::read_dir(dir).await.map_err(|e| io_err(dir, e))?;
+    while let Some(e) = entries.next_entry().await? {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 type Ack = Option<oneshot::Sender<()>>;
 
 /// Gathers reports from many runs into batch files: whatever arrives while one batch is
@@ -365,6 +452,11 @@ impl Ledger {
         if n > 0 {
             self.remaining.insert(entry, n);
         }
+    }
+
+    /// The runs launched whose final report is not on disk yet: what the node has active.
+    pub fn runs(&self) -> impl Iterator<Item = &String> {
+        self.entry_of.keys()
     }
 
     /// A run is done (final report on disk); returns the entry to release if it was the last.
@@ -457,5 +549,82 @@ mod tests {
                 .len();
         }
         assert_eq!(total, 11);
+    }
+
+    /// What a crash can leave in the spool and the ledger, and what start-up makes of it.
+    #[tokio::test]
+    async fn interrupted_writes_are_finished_or_kept_aside_and_cut_ledgers_are_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool_dir = dir.path().to_path_buf();
+        drop(Spool::open(spool_dir.clone()).await.unwrap());
+        let whole = serde_json::to_vec(&[RunReport {
+            run: rec("whole"),
+            log: None,
+        }])
+        .unwrap();
+        // Written whole, crashed before the rename: finished on start.
+        std::fs::write(spool_dir.join("00000000000000000001.json.tmp"), &whole).unwrap();
+        // Cut mid-write: kept aside, never delivered.
+        std::fs::write(
+            spool_dir.join("00000000000000000002.json.tmp"),
+            &whole[..whole.len() / 2],
+        )
+        .unwrap();
+        // A ledger entry cut in half (a disk that lied about a flush): kept aside, with its
+        // runs not reported from here (and no panic, no silent deletion).
+        let ledger = serde_json::to_vec(&[rec("a"), rec("b")]).unwrap();
+        std::fs::write(
+            spool_dir.join("ledger/00000000000000000003.json"),
+            &ledger[..ledger.len() - 3],
+        )
+        .unwrap();
+        std::fs::write(spool_dir.join("ledger/00000000000000000004.json"), &ledger).unwrap();
+
+        let spool = Spool::open(spool_dir.clone()).await.unwrap();
+        assert_eq!(
+            spool.recover_lost().await.unwrap(),
+            2,
+            "only the sound entry"
+        );
+        let pending = spool.pending().await.unwrap();
+        assert_eq!(pending.len(), 2, "the finished write and the lost reports");
+        let first: Vec<RunReport> =
+            serde_json::from_slice(&std::fs::read(&pending[0]).unwrap()).unwrap();
+        assert_eq!(first[0].run.id, "whole");
+        let kept = |sub: &str| {
+            std::fs::read_dir(spool_dir.join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains(".damaged-"))
+                .count()
+        };
+        assert_eq!(kept(""), 1, "the cut spool write is kept");
+        assert_eq!(kept("ledger"), 1, "the cut ledger entry is kept");
+        assert!(
+            !std::fs::read_dir(&spool_dir).unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")),
+            "no temporary file is left to be read later"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_damaged_cache_file_is_moved_aside_and_read_as_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cursors.json");
+        assert_eq!(read_or_set_aside::<Vec<u8>>(&path, "cursors").await, None);
+        std::fs::write(&path, b"").unwrap(); // what a power loss leaves of a file not fsynced
+        assert_eq!(read_or_set_aside::<Vec<u8>>(&path, "cursors").await, None);
+        assert!(!path.exists(), "not read again");
+        write_atomic(&path, b"[1,2]".to_vec(), Durability::Synced)
+            .await
+            .unwrap();
+        assert_eq!(
+            read_or_set_aside::<Vec<u8>>(&path, "cursors").await,
+            Some(vec![1, 2])
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

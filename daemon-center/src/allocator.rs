@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use cloudtask_shared::Task;
 use cloudtask_shared::api::Event;
 use cloudtask_shared::coord::{Assignment, Change, Coordination, Sessions};
 use cloudtask_shared::ring::{Ring, TaskSlot, place};
 use cloudtask_shared::shutdown::Shutdown;
+use cloudtask_shared::{RunRecord, RunStatus, Task};
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::hub::Hub;
@@ -137,6 +137,40 @@ struct Slot {
 
 type Index = HashMap<String, Slot>;
 
+/// After a leader takes over, how long before a run's node that is no member counts as gone:
+/// agents join again after a center or ZooKeeper restart, and their runs are not lost.
+const LOSS_GRACE: Duration = Duration::from_secs(20);
+
+/// How long a run request may wait untaken before it is sent again, and between sends.
+const REDELIVER_AFTER: Duration = Duration::from_secs(10);
+
+/// The leader's memory between rounds: since when it leads, and the run requests waiting
+/// to be taken (first seen, last sent).
+#[derive(Default)]
+struct Bookkeeping {
+    leading_since: Option<std::time::Instant>,
+    waiting: HashMap<String, (std::time::Instant, std::time::Instant)>,
+}
+
+impl Bookkeeping {
+    /// The waiting requests due to be sent again; forgets the ones no longer waiting.
+    fn due(&mut self, waiting: &[&RunRecord], now: std::time::Instant) -> HashSet<String> {
+        self.waiting
+            .retain(|id, _| waiting.iter().any(|r| r.id == *id));
+        let mut due = HashSet::new();
+        for r in waiting {
+            let (first, last) = self.waiting.entry(r.id.clone()).or_insert((now, now));
+            if now.duration_since(*first) >= REDELIVER_AFTER
+                && (now.duration_since(*last) >= REDELIVER_AFTER || *last == *first)
+            {
+                *last = now;
+                due.insert(r.id.clone());
+            }
+        }
+        due
+    }
+}
+
 fn slot(t: &Task) -> Slot {
     Slot {
         cluster: t.spec.cluster.clone(),
@@ -175,6 +209,7 @@ impl Allocator {
         let mut index: Option<Index> = None;
         let mut fingerprint = None;
         let mut leading = false;
+        let mut book = Bookkeeping::default();
         loop {
             if self.shared_store {
                 match self.store.tasks_fingerprint().await {
@@ -199,13 +234,17 @@ impl Allocator {
                     if leads != leading {
                         tracing::info!(candidate = %self.candidate, leads, "leadership changed");
                         leading = leads;
+                        book = Bookkeeping {
+                            leading_since: leads.then(std::time::Instant::now),
+                            ..Bookkeeping::default()
+                        };
                     }
                     self.placements
                         .leading
                         .store(leads, std::sync::atomic::Ordering::Relaxed);
                     if let Some(ix) = &index {
                         let round = if leads {
-                            self.allocate(coord.as_ref(), ix).await
+                            self.allocate(coord.as_ref(), ix, &mut book).await
                         } else {
                             self.observe(coord.as_ref(), ix).await
                         };
@@ -227,6 +266,7 @@ impl Allocator {
                         Ok(Change::SessionLost) | Err(broadcast::error::RecvError::Closed) => {
                             tracing::warn!("coordination session lost; not allocating until a new one is open");
                             leading = false;
+                            book = Bookkeeping::default();
                             self.placements.leading.store(false, std::sync::atomic::Ordering::Relaxed);
                             match self.sessions.renew(&coord, &shutdown).await {
                                 Ok(c) => {
@@ -293,14 +333,15 @@ impl Allocator {
         }
     }
 
-    async fn allocate(&self, coord: &dyn Coordination, tasks: &Index) -> anyhow::Result<()> {
-        let running: HashSet<String> = self
-            .store
-            .active_runs(None)
-            .await?
-            .into_iter()
-            .map(|r| r.task)
-            .collect();
+    async fn allocate(
+        &self,
+        coord: &dyn Coordination,
+        tasks: &Index,
+        book: &mut Bookkeeping,
+    ) -> anyhow::Result<()> {
+        let active = self.store.active_runs(None).await?;
+        let running: HashSet<String> = active.iter().map(|r| r.task.clone()).collect();
+        let mut live: HashSet<String> = HashSet::new();
         let mut clusters: Vec<String> = tasks.values().map(|t| t.cluster.clone()).collect();
         clusters.extend(coord.clusters().await?);
         clusters.sort();
@@ -309,6 +350,7 @@ impl Allocator {
         let mut lost = Vec::new();
         for cluster in clusters {
             let members = coord.members(&cluster).await?;
+            live.extend(members.iter().map(|m| m.name.clone()));
             // Nodes that left keep their assignment record: empty it before anything moves, so
             // the node, should it wake from a freeze, is fenced from the tasks.
             for gone in coord.assigned_nodes(&cluster).await? {
@@ -380,10 +422,51 @@ impl Allocator {
                 }
             }
         }
+        // Resumable node-loss bookkeeping: runs still active on a node that is no member were
+        // left by a leader that died between emptying the node's assignment and marking them
+        // (or were requested for a node that then went): they are lost now, once this leader
+        // has led long enough for live agents to have joined again.
+        let settled = book
+            .leading_since
+            .is_some_and(|t| t.elapsed() >= LOSS_GRACE);
+        if settled {
+            let marked: HashSet<String> = lost.iter().map(|r: &RunRecord| r.id.clone()).collect();
+            let mut gone: BTreeMap<String, String> = BTreeMap::new();
+            for r in &active {
+                if !live.contains(&r.node) && !marked.contains(&r.id) {
+                    let cluster = tasks.get(&r.task).map_or("default", |t| t.cluster.as_str());
+                    gone.insert(r.node.clone(), cluster.to_string());
+                }
+            }
+            for (node, cluster) in gone {
+                tracing::warn!(%cluster, %node, "runs left active on a node that is gone; marking them lost");
+                lost.extend(self.service.node_lost(&cluster, &node).await?);
+            }
+        }
         for run in lost {
             if let Some(Some(node)) = placed.get(&run.task) {
                 self.service.retry_lost(run, node).await?;
             }
+        }
+        // Run requests not taken yet go out again (a missed broadcast, a failed claim).
+        let waiting: Vec<&RunRecord> = active
+            .iter()
+            .filter(|r| r.status == RunStatus::Scheduled && live.contains(&r.node))
+            .collect();
+        let due = book.due(&waiting, std::time::Instant::now());
+        if !due.is_empty() {
+            let again: Vec<Event> = self
+                .service
+                .pending_requests(None)
+                .await?
+                .into_iter()
+                .filter(|e| matches!(e, Event::RunRequested { run, .. } if due.contains(&run.id)))
+                .collect();
+            tracing::info!(
+                requests = again.len(),
+                "run requests not taken yet; sending them again"
+            );
+            self.service.redeliver(again).await?;
         }
         self.announce(placed);
         Ok(())

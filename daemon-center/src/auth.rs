@@ -161,5 +161,6 @@ fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
     f.write_all(secret.as_bytes())?;
     f.write_all(b"\n")?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    cloudtask_shared::durable::sync_dir(cloudtask_shared::durable::parent_of(path))
 }

@@ -58,6 +58,9 @@ impl Hub {
             Event::RunRequested { .. } | Event::StopRequested { .. } => {
                 let _ = self.commands.send(event.clone());
             }
+            // However it ended (reported, declared lost, through whichever center), a run's
+            // live followers stop here.
+            Event::RunChanged { run } if run.status.is_terminal() => self.finish(&run.id),
             _ => {}
         }
         let _ = self.events.send(event);

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // test support: a failed step should fail the test loudly
 
 pub mod bench;
+pub mod proxy;
 pub mod tmux;
 pub mod zookeeper;
 
@@ -63,6 +64,14 @@ impl Center {
         Center::spawn(dir, &args).await
     }
 
+    /// Starts a standalone center on `dir` under `wrapper` (a program and its arguments that
+    /// take the center's command line after them, e.g. `strace -f -o FILE`).
+    pub async fn start_under(dir: &Path, wrapper: &[&str], extra: &[&str]) -> Center {
+        let mut args = vec!["--standalone", "--node-name", "node-1"];
+        args.extend_from_slice(extra);
+        Center::spawn_under(dir, wrapper, &args).await
+    }
+
     /// Starts the center of a cluster on ZooKeeper `zk` (several may share `dir`'s store).
     pub async fn start_cluster(dir: &Path, zk: &str, extra: &[&str]) -> Center {
         let mut args = vec!["--zk", zk, "--zk-session-timeout", "2s"];
@@ -71,6 +80,10 @@ impl Center {
     }
 
     async fn spawn(dir: &Path, args: &[&str]) -> Center {
+        Center::spawn_under(dir, &[], args).await
+    }
+
+    async fn spawn_under(dir: &Path, wrapper: &[&str], args: &[&str]) -> Center {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -81,7 +94,15 @@ impl Center {
         } else {
             &["--listen", "127.0.0.1:0"]
         };
-        let mut child = Command::new(bin("cloudtask-center"))
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut c = Command::new(program);
+                c.args(wrapper_args).arg(bin("cloudtask-center"));
+                c
+            }
+            None => Command::new(bin("cloudtask-center")),
+        };
+        let mut child = command
             .args(listen)
             .arg("--data-dir")
             .arg(dir)

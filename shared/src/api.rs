@@ -245,6 +245,17 @@ pub struct RunReport {
     pub log: Option<String>,
 }
 
+/// An agent's statement of the runs it has active, made only when every report it wrote
+/// before was acknowledged: a run the center has `running` on `node`, started before
+/// `taken_at` (the agent's clock, like the runs' `started_at`), that is not listed here, is
+/// unknown to the node (orphaned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveStatement {
+    pub node: String,
+    pub taken_at: Timestamp,
+    pub runs: Vec<String>,
+}
+
 /// Live output of a running run, pushed by the agent while it runs (in batches across runs).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutputChunk {

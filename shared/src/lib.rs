@@ -8,10 +8,13 @@
 //! - [`coord`] (feature `embedded`): the coordination trait and its in-process backend.
 //! - [`clock`] (feature `embedded`): the clock loops take "now" and sleeps from (manual in tests).
 //! - [`shutdown`] (feature `embedded`): the one stop signal every long-lived task of a daemon holds.
+//! - [`durable`] (feature `embedded`): how the daemons replace files (atomic, fsynced) and set
+//!   damaged ones aside.
 //! - `generated` (feature `generated`, tests only): checks man pages and completions are current.
 //!
-//! Architecture invariant: nothing here does I/O except the `coord` backends (and the
-//! test-only `generated` check).
+//! Architecture invariant: nothing here does I/O except the `coord` backends, `durable` (the
+//! daemons' file-writing rules, which the embedded backend's claims file follows too) and the
+//! test-only `generated` check.
 
 pub mod api;
 pub mod backoff;
@@ -19,6 +22,8 @@ pub mod backoff;
 pub mod clock;
 #[cfg(feature = "embedded")]
 pub mod coord;
+#[cfg(feature = "embedded")]
+pub mod durable;
 pub mod duration;
 #[cfg(feature = "generated")]
 pub mod generated;

@@ -177,7 +177,10 @@ impl<E: Executor> Scheduler<E> {
                     self.retries.insert((again, run.id.clone()), run);
                 }
                 Want::Manual { run } => {
-                    tracing::warn!(run = %run.id, "manual run not started: claims are failing");
+                    // Forgotten as handled, so the center's next delivery of the request (it
+                    // sends requests again until one is taken) is acted on.
+                    self.requested.forget(&run.id);
+                    tracing::warn!(run = %run.id, "manual run not started: claims are failing; waiting for the request again");
                 }
             }
         }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::claims::Want;
 use super::{Executor, Scheduler};
-use crate::client::CenterClient;
+use crate::client::{CenterClient, Complaints};
 use crate::exec::StopRequest;
 
 /// How many handled run requests a node remembers (a redelivery comes within seconds).
@@ -37,6 +37,13 @@ impl Requested {
             self.ids.remove(&old);
         }
         true
+    }
+
+    /// `id` was not acted on after all: its next delivery is.
+    pub(super) fn forget(&mut self, id: &str) {
+        if self.ids.remove(id) {
+            self.order.retain(|o| o != id);
+        }
     }
 }
 
@@ -107,12 +114,14 @@ pub(super) async fn follow_events(
     shutdown: Shutdown,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    let mut complaints = Complaints::default();
     loop {
         tokio::select! {
             r = client.follow_events(&node, &tx) => {
                 if let Err(e) = r {
-                    tracing::debug!(error = %e, "event stream unavailable");
+                    complaints.failed("event stream", &e);
                 } else {
+                    complaints.succeeded("event stream");
                     backoff.reset();
                 }
             }

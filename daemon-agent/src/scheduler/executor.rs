@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use cloudtask_shared::api::RunReport;
+use cloudtask_shared::api::{ActiveStatement, RunReport};
 use cloudtask_shared::{RunRecord, Task};
 use tokio::sync::watch;
 
@@ -50,6 +50,11 @@ pub trait Executor: Clone + Send + Sync + 'static {
 
     /// Delivers what is reported but not yet acknowledged (at shutdown).
     fn flush(&self) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Tells the center which runs this node has active, but only once every report written
+    /// before is acknowledged (so a run missing from the list really is unknown here, not a
+    /// report still on its way); false when it was not sent.
+    fn state_active(&self, statement: ActiveStatement) -> impl Future<Output = bool> + Send;
 }
 
 /// Processes on this node, reports through the spool.
@@ -95,5 +100,18 @@ impl Executor for ProcessExecutor {
 
     async fn flush(&self) -> Result<(), String> {
         self.spool.flush(&self.client).await
+    }
+
+    async fn state_active(&self, statement: ActiveStatement) -> bool {
+        if self.spool.backlog().await > 0 {
+            return false;
+        }
+        match self.client.active(&statement).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "active runs not stated");
+                false
+            }
+        }
     }
 }

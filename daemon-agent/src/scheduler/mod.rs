@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloudtask_daemon_kit::archive::Limits;
-use cloudtask_shared::api::Event;
+use cloudtask_shared::api::{ActiveStatement, Event};
 use cloudtask_shared::backoff::Backoff;
 use cloudtask_shared::clock::{Clock, SharedClock, SystemClock};
 use cloudtask_shared::coord::{self, Change, Coordination, Sessions};
@@ -64,6 +64,9 @@ const CLAIMS_KEPT: usize = 256;
 
 /// How often claims are pruned to their bound, and stale specs fetched again.
 const PRUNE_EVERY: SignedDuration = SignedDuration::from_secs(60);
+
+/// How often the node tells the center which runs it has active (the center reaps the rest).
+const STATE_EVERY: SignedDuration = SignedDuration::from_secs(10);
 const RESYNC_EVERY: SignedDuration = SignedDuration::from_secs(5);
 
 /// Everything an agent needs to know about itself.
@@ -253,11 +256,12 @@ impl<E: Executor> Scheduler<E> {
             cursors_path,
         } = parts;
         let now = clock.now();
-        let saved_cursors: BTreeMap<String, Timestamp> = match tokio::fs::read(&cursors_path).await
-        {
-            Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
-            Err(_) => BTreeMap::new(),
-        };
+        // Without cursors, instants missed while the agent was down are not recorded `missed`;
+        // nothing re-fires (the claims say what already ran).
+        let saved_cursors: BTreeMap<String, Timestamp> =
+            crate::spool::read_or_set_aside(&cursors_path, "schedule cursors")
+                .await
+                .unwrap_or_default();
         let me = NodeInfo {
             name: cfg.name.clone(),
             cluster: cfg.cluster.clone(),
@@ -319,6 +323,7 @@ impl<E: Executor> Scheduler<E> {
         tracing::info!(node = %self.cfg.name, cluster = %self.cfg.cluster, "agent joined");
         self.reconcile().await;
         let mut next_prune = self.now() + PRUNE_EVERY;
+        let mut next_state = self.now() + STATE_EVERY;
         let mut next_resync = self.now() + RESYNC_EVERY;
         loop {
             let wake = self
@@ -358,6 +363,10 @@ impl<E: Executor> Scheduler<E> {
                 () = clock.sleep_until(next_prune) => {
                     next_prune = self.now() + PRUNE_EVERY;
                     self.prune_claims().await;
+                }
+                () = clock.sleep_until(next_state) => {
+                    next_state = self.now() + STATE_EVERY;
+                    self.state_active();
                 }
                 () = shutdown.wait() => {
                     self.drain(&mut done).await;
@@ -478,5 +487,19 @@ impl<E: Executor> Scheduler<E> {
 
     async fn report(&self, run: RunRecord) {
         self.executor.report(run).await;
+    }
+
+    /// Sends the statement of this node's active runs (those in the ledger) without holding
+    /// up the loop.
+    fn state_active(&self) {
+        let mut runs: Vec<String> = self.ledger.runs().cloned().collect();
+        runs.sort_unstable();
+        let statement = ActiveStatement {
+            node: self.cfg.name.clone(),
+            taken_at: self.now(),
+            runs,
+        };
+        let executor = self.executor.clone();
+        tokio::spawn(async move { executor.state_active(statement).await });
     }
 }

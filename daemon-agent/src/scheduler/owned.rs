@@ -8,9 +8,15 @@ use std::pin::Pin;
 use cloudtask_shared::Task;
 use jiff::Timestamp;
 
+use futures_util::StreamExt;
+
 use super::{Executor, Owned, Scheduler};
+
+/// Spec fetches in flight at once while bringing owned tasks in line.
+pub(super) const SPEC_FETCHES: usize = 16;
 use crate::client::CenterClient;
-use crate::spool::write_atomic;
+use crate::spool::{read_or_set_aside, write_atomic};
+use cloudtask_shared::durable::Durability;
 
 /// What asking for a task's spec gave.
 #[derive(Debug)]
@@ -94,6 +100,7 @@ impl<E: Executor> Scheduler<E> {
                 Err(e) => tracing::warn!(error = %e, "cannot read where arriving tasks left off"),
             }
         }
+        let mut needed = Vec::new();
         for (id, version) in wanted {
             if self
                 .owned
@@ -101,9 +108,34 @@ impl<E: Executor> Scheduler<E> {
                 .is_some_and(|o| o.task.version == version)
             {
                 self.stale.remove(&id);
-                continue;
+            } else {
+                needed.push((id, version));
             }
-            match self.fetch_spec(&id, version).await {
+        }
+        // Fetched several at a time; once the center fails one, the rest come from the disk
+        // cache without asking (an agent restarted while the center is away starts its timers
+        // at once, and the resync fetches them again every few seconds).
+        let away = std::sync::atomic::AtomicBool::new(false);
+        let fetched: Vec<(String, u64, SpecFetch)> = {
+            let (specs, away) = (&self.specs, &away);
+            futures_util::stream::iter(needed)
+                .map(|(id, version)| async move {
+                    let fetch = if away.load(std::sync::atomic::Ordering::Relaxed) {
+                        SpecFetch::Unavailable("the center failed an earlier fetch".into())
+                    } else {
+                        specs.fetch(&id).await
+                    };
+                    if matches!(fetch, SpecFetch::Unavailable(_)) {
+                        away.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    (id, version, fetch)
+                })
+                .buffer_unordered(SPEC_FETCHES)
+                .collect()
+                .await
+        };
+        for (id, version, fetch) in fetched {
+            match self.take_spec(&id, version, fetch).await {
                 Some(task) => self.install(task),
                 None => tracing::warn!(task = %id, "no spec for assigned task yet; retrying"),
             }
@@ -114,11 +146,19 @@ impl<E: Executor> Scheduler<E> {
     /// The task's spec: from the center, else the copy on disk (so tasks keep firing while the
     /// center is away). Marks the task stale unless the exact version was found.
     pub(super) async fn fetch_spec(&mut self, id: &str, version: u64) -> Option<Task> {
+        let fetch = self.specs.fetch(id).await;
+        self.take_spec(id, version, fetch).await
+    }
+
+    /// What a fetch of the spec gave, cached on disk; the cached copy when the center was away.
+    async fn take_spec(&mut self, id: &str, version: u64, fetch: SpecFetch) -> Option<Task> {
         let path = self.specs_dir.join(format!("{id}.json"));
-        match self.specs.fetch(id).await {
+        match fetch {
             SpecFetch::Found(task) => {
+                // A cache: replaced atomically, not fsynced (a spec fetched again costs little,
+                // an fsync per spec would cost seconds at start with thousands of tasks).
                 if let Ok(bytes) = serde_json::to_vec(&task)
-                    && let Err(e) = write_atomic(&path, &bytes).await
+                    && let Err(e) = write_atomic(&path, bytes, Durability::Atomic).await
                 {
                     tracing::warn!(error = %e, "cannot cache task spec");
                 }
@@ -138,8 +178,7 @@ impl<E: Executor> Scheduler<E> {
             }
         }
         self.stale.insert(id.to_string());
-        let bytes = tokio::fs::read(&path).await.ok()?;
-        serde_json::from_slice(&bytes).ok()
+        read_or_set_aside(&path, "cached task spec").await
     }
 
     pub(super) fn install(&mut self, task: Task) {
@@ -187,7 +226,7 @@ impl<E: Executor> Scheduler<E> {
             self.owned.iter().map(|(id, o)| (id, o.cursor)).collect();
         match serde_json::to_vec(&cursors) {
             Ok(bytes) => {
-                if let Err(e) = write_atomic(&self.cursors_path, &bytes).await {
+                if let Err(e) = write_atomic(&self.cursors_path, bytes, Durability::Synced).await {
                     tracing::warn!(error = %e, "cannot save schedule cursors");
                 }
             }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cloudtask_shared::api::Event;
+use cloudtask_shared::api::{ActiveStatement, Event};
 use cloudtask_shared::clock::{Clock, ManualClock};
 use cloudtask_shared::coord::embedded::{EmbeddedEngine, EmbeddedSession};
 use cloudtask_shared::coord::{Assignment, Change, Connect, Coordination, Sessions};
@@ -66,6 +66,7 @@ struct TestExecutor {
     holds: mpsc::UnboundedSender<(String, oneshot::Sender<()>)>,
     dropped: Arc<Mutex<Vec<String>>>,
     ledger: Arc<AtomicU64>,
+    statements: mpsc::UnboundedSender<ActiveStatement>,
 }
 
 impl Executor for TestExecutor {
@@ -125,25 +126,37 @@ impl Executor for TestExecutor {
     async fn flush(&self) -> Result<(), String> {
         Ok(())
     }
+
+    async fn state_active(&self, statement: ActiveStatement) -> bool {
+        self.statements.send(statement).is_ok()
+    }
 }
 
 /// Specs the test sets; the loop reads them as it would the center's.
 #[derive(Default)]
-struct TestSpecs(Mutex<HashMap<String, Task>>);
+struct TestSpecs {
+    specs: Mutex<HashMap<String, Task>>,
+    /// The center is away: every fetch is `Unavailable`.
+    away: std::sync::atomic::AtomicBool,
+    asked: AtomicU64,
+}
 
 impl SpecSource for TestSpecs {
     fn fetch<'a>(
         &'a self,
         id: &'a str,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = SpecFetch> + Send + 'a>> {
+        self.asked.fetch_add(1, Ordering::Relaxed);
         let found = self
-            .0
+            .specs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
             .cloned();
+        let away = self.away.load(Ordering::Relaxed);
         Box::pin(async move {
             match found {
+                _ if away => SpecFetch::Unavailable("connection refused".into()),
                 Some(t) => SpecFetch::Found(Box::new(t)),
                 None => SpecFetch::Gone,
             }
@@ -161,6 +174,7 @@ struct Harness {
     reports: mpsc::UnboundedReceiver<RunRecord>,
     holds: mpsc::UnboundedReceiver<(String, oneshot::Sender<()>)>,
     dropped: Arc<Mutex<Vec<String>>>,
+    statements: mpsc::UnboundedReceiver<ActiveStatement>,
     events: mpsc::Sender<Event>,
     stopper: Stopper,
     looping: tokio::task::JoinHandle<Result<(), Error>>,
@@ -205,6 +219,19 @@ impl Harness {
         now: Timestamp,
         cursors: Option<Timestamp>,
     ) -> Harness {
+        Harness::start_with(tasks, capacity, launch_ahead, now, cursors, false).await
+    }
+
+    /// `away`: the center cannot be asked for specs; the tasks' specs are on disk from an
+    /// earlier life.
+    async fn start_with(
+        tasks: &[Task],
+        capacity: u32,
+        launch_ahead: Duration,
+        now: Timestamp,
+        cursors: Option<Timestamp>,
+        away: bool,
+    ) -> Harness {
         let dir = tempfile::tempdir().expect("a temp dir");
         let clock = ManualClock::new(now);
         let engine = EmbeddedEngine::in_memory();
@@ -216,6 +243,7 @@ impl Harness {
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let (holds_tx, holds) = mpsc::unbounded_channel();
         let dropped = Arc::new(Mutex::new(Vec::new()));
+        let (statements_tx, statements) = mpsc::unbounded_channel();
         let executor = TestExecutor {
             clock: clock.clone(),
             launched: launched_tx,
@@ -223,6 +251,7 @@ impl Harness {
             holds: holds_tx,
             dropped: dropped.clone(),
             ledger: Arc::default(),
+            statements: statements_tx,
         };
         let e = engine.clone();
         let connect: Connect = Arc::new(move || {
@@ -261,6 +290,13 @@ impl Harness {
             cursors_path,
         };
         std::fs::create_dir_all(dir.path().join("specs")).expect("specs dir");
+        if away {
+            for t in tasks {
+                let path = dir.path().join("specs").join(format!("{}.json", t.id));
+                std::fs::write(path, serde_json::to_vec(t).expect("json")).expect("spec cached");
+            }
+            h_specs.away.store(true, Ordering::Relaxed);
+        }
         let (events, events_rx) = mpsc::channel(16);
         let mut h = Harness {
             clock,
@@ -271,6 +307,7 @@ impl Harness {
             reports,
             holds,
             dropped,
+            statements,
             events,
             stopper: stop,
             looping: tokio::spawn(async { Ok(()) }),
@@ -286,7 +323,7 @@ impl Harness {
     async fn assign(&self, tasks: &[Task]) {
         let mut a = Assignment::default();
         {
-            let mut specs = self.specs.0.lock().unwrap_or_else(|p| p.into_inner());
+            let mut specs = self.specs.specs.lock().unwrap_or_else(|p| p.into_inner());
             for t in tasks {
                 specs.insert(t.id.clone(), t.clone());
                 a.tasks.insert(t.id.clone(), t.version);
@@ -735,4 +772,66 @@ async fn shutdown_drains_running_runs_then_kills_them_as_shutdown() {
         .await
         .expect("joined")
         .expect("clean");
+}
+
+#[tokio::test]
+async fn the_node_states_the_runs_it_has_active_until_their_final_report_is_on_disk() {
+    let t = task("long", "@every 60s", serde_json::json!({}));
+    let mut h = Harness::start(std::slice::from_ref(&t), 4, Duration::ZERO).await;
+    async fn stated_at(h: &mut Harness, when: Timestamp) -> Vec<String> {
+        loop {
+            let s = within("a statement", h.statements.recv())
+                .await
+                .expect("the executor is alive");
+            assert_eq!(s.node, NODE);
+            if s.taken_at == when {
+                return s.runs;
+            }
+        }
+    }
+    h.reach(at(10)).await;
+    assert!(stated_at(&mut h, at(10)).await.is_empty());
+    h.reach(at(60)).await;
+    let l = h.launch().await;
+    h.reach(at(70)).await;
+    assert_eq!(stated_at(&mut h, at(70)).await, std::slice::from_ref(&l.run.id));
+    let _ = l.finish.send(RunStatus::Succeeded);
+    assert_eq!(h.report().await.status, RunStatus::Succeeded);
+    // The statement at 80 may come before or after the loop takes the run's end (both are
+    // due); by the next one the run is gone from it.
+    h.reach(at(80)).await;
+    let _ = stated_at(&mut h, at(80)).await;
+    h.reach(at(90)).await;
+    assert!(
+        stated_at(&mut h, at(90)).await.is_empty(),
+        "a run whose final report is on disk is no longer active"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn restarted_with_the_center_away_it_fires_from_cached_specs_without_waiting_on_each() {
+    let tasks: Vec<Task> = (0..50)
+        .map(|i| task(&format!("t{i}"), "@every 10s", serde_json::json!({})))
+        .collect();
+    let mut h = Harness::start_with(&tasks, 64, Duration::ZERO, t0(), None, true).await;
+    // Once the center failed a fetch, the rest came from the disk: one round of asking, not
+    // one timeout per task.
+    within("idle", h.clock.sleeper_at(at(10))).await;
+    let asked = h.specs.asked.load(Ordering::Relaxed);
+    assert!(
+        asked <= super::owned::SPEC_FETCHES as u64,
+        "asked the center {asked} times for 50 tasks"
+    );
+    h.clock.set(at(10));
+    let mut fired = std::collections::HashSet::new();
+    for _ in 0..tasks.len() {
+        fired.insert(h.launch().await.run.task);
+    }
+    assert_eq!(
+        fired.len(),
+        tasks.len(),
+        "every task fires from its cached spec"
+    );
+    h.stop().await;
 }

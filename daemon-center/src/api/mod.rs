@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
             Router::new()
                 .route("/agent/runs", post(runs::report))
                 .route("/agent/output", post(runs::output))
+                .route("/agent/active", post(runs::active))
                 .layer(DefaultBodyLimit::max(
                     cloudtask_shared::api::AGENT_BODY_LIMIT,
                 )),
@@ -136,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/api/v1/health", get(runs::health))
+        .route("/api/v1/ready", get(runs::ready))
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .with_state(state)

@@ -1,6 +1,7 @@
 //! Runs and their logs (whole, or followed live), nodes, the event stream, and the endpoints
 //! agents report through.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 
 use axum::Json;
@@ -10,7 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use cloudtask_shared::api::{ErrorCode, Event, NodeView, OutputChunk, RunReport, VersionInfo};
+use cloudtask_shared::api::{
+    ActiveStatement, ErrorCode, Event, NodeView, OutputChunk, RunReport, VersionInfo,
+};
 use cloudtask_shared::{RunRecord, RunStatus, parse_duration_ms};
 use futures_util::Stream;
 use jiff::{SignedDuration, Timestamp};
@@ -21,8 +24,45 @@ use super::tasks::resolve;
 use super::{ApiError, ApiResult, AppState};
 use crate::store::RunFilter;
 
+/// Liveness: the process answers.
 pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: the store answers a query and the coordination backend a read, each within
+/// 2 s; 503 naming which does not (the detail goes to the log, not to this unauthenticated
+/// answer).
+pub async fn ready(State(st): State<AppState>) -> Response {
+    let patience = std::time::Duration::from_secs(2);
+    let store = match tokio::time::timeout(patience, st.store.tasks_fingerprint()).await {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the store fails");
+            "failing"
+        }
+        Err(_) => "timed out",
+    };
+    let coordination = match tokio::time::timeout(patience, st.sessions.current().clusters()).await
+    {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: coordination fails");
+            "failing"
+        }
+        Err(_) => "timed out",
+    };
+    let ready = store == "ok" && coordination == "ok";
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "unready" },
+        "store": store,
+        "coordination": coordination,
+    });
+    (status, Json(body)).into_response()
 }
 
 pub async fn version(State(st): State<AppState>) -> Json<VersionInfo> {
@@ -244,37 +284,64 @@ fn wanted(ev: &Event, node: Option<&str>) -> bool {
 }
 
 /// Server-sent events of every change (or, with `node`, of that node's commands); a subscriber
-/// that falls behind gets a `lagged` event and should re-read what it shows.
+/// that falls behind gets a `lagged` event and should re-read what it shows. An agent's stream
+/// (`node`) starts with the run requests for that node still waiting to be taken, and gets
+/// them again instead of `lagged`: a request made while its stream was down or behind is not
+/// lost with the broadcast.
 pub async fn events(
     State(st): State<AppState>,
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
     let Query(q) = q?;
+    // Subscribe before reading what is pending: a request committed in between comes twice
+    // (agents handle each run id once), never not at all.
     let rx = match q.node {
         Some(_) => st.hub.subscribe_commands(),
         None => st.hub.subscribe(),
     };
-    let stream = futures_util::stream::unfold((rx, q.node), |(mut rx, node)| async move {
-        let ev = loop {
-            match rx.recv().await {
-                Ok(ev) if !wanted(&ev, node.as_deref()) => continue,
-                Ok(ev) => match sse::Event::default().json_data(&ev) {
-                    Ok(e) => break e,
-                    Err(e) => {
-                        break sse::Event::default().comment(format!("unencodable event: {e}"));
+    let pending: VecDeque<Event> = match &q.node {
+        Some(node) => st.service.pending_requests(Some(node)).await?.into(),
+        None => VecDeque::new(),
+    };
+    let service = st.service.clone();
+    let stream =
+        futures_util::stream::unfold((rx, q.node, pending), move |(mut rx, node, mut pending)| {
+            let service = service.clone();
+            async move {
+                let ev = loop {
+                    if let Some(ev) = pending.pop_front() {
+                        break encode(&ev);
                     }
-                },
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    break sse::Event::default().event("lagged").data(n.to_string());
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
+                    match rx.recv().await {
+                        Ok(ev) if !wanted(&ev, node.as_deref()) => continue,
+                        Ok(ev) => break encode(&ev),
+                        Err(broadcast::error::RecvError::Lagged(n)) => match node.as_deref() {
+                            Some(me) => match service.pending_requests(Some(me)).await {
+                                Ok(again) => pending = again.into(),
+                                // Without the store, the agent is told it missed events.
+                                Err(_) => {
+                                    break sse::Event::default().event("lagged").data(n.to_string());
+                                }
+                            },
+                            None => {
+                                break sse::Event::default().event("lagged").data(n.to_string());
+                            }
+                        },
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                };
+                Some((Ok(ev), (rx, node, pending)))
             }
-        };
-        Some((Ok(ev), (rx, node)))
-    });
+        });
     // A stopping center ends its streams, so that graceful shutdown does not wait on them.
     let stream = futures_util::StreamExt::take_until(stream, st.stopping());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn encode(ev: &Event) -> sse::Event {
+    sse::Event::default()
+        .json_data(ev)
+        .unwrap_or_else(|e| sse::Event::default().comment(format!("unencodable event: {e}")))
 }
 
 /// A batch of an agent's run reports: stored idempotently in one transaction; the outbox
@@ -287,6 +354,16 @@ pub async fn report(
     for run in st.service.record_reports(&reports).await? {
         st.hub.finish(&run);
     }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An agent's statement of its active runs: the runs it does not know are reaped `lost`.
+pub async fn active(
+    State(st): State<AppState>,
+    body: Result<Json<ActiveStatement>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let Json(statement) = body?;
+    st.service.reap_orphans(&statement).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

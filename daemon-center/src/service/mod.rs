@@ -43,10 +43,20 @@ impl Error {
         }
     }
 
-    /// A failure that is not the caller's: logged here, answered as `internal`.
+    /// A failure that is not the caller's: the detail (database or file-system text) goes
+    /// to the log under a fresh id, and the answer carries only that id, so an operator can
+    /// find the line and a caller learns nothing of the center's insides.
     pub fn internal(m: impl std::fmt::Display) -> Error {
-        tracing::error!(error = %m, "internal error");
-        Self::new(ErrorCode::Internal, m.to_string())
+        let mut r = [0u8; 6];
+        let id = match getrandom::fill(&mut r) {
+            Ok(()) => hex::encode(r),
+            Err(_) => format!("{:x}", Timestamp::now().as_microsecond()),
+        };
+        tracing::error!(error_id = %id, error = %m, "internal error");
+        Self::new(
+            ErrorCode::Internal,
+            format!("internal error {id}: the center's log has the detail under error_id={id}"),
+        )
     }
 }
 
@@ -150,4 +160,21 @@ pub fn new_id() -> Result<String> {
         Timestamp::now().as_millisecond(),
         hex::encode(r)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_answers_an_id_and_never_the_detail() {
+        let a = Error::internal("disk I/O error: /var/lib/cloudtask/cloudtask.db");
+        let b = Error::internal("disk I/O error: /var/lib/cloudtask/cloudtask.db");
+        assert_eq!(a.code, ErrorCode::Internal);
+        for e in [&a, &b] {
+            assert!(!e.message.contains("/var/lib"), "{}", e.message);
+            assert!(e.message.contains("error_id="), "{}", e.message);
+        }
+        assert_ne!(a.message, b.message, "each failure has its own id");
+    }
 }

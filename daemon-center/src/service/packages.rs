@@ -59,9 +59,16 @@ impl Service {
             }
         };
         let dest = self.packages_dir.join(&sha256);
-        tokio::fs::rename(&tmp, &dest)
-            .await
-            .map_err(Error::internal)?;
+        // The blob is on disk (fsynced in `stream_to`, its name by the directory's fsync)
+        // before the row that points at it commits.
+        let dir = self.packages_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::rename(&tmp, &dest)?;
+            cloudtask_shared::durable::sync_dir(&dir)
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(Error::internal)?;
         let fx = Self::effects(who, "package.upload", &sha256, file_name, vec![]);
         self.store.add_package(&sha256, size, &fx).await?;
         Ok(PackageRef {

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use cloudtask_shared::api::{ErrorCode, Event, RunReport, StartRequest};
-use cloudtask_shared::{Concurrency, RunRecord, Task, Trigger, manual_run_id};
+use cloudtask_shared::api::{ActiveStatement, ErrorCode, Event, RunReport, StartRequest};
+use cloudtask_shared::{Concurrency, RunRecord, RunStatus, Task, Trigger, manual_run_id};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Error, Result, Service};
@@ -222,6 +222,85 @@ impl Service {
             tracing::info!(run = %started.run.id, %node, "lost run retried on the task's new node");
         }
         Ok(())
+    }
+}
+
+impl Service {
+    /// Run requests that no agent has taken yet (still `scheduled`), of `node` or of every
+    /// node: sent again to an agent whose event stream (re)connects or fell behind, and by the
+    /// leader while they wait, so a request never depends on one broadcast reaching its node.
+    pub async fn pending_requests(&self, node: Option<&str>) -> Result<Vec<Event>> {
+        let runs = self.store.active_runs(None).await?;
+        let mut versions: BTreeMap<String, Option<u64>> = BTreeMap::new();
+        let mut out = Vec::new();
+        for run in runs {
+            if run.status != RunStatus::Scheduled || node.is_some_and(|n| run.node != n) {
+                continue;
+            }
+            let version = match versions.get(&run.task) {
+                Some(v) => *v,
+                None => {
+                    let v = self.store.task(&run.task).await?.map(|t| t.version);
+                    versions.insert(run.task.clone(), v);
+                    v
+                }
+            };
+            let Some(task_version) = version else {
+                continue;
+            };
+            out.push(Event::RunRequested {
+                task: run.task.clone(),
+                node: run.node.clone(),
+                task_version,
+                run: Box::new(run),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Sends run requests again, through the outbox (so the agents of every center hear them).
+    pub async fn redeliver(&self, requests: Vec<Event>) -> Result<()> {
+        if requests.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .commit_effects(&Effects::events(requests))
+            .await?;
+        self.committed(false);
+        Ok(())
+    }
+
+    /// An agent's statement of the runs it has active (taken when all its earlier reports
+    /// were acknowledged): a run the store has `running` on that node, started before the
+    /// statement, that the node does not list, was orphaned (its ledger lost, a report never
+    /// made) and becomes `lost`, retried per policy. `scheduled` runs are not judged here:
+    /// they are requests still being delivered.
+    pub async fn reap_orphans(&self, statement: &ActiveStatement) -> Result<Vec<RunRecord>> {
+        let why = format!(
+            "node {} does not know this run (orphaned: it has no record of it running)",
+            statement.node
+        );
+        let orphans = self
+            .store
+            .mark_orphans_lost(
+                &statement.node,
+                &statement.runs,
+                statement.taken_at,
+                &why,
+                Timestamp::now(),
+                &announce_runs,
+            )
+            .await?;
+        if !orphans.is_empty() {
+            tracing::warn!(node = %statement.node, runs = orphans.len(), "orphaned runs marked lost");
+            self.committed(false);
+        }
+        for run in &orphans {
+            if let Some(node) = self.placements.node_of(&run.task) {
+                self.retry_lost(run.clone(), &node).await?;
+            }
+        }
+        Ok(orphans)
     }
 }
 

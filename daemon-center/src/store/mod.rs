@@ -196,6 +196,18 @@ pub trait RunStore: Send + Sync {
         at: Timestamp,
         fx: EffectsOf<'_>,
     ) -> Result<Vec<RunRecord>>;
+    /// Marks `lost` at `at` the runs the store has `running` on `node`, started before
+    /// `started_before`, that are not in `known` (the node's own statement of its active
+    /// runs), in one transaction with `fx` of them.
+    async fn mark_orphans_lost(
+        &self,
+        node: &str,
+        known: &[String],
+        started_before: Timestamp,
+        why: &str,
+        at: Timestamp,
+        fx: EffectsOf<'_>,
+    ) -> Result<Vec<RunRecord>>;
 }
 
 /// Uploaded packages, addressed by sha256 (the blobs themselves live beside the store).

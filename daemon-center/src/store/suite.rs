@@ -34,6 +34,7 @@ macro_rules! store_suite {
             a_requested_run_is_stored_once_by_id_and_by_key,
             active_runs_are_those_not_finished,
             node_loss_marks_only_that_nodes_active_runs_lost,
+            orphans_are_the_running_runs_a_node_does_not_list_started_before_its_statement,
             run_listings_filter_and_order_newest_first,
             tokens_read_back,
             the_outbox_delivers_in_commit_order_and_prunes_without_going_back,
@@ -567,6 +568,67 @@ pub async fn node_loss_marks_only_that_nodes_active_runs_lost(store: &dyn Store)
         &store.outbox_after(0, 10).await.unwrap()[0].events[..],
         [Event::NodeDown { name, .. }] if name == "1 lost"
     ));
+}
+
+pub async fn orphans_are_the_running_runs_a_node_does_not_list_started_before_its_statement(
+    store: &dyn Store,
+) {
+    let ms = |m: i64| Timestamp::from_millisecond(m).unwrap_or(Timestamp::UNIX_EPOCH);
+    let running = |id: &str, started: i64| RunRecord {
+        started_at: Some(ms(started)),
+        ..run(id, "t", RunStatus::Running)
+    };
+    let listed = running("listed", 1_000);
+    let orphan = running("orphan", 1_000);
+    let after = running("after", 9_000); // its report may have overtaken the statement
+    let requested = run("requested", "t", RunStatus::Scheduled); // still being delivered
+    let elsewhere = RunRecord {
+        node: "n2".into(),
+        ..running("elsewhere", 1_000)
+    };
+    for r in [&listed, &orphan, &after, &requested, &elsewhere] {
+        put(store, r, None).await;
+    }
+    let at = ms(10_000);
+    let lost = store
+        .mark_orphans_lost(
+            "n1",
+            &["listed".to_string()],
+            ms(5_000),
+            "orphaned",
+            at,
+            &|lost: &[&RunRecord]| {
+                Effects::events(
+                    lost.iter()
+                        .map(|r| Event::RunChanged {
+                            run: Box::new((*r).clone()),
+                        })
+                        .collect(),
+                )
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        lost.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["orphan"]
+    );
+    let status = |id: &'static str| async move { store.run(id).await.unwrap().unwrap().status };
+    assert_eq!(status("orphan").await, RunStatus::Lost);
+    for id in ["listed", "after", "elsewhere"] {
+        assert_eq!(status(id).await, RunStatus::Running, "{id}");
+    }
+    assert_eq!(status("requested").await, RunStatus::Scheduled);
+    let rows = store.outbox_after(0, 10).await.unwrap();
+    assert!(matches!(
+        &rows.last().unwrap().events[..],
+        [Event::RunChanged { run }] if run.id == "orphan" && run.status == RunStatus::Lost
+    ));
+    // A real report still replaces the presumption.
+    let mut real = orphan.clone();
+    real.status = RunStatus::Succeeded;
+    real.exit_code = Some(0);
+    assert_eq!(put(store, &real, None).await, RunWrite::Applied);
 }
 
 pub async fn run_listings_filter_and_order_newest_first(store: &dyn Store) {

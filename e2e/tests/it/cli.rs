@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use cloudtask_e2e::{Center, bin, tar_gz};
 use serde_json::Value;
@@ -872,4 +873,41 @@ async fn schedules_that_can_never_fire_are_refused_and_ended_ones_listed() {
     if let Some(v) = tzdata {
         assert!(wide.contains(&v), "{wide}");
     }
+}
+
+#[tokio::test]
+async fn a_center_that_accepts_and_never_answers_is_a_timeout_with_its_own_exit_code() {
+    // Takes connections and reads nothing back: a hung center, or a half-open connection.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in silent.incoming().take(1) {
+            conns.push(c);
+        }
+        std::thread::sleep(Duration::from_secs(10));
+    });
+    let started = std::time::Instant::now();
+    let out = Command::new(bin("cloudtaskctl"))
+        .args(["task", "ls", "--request-timeout", "1s", "-o", "json"])
+        .env("CLOUDTASK_SERVER", format!("http://{addr}"))
+        .env("CLOUDTASK_TOKEN", "ct_whatever")
+        .env("XDG_CONFIG_HOME", std::env::temp_dir().join("ct-no-config"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 8, "{}", text(&out));
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["exit"], 8);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 1s"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "it gave up on its own"
+    );
+    drop(held);
 }

@@ -566,11 +566,27 @@ async fn zookeeper_restart_is_survived_without_double_runs() {
     c.wait_all_firing(&tasks, Duration::from_secs(30), "tasks firing")
         .await;
 
+    let ready = async |c: &Cluster| c.center().api_as(None, Method::GET, "/ready", None).await;
+    let (status, body) = ready(&c).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     c.zk.kill9();
-    let down = Instant::now();
-    while down.elapsed() < Duration::from_secs(1) {
+    // The center is alive but not ready while ZooKeeper is down, and says which part fails.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = ready(&c).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(body["store"], "ok", "{body}");
+            assert_ne!(body["coordination"], "ok", "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still ready with ZooKeeper down: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let (status, _) = c.center().api_as(None, Method::GET, "/health", None).await;
+    assert_eq!(status, StatusCode::OK, "alive all the same");
     c.zk.restart();
     c.wait_all_firing(
         &tasks,
@@ -580,6 +596,8 @@ async fn zookeeper_restart_is_survived_without_double_runs() {
     .await;
     let p = wait_placed(c.center(), &["a1", "a2", "a3"], Duration::from_secs(30)).await;
     assert_eq!(p.len(), tasks.len());
+    let (status, body) = ready(&c).await;
+    assert_eq!(status, StatusCode::OK, "ready again: {body}");
     // Longer than a session: any expiry would show as a rejoin and moved tasks; either way no
     // instant may run twice.
     let mark = c.executions().len();
@@ -797,5 +815,71 @@ async fn a_node_runs_no_more_than_its_capacity_at_once_and_places_by_labels() {
             w[1].started_at >= w[0].finished_at,
             "runs overlapped on a node of capacity 1: {runs:#?}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_now_sent_while_the_agents_stream_is_down_still_runs() {
+    let mut c = Cluster::start(&[]).await;
+    // The agent reaches the center through a proxy the test can cut; its ZooKeeper session
+    // is direct, so the node stays live (and keeps the task) the whole time.
+    let proxy = cloudtask_e2e::proxy::Proxy::start(&c.center().url).await;
+    c.agents.push(Agent::start(
+        "a1",
+        "default",
+        &c.zk.connect("/ct"),
+        &proxy.url,
+        c.dir.path(),
+    ));
+    c.center()
+        .create_task(json!({"name": "now", "command": "echo ran", "schedules": ["@yearly"]}))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while placements(c.center()).await.values().next() != Some(&Some("a1".to_string())) {
+        assert!(Instant::now() < deadline, "the task never reached a1");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    proxy.cut().await;
+    let (status, body) = c.center().api(Method::POST, "/tasks/now/start", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = body["runs"][0].as_str().unwrap().to_string();
+    // The request was broadcast while the stream was down; it must not be lost with it.
+    proxy.restore();
+    let runs = c
+        .center()
+        .wait_runs("now", Duration::from_secs(60), "the run to succeed", |r| {
+            r.iter()
+                .any(|r| r.id == run && r.status == RunStatus::Succeeded)
+        })
+        .await;
+    assert_eq!(runs.len(), 1, "one request, one run: {runs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_with_a_wrong_token_says_so_at_error_level() {
+    let c = Cluster::start(&[]).await;
+    let wrong = tempfile::tempdir().unwrap();
+    std::fs::write(wrong.path().join("agent.token"), "ct_not_the_agent_token\n").unwrap();
+    let agent = Agent::start(
+        "a1",
+        "default",
+        &c.zk.connect("/ct"),
+        &c.center().url,
+        wrong.path(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = agent.log();
+        if log
+            .lines()
+            .any(|l| l.contains("ERROR") && l.contains("refuses this agent's token"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no error about the token:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -8,6 +8,8 @@ mod cli;
 mod cluster;
 mod console;
 mod ctl;
+mod durability;
+mod reaping;
 mod restart;
 mod run_now;
 mod shutdown;

@@ -3,7 +3,7 @@
 //! restart never re-fires an instant already claimed. Not distributed, and it never pretends.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,6 +62,11 @@ impl EmbeddedEngine {
     }
 
     /// An engine whose claims persist in `path` (created if missing).
+    ///
+    /// A crash in the middle of an append leaves a cut last line. That claim was never
+    /// acknowledged (an append counts once fsynced), so nothing launched on it; but the next
+    /// append would merge into it and make the *next* claim unreadable at the following start,
+    /// a re-fire. So the cut tail is copied to `<file>.damaged-<µs>`, cut off, and said in the log.
     pub fn open(path: &Path) -> Result<EmbeddedEngine> {
         let io = |source| Error::Io {
             path: path.display().to_string(),
@@ -69,20 +74,29 @@ impl EmbeddedEngine {
         };
         let mut claims: HashMap<String, HashMap<String, (u64, String)>> = HashMap::new();
         let mut seq = 0;
-        match std::fs::File::open(path) {
-            Ok(f) => {
-                for line in std::io::BufReader::new(f).lines() {
-                    let line = line.map_err(io)?;
-                    let mut parts = line.splitn(3, '\t');
-                    if let (Some(task), Some(run), Some(owner)) =
-                        (parts.next(), parts.next(), parts.next())
-                    {
-                        seq += 1;
-                        claims
-                            .entry(task.to_string())
-                            .or_default()
-                            .insert(run.to_string(), (seq, owner.to_string()));
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let sound = repair_torn_tail(path, &bytes).map_err(io)?;
+                let mut unreadable = 0usize;
+                for line in bytes[..sound].split(|b| *b == b'\n') {
+                    if line.is_empty() {
+                        continue;
                     }
+                    let line = String::from_utf8_lossy(line);
+                    let mut parts = line.splitn(3, '\t');
+                    match (parts.next(), parts.next(), parts.next()) {
+                        (Some(task), Some(run), Some(owner)) if !owner.is_empty() => {
+                            seq += 1;
+                            claims
+                                .entry(task.to_string())
+                                .or_default()
+                                .insert(run.to_string(), (seq, owner.to_string()));
+                        }
+                        _ => unreadable += 1,
+                    }
+                }
+                if unreadable > 0 {
+                    tracing::error!(file = %path.display(), lines = unreadable, "claims file has unreadable lines; they are ignored");
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -430,6 +444,27 @@ impl Coordination for EmbeddedSession {
     }
 }
 
+/// Cuts a last line the file does not end with a newline (a crash mid-append) after keeping
+/// it aside; returns how many bytes are sound.
+fn repair_torn_tail(path: &Path, bytes: &[u8]) -> std::io::Result<usize> {
+    let sound = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    if sound == bytes.len() {
+        return Ok(sound);
+    }
+    let torn = &bytes[sound..];
+    let aside = crate::durable::keep_aside(path, torn)?;
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.set_len(sound as u64)?;
+    file.sync_all()?;
+    tracing::warn!(
+        file = %path.display(),
+        bytes = torn.len(),
+        kept = %aside.display(),
+        "claims file ended in a cut line (a crash mid-append, never acknowledged); cut off and kept aside"
+    );
+    Ok(sound)
+}
+
 /// Rewrites the claims file with only live claims: write aside, fsync, rename over.
 fn compact(log: &mut ClaimLog, rows: &[(u64, String, String, String)]) -> Result<()> {
     let tmp = log.path.with_extension("compact");
@@ -444,6 +479,7 @@ fn compact(log: &mut ClaimLog, rows: &[(u64, String, String, String)]) -> Result
     let file = out.into_inner().map_err(|e| io(e.into_error()))?;
     file.sync_all().map_err(io)?;
     std::fs::rename(&tmp, &log.path).map_err(io)?;
+    crate::durable::sync_dir(crate::durable::parent_of(&log.path)).map_err(io)?;
     log.file = std::fs::OpenOptions::new()
         .append(true)
         .open(&log.path)
@@ -494,5 +530,53 @@ mod tests {
         assert_eq!(out, [ClaimOutcome::Taken, ClaimOutcome::Claimed]);
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
         assert!(lines <= 200, "compaction left {lines} lines");
+    }
+
+    #[tokio::test]
+    async fn a_cut_last_line_is_kept_aside_and_the_claim_after_it_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claims");
+        let key = |i: usize| ClaimKey {
+            task: "t".into(),
+            run: format!("t-{i}-1"),
+        };
+        let claim = |keys: Vec<ClaimKey>| {
+            let path = path.clone();
+            async move {
+                let engine = EmbeddedEngine::open(&path).unwrap();
+                let s = engine.session("n1");
+                assert!(s.campaign("n1").await.unwrap());
+                let v = s
+                    .write_assignment("c", "n1", &Assignment::default())
+                    .await
+                    .unwrap();
+                s.claim("c", "n1", v, &keys).await.unwrap()
+            }
+        };
+        assert_eq!(claim(vec![key(1)]).await, [ClaimOutcome::Claimed]);
+        // A crash in the middle of appending the claim of instant 2.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"t\tt-2-").unwrap();
+        drop(f);
+        assert_eq!(claim(vec![key(3)]).await, [ClaimOutcome::Claimed]);
+        // Before the repair, claim 3 merged into the cut line and was gone here: a re-fire.
+        assert_eq!(
+            claim(vec![key(1), key(2), key(3)]).await,
+            [
+                ClaimOutcome::Taken,
+                ClaimOutcome::Claimed, // never acknowledged, so never launched
+                ClaimOutcome::Taken
+            ]
+        );
+        let kept: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains(".damaged-"))
+            .collect();
+        assert_eq!(kept.len(), 1, "the cut line is kept for a human");
+        assert_eq!(std::fs::read(&kept[0]).unwrap(), b"t\tt-2-");
     }
 }

@@ -126,7 +126,9 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL: in WAL mode every commit fsyncs the log, so what the center acknowledges
+            // (a report, an edit) outlives a power loss (ARCHITECTURE.md, "Durability").
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         // Migrate on a connection of its own, closed before the pool opens: a connection that

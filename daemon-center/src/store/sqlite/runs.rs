@@ -322,10 +322,44 @@ impl RunStore for SqliteStore {
         at: Timestamp,
         fx: EffectsOf<'_>,
     ) -> Result<Vec<RunRecord>> {
+        self.mark_lost(node, why, at, fx, |_| true).await
+    }
+
+    async fn mark_orphans_lost(
+        &self,
+        node: &str,
+        known: &[String],
+        started_before: Timestamp,
+        why: &str,
+        at: Timestamp,
+        fx: EffectsOf<'_>,
+    ) -> Result<Vec<RunRecord>> {
+        let known: HashSet<&str> = known.iter().map(String::as_str).collect();
+        self.mark_lost(node, why, at, fx, |r| {
+            r.status == RunStatus::Running
+                && r.started_at.is_some_and(|s| s < started_before)
+                && !known.contains(r.id.as_str())
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// Marks `lost` at `at` the active runs of `node` that `which` picks, in one transaction
+    /// with `fx` of them.
+    async fn mark_lost(
+        &self,
+        node: &str,
+        why: &str,
+        at: Timestamp,
+        fx: EffectsOf<'_>,
+        which: impl Fn(&RunRecord) -> bool,
+    ) -> Result<Vec<RunRecord>> {
         let mut w = self.write().await?;
         let lost: Vec<RunRecord> = fetch_active(&mut w.tx, Some(("node", node)))
             .await?
             .into_iter()
+            .filter(|r| which(r))
             .map(|r| r.ended(RunStatus::Lost, at, why))
             .collect();
         if lost.is_empty() {

@@ -20,6 +20,10 @@ pub enum Error {
         status: u16,
         message: String,
     },
+    #[error(
+        "the center's event stream at {url} sent nothing for {idle:?} (a dead or half-open connection)"
+    )]
+    Idle { url: String, idle: Duration },
     #[error("writing {path}: {source}")]
     Io {
         path: String,
@@ -212,17 +216,28 @@ impl CenterClient {
     }
 
     /// Follows the event stream, sending each event to `tx` until the stream ends or fails.
-    /// Only the commands addressed to `node` are sent (run now, stop).
+    /// Only the commands addressed to `node` are sent (run now, stop). A stream that sends
+    /// nothing, not even the center's keep-alive, for `idle` is given up as dead.
     pub async fn follow_events(
         &self,
         node: &str,
+        idle: Duration,
         tx: &tokio::sync::mpsc::Sender<Event>,
     ) -> Result<(), Error> {
         let url = self.url(&format!("/events?node={node}"));
-        let resp = self.send(self.http.get(&url), &url).await?;
+        let silent = || Error::Idle {
+            url: url.clone(),
+            idle,
+        };
+        let resp = tokio::time::timeout(idle, self.send(self.http.get(&url), &url))
+            .await
+            .map_err(|_| silent())??;
         let mut body = resp.bytes_stream();
         let mut buf: Vec<u8> = Vec::new();
-        while let Some(chunk) = body.next().await {
+        while let Some(chunk) = tokio::time::timeout(idle, body.next())
+            .await
+            .map_err(|_| silent())?
+        {
             let chunk = chunk.map_err(|source| Error::Unreachable {
                 url: url.clone(),
                 source,

@@ -30,3 +30,7 @@ pub const DEFAULT_LAUNCH_AHEAD: &str = "500ms";
 
 /// How long a stopping agent lets running runs finish before it kills them (`--drain-timeout`).
 pub const DEFAULT_DRAIN_TIMEOUT: &str = "10s";
+
+/// How long the agent's event stream may stay silent before it counts as dead and is opened
+/// again (`--stream-idle-timeout`); the center sends a keep-alive every 5 s.
+pub const DEFAULT_STREAM_IDLE: &str = "30s";

@@ -66,6 +66,10 @@ struct Args {
     /// `killed`, "shutdown").
     #[arg(long, env = "CLOUDTASK_DRAIN_TIMEOUT", default_value = cloudtask_agent::DEFAULT_DRAIN_TIMEOUT, value_parser = parse_duration)]
     drain_timeout: Duration,
+    /// How long the center's event stream may send nothing (it sends a keep-alive every 5 s)
+    /// before the agent counts the connection dead and opens it again.
+    #[arg(long, env = "CLOUDTASK_STREAM_IDLE_TIMEOUT", default_value = cloudtask_agent::DEFAULT_STREAM_IDLE, value_parser = parse_duration)]
+    stream_idle_timeout: Duration,
     /// Output kept per run, in bytes (head and tail).
     #[arg(long, env = "CLOUDTASK_LOG_CAP_BYTES", default_value_t = 1 << 20)]
     log_cap_bytes: usize,
@@ -125,6 +129,7 @@ fn main() -> anyhow::Result<()> {
         capacity: args.capacity,
         launch_ahead: args.launch_ahead,
         drain_timeout: args.drain_timeout,
+        stream_idle: args.stream_idle_timeout,
         log_cap: args.log_cap_bytes,
         package_limits: Limits::default(),
     };

@@ -48,6 +48,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tokens
         .bootstrap(store.as_ref(), Role::Agent, "agent", &agent_file)
         .await?;
+    crate::service::packages::remove_stale_uploads(&dir.join("packages"));
 
     let (trigger, shutdown) = shutdown::channel();
     let (connect, agent_connect): (Connect, Option<Connect>) = match &cfg.mode {
@@ -160,6 +161,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         capacity: *capacity,
         launch_ahead: *launch_ahead,
         drain_timeout: *drain_timeout,
+        // In-process: the stream is on loopback to this same process.
+        stream_idle: std::time::Duration::from_secs(30),
         log_cap: cfg.log_cap_bytes,
         package_limits: Limits::default(),
     };

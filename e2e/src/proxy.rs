@@ -1,6 +1,7 @@
 //! A TCP proxy tests put between a client and a server to break their connection on purpose
-//! while both processes stay up: [`Proxy::cut`] closes every connection and refuses new ones
-//! until [`Proxy::restore`].
+//! while both processes stay up: [`Proxy::cut`] closes every connection and refuses new ones,
+//! [`Proxy::hang`] keeps every connection open and forwards nothing (a half-open connection:
+//! neither side hears of a close), until [`Proxy::restore`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +15,7 @@ use tokio::sync::watch;
 enum Mode {
     Forward,
     Cut,
+    Hang,
 }
 
 /// A proxy to one upstream `host:port`; stops when dropped.
@@ -46,12 +48,20 @@ impl Proxy {
                     (upstream.clone(), watching.clone(), counted.clone());
                 open.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
+                    // Accepted while hanging: held open, never forwarded.
+                    let _ = mode.wait_for(|m| *m != Mode::Hang).await;
                     if let Ok(server) = TcpStream::connect(&upstream).await {
                         let (mut client, mut server) = (client, server);
                         tokio::select! {
                             _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                            _ = mode.wait_for(|m| *m == Mode::Cut) => {}
+                            _ = mode.wait_for(|m| *m != Mode::Forward) => {}
                         }
+                        // Hanging: both ends stay open and hear nothing until the proxy
+                        // forwards again or cuts.
+                        if *mode.borrow() == Mode::Hang {
+                            let _ = mode.wait_for(|m| *m != Mode::Hang).await;
+                        }
+                        drop((client, server));
                     }
                     open.fetch_sub(1, Ordering::SeqCst);
                 });
@@ -78,7 +88,13 @@ impl Proxy {
         }
     }
 
-    /// Forwards again.
+    /// Keeps every connection open and forwards nothing, new ones included: what a peer
+    /// that vanished without closing looks like.
+    pub fn hang(&self) {
+        self.mode.send_replace(Mode::Hang);
+    }
+
+    /// Forwards again (connections that hung are closed: their bytes are lost).
     pub fn restore(&self) {
         self.mode.send_replace(Mode::Forward);
     }

@@ -110,6 +110,7 @@ impl<E: Executor> Scheduler<E> {
 pub(super) async fn follow_events(
     client: CenterClient,
     node: String,
+    idle: Duration,
     tx: mpsc::Sender<Event>,
     shutdown: Shutdown,
 ) {
@@ -117,7 +118,7 @@ pub(super) async fn follow_events(
     let mut complaints = Complaints::default();
     loop {
         tokio::select! {
-            r = client.follow_events(&node, &tx) => {
+            r = client.follow_events(&node, idle, &tx) => {
                 if let Err(e) = r {
                     complaints.failed("event stream", &e);
                 } else {

@@ -85,6 +85,8 @@ pub struct AgentConfig {
     pub launch_ahead: Duration,
     /// At shutdown: how long running runs may go on before they are killed (`shutdown`).
     pub drain_timeout: Duration,
+    /// A silent event stream is dead after this long (a half-open connection) and reopened.
+    pub stream_idle: Duration,
     /// Bytes of output kept per run (head and tail).
     pub log_cap: usize,
     pub package_limits: Limits,
@@ -161,6 +163,7 @@ pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Re
     tokio::spawn(events::follow_events(
         client.clone(),
         cfg.name.clone(),
+        cfg.stream_idle,
         event_tx,
         shutdown.clone(),
     ));

@@ -279,6 +279,7 @@ impl Harness {
                 capacity,
                 launch_ahead,
                 drain_timeout: Duration::from_secs(10),
+                stream_idle: Duration::from_secs(30),
                 log_cap: 1 << 16,
                 package_limits: Limits::default(),
             },
@@ -794,7 +795,10 @@ async fn the_node_states_the_runs_it_has_active_until_their_final_report_is_on_d
     h.reach(at(60)).await;
     let l = h.launch().await;
     h.reach(at(70)).await;
-    assert_eq!(stated_at(&mut h, at(70)).await, std::slice::from_ref(&l.run.id));
+    assert_eq!(
+        stated_at(&mut h, at(70)).await,
+        std::slice::from_ref(&l.run.id)
+    );
     let _ = l.finish.send(RunStatus::Succeeded);
     assert_eq!(h.report().await.status, RunStatus::Succeeded);
     // The statement at 80 may come before or after the loop takes the run's end (both are

@@ -320,7 +320,9 @@ pub async fn events(
                                 Ok(again) => pending = again.into(),
                                 // Without the store, the agent is told it missed events.
                                 Err(_) => {
-                                    break sse::Event::default().event("lagged").data(n.to_string());
+                                    break sse::Event::default()
+                                        .event("lagged")
+                                        .data(n.to_string());
                                 }
                             },
                             None => {
@@ -335,7 +337,9 @@ pub async fn events(
         });
     // A stopping center ends its streams, so that graceful shutdown does not wait on them.
     let stream = futures_util::StreamExt::take_until(stream, st.stopping());
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    // Every 5 s, so a client's idle timeout (the agent's `--stream-idle-timeout`) can tell a
+    // quiet stream from a dead one.
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(5))))
 }
 
 fn encode(ev: &Event) -> sse::Event {

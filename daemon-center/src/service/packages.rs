@@ -79,6 +79,39 @@ impl Service {
     }
 }
 
+/// An upload's temporary file untouched this long was left by a center that died mid-upload.
+/// (Centers sharing the data dir may be receiving uploads right now: theirs are fresh.)
+const STALE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary files of uploads a dead center left behind, saying how many.
+pub fn remove_stale_uploads(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return; // no packages yet
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(".upload-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= STALE_UPLOAD);
+        if !stale {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove a stale upload")
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, dir = %dir.display(), "removed uploads a stopped center left unfinished");
+    }
+}
+
 async fn stream_to<S, B, E>(
     path: &std::path::Path,
     mut body: S,

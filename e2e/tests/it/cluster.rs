@@ -883,3 +883,49 @@ async fn an_agent_with_a_wrong_token_says_so_at_error_level() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_half_open_agent_stream_is_noticed_and_reopened() {
+    let mut c = Cluster::start(&[]).await;
+    let proxy = cloudtask_e2e::proxy::Proxy::start(&c.center().url).await;
+    c.agents.push(Agent::start_with(
+        "a1",
+        "default",
+        &c.zk.connect("/ct"),
+        &proxy.url,
+        c.dir.path(),
+        &["--stream-idle-timeout", "8s"],
+    ));
+    c.center()
+        .create_task(json!({"name": "now", "command": "echo ran", "schedules": ["@yearly"]}))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while placements(c.center()).await.values().next() != Some(&Some("a1".to_string())) {
+        assert!(Instant::now() < deadline, "the task never reached a1");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Nothing closes: the agent's stream just goes silent, keep-alives included.
+    proxy.hang();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let log = c.agents[0].log();
+        if log.contains("sent nothing for 8s") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the silent stream went unnoticed:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    proxy.restore();
+    let (status, body) = c.center().api(Method::POST, "/tasks/now/start", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = body["runs"][0].as_str().unwrap().to_string();
+    c.center()
+        .wait_runs("now", Duration::from_secs(60), "the run to succeed", |r| {
+            r.iter()
+                .any(|r| r.id == run && r.status == RunStatus::Succeeded)
+        })
+        .await;
+}

@@ -105,3 +105,25 @@ async fn kill_9_and_restart_loses_nothing_and_runs_nothing_twice() {
     );
     assert!(seen.len() >= names.len() * 6);
 }
+
+#[tokio::test]
+async fn uploads_a_dead_center_left_unfinished_are_removed_at_start_and_fresh_ones_kept() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let packages = dir.join("packages");
+    std::fs::create_dir_all(&packages).unwrap();
+    let old = packages.join(".upload-left-by-a-crash");
+    let fresh = packages.join(".upload-another-center-is-receiving");
+    std::fs::write(&old, b"half an archive").unwrap();
+    std::fs::write(&fresh, b"half an archive").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    let _c = Center::start_in(dir, &[]).await;
+    assert!(!old.exists(), "a stale temporary upload is removed");
+    assert!(fresh.exists(), "an upload in progress is left alone");
+}

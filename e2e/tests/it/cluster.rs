@@ -818,18 +818,19 @@ async fn a_node_runs_no_more_than_its_capacity_at_once_and_places_by_labels() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_run_now_sent_while_the_agents_stream_is_down_still_runs() {
+/// A cluster whose one agent, `a1`, reaches the center through a proxy the test can break
+/// (its ZooKeeper session is direct, so the node stays live and keeps its task), with task
+/// `now` (no schedule soon) placed on it.
+async fn proxied_agent_with_a_task(extra: &[&str]) -> (Cluster, cloudtask_e2e::proxy::Proxy) {
     let mut c = Cluster::start(&[]).await;
-    // The agent reaches the center through a proxy the test can cut; its ZooKeeper session
-    // is direct, so the node stays live (and keeps the task) the whole time.
     let proxy = cloudtask_e2e::proxy::Proxy::start(&c.center().url).await;
-    c.agents.push(Agent::start(
+    c.agents.push(Agent::start_with(
         "a1",
         "default",
         &c.zk.connect("/ct"),
         &proxy.url,
         c.dir.path(),
+        extra,
     ));
     c.center()
         .create_task(json!({"name": "now", "command": "echo ran", "schedules": ["@yearly"]}))
@@ -839,6 +840,12 @@ async fn a_run_now_sent_while_the_agents_stream_is_down_still_runs() {
         assert!(Instant::now() < deadline, "the task never reached a1");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (c, proxy)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_now_sent_while_the_agents_stream_is_down_still_runs() {
+    let (c, proxy) = proxied_agent_with_a_task(&[]).await;
     proxy.cut().await;
     let (status, body) = c.center().api(Method::POST, "/tasks/now/start", None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -886,24 +893,7 @@ async fn an_agent_with_a_wrong_token_says_so_at_error_level() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_half_open_agent_stream_is_noticed_and_reopened() {
-    let mut c = Cluster::start(&[]).await;
-    let proxy = cloudtask_e2e::proxy::Proxy::start(&c.center().url).await;
-    c.agents.push(Agent::start_with(
-        "a1",
-        "default",
-        &c.zk.connect("/ct"),
-        &proxy.url,
-        c.dir.path(),
-        &["--stream-idle-timeout", "8s"],
-    ));
-    c.center()
-        .create_task(json!({"name": "now", "command": "echo ran", "schedules": ["@yearly"]}))
-        .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while placements(c.center()).await.values().next() != Some(&Some("a1".to_string())) {
-        assert!(Instant::now() < deadline, "the task never reached a1");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (c, proxy) = proxied_agent_with_a_task(&["--stream-idle-timeout", "8s"]).await;
     // Nothing closes: the agent's stream just goes silent, keep-alives included.
     proxy.hang();
     let deadline = Instant::now() + Duration::from_secs(40);

@@ -455,12 +455,18 @@ impl Allocator {
             .collect();
         let due = book.due(&waiting, std::time::Instant::now());
         if !due.is_empty() {
-            let again: Vec<Event> = self
-                .service
-                .pending_requests(None)
-                .await?
+            // Built from the runs and the index this round already read: no second store read.
+            let again: Vec<Event> = waiting
                 .into_iter()
-                .filter(|e| matches!(e, Event::RunRequested { run, .. } if due.contains(&run.id)))
+                .filter(|r| due.contains(&r.id))
+                .filter_map(|r| {
+                    Some(Event::RunRequested {
+                        task: r.task.clone(),
+                        node: r.node.clone(),
+                        task_version: tasks.get(&r.task)?.version,
+                        run: Box::new(r.clone()),
+                    })
+                })
                 .collect();
             tracing::info!(
                 requests = again.len(),

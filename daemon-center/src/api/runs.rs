@@ -300,7 +300,7 @@ pub async fn events(
         None => st.hub.subscribe(),
     };
     let pending: VecDeque<Event> = match &q.node {
-        Some(node) => st.service.pending_requests(Some(node)).await?.into(),
+        Some(node) => st.service.pending_requests(node).await?.into(),
         None => VecDeque::new(),
     };
     let service = st.service.clone();
@@ -316,7 +316,7 @@ pub async fn events(
                         Ok(ev) if !wanted(&ev, node.as_deref()) => continue,
                         Ok(ev) => break encode(&ev),
                         Err(broadcast::error::RecvError::Lagged(n)) => match node.as_deref() {
-                            Some(me) => match service.pending_requests(Some(me)).await {
+                            Some(me) => match service.pending_requests(me).await {
                                 Ok(again) => pending = again.into(),
                                 // Without the store, the agent is told it missed events.
                                 Err(_) => {

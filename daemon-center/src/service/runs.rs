@@ -226,15 +226,15 @@ impl Service {
 }
 
 impl Service {
-    /// Run requests that no agent has taken yet (still `scheduled`), of `node` or of every
-    /// node: sent again to an agent whose event stream (re)connects or fell behind, and by the
-    /// leader while they wait, so a request never depends on one broadcast reaching its node.
-    pub async fn pending_requests(&self, node: Option<&str>) -> Result<Vec<Event>> {
+    /// Run requests for `node` that no agent has taken yet (still `scheduled`): sent again to
+    /// an agent whose event stream (re)connects or fell behind, so a request never depends on
+    /// one broadcast reaching its node (the leader re-sends waiting ones too).
+    pub async fn pending_requests(&self, node: &str) -> Result<Vec<Event>> {
         let runs = self.store.active_runs(None).await?;
         let mut versions: BTreeMap<String, Option<u64>> = BTreeMap::new();
         let mut out = Vec::new();
         for run in runs {
-            if run.status != RunStatus::Scheduled || node.is_some_and(|n| run.node != n) {
+            if run.status != RunStatus::Scheduled || run.node != node {
                 continue;
             }
             let version = match versions.get(&run.task) {

@@ -309,6 +309,16 @@ async fn limits_and_auth() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = c.api_as(None, Method::GET, "/health", None).await;
     assert_eq!(status, StatusCode::OK);
+    let (status, body) = c.api_as(None, Method::GET, "/ready", None).await;
+    assert_eq!(status, StatusCode::OK, "readiness needs no token: {body}");
+    let (status, _) = c
+        .api_as(None, Method::POST, "/agent/active", Some(json!({})))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "statements need the agent token"
+    );
     let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
     let (status, _) = c
         .api_as(Some(agent.trim()), Method::POST, "/tasks", Some(json!({})))

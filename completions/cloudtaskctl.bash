@@ -2099,7 +2099,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__create)
-            opts="-o -h --group --file --paused --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --file --paused --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --keep-runs --keep-runs-for --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2189,6 +2189,14 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
+                --keep-runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-runs-for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2221,7 +2229,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__edit)
-            opts="-o -h --group --if-version --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --if-version --cmd --schedule --tz --description --env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --keep-runs --keep-runs-for --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2309,6 +2317,14 @@ _cloudtaskctl() {
                     ;;
                 --accepts-args)
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --keep-runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-runs-for)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --server)

@@ -234,6 +234,8 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l param -d 'A parameter a start may set, NAME or NAME=DEFAULT (repeatable; edit: replaces them all)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l accepts-args -d 'Whether a start may pass extra arguments (--arg) to the command\'s "$@"' -r -f -a "true\t''
 false\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l keep-runs -d 'Finished runs (with their logs) the center keeps of this task (default: the center\'s)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l keep-runs-for -d 'How long the center keeps this task\'s finished runs, e.g. 7d (default: the center\'s)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -336,6 +338,8 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l param -d 'A parameter a start may set, NAME or NAME=DEFAULT (repeatable; edit: replaces them all)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l accepts-args -d 'Whether a start may pass extra arguments (--arg) to the command\'s "$@"' -r -f -a "true\t''
 false\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l keep-runs -d 'Finished runs (with their logs) the center keeps of this task (default: the center\'s)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l keep-runs-for -d 'How long the center keeps this task\'s finished runs, e.g. 7d (default: the center\'s)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l context -d 'Context to use instead of the current one (see `context ls`)' -r

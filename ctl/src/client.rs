@@ -72,6 +72,7 @@ impl Failure {
             4 => Exit::Conflict,
             5 => Exit::Unauthorized,
             6 => Exit::Forbidden,
+            7 => Exit::Unreachable,
             _ => Exit::Failure,
         };
         Failure {

@@ -98,6 +98,12 @@ pub struct SpecFlags {
     /// Whether a start may pass extra arguments (--arg) to the command's "$@".
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     accepts_args: Option<bool>,
+    /// Finished runs (with their logs) the center keeps of this task (default: the center's).
+    #[arg(long, value_name = "N")]
+    keep_runs: Option<u32>,
+    /// How long the center keeps this task's finished runs, e.g. 7d (default: the center's).
+    #[arg(long, value_name = "DURATION")]
+    keep_runs_for: Option<String>,
 }
 
 fn parse_env(s: &str) -> std::result::Result<(String, String), String> {
@@ -193,6 +199,11 @@ impl SpecFlags {
             }),
         );
         put("accepts_args", self.accepts_args.map(Value::from));
+        put("keep_runs", self.keep_runs.map(Value::from));
+        put(
+            "keep_runs_for_ms",
+            duration_field("keep-runs-for", &self.keep_runs_for)?,
+        );
         Ok(m)
     }
 }

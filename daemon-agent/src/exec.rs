@@ -29,6 +29,8 @@ pub struct Launch {
     /// The command's positional parameters (`"$@"`): a manual start's extra arguments.
     pub args: Vec<String>,
     pub workdir: PathBuf,
+    /// Keeps the package `workdir` is in from the cache's eviction while the process lives.
+    pub package: Option<crate::package::Lease>,
     pub env: Vec<(String, String)>,
     pub timeout: Option<Duration>,
     pub kill_grace: Duration,
@@ -427,6 +429,7 @@ mod tests {
             command: cmd.into(),
             args: Vec::new(),
             workdir: std::env::temp_dir(),
+            package: None,
             env: vec![("GREETING".into(), "hello".into())],
             timeout: None,
             kill_grace: Duration::from_millis(500),

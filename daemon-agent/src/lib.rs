@@ -34,3 +34,6 @@ pub const DEFAULT_DRAIN_TIMEOUT: &str = "10s";
 /// How long the agent's event stream may stay silent before it counts as dead and is opened
 /// again (`--stream-idle-timeout`); the center sends a keep-alive every 5 s.
 pub const DEFAULT_STREAM_IDLE: &str = "30s";
+
+/// The package cache's default size bound (`--package-cache-max-bytes`): 10 GiB.
+pub const DEFAULT_PACKAGE_CACHE_MAX: u64 = 10 << 30;

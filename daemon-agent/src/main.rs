@@ -73,6 +73,10 @@ struct Args {
     /// Output kept per run, in bytes (head and tail).
     #[arg(long, env = "CLOUDTASK_LOG_CAP_BYTES", default_value_t = 1 << 20)]
     log_cap_bytes: usize,
+    /// Size bound of the unpacked package cache, in bytes; the least recently used packages
+    /// no run is using go beyond it.
+    #[arg(long, env = "CLOUDTASK_PACKAGE_CACHE_MAX_BYTES", default_value_t = cloudtask_agent::DEFAULT_PACKAGE_CACHE_MAX)]
+    package_cache_max_bytes: u64,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -132,6 +136,7 @@ fn main() -> anyhow::Result<()> {
         stream_idle: args.stream_idle_timeout,
         log_cap: args.log_cap_bytes,
         package_limits: Limits::default(),
+        package_cache_max_bytes: args.package_cache_max_bytes,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

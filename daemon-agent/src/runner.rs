@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::client::CenterClient;
 use crate::exec::{self, Held, Launch, Start, StopRequest};
-use crate::package::PackageCache;
+use crate::package::{Lease, PackageCache};
 use crate::spool::SpoolWriter;
 
 /// What every run of this agent shares.
@@ -124,10 +124,12 @@ pub async fn hold(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<Held
 
 /// Everything `run` of `task` needs to start: its package unpacked and its environment.
 async fn launch_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<Launch, String> {
+    let (workdir, package) = prepare(ctx, task).await?;
     Ok(Launch {
         command: task.spec.command.clone(),
         args: run.args.clone(),
-        workdir: prepare(ctx, task).await?,
+        workdir,
+        package,
         env: env_for(ctx, task, run),
         timeout: task.spec.timeout_ms.map(Duration::from_millis),
         kill_grace: Duration::from_millis(task.spec.kill_grace_ms),
@@ -135,14 +137,18 @@ async fn launch_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<La
     })
 }
 
-/// The directory the command runs in: the unpacked package, or the task's work directory.
-async fn prepare(ctx: &RunContext, task: &Task) -> Result<PathBuf, String> {
+/// The directory the command runs in: the unpacked package (leased for the run), or the
+/// task's work directory.
+async fn prepare(ctx: &RunContext, task: &Task) -> Result<(PathBuf, Option<Lease>), String> {
     match &task.spec.package {
-        Some(pkg) => ctx
-            .packages
-            .ensure(pkg, &ctx.client)
-            .await
-            .map_err(|e| e.to_string()),
+        Some(pkg) => {
+            let lease = ctx
+                .packages
+                .ensure(pkg, &ctx.client)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((lease.dir.clone(), Some(lease)))
+        }
         None => {
             let dir = ctx.work_dir.join(&task.id);
             // A stat, and a mkdir the first time: microseconds, not worth a blocking-pool trip.
@@ -150,7 +156,7 @@ async fn prepare(ctx: &RunContext, task: &Task) -> Result<PathBuf, String> {
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| format!("cannot create work directory {}: {e}", dir.display()))?;
             }
-            Ok(dir)
+            Ok((dir, None))
         }
     }
 }

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use jiff::SignedDuration;
 use serde::Deserialize;
+
+use crate::service::retention::Policy;
 
 /// The CloudTask center: HTTP API, store, allocation, notifications.
 ///
@@ -49,6 +52,32 @@ pub struct Args {
     /// them (standalone; default 10s).
     #[arg(long, env = "CLOUDTASK_DRAIN_TIMEOUT")]
     pub drain_timeout: Option<String>,
+    /// A connection that sends no request for this long, or a request body (an upload) that
+    /// sends no data for this long, is closed (default 30s; a transfer is never cut while
+    /// data flows).
+    #[arg(long, env = "CLOUDTASK_IDLE_TIMEOUT", value_name = "DURATION")]
+    pub idle_timeout: Option<String>,
+    /// Requests handled at once; beyond it the center answers 503 `busy` at once rather than
+    /// queue (default 256; event streams and followed logs count only while they start).
+    #[arg(long, env = "CLOUDTASK_MAX_REQUESTS", value_name = "N")]
+    pub max_requests: Option<usize>,
+    /// Finished runs (with their logs) kept per task, unless the task sets its own
+    /// (default 1000).
+    #[arg(long, env = "CLOUDTASK_KEEP_RUNS", value_name = "N")]
+    pub keep_runs: Option<u32>,
+    /// How long finished runs are kept, unless the task sets its own (default 30d).
+    #[arg(long, env = "CLOUDTASK_KEEP_RUNS_FOR", value_name = "DURATION")]
+    pub keep_runs_for: Option<String>,
+    /// How long audit rows are kept (default 365d).
+    #[arg(long, env = "CLOUDTASK_KEEP_AUDIT_FOR", value_name = "DURATION")]
+    pub keep_audit_for: Option<String>,
+    /// Packages kept in each task's history; older ones no task names are deleted
+    /// (default 10).
+    #[arg(long, env = "CLOUDTASK_KEEP_PACKAGES", value_name = "N")]
+    pub keep_packages: Option<u32>,
+    /// How often retention deletes what it lets go (default 1m).
+    #[arg(long, env = "CLOUDTASK_RETENTION_EVERY", value_name = "DURATION")]
+    pub retention_every: Option<String>,
     /// ZooKeeper connection string with optional chroot (host1:2181,host2:2181/cloudtask):
     /// run as the center of a cluster.
     #[arg(long, env = "CLOUDTASK_ZK", conflicts_with = "standalone")]
@@ -75,6 +104,13 @@ struct FileConfig {
     capacity: Option<u32>,
     launch_ahead: Option<String>,
     drain_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_requests: Option<usize>,
+    keep_runs: Option<u32>,
+    keep_runs_for: Option<String>,
+    keep_audit_for: Option<String>,
+    keep_packages: Option<u32>,
+    retention_every: Option<String>,
     zk: Option<String>,
     zk_session_timeout: Option<String>,
     zk_digest_file: Option<PathBuf>,
@@ -100,7 +136,33 @@ pub struct Config {
     pub listen: SocketAddr,
     pub max_upload_bytes: u64,
     pub log_cap_bytes: usize,
+    /// Idle connections and stalled request bodies are closed after this long.
+    pub idle_timeout: std::time::Duration,
+    /// Requests handled at once before the center sheds load.
+    pub max_requests: usize,
+    pub retention: Policy,
     pub mode: Mode,
+}
+
+/// A duration flag: its value, or `default` when it was not given.
+fn duration_or(
+    flag: &str,
+    given: Option<String>,
+    default: SignedDuration,
+) -> anyhow::Result<SignedDuration> {
+    match given {
+        None => Ok(default),
+        Some(text) => {
+            let ms = cloudtask_shared::parse_duration_ms(&text)
+                .map_err(|e| anyhow::anyhow!("--{flag} {text:?}: {e}"))?;
+            if ms == 0 {
+                anyhow::bail!("--{flag} {text:?}: must be positive");
+            }
+            Ok(SignedDuration::from_millis(
+                i64::try_from(ms).unwrap_or(i64::MAX),
+            ))
+        }
+    }
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
@@ -175,7 +237,47 @@ impl Config {
                 "choose a mode: --standalone (everything on this machine) or --zk CONNECT (a cluster's center)"
             ),
         };
+        let defaults = Policy::default();
+        let every = duration_or(
+            "retention-every",
+            args.retention_every.or(file.retention_every),
+            SignedDuration::try_from(defaults.every)?,
+        )?;
+        let retention = Policy {
+            keep_runs: match args.keep_runs.or(file.keep_runs) {
+                Some(0) => anyhow::bail!("--keep-runs 0: keep at least 1 run per task"),
+                n => n.unwrap_or(defaults.keep_runs),
+            },
+            keep_runs_for: duration_or(
+                "keep-runs-for",
+                args.keep_runs_for.or(file.keep_runs_for),
+                defaults.keep_runs_for,
+            )?,
+            keep_audit_for: duration_or(
+                "keep-audit-for",
+                args.keep_audit_for.or(file.keep_audit_for),
+                defaults.keep_audit_for,
+            )?,
+            keep_packages: match args.keep_packages.or(file.keep_packages) {
+                Some(0) => anyhow::bail!("--keep-packages 0: a task's current package is kept"),
+                n => n.unwrap_or(defaults.keep_packages),
+            },
+            every: every.unsigned_abs(),
+        };
+        let idle_timeout = duration_or(
+            "idle-timeout",
+            args.idle_timeout.or(file.idle_timeout),
+            SignedDuration::from_secs(30),
+        )?
+        .unsigned_abs();
+        let max_requests = match args.max_requests.or(file.max_requests) {
+            Some(0) => anyhow::bail!("--max-requests 0: the center would answer nothing"),
+            n => n.unwrap_or(256),
+        };
         Ok(Config {
+            idle_timeout,
+            max_requests,
+            retention,
             data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(|| {
                 DEFAULT_LISTEN

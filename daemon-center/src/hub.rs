@@ -15,6 +15,12 @@ struct LiveLog {
     tx: broadcast::Sender<String>,
 }
 
+/// Runs whose output is buffered at once, and the bytes buffered across them: the hub's
+/// memory stays bounded whatever agents send (runs beyond the bound are still followed
+/// through the store's final log).
+const LIVE_RUNS_MAX: usize = 8192;
+const LIVE_BYTES_MAX: usize = 64 << 20;
+
 /// Runs remembered as finished, so a live chunk that arrives after the final report does not
 /// open a buffer nobody will ever close.
 const FINISHED_KEPT: usize = 10_000;
@@ -22,6 +28,8 @@ const FINISHED_KEPT: usize = 10_000;
 #[derive(Default)]
 struct Live {
     logs: HashMap<String, LiveLog>,
+    /// Bytes of text buffered across `logs`.
+    bytes: usize,
     finished: HashSet<String>,
     finished_order: VecDeque<String>,
 }
@@ -91,14 +99,21 @@ impl Hub {
         if live.finished.contains(run) {
             return;
         }
+        if !live.logs.contains_key(run) && live.logs.len() >= LIVE_RUNS_MAX {
+            return; // nobody follows it yet; its final log will be complete
+        }
+        let room = live.bytes < LIVE_BYTES_MAX;
         let entry = live.logs.entry(run.to_string()).or_insert_with(|| LiveLog {
             text: String::new(),
             tx: broadcast::channel(1024).0,
         });
-        if entry.text.len() + data.len() <= LIVE_CAP {
+        let mut added = 0;
+        if room && entry.text.len() + data.len() <= LIVE_CAP {
             entry.text.push_str(data);
+            added = data.len();
         }
         let _ = entry.tx.send(data.to_string());
+        live.bytes += added;
     }
 
     /// What a run printed so far and a receiver for what follows, atomically.
@@ -114,7 +129,9 @@ impl Hub {
     /// The run ended: followers' streams close once they have read what was sent.
     pub fn finish(&self, run: &str) {
         let mut live = self.live();
-        live.logs.remove(run);
+        if let Some(log) = live.logs.remove(run) {
+            live.bytes -= log.text.len();
+        }
         if live.finished.insert(run.to_string()) {
             live.finished_order.push_back(run.to_string());
             if live.finished_order.len() > FINISHED_KEPT
@@ -130,6 +147,37 @@ impl Hub {
 mod tests {
     use super::*;
     use cloudtask_shared::RunRecord;
+
+    #[test]
+    fn live_output_is_bounded_in_runs_and_bytes() {
+        let hub = Hub::default();
+        for i in 0..LIVE_RUNS_MAX + 10 {
+            hub.append(&format!("r{i}"), "x");
+        }
+        assert_eq!(hub.live().logs.len(), LIVE_RUNS_MAX);
+        assert_eq!(hub.live().bytes, LIVE_RUNS_MAX);
+        // A run beyond the bound is not buffered, but a follower still gets what follows.
+        let (so_far, mut rx) = hub.follow(&format!("r{}", LIVE_RUNS_MAX + 1));
+        assert_eq!(so_far, "");
+        hub.append(&format!("r{}", LIVE_RUNS_MAX + 1), "late");
+        assert_eq!(rx.try_recv().ok().as_deref(), Some("late"));
+        // Finishing runs gives their bytes back.
+        for i in 0..LIVE_RUNS_MAX + 10 {
+            hub.finish(&format!("r{i}"));
+        }
+        let live = hub.live();
+        assert_eq!((live.logs.len(), live.bytes), (0, 0));
+        drop(live);
+        // Past the byte budget, output still reaches followers but is not kept.
+        let chunk = "y".repeat(LIVE_CAP);
+        let runs = LIVE_BYTES_MAX / LIVE_CAP + 2;
+        for i in 0..runs {
+            hub.append(&format!("big{i}"), &chunk);
+        }
+        assert_eq!(hub.live().bytes, LIVE_BYTES_MAX);
+        let (so_far, _) = hub.follow(&format!("big{}", runs - 1));
+        assert_eq!(so_far, "");
+    }
 
     #[test]
     fn a_storm_of_run_records_does_not_make_task_or_command_subscribers_lag() {

@@ -10,10 +10,16 @@ use cloudtask_agent::AgentConfig;
 use cloudtask_daemon_kit::archive::Limits;
 use cloudtask_daemon_kit::stop_on_signal;
 use cloudtask_shared::DEFAULT_CLUSTER;
+use cloudtask_shared::backoff::Backoff;
 use cloudtask_shared::coord::embedded::EmbeddedEngine;
 use cloudtask_shared::coord::zookeeper::ZkSession;
 use cloudtask_shared::coord::{Connect, Coordination, Sessions};
-use cloudtask_shared::shutdown;
+use cloudtask_shared::shutdown::{self, Shutdown};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::time::Duration;
+use tokio::net::TcpListener;
 
 use crate::allocator::{Allocator, Placements};
 use crate::api::{self, AppState};
@@ -22,6 +28,7 @@ use crate::config::{Config, Mode};
 use crate::hub::Hub;
 use crate::service::Service;
 use crate::service::outbox::{Dispatcher, Kick};
+use crate::service::retention::Retention;
 use crate::store::SharedStore;
 use crate::store::sqlite::SqliteStore;
 
@@ -80,7 +87,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let hub = Hub::default();
     let placements = Placements::default();
 
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
+    let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
@@ -92,6 +99,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         packages_dir: dir.join("packages"),
         max_upload_bytes: cfg.max_upload_bytes,
     };
+    let retention = Retention {
+        store: store.clone(),
+        packages_dir: dir.join("packages"),
+        policy: cfg.retention,
+    };
+    tokio::spawn(retention.run(shutdown.clone()));
     let dispatcher = Dispatcher::open(store.clone(), hub.clone(), format!("center@{addr}"), kick)
         .await
         .context("reading the outbox cursor")?;
@@ -109,13 +122,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         },
         shutdown: shutdown.clone(),
     };
-    let app = api::router(state);
-    let server_shutdown = shutdown.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { server_shutdown.wait().await })
-            .await
-    });
+    let app = api::router(state, cfg.max_requests, cfg.idle_timeout);
+    let server = tokio::spawn(serve(listener, app, cfg.idle_timeout, shutdown.clone()));
 
     let allocator = Allocator {
         sessions,
@@ -135,7 +143,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             agent_file.display()
         );
         shutdown.wait().await;
-        server.await?.context("http server")?;
+        server.await.context("http server")?;
         let _ = dispatcher.await;
         return Ok(());
     };
@@ -165,6 +173,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         stream_idle: std::time::Duration::from_secs(30),
         log_cap: cfg.log_cap_bytes,
         package_limits: Limits::default(),
+        package_cache_max_bytes: cloudtask_agent::DEFAULT_PACKAGE_CACHE_MAX,
     };
     let agent_sessions = Sessions::open(agent_connect, &shutdown).await?;
     let agent = tokio::spawn(cloudtask_agent::run(
@@ -182,9 +191,48 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Err(e) => tracing::error!(error = %e, "agent task failed"),
         Ok(Ok(())) => {}
     }
-    server.await?.context("http server")?;
+    server.await.context("http server")?;
     let _ = dispatcher.await;
     Ok(())
+}
+
+/// Serves `app` until `shutdown`, then lets the requests in flight finish (event streams and
+/// followed logs end on the same signal). A connection that sends no request headers for
+/// `idle` is closed: idle keep-alive connections and clients that trickle their headers alike
+/// (request bodies have their own idle timeout, in [`api::router`]).
+async fn serve(listener: TcpListener, app: axum::Router, idle: Duration, shutdown: Shutdown) {
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(idle);
+    let mut refused = Backoff::new(Duration::from_millis(10), Duration::from_secs(1));
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            () = shutdown.wait() => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => {
+                refused.reset();
+                stream
+            }
+            // Out of file descriptors, most likely: wait a little, then take the next.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot accept a connection");
+                tokio::time::sleep(refused.next_delay()).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    graceful.shutdown().await;
 }
 
 /// Sessions on the in-process engine, labelled for claims.

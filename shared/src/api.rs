@@ -61,6 +61,8 @@ pub enum ErrorCode {
     /// No live node can run the task.
     Unassigned,
     Internal,
+    /// The center is at its limit of requests in flight and sheds this one: retry shortly.
+    Busy,
     /// A code this client does not know yet (a newer center).
     #[serde(other)]
     Unknown,
@@ -82,13 +84,15 @@ impl ErrorCode {
             }
             PayloadTooLarge => 413,
             Internal | Unknown => 500,
+            Busy => 503,
         }
     }
 
     /// The exit code `cloudtaskctl` ends with: 2 invalid input, 3 not found, 4 conflict,
-    /// 5 unauthorized, 6 forbidden, 1 anything else.
+    /// 5 unauthorized, 6 forbidden, 7 a center too busy to answer, 1 anything else.
     pub fn exit_code(self) -> i32 {
         match self.status() {
+            503 => 7,
             400 | 413 => 2,
             404 => 3,
             409 => 4,

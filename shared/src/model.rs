@@ -71,6 +71,13 @@ pub struct TaskSpec {
     /// Whether a start may pass extra arguments (`task start --arg X`): the command's `"$@"`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accepts_args: bool,
+    /// How many finished runs (with their logs) the center keeps of this task; none: the
+    /// center's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_runs: Option<u32>,
+    /// How long the center keeps this task's finished runs; none: the center's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_runs_for_ms: Option<u64>,
 }
 
 /// A declared parameter of a task.
@@ -566,6 +573,15 @@ impl TaskSpec {
         }
         if self.timeout_ms == Some(0) {
             return Err(ValidationError::new("timeout_ms", "must be positive"));
+        }
+        if self.keep_runs == Some(0) {
+            return Err(ValidationError::new(
+                "keep_runs",
+                "must be at least 1 (the last run is what an operator looks at)",
+            ));
+        }
+        if self.keep_runs_for_ms == Some(0) {
+            return Err(ValidationError::new("keep_runs_for_ms", "must be positive"));
         }
         if self.retries > 100 {
             return Err(ValidationError::new("retries", "must be at most 100"));

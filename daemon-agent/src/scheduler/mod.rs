@@ -90,6 +90,8 @@ pub struct AgentConfig {
     /// Bytes of output kept per run (head and tail).
     pub log_cap: usize,
     pub package_limits: Limits,
+    /// The package cache's size bound; least recently used packages go beyond it.
+    pub package_cache_max_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +172,11 @@ pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Re
     let ctx = RunContext {
         node: cfg.name.clone(),
         client: client.clone(),
-        packages: PackageCache::new(cfg.data_dir.join("packages"), cfg.package_limits),
+        packages: PackageCache::new(
+            cfg.data_dir.join("packages"),
+            cfg.package_limits,
+            cfg.package_cache_max_bytes,
+        ),
         writer: SpoolWriter::start(spool.clone()),
         work_dir: cfg.data_dir.join("work"),
         log_cap: cfg.log_cap,

@@ -282,6 +282,7 @@ impl Harness {
                 stream_idle: Duration::from_secs(30),
                 log_cap: 1 << 16,
                 package_limits: Limits::default(),
+                package_cache_max_bytes: crate::DEFAULT_PACKAGE_CACHE_MAX,
             },
             sessions: sessions.clone(),
             clock: Arc::new(clock.clone()),

@@ -9,6 +9,7 @@ mod runs;
 mod tasks;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{Method, StatusCode, header};
@@ -18,6 +19,7 @@ use axum::routing::{get, post};
 use cloudtask_shared::api::{ErrorBody, ErrorCode, ErrorDetail};
 use cloudtask_shared::coord::Sessions;
 use cloudtask_shared::shutdown::Shutdown;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::allocator::Placements;
 use crate::auth::{Principal, Role, Tokens};
@@ -88,7 +90,9 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// JSON bodies other than uploads stay small.
 const MAX_JSON_BODY: usize = 1 << 20;
 
-pub fn router(state: AppState) -> Router {
+/// The API, behind its limits: at most `max_requests` handled at once (the rest shed with
+/// 503 `busy`), and a request body that sends nothing for `idle` is cut.
+pub fn router(state: AppState, max_requests: usize, idle: std::time::Duration) -> Router {
     let api = Router::new()
         .route("/version", get(runs::version))
         .route(
@@ -141,6 +145,19 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .with_state(state)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |_: tower::BoxError| async move {
+                    ApiError::new(
+                        ErrorCode::Busy,
+                        format!("the center is handling {max_requests} requests already; retry shortly"),
+                    )
+                }))
+                .load_shed()
+                // Global: a plain concurrency limit would count each route on its own.
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max_requests))
+                .layer(RequestBodyTimeoutLayer::new(idle)),
+        )
 }
 
 /// Checks the bearer token and what its role may reach; stores the caller for handlers.

@@ -10,10 +10,12 @@
 //! - [`packages`]: receive an upload, make it a task's package.
 //! - [`names`]: clusters and groups.
 //! - [`outbox`]: the dispatcher that delivers committed events, at least once.
+//! - [`retention`]: what the center lets go (old runs and logs, audit rows, packages).
 
 pub mod names;
 pub mod outbox;
 pub mod packages;
+pub mod retention;
 pub mod runs;
 pub mod tasks;
 

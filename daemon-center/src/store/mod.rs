@@ -1,7 +1,8 @@
 //! The center's durable store behind a backend-neutral interface, one trait per concept:
 //! [`TaskStore`] (tasks, their name index, clusters and groups), [`RunStore`] (runs and their
-//! logs, manual starts), [`PackageStore`], [`TokenStore`], [`AuditStore`] and [`OutboxStore`];
-//! migrations are each backend's own business, run by its `open`.
+//! logs, manual starts), [`PackageStore`], [`TokenStore`], [`AuditStore`], [`OutboxStore`] and
+//! [`RetentionStore`] (what may be deleted, in small batches); migrations are each backend's
+//! own business, run by its `open`.
 //!
 //! Every write takes the [`Effects`] that must commit with it — its audit row and the
 //! messages for the outbox — and commits them in the same transaction, so a write is either
@@ -158,7 +159,7 @@ pub trait TaskStore: Send + Sync {
 
 /// Runs and their logs. A run only moves forward (scheduled → running → terminal), a terminal
 /// run never changes, and the first log stored is kept: reports may come twice, late or out
-/// of order.
+/// of order. A report of a run retention deleted, or older than one it deleted, is ignored.
 #[async_trait]
 pub trait RunStore: Send + Sync {
     /// Stores a batch of reports in one transaction; within it, a run's reports reduce to
@@ -213,7 +214,7 @@ pub trait RunStore: Send + Sync {
 /// Uploaded packages, addressed by sha256 (the blobs themselves live beside the store).
 #[async_trait]
 pub trait PackageStore: Send + Sync {
-    /// Records an uploaded blob; a repeat upload of the same bytes changes nothing.
+    /// Records an uploaded blob; a repeat upload of the same bytes only refreshes its age.
     async fn add_package(&self, sha256: &str, size: u64, fx: &Effects) -> Result<()>;
     async fn package_exists(&self, sha256: &str) -> Result<bool>;
     /// A task's packages, newest first.
@@ -255,13 +256,34 @@ pub trait OutboxStore: Send + Sync {
     async fn prune_outbox(&self, live_since: Timestamp, before: Timestamp) -> Result<u64>;
 }
 
+/// Deletes what retention lets go, a bounded batch per call, so that no delete holds the
+/// writer long: the caller loops while a call deleted a full batch.
+#[async_trait]
+pub trait RetentionStore: Send + Sync {
+    /// Deletes, with their logs, up to `limit` finished runs of `task` that fall outside
+    /// its newest `keep` or were scheduled before `before`; active runs always stay. The
+    /// newest instant deleted is remembered, so that a late report of a deleted run (or of an
+    /// older one) is not stored again. Returns how many went.
+    async fn prune_runs(&self, task: &str, keep: u32, before: Timestamp, limit: u32)
+    -> Result<u64>;
+    /// Deletes up to `limit` audit rows written before `before`.
+    async fn prune_audit(&self, before: Timestamp, limit: u32) -> Result<u64>;
+    /// Trims every task's package history to its newest `keep` entries (a task's current
+    /// package is its newest: giving a task a package, even an older one, records it anew).
+    /// Returns how many entries went.
+    async fn trim_package_histories(&self, keep: u32) -> Result<u64>;
+    /// Deletes the rows of up to `limit` packages recorded before `before` that no task's
+    /// history names, and returns their sha256s: the caller removes the blobs.
+    async fn collect_packages(&self, before: Timestamp, limit: u32) -> Result<Vec<String>>;
+}
+
 /// Every concept at once: what `open` returns and the center holds.
 pub trait Store:
-    TaskStore + RunStore + PackageStore + TokenStore + AuditStore + OutboxStore
+    TaskStore + RunStore + PackageStore + TokenStore + AuditStore + OutboxStore + RetentionStore
 {
 }
 
 impl<T> Store for T where
-    T: TaskStore + RunStore + PackageStore + TokenStore + AuditStore + OutboxStore
+    T: TaskStore + RunStore + PackageStore + TokenStore + AuditStore + OutboxStore + RetentionStore
 {
 }

@@ -17,6 +17,11 @@ use jiff::Timestamp;
 
 use super::{AuditEntry, Effects, Error, NameTable, RunFilter, RunWrite, Store};
 
+/// The suite's instants: `secs` after a fixed origin.
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_700_000_000 + secs).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
 macro_rules! store_suite {
     ($open:expr) => {
         $crate::store::suite::store_suite!(@each $open;
@@ -39,7 +44,11 @@ macro_rules! store_suite {
             tokens_read_back,
             the_outbox_delivers_in_commit_order_and_prunes_without_going_back,
             outbox_cursors_are_per_center,
-            the_outbox_keeps_rows_a_live_center_has_not_delivered
+            the_outbox_keeps_rows_a_live_center_has_not_delivered,
+            retention_deletes_finished_runs_past_the_count_or_age_never_active_ones,
+            a_report_of_a_run_retention_deleted_is_not_stored_again,
+            audit_rows_go_by_age,
+            package_histories_trim_to_their_newest_and_unnamed_packages_are_collected
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -76,7 +85,8 @@ pub fn task(name: &str, group: &str) -> Task {
     }
 }
 
-fn run(id: &str, task: &str, status: RunStatus) -> RunRecord {
+/// A run of `task` at the suite's fixed instant, on node `n1`.
+pub fn run(id: &str, task: &str, status: RunStatus) -> RunRecord {
     RunRecord {
         id: id.into(),
         task: task.into(),
@@ -794,4 +804,215 @@ pub async fn the_outbox_keeps_rows_a_live_center_has_not_delivered(store: &dyn S
         "all delivered: all but the newest row go"
     );
     assert_eq!(store.outbox_head().await.unwrap(), seqs[3]);
+}
+
+/// Finished runs `<name>-<i>` of `task`, one a minute from `at(0)`, each with a log.
+async fn finished_runs(store: &dyn Store, task: &Task, n: i64) {
+    let name = &task.spec.name;
+    let runs: Vec<RunRecord> = (0..n)
+        .map(|i| {
+            let mut r = run(&format!("{name}-{i}"), &task.id, RunStatus::Succeeded);
+            r.scheduled_at = at(i * 60);
+            r
+        })
+        .collect();
+    let reports: Vec<_> = runs.iter().map(|r| (r, Some("out"))).collect();
+    store.put_runs(&reports, &none).await.unwrap();
+}
+
+async fn run_ids(store: &dyn Store, task: &str) -> Vec<String> {
+    let f = RunFilter {
+        task: Some(task.into()),
+        limit: 10_000,
+        ..Default::default()
+    };
+    let mut ids: Vec<String> = store
+        .runs(&f)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+pub async fn retention_deletes_finished_runs_past_the_count_or_age_never_active_ones(
+    store: &dyn Store,
+) {
+    let t = task("busy", "g");
+    store
+        .create_task(&t, None, &Effects::default())
+        .await
+        .unwrap();
+    finished_runs(store, &t, 10).await;
+    // An old run still active stays, whatever its age.
+    let mut active = run("busy-active", &t.id, RunStatus::Running);
+    active.scheduled_at = at(-3600);
+    put(store, &active, None).await;
+
+    // Newest 6 kept, in batches of 3: 3, then 1, then nothing.
+    assert_eq!(store.prune_runs(&t.id, 6, at(-1), 3).await.unwrap(), 3);
+    assert_eq!(store.prune_runs(&t.id, 6, at(-1), 3).await.unwrap(), 1);
+    assert_eq!(store.prune_runs(&t.id, 6, at(-1), 3).await.unwrap(), 0);
+    let mut want: Vec<String> = (4..10).map(|i| format!("busy-{i}")).collect();
+    want.push("busy-active".into());
+    want.sort();
+    assert_eq!(run_ids(store, &t.id).await, want);
+    assert_eq!(
+        store.run_log("busy-3").await.unwrap(),
+        None,
+        "logs go with their runs"
+    );
+    assert_eq!(
+        store.run_log("busy-4").await.unwrap().as_deref(),
+        Some("out")
+    );
+    // By age: everything scheduled before minute 8 goes, though the count would keep it.
+    assert_eq!(
+        store.prune_runs(&t.id, 100, at(8 * 60), 100).await.unwrap(),
+        4
+    );
+    assert_eq!(
+        run_ids(store, &t.id).await,
+        ["busy-8", "busy-9", "busy-active"]
+    );
+    // Another task's runs are not touched.
+    let other = task("other", "g");
+    store
+        .create_task(&other, None, &Effects::default())
+        .await
+        .unwrap();
+    finished_runs(store, &other, 2).await;
+    assert_eq!(store.prune_runs(&t.id, 1, at(0), 100).await.unwrap(), 1);
+    assert_eq!(run_ids(store, &other.id).await.len(), 2);
+}
+
+pub async fn a_report_of_a_run_retention_deleted_is_not_stored_again(store: &dyn Store) {
+    let t = task("late", "g");
+    store
+        .create_task(&t, None, &Effects::default())
+        .await
+        .unwrap();
+    finished_runs(store, &t, 5).await;
+    assert_eq!(store.prune_runs(&t.id, 2, at(-1), 100).await.unwrap(), 3);
+    // A spooled report of a deleted run (or of an older instant) arrives late: ignored.
+    let mut late = run("late-1", &t.id, RunStatus::Failed);
+    late.scheduled_at = at(60);
+    let mut older = run("late-old", &t.id, RunStatus::Succeeded);
+    older.scheduled_at = at(-60);
+    let writes = store
+        .put_runs(&[(&late, Some("again")), (&older, None)], &none)
+        .await
+        .unwrap();
+    assert_eq!(writes, [RunWrite::Ignored, RunWrite::Ignored]);
+    assert!(store.run("late-1").await.unwrap().is_none());
+    assert!(store.run_log("late-1").await.unwrap().is_none());
+    // A kept run still moves forward, and a new instant is stored.
+    let mut kept = run("late-4", &t.id, RunStatus::Running);
+    kept.scheduled_at = at(4 * 60);
+    let mut new = run("late-5", &t.id, RunStatus::Running);
+    new.scheduled_at = at(5 * 60);
+    assert_eq!(put(store, &new, None).await, RunWrite::Applied);
+    assert_eq!(run_ids(store, &t.id).await, ["late-3", "late-4", "late-5"]);
+    assert_eq!(
+        put(store, &kept, None).await,
+        RunWrite::Ignored,
+        "finished stays finished"
+    );
+}
+
+pub async fn audit_rows_go_by_age(store: &dyn Store) {
+    for (i, target) in ["old-1", "old-2", "new"].iter().enumerate() {
+        let mut fx = audited("task.create", target);
+        if let Some(a) = fx.audit.as_mut() {
+            a.at = at(if *target == "new" { 3600 } else { i as i64 });
+        }
+        store.commit_effects(&fx).await.unwrap();
+    }
+    assert_eq!(store.prune_audit(at(60), 1).await.unwrap(), 1);
+    assert_eq!(store.prune_audit(at(60), 10).await.unwrap(), 1);
+    assert_eq!(store.prune_audit(at(60), 10).await.unwrap(), 0);
+    let left: Vec<String> = store
+        .audit_log(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.target)
+        .collect();
+    assert_eq!(left, ["new"]);
+}
+
+pub async fn package_histories_trim_to_their_newest_and_unnamed_packages_are_collected(
+    store: &dyn Store,
+) {
+    let mut t = task("pkg", "g");
+    for (i, sha) in ["p1", "p2", "p3"].iter().enumerate() {
+        store
+            .add_package(sha, 1, &Effects::default())
+            .await
+            .unwrap();
+        let info = PackageInfo {
+            sha256: sha.to_string(),
+            file_name: "f.sh".into(),
+            size: 1,
+            uploaded_at: at(i as i64),
+            uploaded_by: "alice".into(),
+        };
+        if i == 0 {
+            store
+                .create_task(&t, Some(&info), &Effects::default())
+                .await
+                .unwrap();
+        } else {
+            t.version += 1;
+            store
+                .update_task(&t, Some(&info), &Effects::default())
+                .await
+                .unwrap();
+        }
+    }
+    store
+        .add_package("loose", 1, &Effects::default())
+        .await
+        .unwrap();
+    assert_eq!(store.trim_package_histories(2).await.unwrap(), 1);
+    let kept: Vec<String> = store
+        .task_packages(&t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.sha256)
+        .collect();
+    assert_eq!(kept, ["p3", "p2"]);
+    // Recorded after `before`: nothing is collected yet.
+    let before = Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    assert!(store.collect_packages(before, 10).await.unwrap().is_empty());
+    let later = Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    let mut gone = store.collect_packages(later, 10).await.unwrap();
+    gone.sort();
+    assert_eq!(gone, ["loose", "p1"]);
+    assert!(store.package_exists("p2").await.unwrap());
+    assert!(!store.package_exists("p1").await.unwrap());
+    // A repeat upload refreshes a package's age, so it is not collected under its uploader.
+    store.delete_task(&t.id, &Effects::default()).await.unwrap();
+    let mid = a_millisecond_later();
+    store
+        .add_package("p2", 1, &Effects::default())
+        .await
+        .unwrap();
+    assert_eq!(store.collect_packages(mid, 10).await.unwrap(), ["p3"]);
+}
+
+/// A timestamp after every write so far (stores keep milliseconds): the clock is read until
+/// its millisecond changes, which takes at most one.
+fn a_millisecond_later() -> Timestamp {
+    let start = Timestamp::now().as_millisecond();
+    loop {
+        let now = Timestamp::now();
+        if now.as_millisecond() > start {
+            return now;
+        }
+        std::hint::spin_loop();
+    }
 }

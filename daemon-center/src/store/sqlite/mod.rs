@@ -8,6 +8,7 @@
 mod audit;
 mod outbox;
 mod packages;
+mod retention;
 mod runs;
 mod tasks;
 mod tokens;
@@ -94,6 +95,11 @@ CREATE INDEX outbox_by_age ON outbox (created_at);
 CREATE TABLE outbox_cursors (center TEXT PRIMARY KEY, seq BIGINT NOT NULL, updated_at BIGINT NOT NULL);
 CREATE INDEX audit_by_age ON audit (at);
 "#,
+    r#"
+CREATE TABLE run_marks (task_id TEXT PRIMARY KEY, pruned_through BIGINT NOT NULL);
+CREATE INDEX packages_by_age ON packages (created_at);
+CREATE INDEX task_packages_by_sha ON task_packages (sha256);
+"#,
 ];
 
 /// Cheap to clone: a connection pool.
@@ -130,6 +136,9 @@ impl SqliteStore {
             // (a report, an edit) outlives a power loss (ARCHITECTURE.md, "Durability").
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
+            // A checkpointed WAL is cut back to this size, so that a burst of reports does
+            // not leave a huge log file behind for good.
+            .pragma("journal_size_limit", (64u64 << 20).to_string())
             .foreign_keys(true);
         // Migrate on a connection of its own, closed before the pool opens: a connection that
         // saw the schema before a migration changed a table's columns could read that table's

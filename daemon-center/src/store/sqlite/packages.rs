@@ -9,9 +9,11 @@ use crate::store::{Effects, PackageStore, Result};
 
 #[async_trait]
 impl PackageStore for SqliteStore {
+    // A repeat upload refreshes the row's age: retention does not collect what was just
+    // uploaded again, before a task names it.
     async fn add_package(&self, sha256: &str, size: u64, fx: &Effects) -> Result<()> {
         let mut w = self.write().await?;
-        sqlx::query("INSERT INTO packages (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING")
+        sqlx::query("INSERT INTO packages (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at")
             .bind(sha256)
             .bind(size as i64)
             .bind(ms(Timestamp::now()))

@@ -9,7 +9,9 @@ use jiff::Timestamp;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
-use super::{SqliteStore, corrupt, json_or_default, json_unless_empty, ms, placeholders, ts};
+use super::{
+    SqliteStore, corrupt, json_or_default, json_unless_empty, ms, placeholders, retention, ts,
+};
 use crate::store::{Effects, EffectsOf, Result, RunFilter, RunStore, RunWrite};
 
 /// The columns every run insert writes, in [`push_run`]'s order.
@@ -130,6 +132,36 @@ async fn upsert_runs(
     Ok(applied)
 }
 
+/// `runs` without the reports retention must not let back in: runs not stored whose
+/// instant is at or before the newest one retention deleted of their task.
+async fn without_pruned<'r>(
+    tx: &mut SqliteConnection,
+    runs: Vec<&'r RunRecord>,
+) -> Result<Vec<&'r RunRecord>> {
+    let mut tasks: Vec<&str> = runs.iter().map(|r| r.task.as_str()).collect();
+    tasks.sort_unstable();
+    tasks.dedup();
+    let marks = retention::marks(tx, &tasks).await?;
+    let old = |r: &RunRecord| {
+        marks
+            .get(&r.task)
+            .is_some_and(|&through| ms(r.scheduled_at) <= through)
+    };
+    let suspects: Vec<&str> = runs
+        .iter()
+        .filter(|r| old(r))
+        .map(|r| r.id.as_str())
+        .collect();
+    if suspects.is_empty() {
+        return Ok(runs);
+    }
+    let stored = retention::stored(tx, &suspects).await?;
+    Ok(runs
+        .into_iter()
+        .filter(|r| !old(r) || stored.contains(&r.id))
+        .collect())
+}
+
 #[async_trait]
 impl RunStore for SqliteStore {
     // A statement costs a round trip to SQLite's worker thread, and one per report made the
@@ -155,10 +187,18 @@ impl RunStore for SqliteStore {
         let mut rows: Vec<usize> = kept.values().copied().collect();
         rows.sort_unstable();
         let runs: Vec<&RunRecord> = rows.iter().map(|&i| reports[i].0).collect();
-        let mut logs: Vec<(&str, &str)> = logs.into_iter().collect();
-        logs.sort_unstable();
 
         let mut w = self.write().await?;
+        let runs = without_pruned(&mut w.tx, runs).await?;
+        let mut logs: Vec<(&str, &str)> = if runs.len() == rows.len() {
+            logs.into_iter().collect()
+        } else {
+            let left: HashSet<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+            logs.into_iter()
+                .filter(|(id, _)| left.contains(id))
+                .collect()
+        };
+        logs.sort_unstable();
         let applied = upsert_runs(&mut w.tx, &runs, &logs).await?;
         let moved: Vec<&RunRecord> = runs
             .iter()

@@ -172,6 +172,7 @@ impl TaskStore for SqliteStore {
             "DELETE FROM runs WHERE task_id = $1",
             "DELETE FROM task_packages WHERE task_id = $1",
             "DELETE FROM start_keys WHERE task_id = $1",
+            "DELETE FROM run_marks WHERE task_id = $1",
         ] {
             sqlx::query(sql).bind(id).execute(&mut *w.tx).await?;
         }

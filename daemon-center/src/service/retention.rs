@@ -1,0 +1,298 @@
+//! Retention: what the center lets go, so that its disk holds a bounded history. Finished
+//! runs with their logs go by count and by age (the center's defaults, or the task's own),
+//! audit rows by age, each task's package history by count, and the package blobs no history
+//! names any more. Each pass deletes in small batches and yields between them, so reports
+//! and API writes never wait long behind it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cloudtask_shared::shutdown::Shutdown;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::store::{self, SharedStore};
+
+/// What the center keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Finished runs kept per task, unless the task says otherwise.
+    pub keep_runs: u32,
+    /// How long finished runs are kept, unless the task says otherwise.
+    pub keep_runs_for: SignedDuration,
+    /// How long audit rows are kept.
+    pub keep_audit_for: SignedDuration,
+    /// Packages kept in each task's history (its current one always among them).
+    pub keep_packages: u32,
+    /// How often a pass runs.
+    pub every: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            keep_runs: 1000,
+            keep_runs_for: SignedDuration::from_hours(30 * 24),
+            keep_audit_for: SignedDuration::from_hours(365 * 24),
+            keep_packages: 10,
+            every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Rows deleted per transaction.
+const BATCH: u32 = 500;
+
+/// A package uploaded this recently is not collected even when no task names it yet: its
+/// uploader is about to create or edit the task that will.
+const UPLOAD_GRACE: SignedDuration = SignedDuration::from_hours(1);
+
+/// What one pass deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub runs: u64,
+    pub audit: u64,
+    pub history: u64,
+    pub packages: u64,
+}
+
+pub struct Retention {
+    pub store: SharedStore,
+    pub packages_dir: PathBuf,
+    pub policy: Policy,
+}
+
+impl Retention {
+    /// A pass every [`Policy::every`] until `shutdown`.
+    pub async fn run(self, shutdown: Shutdown) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.policy.every) => {}
+                () = shutdown.wait() => return,
+            }
+            match self.pass(Timestamp::now()).await {
+                Ok(s) if s == Swept::default() => {}
+                Ok(s) => tracing::info!(
+                    runs = s.runs,
+                    audit = s.audit,
+                    package_history = s.history,
+                    packages = s.packages,
+                    "retention deleted what its policy lets go"
+                ),
+                Err(e) => tracing::warn!(error = %e, "retention pass failed; the next one retries"),
+            }
+        }
+    }
+
+    /// One pass, as of `now`.
+    pub async fn pass(&self, now: Timestamp) -> store::Result<Swept> {
+        let mut swept = Swept::default();
+        for task in self.store.tasks().await? {
+            let keep = task.spec.keep_runs.unwrap_or(self.policy.keep_runs);
+            let age = task
+                .spec
+                .keep_runs_for_ms
+                .map(|ms| SignedDuration::from_millis(i64::try_from(ms).unwrap_or(i64::MAX)))
+                .unwrap_or(self.policy.keep_runs_for);
+            let before = now.checked_sub(age).unwrap_or(Timestamp::MIN);
+            swept.runs += batches(|| self.store.prune_runs(&task.id, keep, before, BATCH)).await?;
+        }
+        let before = now
+            .checked_sub(self.policy.keep_audit_for)
+            .unwrap_or(Timestamp::MIN);
+        swept.audit += batches(|| self.store.prune_audit(before, BATCH)).await?;
+        swept.history += self
+            .store
+            .trim_package_histories(self.policy.keep_packages)
+            .await?;
+        let before = now - UPLOAD_GRACE;
+        loop {
+            let gone = self.store.collect_packages(before, BATCH).await?;
+            for sha in &gone {
+                remove_blob(&self.packages_dir.join(sha), before);
+            }
+            swept.packages += gone.len() as u64;
+            if gone.len() < BATCH as usize {
+                break;
+            }
+        }
+        Ok(swept)
+    }
+}
+
+/// Calls `delete` until it deletes less than a batch, yielding between calls; returns the
+/// total.
+async fn batches<F, Fut>(mut delete: F) -> store::Result<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = store::Result<u64>>,
+{
+    let mut total = 0;
+    loop {
+        let n = delete().await?;
+        total += n;
+        if n < u64::from(BATCH) {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Removes a collected package's blob, unless it was written after `before`: the same bytes
+/// uploaded again a moment ago, whose row is about to be recorded anew.
+fn remove_blob(path: &Path, before: Timestamp) {
+    let fresh = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| Timestamp::try_from(t).ok())
+        .is_some_and(|t| t >= before);
+    if fresh {
+        return;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot remove a collected package")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::suite;
+    use crate::store::{Effects, RunFilter};
+    use cloudtask_shared::api::PackageInfo;
+    use cloudtask_shared::{PackageRef, RunRecord, RunStatus, Task};
+    use std::sync::Arc;
+
+    fn none(_: &[&RunRecord]) -> Effects {
+        Effects::default()
+    }
+
+    /// `n` finished runs of `task`, one a minute, the last one a minute before `end`.
+    async fn finished(store: &SharedStore, task: &Task, n: i64, end: Timestamp) {
+        let runs: Vec<RunRecord> = (0..n)
+            .map(|i| {
+                let mut r = suite::run(&format!("{}-{i}", task.id), &task.id, RunStatus::Succeeded);
+                r.scheduled_at = end - SignedDuration::from_mins(n - i);
+                r
+            })
+            .collect();
+        let reports: Vec<_> = runs.iter().map(|r| (r, Some("output"))).collect();
+        store.put_runs(&reports, &none).await.unwrap();
+    }
+
+    async fn count(store: &SharedStore, task: &str) -> usize {
+        let f = RunFilter {
+            task: Some(task.into()),
+            limit: 100_000,
+            ..Default::default()
+        };
+        store.runs(&f).await.unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn a_pass_keeps_the_default_count_the_tasks_own_and_age_and_collects_packages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = Arc::new(SqliteStore::open(&dir.path().join("db")).await.unwrap());
+        let packages_dir = dir.path().join("packages");
+        std::fs::create_dir_all(&packages_dir).unwrap();
+        let now = Timestamp::now();
+        let plain = suite::task("plain", "g");
+        let mut own = suite::task("own", "g");
+        own.spec.keep_runs = Some(3);
+        let mut young = suite::task("young", "g");
+        young.spec.keep_runs_for_ms = Some(10 * 60 * 1000);
+        for t in [&plain, &own, &young] {
+            store
+                .create_task(t, None, &Effects::default())
+                .await
+                .unwrap();
+            finished(&store, t, 1200, now).await;
+        }
+        // Two blobs: one a task's history names, one nobody names.
+        for sha in ["aa", "bb"] {
+            std::fs::write(packages_dir.join(sha), sha).unwrap();
+            store
+                .add_package(sha, 2, &Effects::default())
+                .await
+                .unwrap();
+        }
+        let mut named = suite::task("named", "g");
+        named.spec.package = Some(PackageRef {
+            sha256: "aa".into(),
+            file_name: "a.sh".into(),
+            size: 2,
+        });
+        let info = PackageInfo {
+            sha256: "aa".into(),
+            file_name: "a.sh".into(),
+            size: 2,
+            uploaded_at: now,
+            uploaded_by: "t".into(),
+        };
+        store
+            .create_task(&named, Some(&info), &Effects::default())
+            .await
+            .unwrap();
+
+        let retention = Retention {
+            store: store.clone(),
+            packages_dir: packages_dir.clone(),
+            policy: Policy::default(),
+        };
+        // Right now: counts apply, the young task's ten minutes hold ten runs, and the
+        // unnamed package is still within its upload grace.
+        let swept = retention.pass(now).await.unwrap();
+        assert_eq!(count(&store, &plain.id).await, 1000);
+        assert_eq!(count(&store, &own.id).await, 3);
+        assert_eq!(count(&store, &young.id).await, 10);
+        assert_eq!(swept.runs, 200 + 1197 + 1190);
+        assert_eq!(swept.packages, 0);
+        assert!(packages_dir.join("bb").exists());
+        // The newest runs stay, with their logs; the deleted ones' logs are gone.
+        assert!(
+            store
+                .run(&format!("{}-1199", own.id))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .run(&format!("{}-1196", own.id))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .run_log(&format!("{}-0", plain.id))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            store
+                .run_log(&format!("{}-1199", plain.id))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("output")
+        );
+        // Two hours on: the young task's runs have aged out, and the unnamed package goes,
+        // row and blob; the named one stays.
+        let later = now + SignedDuration::from_hours(2);
+        let swept = retention.pass(later).await.unwrap();
+        assert_eq!(count(&store, &young.id).await, 0);
+        assert_eq!((swept.runs, swept.packages), (10, 1));
+        assert!(packages_dir.join("aa").exists());
+        assert!(!packages_dir.join("bb").exists());
+        assert!(store.package_exists("aa").await.unwrap());
+        assert!(!store.package_exists("bb").await.unwrap());
+        // Nothing more to do.
+        assert_eq!(retention.pass(later).await.unwrap(), Swept::default());
+    }
+}

@@ -1,0 +1,188 @@
+//! Retention's deletes: finished runs with their logs, old audit rows, package history and
+//! the packages nobody's history names. Each call deletes one bounded batch.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use cloudtask_shared::RunStatus;
+use jiff::Timestamp;
+use sqlx::{AssertSqlSafe, SqliteConnection};
+
+use super::runs::ROWS_PER_STATEMENT;
+use super::{SqliteStore, ms, placeholders};
+use crate::store::{Result, RetentionStore};
+
+/// The ranks of finished runs (everything not [`RunStatus::ACTIVE`]), for `status_rank IN`.
+fn finished_ranks() -> Vec<i64> {
+    let mut ranks: Vec<i64> = RunStatus::ALL
+        .iter()
+        .filter(|s| !RunStatus::ACTIVE.contains(s))
+        .map(|s| i64::from(s.rank()))
+        .collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    ranks
+}
+
+/// The newest instant retention deleted of each of these tasks, if any.
+pub(super) async fn marks(
+    tx: &mut SqliteConnection,
+    tasks: &[&str],
+) -> Result<HashMap<String, i64>> {
+    let mut out = HashMap::new();
+    for chunk in tasks.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT task_id, pruned_through FROM run_marks WHERE task_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        // Only placeholders went into `sql`; values are bound.
+        let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql));
+        for t in chunk {
+            q = q.bind(*t);
+        }
+        out.extend(q.fetch_all(&mut *tx).await?);
+    }
+    Ok(out)
+}
+
+/// Which of these run ids are stored.
+pub(super) async fn stored(tx: &mut SqliteConnection, ids: &[&str]) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT id FROM runs WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        // Only placeholders went into `sql`; values are bound.
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        out.extend(q.fetch_all(&mut *tx).await?);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl RetentionStore for SqliteStore {
+    async fn prune_runs(
+        &self,
+        task: &str,
+        keep: u32,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<u64> {
+        let ranks = finished_ranks();
+        let n = ranks.len();
+        // The finished runs past the newest `keep`, and the older ones before `before`
+        // (both served by `runs_by_task`); read before taking the writer, which is held
+        // only when there is something to delete.
+        let sql = format!(
+            "SELECT id, scheduled_at FROM (
+                 SELECT id, scheduled_at FROM runs WHERE task_id = $1 AND status_rank IN ({r})
+                 ORDER BY scheduled_at DESC, attempt DESC LIMIT -1 OFFSET ${keep}
+             )
+             UNION
+             SELECT id, scheduled_at FROM runs WHERE task_id = $1 AND status_rank IN ({r}) AND scheduled_at < ${before}
+             LIMIT ${limit}",
+            r = placeholders(2, n),
+            keep = n + 2,
+            before = n + 3,
+            limit = n + 4,
+        );
+        // Only placeholders went into `sql`; values are bound.
+        let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql)).bind(task);
+        for r in &ranks {
+            q = q.bind(*r);
+        }
+        let doomed = q
+            .bind(i64::from(keep))
+            .bind(ms(before))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let Some(through) = doomed.iter().map(|(_, at)| *at).max() else {
+            return Ok(0);
+        };
+        let ids: Vec<&str> = doomed.iter().map(|(id, _)| id.as_str()).collect();
+        let mut w = self.write().await?;
+        let mut deleted = 0;
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let list = placeholders(1, chunk.len());
+            for sql in [
+                format!("DELETE FROM run_logs WHERE run_id IN ({list})"),
+                format!("DELETE FROM start_keys WHERE run_id IN ({list})"),
+            ] {
+                // Only placeholders went into `sql`; values are bound.
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *w.tx).await?;
+            }
+            // Finished when read, finished now: a finished run never becomes active again.
+            let sql = format!("DELETE FROM runs WHERE id IN ({list})");
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            deleted += q.execute(&mut *w.tx).await?.rows_affected();
+        }
+        sqlx::query(
+            "INSERT INTO run_marks (task_id, pruned_through) VALUES ($1, $2)
+             ON CONFLICT (task_id) DO UPDATE SET pruned_through = MAX(run_marks.pruned_through, excluded.pruned_through)",
+        )
+        .bind(task)
+        .bind(through)
+        .execute(&mut *w.tx)
+        .await?;
+        w.tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn prune_audit(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        let mut w = self.write().await?;
+        let r = sqlx::query(
+            "DELETE FROM audit WHERE rowid IN (SELECT rowid FROM audit WHERE at < $1 ORDER BY at LIMIT $2)",
+        )
+        .bind(ms(before))
+        .bind(i64::from(limit))
+        .execute(&mut *w.tx)
+        .await?;
+        w.tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn trim_package_histories(&self, keep: u32) -> Result<u64> {
+        let mut w = self.write().await?;
+        let r = sqlx::query(
+            "DELETE FROM task_packages WHERE rowid IN (
+                 SELECT rowid FROM (
+                     SELECT rowid, ROW_NUMBER() OVER (PARTITION BY task_id ORDER BY uploaded_at DESC, rowid DESC) AS n
+                     FROM task_packages
+                 ) WHERE n > $1
+             )",
+        )
+        .bind(i64::from(keep))
+        .execute(&mut *w.tx)
+        .await?;
+        w.tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn collect_packages(&self, before: Timestamp, limit: u32) -> Result<Vec<String>> {
+        let mut w = self.write().await?;
+        let gone: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM packages WHERE sha256 IN (
+                 SELECT sha256 FROM packages WHERE created_at < $1
+                 AND sha256 NOT IN (SELECT sha256 FROM task_packages) LIMIT $2
+             ) RETURNING sha256",
+        )
+        .bind(ms(before))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *w.tx)
+        .await?;
+        w.tx.commit().await?;
+        Ok(gone)
+    }
+}

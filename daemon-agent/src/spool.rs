@@ -393,25 +393,76 @@ type Ack = Option<oneshot::Sender<()>>;
 
 /// Gathers reports from many runs into batch files: whatever arrives while one batch is
 /// being written goes into the next. Cheap to clone.
+///
+/// When the disk refuses a batch (full, most likely), the reports are not dropped: they are
+/// sent to the center directly, and count as kept (acknowledged) once it has stored them.
+/// While the center cannot take them either, they wait in memory (up to
+/// [`STRANDED_MAX`]) and both ways are tried again.
 #[derive(Debug, Clone)]
 pub struct SpoolWriter {
     tx: mpsc::Sender<(RunReport, Ack)>,
 }
 
+/// Reports held in memory while neither the disk nor the center takes them; beyond it the
+/// oldest are dropped, with an error (their runs stay in the ledger, reported `lost` later).
+pub const STRANDED_MAX: usize = 20_000;
+
 impl SpoolWriter {
-    /// Starts the writer task over `spool`.
-    pub fn start(spool: std::sync::Arc<Spool>) -> SpoolWriter {
+    /// Starts the writer task over `spool`; `client` is the way out when the disk refuses.
+    pub fn start(spool: std::sync::Arc<Spool>, client: CenterClient) -> SpoolWriter {
         let (tx, mut rx) = mpsc::channel::<(RunReport, Ack)>(8192);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                let (reports, acks): (Vec<RunReport>, Vec<Ack>) = batch.drain(..).unzip();
-                if let Err(e) = spool.push(&reports).await {
-                    tracing::error!(error = %e, reports = reports.len(), "cannot spool run reports");
-                    continue; // no ack: the ledger keeps these runs, a restart reports them lost
+            let mut stranded: Vec<(RunReport, Ack)> = Vec::new();
+            let mut retry = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+            let mut refused_total: u64 = 0;
+            loop {
+                let open = if stranded.is_empty() {
+                    rx.recv_many(&mut batch, BATCH).await > 0
+                } else {
+                    tokio::select! {
+                        n = rx.recv_many(&mut batch, BATCH) => n > 0,
+                        () = tokio::time::sleep(retry.next_delay()) => true,
+                    }
+                };
+                if !open && stranded.is_empty() {
+                    return;
                 }
-                for ack in acks.into_iter().flatten() {
-                    let _ = ack.send(());
+                let mut pending = std::mem::take(&mut stranded);
+                pending.append(&mut batch);
+                let (reports, acks): (Vec<RunReport>, Vec<Ack>) = pending.into_iter().unzip();
+                let kept = match spool.push(&reports).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        refused_total += reports.len() as u64;
+                        tracing::error!(error = %e, reports = reports.len(), refused_total, "cannot spool run reports (disk full?): sending them to the center directly");
+                        match client.report(&reports).await {
+                            Ok(()) => true,
+                            Err(e) => {
+                                tracing::error!(error = %e, reports = reports.len(), "the center cannot take them either: held in memory, retrying");
+                                false
+                            }
+                        }
+                    }
+                };
+                if kept {
+                    retry.reset();
+                    for ack in acks.into_iter().flatten() {
+                        let _ = ack.send(());
+                    }
+                    continue;
+                }
+                stranded = reports.into_iter().zip(acks).collect();
+                if stranded.len() > STRANDED_MAX {
+                    let dropped = stranded.len() - STRANDED_MAX;
+                    stranded.drain(..dropped);
+                    tracing::error!(
+                        dropped,
+                        "run reports dropped: neither the disk nor the center takes them"
+                    );
+                }
+                if !open {
+                    return; // shutting down: what the ledger holds is reported `lost` later
                 }
             }
         });
@@ -527,7 +578,7 @@ mod tests {
     async fn writer_batches_and_acks() {
         let dir = tempfile::tempdir().unwrap();
         let spool = std::sync::Arc::new(Spool::open(dir.path().to_path_buf()).await.unwrap());
-        let w = SpoolWriter::start(spool.clone());
+        let w = SpoolWriter::start(spool.clone(), CenterClient::new("http://127.0.0.1:1", "t"));
         for i in 0..10 {
             w.send(RunReport {
                 run: rec(&format!("r{i}")),

@@ -63,6 +63,8 @@ pub enum ErrorCode {
     Internal,
     /// The center is at its limit of requests in flight and sheds this one: retry shortly.
     Busy,
+    /// The center's disk is full: nothing was stored.
+    StorageFull,
     /// A code this client does not know yet (a newer center).
     #[serde(other)]
     Unknown,
@@ -85,6 +87,7 @@ impl ErrorCode {
             PayloadTooLarge => 413,
             Internal | Unknown => 500,
             Busy => 503,
+            StorageFull => 507,
         }
     }
 

@@ -166,7 +166,11 @@ impl<E: Executor> Scheduler<E> {
         let entry = match self.executor.ledger_add(&runs).await {
             Ok(e) => e,
             Err(e) => {
-                tracing::error!(error = %e, runs = runs.len(), "cannot write the run ledger; not launching");
+                // What is not recorded is not launched: a crash could not tell it ran. The
+                // instant is recorded `failed` with the reason (the report reaches the center
+                // directly when the disk refuses it too).
+                self.not_launched += runs.len() as u64;
+                tracing::error!(error = %e, runs = runs.len(), not_launched_total = self.not_launched, "cannot write the run ledger (disk full?); not launching");
                 for run in runs {
                     self.active.remove(&run.id);
                     let why = format!("agent could not record the launch: {e}");

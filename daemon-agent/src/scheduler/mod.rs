@@ -177,7 +177,7 @@ pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Re
             cfg.package_limits,
             cfg.package_cache_max_bytes,
         ),
-        writer: SpoolWriter::start(spool.clone()),
+        writer: SpoolWriter::start(spool.clone(), client.clone()),
         work_dir: cfg.data_dir.join("work"),
         log_cap: cfg.log_cap,
         live: runner::start_output_forwarder(client.clone()),
@@ -230,6 +230,9 @@ struct Scheduler<E: Executor> {
     waiting: VecDeque<Launch>,
     /// Runs whose process side is under way.
     started: usize,
+    /// Runs not launched because their launch could not be recorded (a full disk), since
+    /// start: said in every such error line.
+    not_launched: u64,
     /// Cursors from disk, used when a task is first installed after a restart.
     saved_cursors: BTreeMap<String, Timestamp>,
     /// Tasks whose current spec could not be fetched yet.
@@ -303,6 +306,7 @@ impl<E: Executor> Scheduler<E> {
             retries: BTreeMap::new(),
             waiting: VecDeque::new(),
             started: 0,
+            not_launched: 0,
             saved_cursors,
             stale: HashSet::new(),
             done_tx,

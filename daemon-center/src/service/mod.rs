@@ -62,6 +62,27 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The center's disk is full: nothing was written (a reporting agent keeps its reports
+    /// and sends them again).
+    pub fn storage_full() -> Error {
+        Self::new(
+            ErrorCode::StorageFull,
+            "the center's disk is full: nothing was stored; free space in its data dir and retry",
+        )
+    }
+
+    /// A file-system failure: a full disk gets its own code, anything else is internal.
+    pub fn io(e: std::io::Error) -> Error {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            tracing::error!(error = %e, "the center's disk is full");
+            Self::storage_full()
+        } else {
+            Self::internal(e)
+        }
+    }
+}
+
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.message)
@@ -76,6 +97,10 @@ impl From<store::Error> for Error {
             store::Error::NameTaken(m) => Error::new(ErrorCode::NameTaken, m),
             store::Error::StaleVersion(m) => Error::new(ErrorCode::StaleVersion, m),
             store::Error::InUse(m) => Error::new(ErrorCode::GroupNotEmpty, m),
+            store::Error::Full(m) => {
+                tracing::error!(error = %m, "the store's disk is full: writes are refused until space is freed");
+                Error::storage_full()
+            }
             other => Error::internal(other),
         }
     }

@@ -45,7 +45,7 @@ impl Service {
         }
         tokio::fs::create_dir_all(&self.packages_dir)
             .await
-            .map_err(Error::internal)?;
+            .map_err(Error::io)?;
         let tmp = self.packages_dir.join(format!(".upload-{}", new_id()?));
         let checked = match stream_to(&tmp, body, limit).await {
             Ok((sha, size)) => inspect(&tmp, file_name).await.map(|()| (sha, size)),
@@ -68,7 +68,7 @@ impl Service {
         })
         .await
         .map_err(Error::internal)?
-        .map_err(Error::internal)?;
+        .map_err(Error::io)?;
         let fx = Self::effects(who, "package.upload", &sha256, file_name, vec![]);
         self.store.add_package(&sha256, size, &fx).await?;
         Ok(PackageRef {
@@ -122,9 +122,7 @@ where
     B: AsRef<[u8]>,
     E: std::fmt::Display,
 {
-    let mut file = tokio::fs::File::create(path)
-        .await
-        .map_err(Error::internal)?;
+    let mut file = tokio::fs::File::create(path).await.map_err(Error::io)?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     while let Some(chunk) = body.next().await {
@@ -143,9 +141,9 @@ where
             ));
         }
         hasher.update(chunk);
-        file.write_all(chunk).await.map_err(Error::internal)?;
+        file.write_all(chunk).await.map_err(Error::io)?;
     }
-    file.sync_all().await.map_err(Error::internal)?;
+    file.sync_all().await.map_err(Error::io)?;
     Ok((hex::encode(hasher.finalize()), size))
 }
 

@@ -28,6 +28,9 @@ use jiff::Timestamp;
 pub enum Error {
     #[error("store: {0}")]
     Backend(String),
+    /// The disk under the store is full: the write was not made.
+    #[error("store: the disk is full ({0})")]
+    Full(String),
     #[error("store holds data it cannot read ({what}): {message}")]
     Corrupt { what: String, message: String },
     /// A task, group or cluster name that is taken.
@@ -260,8 +263,9 @@ pub trait OutboxStore: Send + Sync {
 /// writer long: the caller loops while a call deleted a full batch.
 #[async_trait]
 pub trait RetentionStore: Send + Sync {
-    /// Deletes, with their logs, up to `limit` finished runs of `task` that fall outside
-    /// its newest `keep` or were scheduled before `before`; active runs always stay. The
+    /// Deletes, with their logs, up to `limit` finished runs of `task` (oldest first) that
+    /// fall outside its newest `keep` (runs of the `keep`-th newest instant all stay) or were
+    /// scheduled before `before`; active runs always stay. The
     /// newest instant deleted is remembered, so that a late report of a deleted run (or of an
     /// older one) is not stored again. Returns how many went.
     async fn prune_runs(&self, task: &str, keep: u32, before: Timestamp, limit: u32)

@@ -9,6 +9,7 @@ mod cluster;
 mod console;
 mod ctl;
 mod durability;
+mod full_disk;
 mod limits;
 mod reaping;
 mod restart;

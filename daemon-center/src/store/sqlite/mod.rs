@@ -28,7 +28,17 @@ use super::{Effects, Error, Result};
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Backend(e.to_string())
+        // SQLITE_FULL (13, and its extended codes): SQLite maps a write's ENOSPC to it.
+        let full = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|c| c & 0xff == 13);
+        if full {
+            Error::Full(e.to_string())
+        } else {
+            Error::Backend(e.to_string())
+        }
     }
 }
 
@@ -281,6 +291,10 @@ mod tests {
             "EXPLAIN QUERY PLAN SELECT * FROM runs WHERE status_rank IN (0, 1)",
             "EXPLAIN QUERY PLAN SELECT * FROM runs WHERE status_rank IN (0, 1) AND node = 'n'",
             "EXPLAIN QUERY PLAN SELECT seq, events FROM outbox WHERE seq > 5 ORDER BY seq LIMIT 500",
+            // Retention, per task, every minute: a month of one-second runs made a scan of a
+            // task's history per batch fall behind the inserts.
+            "EXPLAIN QUERY PLAN SELECT scheduled_at FROM runs WHERE task_id = 't' AND status_rank IN (2, 3) ORDER BY scheduled_at DESC LIMIT 1 OFFSET 999",
+            "EXPLAIN QUERY PLAN SELECT id, scheduled_at FROM runs WHERE task_id = 't' AND status_rank IN (2, 3) AND scheduled_at < 5 ORDER BY scheduled_at LIMIT 500",
         ] {
             let plan: Vec<(i64, i64, i64, String)> =
                 sqlx::query_as(sql).fetch_all(&store.pool).await.unwrap();

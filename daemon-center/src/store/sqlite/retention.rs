@@ -74,21 +74,32 @@ impl RetentionStore for SqliteStore {
     ) -> Result<u64> {
         let ranks = finished_ranks();
         let n = ranks.len();
-        // The finished runs past the newest `keep`, and the older ones before `before`
-        // (both served by `runs_by_task`); read before taking the writer, which is held
-        // only when there is something to delete.
+        let finished = placeholders(2, n);
+        // The instant of the `keep`-th newest finished run: everything finished before it is
+        // past the count. A walk of `keep` index entries (`runs_by_task`), never of the
+        // task's whole history.
         let sql = format!(
-            "SELECT id, scheduled_at FROM (
-                 SELECT id, scheduled_at FROM runs WHERE task_id = $1 AND status_rank IN ({r})
-                 ORDER BY scheduled_at DESC, attempt DESC LIMIT -1 OFFSET ${keep}
-             )
-             UNION
-             SELECT id, scheduled_at FROM runs WHERE task_id = $1 AND status_rank IN ({r}) AND scheduled_at < ${before}
-             LIMIT ${limit}",
-            r = placeholders(2, n),
-            keep = n + 2,
-            before = n + 3,
-            limit = n + 4,
+            "SELECT scheduled_at FROM runs WHERE task_id = $1 AND status_rank IN ({finished})
+             ORDER BY scheduled_at DESC LIMIT 1 OFFSET ${}",
+            n + 2
+        );
+        // Only placeholders went into `sql`; values are bound.
+        let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(task);
+        for r in &ranks {
+            q = q.bind(*r);
+        }
+        let kept_from: Option<i64> = q
+            .bind(i64::from(keep.saturating_sub(1)))
+            .fetch_optional(&self.pool)
+            .await?;
+        let cut = kept_from.map_or(ms(before), |at| at.max(ms(before)));
+        // The oldest finished runs before the cut, one batch (an index range from the oldest);
+        // read before taking the writer, which is held only when there is something to delete.
+        let sql = format!(
+            "SELECT id, scheduled_at FROM runs WHERE task_id = $1 AND status_rank IN ({finished})
+             AND scheduled_at < ${} ORDER BY scheduled_at LIMIT ${}",
+            n + 2,
+            n + 3
         );
         // Only placeholders went into `sql`; values are bound.
         let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql)).bind(task);
@@ -96,8 +107,7 @@ impl RetentionStore for SqliteStore {
             q = q.bind(*r);
         }
         let doomed = q
-            .bind(i64::from(keep))
-            .bind(ms(before))
+            .bind(cut)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;

@@ -99,6 +99,7 @@ fn host_name() -> Option<String> {
 }
 
 fn main() -> anyhow::Result<()> {
+    cloudtask_daemon_kit::limit_malloc_arenas();
     let args = Args::parse();
     init_logging();
     let name = args

@@ -13,6 +13,7 @@ mod store;
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
+    cloudtask_daemon_kit::limit_malloc_arenas();
     let args = config::Args::parse();
     cloudtask_daemon_kit::init_logging();
     let cfg = config::Config::load(args)?;

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use cloudtask_shared::api::Event;
-use cloudtask_shared::coord::{Assignment, Change, Coordination, Sessions};
+use cloudtask_shared::coord::{Assignment, Change, Coordination, Error as CoordError, Sessions};
 use cloudtask_shared::ring::{Ring, TaskSlot, place};
 use cloudtask_shared::shutdown::Shutdown;
 use cloudtask_shared::{RunRecord, RunStatus, Task};
@@ -211,6 +211,7 @@ impl Allocator {
         let mut leading = false;
         let mut book = Bookkeeping::default();
         loop {
+            let mut expired = false;
             if self.shared_store {
                 match self.store.tasks_fingerprint().await {
                     Ok(f) if Some(f) != fingerprint => {
@@ -249,11 +250,30 @@ impl Allocator {
                             self.observe(coord.as_ref(), ix).await
                         };
                         if let Err(e) = round {
+                            expired = matches!(
+                                e.downcast_ref::<CoordError>(),
+                                Some(CoordError::SessionExpired)
+                            );
                             tracing::warn!(error = %e, leads, "allocation round failed; retrying");
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "leader campaign failed"),
+                Err(e) => {
+                    expired = matches!(e, CoordError::SessionExpired);
+                    tracing::warn!(error = %e, "leader campaign failed");
+                }
+            }
+            // An operation said the session is gone, whether or not its `SessionLost` change
+            // reached this loop (a lagged change stream drops it): open a new one now, or the
+            // center would stay on a dead session for good.
+            if expired {
+                leading = false;
+                book = Bookkeeping::default();
+                if !self.renew_session(&mut coord, &shutdown).await {
+                    return;
+                }
+                changes = coord.changes();
+                continue;
             }
             // Sleep until something that can move a task happens.
             loop {
@@ -264,18 +284,13 @@ impl Allocator {
                         Ok(Change::Assignment { .. }) if !leading => break,
                         Ok(Change::Assignment { .. }) => {}
                         Ok(Change::SessionLost) | Err(broadcast::error::RecvError::Closed) => {
-                            tracing::warn!("coordination session lost; not allocating until a new one is open");
                             leading = false;
                             book = Bookkeeping::default();
-                            self.placements.leading.store(false, std::sync::atomic::Ordering::Relaxed);
-                            match self.sessions.renew(&coord, &shutdown).await {
-                                Ok(c) => {
-                                    coord = c;
-                                    changes = coord.changes();
-                                    break;
-                                }
-                                Err(_) => return,
+                            if !self.renew_session(&mut coord, &shutdown).await {
+                                return;
                             }
+                            changes = coord.changes();
+                            break;
                         }
                     },
                     e = events.recv() => match e {
@@ -310,6 +325,21 @@ impl Allocator {
     }
 
     /// Mirrors the assignments the leader wrote into [`Placements`].
+    /// The session ended: stop leading and open a new one (false when the center stops).
+    async fn renew_session(&self, coord: &mut Arc<dyn Coordination>, shutdown: &Shutdown) -> bool {
+        tracing::warn!("coordination session lost; not allocating until a new one is open");
+        self.placements
+            .leading
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        match self.sessions.renew(coord, shutdown).await {
+            Ok(c) => {
+                *coord = c;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     async fn observe(&self, coord: &dyn Coordination, tasks: &Index) -> anyhow::Result<()> {
         let mut on: HashMap<String, String> = HashMap::new();
         for cluster in coord.clusters().await? {

@@ -340,6 +340,46 @@ mod tests {
     }
 
     #[test]
+    fn retention_and_limits_come_from_file_and_flags_and_bad_values_are_named() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("center.toml");
+        std::fs::write(
+            &file,
+            "keep_runs = 50\nkeep_runs_for = \"7d\"\nmax_requests = 8\n",
+        )
+        .unwrap();
+        let load = |extra: &[&str]| {
+            let mut argv = vec!["cloudtask-center", "--standalone", "--config"];
+            argv.push(file.to_str().unwrap());
+            argv.extend_from_slice(extra);
+            super::Config::load(super::Args::try_parse_from(argv).unwrap())
+        };
+        let cfg = load(&["--keep-audit-for", "90d", "--idle-timeout", "5s"]).unwrap();
+        assert_eq!(cfg.retention.keep_runs, 50);
+        assert_eq!(
+            cfg.retention.keep_runs_for,
+            jiff::SignedDuration::from_hours(7 * 24)
+        );
+        assert_eq!(
+            cfg.retention.keep_audit_for,
+            jiff::SignedDuration::from_hours(90 * 24)
+        );
+        assert_eq!(cfg.retention.keep_packages, 10, "the default");
+        assert_eq!((cfg.max_requests, cfg.idle_timeout.as_secs()), (8, 5));
+        for (flag, value, named) in [
+            ("--keep-runs", "0", "--keep-runs 0"),
+            ("--keep-packages", "0", "--keep-packages 0"),
+            ("--max-requests", "0", "--max-requests 0"),
+            ("--keep-runs-for", "a while", "--keep-runs-for \"a while\""),
+            ("--retention-every", "0s", "must be positive"),
+        ] {
+            let err = load(&[flag, value]).unwrap_err().to_string();
+            assert!(err.contains(named), "{flag} {value}: {err}");
+        }
+    }
+
+    #[test]
     fn config_file_keys_are_checked() {
         let err = toml::from_str::<super::FileConfig>("listen = \"127.0.0.1:1\"\nlisen = 1\n")
             .unwrap_err();

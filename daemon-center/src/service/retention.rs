@@ -105,17 +105,40 @@ impl Retention {
             .trim_package_histories(self.policy.keep_packages)
             .await?;
         let before = now - UPLOAD_GRACE;
-        loop {
+        swept.packages += batches(|| async {
             let gone = self.store.collect_packages(before, BATCH).await?;
             for sha in &gone {
                 remove_blob(&self.packages_dir.join(sha), before);
             }
-            swept.packages += gone.len() as u64;
-            if gone.len() < BATCH as usize {
-                break;
+            Ok(gone.len() as u64)
+        })
+        .await?;
+        swept.packages += self.remove_orphan_blobs(before).await?;
+        Ok(swept)
+    }
+
+    /// Removes blobs no package row names, older than `before`: a crash between a collected
+    /// row's commit and its file's removal leaves one. (Younger ones may be uploads whose row
+    /// is about to commit.)
+    async fn remove_orphan_blobs(&self, before: Timestamp) -> store::Result<u64> {
+        let Ok(entries) = std::fs::read_dir(&self.packages_dir) else {
+            return Ok(0); // no packages yet
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_blob = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if !is_blob || self.store.package_exists(&name).await? {
+                continue;
+            }
+            if remove_blob(&entry.path(), before) {
+                removed += 1;
             }
         }
-        Ok(swept)
+        if removed > 0 {
+            tracing::info!(removed, "package blobs no row named removed");
+        }
+        Ok(removed)
     }
 }
 
@@ -137,22 +160,23 @@ where
     }
 }
 
-/// Removes a collected package's blob, unless it was written after `before`: the same bytes
-/// uploaded again a moment ago, whose row is about to be recorded anew.
-fn remove_blob(path: &Path, before: Timestamp) {
+/// Removes a package's blob unless it was written after `before` (the same bytes uploaded
+/// again a moment ago, whose row is about to be recorded anew); true when it went.
+fn remove_blob(path: &Path, before: Timestamp) -> bool {
     let fresh = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| Timestamp::try_from(t).ok())
         .is_some_and(|t| t >= before);
     if fresh {
-        return;
+        return false;
     }
     match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => {
-            tracing::warn!(file = %path.display(), error = %e, "cannot remove a collected package")
+            tracing::warn!(file = %path.display(), error = %e, "cannot remove a package blob");
+            false
         }
     }
 }
@@ -212,6 +236,20 @@ mod tests {
                 .unwrap();
             finished(&store, t, 1200, now).await;
         }
+        // A blob whose row a crash left collected but whose file stayed, and one being
+        // uploaded right now (its row not committed yet): the first goes, the second stays.
+        let orphan = packages_dir.join("a".repeat(64));
+        let uploading = packages_dir.join("b".repeat(64));
+        for (blob, age) in [(&orphan, 7200), (&uploading, 0)] {
+            std::fs::write(blob, "blob").unwrap();
+            let t = std::time::SystemTime::now() - Duration::from_secs(age);
+            std::fs::File::options()
+                .write(true)
+                .open(blob)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
         // Two blobs: one a task's history names, one nobody names.
         for sha in ["aa", "bb"] {
             std::fs::write(packages_dir.join(sha), sha).unwrap();
@@ -250,7 +288,9 @@ mod tests {
         assert_eq!(count(&store, &own.id).await, 3);
         assert_eq!(count(&store, &young.id).await, 10);
         assert_eq!(swept.runs, 200 + 1197 + 1190);
-        assert_eq!(swept.packages, 0);
+        assert_eq!(swept.packages, 1, "the orphaned blob");
+        assert!(!orphan.exists());
+        assert!(uploading.exists(), "an upload in flight is left alone");
         assert!(packages_dir.join("bb").exists());
         // The newest runs stay, with their logs; the deleted ones' logs are gone.
         assert!(
@@ -287,7 +327,11 @@ mod tests {
         let later = now + SignedDuration::from_hours(2);
         let swept = retention.pass(later).await.unwrap();
         assert_eq!(count(&store, &young.id).await, 0);
-        assert_eq!((swept.runs, swept.packages), (10, 1));
+        assert_eq!(
+            (swept.runs, swept.packages),
+            (10, 2),
+            "bb, and the upload that never got its row"
+        );
         assert!(packages_dir.join("aa").exists());
         assert!(!packages_dir.join("bb").exists());
         assert!(store.package_exists("aa").await.unwrap());

@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use cloudtask_e2e::Center;
 use cloudtask_e2e::bench::env_or;
-use cloudtask_shared::{RunRecord, RunStatus, Trigger};
+use cloudtask_shared::api::TaskView;
+use cloudtask_shared::{RunRecord, RunStatus, Trigger, run_id};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::Method;
 use serde_json::json;
@@ -43,28 +44,21 @@ async fn main() {
     let task = c
         .create_task(json!({"name": "every-second", "command": "echo tick"}))
         .await;
-    let id = task["id"].as_str().unwrap().to_string();
+    let task: TaskView = serde_json::from_value(task).unwrap();
+    let task = task.task;
     let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
     let agent = agent.trim();
     let runs = days * 86_400;
     let start = Timestamp::now() - SignedDuration::from_hours(24 * days);
     let record = |i: i64| {
         let at = start + SignedDuration::from_secs(i);
+        let id = run_id(&task.id, at, 1, Trigger::Schedule);
         RunRecord {
-            id: format!("{id}-{}-1", at.as_millisecond()),
-            task: id.clone(),
-            task_name: "every-second".into(),
-            scheduled_at: at,
+            status: RunStatus::Succeeded,
             started_at: Some(at),
             finished_at: Some(at + SignedDuration::from_millis(3)),
-            status: RunStatus::Succeeded,
             exit_code: Some(0),
-            node: "node-1".into(),
-            attempt: 1,
-            trigger: Trigger::Schedule,
-            message: None,
-            params: Default::default(),
-            args: Vec::new(),
+            ..RunRecord::scheduled(&task, id, at, "node-1", 1, Trigger::Schedule)
         }
     };
     let log = format!("{} tick\n", start);

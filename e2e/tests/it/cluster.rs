@@ -566,10 +566,15 @@ async fn readiness_becomes(c: &Cluster, want: StatusCode) -> serde_json::Value {
         if status == want {
             return body;
         }
-        assert!(
-            Instant::now() < deadline,
-            "/ready still answers {status} {body}, not {want}"
-        );
+        if Instant::now() >= deadline {
+            let log =
+                std::fs::read_to_string(c.center().dir.join("center.log")).unwrap_or_default();
+            let readiness: Vec<&str> = log.lines().filter(|l| l.contains("readiness")).collect();
+            panic!(
+                "/ready still answers {status} {body}, not {want}; the center's readiness lines:\n{}",
+                readiness[readiness.len().saturating_sub(5)..].join("\n")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -52,11 +52,16 @@ impl Drop for Tmpfs {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
+/// Whether this process may mount tmpfs (root); says so when not.
+fn can_mount() -> bool {
+    let root = Command::new("id")
         .arg("-u")
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+    }
+    root
 }
 
 /// No (task, instant) ran twice.
@@ -74,8 +79,7 @@ fn assert_no_duplicates(runs: &[cloudtask_shared::RunRecord]) {
 
 #[tokio::test]
 async fn an_agent_with_a_full_disk_launches_nothing_it_cannot_record_and_says_so() {
-    if !is_root() {
-        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+    if !can_mount() {
         return;
     }
     let temp = tempfile::tempdir().unwrap();
@@ -134,8 +138,7 @@ async fn an_agent_with_a_full_disk_launches_nothing_it_cannot_record_and_says_so
 
 #[tokio::test]
 async fn a_center_with_a_full_disk_refuses_writes_and_reports_wait_in_the_spool() {
-    if !is_root() {
-        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+    if !can_mount() {
         return;
     }
     let temp = tempfile::tempdir().unwrap();

@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use cloudtask_e2e::Center;
-use cloudtask_shared::{RunRecord, RunStatus, Trigger};
+use cloudtask_shared::api::TaskView;
+use cloudtask_shared::{RunRecord, RunStatus, Trigger, run_id};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -16,23 +17,13 @@ use serde_json::json;
 /// A `running` record of `task` on `node` that no process backs, stored through the agents' API.
 async fn phantom_run(c: &Center, task: &str, node: &str) -> String {
     let (_, t) = c.api(Method::GET, &format!("/tasks/{task}"), None).await;
-    let id = t["id"].as_str().unwrap().to_string();
+    let t: TaskView = serde_json::from_value(t).unwrap();
     let at = Timestamp::now() - SignedDuration::from_secs(60);
+    let id = run_id(&t.task.id, at, 1, Trigger::Schedule);
     let run = RunRecord {
-        id: format!("{id}-{}-1", at.as_millisecond()),
-        task: id,
-        task_name: task.to_string(),
-        scheduled_at: at,
-        started_at: Some(at),
-        finished_at: None,
         status: RunStatus::Running,
-        exit_code: None,
-        node: node.to_string(),
-        attempt: 1,
-        trigger: Trigger::Schedule,
-        message: None,
-        params: Default::default(),
-        args: Vec::new(),
+        started_at: Some(at),
+        ..RunRecord::scheduled(&t.task, id, at, node, 1, Trigger::Schedule)
     };
     let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
     let (status, body) = c

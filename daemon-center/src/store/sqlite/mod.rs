@@ -263,6 +263,46 @@ fn corrupt(what: &str, message: impl ToString) -> Error {
     }
 }
 
+/// The distinct ranks of the statuses `active` picks ([`RunStatus::ACTIVE`] or the rest), for
+/// `status_rank IN (…)`: the filter the run indexes serve (one on `status` would scan).
+fn ranks(active: bool) -> Vec<i64> {
+    let mut ranks: Vec<i64> = cloudtask_shared::RunStatus::ALL
+        .iter()
+        .filter(|s| cloudtask_shared::RunStatus::ACTIVE.contains(s) == active)
+        .map(|s| i64::from(s.rank()))
+        .collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    ranks
+}
+
+/// The rows of `select … WHERE column IN (ids)`, in statements of [`runs::ROWS_PER_STATEMENT`]
+/// ids each (SQLite bounds the variables of one statement).
+async fn select_in<T>(
+    conn: &mut SqliteConnection,
+    select: &str,
+    column: &str,
+    ids: &[&str],
+) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+{
+    let mut out = Vec::new();
+    for chunk in ids.chunks(runs::ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "{select} WHERE {column} IN ({})",
+            placeholders(1, chunk.len())
+        );
+        // Only fixed fragments and placeholders went into `sql`; values are bound.
+        let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
 /// `$first, $first+1, …` for `n` values: placeholders built from counts, never from input.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)

@@ -4,63 +4,32 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use cloudtask_shared::RunStatus;
 use jiff::Timestamp;
 use sqlx::{AssertSqlSafe, SqliteConnection};
 
 use super::runs::ROWS_PER_STATEMENT;
-use super::{SqliteStore, ms, placeholders};
+use super::{SqliteStore, ms, placeholders, ranks, select_in};
 use crate::store::{Result, RetentionStore};
-
-/// The ranks of finished runs (everything not [`RunStatus::ACTIVE`]), for `status_rank IN`.
-fn finished_ranks() -> Vec<i64> {
-    let mut ranks: Vec<i64> = RunStatus::ALL
-        .iter()
-        .filter(|s| !RunStatus::ACTIVE.contains(s))
-        .map(|s| i64::from(s.rank()))
-        .collect();
-    ranks.sort_unstable();
-    ranks.dedup();
-    ranks
-}
 
 /// The newest instant retention deleted of each of these tasks, if any.
 pub(super) async fn marks(
     tx: &mut SqliteConnection,
     tasks: &[&str],
 ) -> Result<HashMap<String, i64>> {
-    let mut out = HashMap::new();
-    for chunk in tasks.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT task_id, pruned_through FROM run_marks WHERE task_id IN ({})",
-            placeholders(1, chunk.len())
-        );
-        // Only placeholders went into `sql`; values are bound.
-        let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql));
-        for t in chunk {
-            q = q.bind(*t);
-        }
-        out.extend(q.fetch_all(&mut *tx).await?);
-    }
-    Ok(out)
+    let rows: Vec<(String, i64)> = select_in(
+        tx,
+        "SELECT task_id, pruned_through FROM run_marks",
+        "task_id",
+        tasks,
+    )
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Which of these run ids are stored.
 pub(super) async fn stored(tx: &mut SqliteConnection, ids: &[&str]) -> Result<HashSet<String>> {
-    let mut out = HashSet::new();
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT id FROM runs WHERE id IN ({})",
-            placeholders(1, chunk.len())
-        );
-        // Only placeholders went into `sql`; values are bound.
-        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        out.extend(q.fetch_all(&mut *tx).await?);
-    }
-    Ok(out)
+    let rows: Vec<(String,)> = select_in(tx, "SELECT id FROM runs", "id", ids).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 #[async_trait]
@@ -72,7 +41,7 @@ impl RetentionStore for SqliteStore {
         before: Timestamp,
         limit: u32,
     ) -> Result<u64> {
-        let ranks = finished_ranks();
+        let ranks = ranks(false);
         let n = ranks.len();
         let finished = placeholders(2, n);
         // The instant of the `keep`-th newest finished run: everything finished before it is

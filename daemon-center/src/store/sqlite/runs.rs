@@ -10,7 +10,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
 use super::{
-    SqliteStore, corrupt, json_or_default, json_unless_empty, ms, placeholders, retention, ts,
+    SqliteStore, corrupt, json_or_default, json_unless_empty, ms, placeholders, ranks, retention,
+    ts,
 };
 use crate::store::{Effects, EffectsOf, Result, RunFilter, RunStore, RunWrite};
 
@@ -64,22 +65,11 @@ fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
     })
 }
 
-/// The ranks of [`RunStatus::ACTIVE`], for `status_rank IN (…)`: the filter the
-/// `runs_by_status` index serves (a filter on `status` itself would scan every run).
-fn active_ranks() -> Vec<i64> {
-    let mut ranks: Vec<i64> = RunStatus::ACTIVE
-        .iter()
-        .map(|s| i64::from(s.rank()))
-        .collect();
-    ranks.dedup();
-    ranks
-}
-
 async fn fetch_active(
     conn: &mut SqliteConnection,
     column: Option<(&str, &str)>,
 ) -> Result<Vec<RunRecord>> {
-    let ranks = active_ranks();
+    let ranks = ranks(true);
     let mut sql = format!(
         "SELECT * FROM runs WHERE status_rank IN ({})",
         placeholders(1, ranks.len())

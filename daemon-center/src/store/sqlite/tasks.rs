@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
-use super::{SqliteStore, corrupt, ms, placeholders, ts};
+use super::{SqliteStore, corrupt, ms, select_in, ts};
 use crate::store::{Effects, Error, NameTable, Result, TaskStore};
 
 /// Table and column names come from here, never from input.
@@ -222,19 +222,9 @@ impl TaskStore for SqliteStore {
     }
 
     async fn existing_tasks(&self, ids: &[&str]) -> Result<HashSet<String>> {
-        let mut out = HashSet::new();
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "SELECT id FROM tasks WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            out.extend(q.fetch_all(&self.pool).await?);
-        }
-        Ok(out)
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<(String,)> = select_in(&mut conn, "SELECT id FROM tasks", "id", ids).await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     async fn tasks_fingerprint(&self) -> Result<(i64, i64, i64)> {

@@ -35,6 +35,8 @@ pub struct Launch {
     pub timeout: Option<Duration>,
     pub kill_grace: Duration,
     pub log_cap: usize,
+    /// The run fence that watches the process group while it lives, when the agent runs one.
+    pub fence: Option<crate::fence::Fence>,
 }
 
 /// Where live output goes: the run's id and the agent's output forwarder.
@@ -108,6 +110,8 @@ fn command(launch: &Launch) -> CommandWrap {
 pub struct Held {
     launch: Launch,
     child: Box<dyn ChildWrapper>,
+    /// The fence's watch on the process group, from spawn to exit.
+    watched: Option<crate::fence::Watched>,
     /// The write end of the gate (a plain file: releasing is one small write, never blocked).
     #[cfg(unix)]
     gate: Option<std::fs::File>,
@@ -139,9 +143,15 @@ pub fn hold(launch: Launch) -> Result<Held, String> {
         Some(Err(e)) => return Err(format!("the run's process has no usable stdin: {e}")),
         None => None,
     };
+    let watched = launch
+        .fence
+        .as_ref()
+        .zip(child.id())
+        .map(|(f, pid)| f.watch(pid));
     Ok(Held {
         launch,
         child,
+        watched,
         #[cfg(unix)]
         gate,
         released_at: None,
@@ -272,7 +282,10 @@ pub async fn execute(
         }
     };
     let Held {
-        launch, mut child, ..
+        launch,
+        mut child,
+        watched,
+        ..
     } = held;
     let mut pipes = Pipes {
         out: child.stdout().take(),
@@ -343,8 +356,20 @@ pub async fn execute(
             "[cloudtask: output still open 2s after exit; rest dropped]",
         ));
     }
+    let fenced = match (&killing, &waited, &watched) {
+        (None, Ok(st), Some(w)) if killed_by_sigkill(st) => w.was_fenced().await,
+        _ => false,
+    };
+    drop(watched);
     let finished_at = Timestamp::now();
     let (status, exit_code, message) = match (killing, waited) {
+        // `killed`, not `lost`: it is what happened, and it replaces the `lost` the center
+        // declared when the node's session expired (the retry was made then).
+        _ if fenced => (
+            RunStatus::Killed,
+            None,
+            Some("killed by the node's run fence: the agent sent no beat for its lease (frozen, hung or dead), so the center may already have retried this attempt elsewhere".to_string()),
+        ),
         (Some((status, message, _)), Ok(st)) => (status, st.code(), Some(message)),
         (Some((status, message, _)), Err(_)) => (status, None, Some(message)),
         (None, Ok(st)) if st.success() => (RunStatus::Succeeded, Some(0), None),
@@ -369,6 +394,20 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Whether the process died of SIGKILL (which the agent did not send: it was not killing it).
+fn killed_by_sigkill(st: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        st.signal() == Some(SIGKILL)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = st;
+        false
     }
 }
 
@@ -434,6 +473,7 @@ mod tests {
             timeout: None,
             kill_grace: Duration::from_millis(500),
             log_cap: 64 * 1024,
+            fence: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! - [`plan`]: pure planning of due instants (on time, catch-up, missed).
 //! - [`runner`]: one run end to end — package, process, live output, spooled report.
 //! - [`exec`]: the process group, timeout, stop and exit status.
+//! - [`fence`]: the keeper process that kills runs when the agent freezes or dies.
 //! - [`output`]: capped, timestamped output capture.
 //! - [`package`]: package download, verification and the cache (unpacking is `cloudtask-daemon-kit`'s).
 //! - [`spool`]: reports on disk until the center acknowledges them.
@@ -15,6 +16,7 @@
 
 pub mod client;
 pub mod exec;
+pub mod fence;
 pub mod output;
 pub mod package;
 pub mod plan;

@@ -100,6 +100,9 @@ fn host_name() -> Option<String> {
 
 fn main() -> anyhow::Result<()> {
     cloudtask_daemon_kit::limit_malloc_arenas();
+    if let Some(code) = cloudtask_agent::fence::keeper_entry() {
+        std::process::exit(code);
+    }
     let args = Args::parse();
     init_logging();
     let name = args
@@ -138,6 +141,8 @@ fn main() -> anyhow::Result<()> {
         log_cap: args.log_cap_bytes,
         package_limits: Limits::default(),
         package_cache_max_bytes: args.package_cache_max_bytes,
+        // Half the session: runs die before the session can expire and the center retry them.
+        fence_lease: Some(zk.session_timeout / 2),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

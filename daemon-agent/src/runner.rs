@@ -12,12 +12,15 @@ use tokio::sync::{mpsc, watch};
 
 use crate::client::CenterClient;
 use crate::exec::{self, Held, Launch, Start, StopRequest};
+use crate::fence::Fence;
 use crate::package::{Lease, PackageCache};
 use crate::spool::SpoolWriter;
 
 /// What every run of this agent shares.
 #[derive(Debug, Clone)]
 pub struct RunContext {
+    /// Kills this agent's runs when it stops beating (none in tests that run no keeper).
+    pub fence: Option<Fence>,
     pub node: String,
     pub client: CenterClient,
     pub packages: PackageCache,
@@ -134,6 +137,7 @@ async fn launch_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<La
         timeout: task.spec.timeout_ms.map(Duration::from_millis),
         kill_grace: Duration::from_millis(task.spec.kill_grace_ms),
         log_cap: ctx.log_cap,
+        fence: ctx.fence.clone(),
     })
 }
 

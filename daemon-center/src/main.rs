@@ -14,6 +14,10 @@ use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     cloudtask_daemon_kit::limit_malloc_arenas();
+    // The standalone agent's run fence is this binary started again as its keeper.
+    if let Some(code) = cloudtask_agent::fence::keeper_entry() {
+        std::process::exit(code);
+    }
     let args = config::Args::parse();
     cloudtask_daemon_kit::init_logging();
     let cfg = config::Config::load(args)?;

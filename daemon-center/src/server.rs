@@ -174,6 +174,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         log_cap: cfg.log_cap_bytes,
         package_limits: Limits::default(),
         package_cache_max_bytes: cloudtask_agent::DEFAULT_PACKAGE_CACHE_MAX,
+        // One process: nothing retries its runs elsewhere while it is frozen, but the keeper
+        // still kills them when the center dies (its restart reports them lost).
+        fence_lease: Some(std::time::Duration::from_secs(10)),
     };
     let agent_sessions = Sessions::open(agent_connect, &shutdown).await?;
     let agent = tokio::spawn(cloudtask_agent::run(

@@ -46,6 +46,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::client::CenterClient;
 use crate::exec::StopRequest;
+use crate::fence::Fence;
 use crate::package::PackageCache;
 use crate::runner::{self, RunContext};
 use crate::spool::{Ledger, Spool, SpoolWriter};
@@ -92,6 +93,9 @@ pub struct AgentConfig {
     pub package_limits: Limits,
     /// The package cache's size bound; least recently used packages go beyond it.
     pub package_cache_max_bytes: u64,
+    /// The run fence's lease ([`crate::fence`]): runs die when the agent sends no beat for
+    /// this long. Shorter than the coordination session's timeout; `None` runs no keeper.
+    pub fence_lease: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +107,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Coord(#[from] coord::Error),
+    #[error(transparent)]
+    Fence(#[from] crate::fence::Error),
 }
 
 /// A task this node owns. Parsed schedules are not kept: a parsed cron expression holds KiBs,
@@ -169,7 +175,9 @@ pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Re
         event_tx,
         shutdown.clone(),
     ));
+    let fence = cfg.fence_lease.map(Fence::start).transpose()?;
     let ctx = RunContext {
+        fence,
         node: cfg.name.clone(),
         client: client.clone(),
         packages: PackageCache::new(

@@ -283,6 +283,7 @@ impl Harness {
                 log_cap: 1 << 16,
                 package_limits: Limits::default(),
                 package_cache_max_bytes: crate::DEFAULT_PACKAGE_CACHE_MAX,
+                fence_lease: None,
             },
             sessions: sessions.clone(),
             clock: Arc::new(clock.clone()),

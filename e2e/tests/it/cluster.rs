@@ -624,17 +624,18 @@ fn normalize(instant: &str) -> String {
         .unwrap_or_else(|_| instant.to_string())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_run_lost_with_its_node_is_retried_once_on_the_new_owner() {
-    let mut c = Cluster::start(&["a1", "a2"]).await;
+/// Creates task `name` (never scheduled, one retry) running `command`, starts it by hand and
+/// waits until it runs: the task id, the running attempt, and the other of nodes a1 and a2.
+async fn one_running_run(
+    c: &Cluster,
+    name: &str,
+    command: String,
+) -> (String, RunRecord, &'static str) {
     let body = c
         .center()
         .create_task(json!({
-            "name": "slow",
-            "command": format!(
-                "echo \"$CLOUDTASK_RUN_ID $CLOUDTASK_ATTEMPT $CLOUDTASK_NODE\" >> {}; sleep 600",
-                c.executions.display()
-            ),
+            "name": name,
+            "command": command,
             "schedules": ["0 0 0 1 1 *"],
             "retries": 1,
         }))
@@ -653,6 +654,17 @@ async fn a_run_lost_with_its_node_is_retried_once_on_the_new_owner() {
         .await;
     let first = runs[0].clone();
     let survivor = if first.node == "a1" { "a2" } else { "a1" };
+    (id, first, survivor)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_lost_with_its_node_is_retried_once_on_the_new_owner() {
+    let mut c = Cluster::start(&["a1", "a2"]).await;
+    let command = format!(
+        "echo \"$CLOUDTASK_RUN_ID $CLOUDTASK_ATTEMPT $CLOUDTASK_NODE\" >> {}; sleep 600",
+        c.executions.display()
+    );
+    let (id, first, survivor) = one_running_run(&c, "slow", command).await;
     c.agent(&first.node).kill9();
 
     let runs = c
@@ -673,6 +685,101 @@ async fn a_run_lost_with_its_node_is_retried_once_on_the_new_owner() {
     assert_eq!(runs.len(), 2, "one lost run and one retry: {runs:#?}");
     let lines = std::fs::read_to_string(&c.executions).unwrap();
     assert_eq!(lines.lines().count(), 2, "executions: {lines}");
+    // The dead agent's fence keeper killed the first attempt when the agent died.
+    assert!(
+        cloudtask_e2e::processes_with_env("CLOUDTASK_RUN_ID", &first.id).is_empty(),
+        "the first attempt outlived its agent"
+    );
+    cloudtask_e2e::kill_orphaned_runs(&id);
+}
+
+/// Lines of a run that says it is alive every 50 ms: `start ATTEMPT NS` once, then
+/// `alive ATTEMPT NS`, nanoseconds by the machine's clock.
+fn heartbeat_command(file: &Path) -> String {
+    let f = file.display();
+    format!(
+        "echo \"start $CLOUDTASK_ATTEMPT $(date +%s%N)\" >> {f}; \
+         while :; do echo \"alive $CLOUDTASK_ATTEMPT $(date +%s%N)\" >> {f}; sleep 0.05; done"
+    )
+}
+
+/// (kind, attempt, ns) of each line [`heartbeat_command`] wrote.
+fn heartbeats(file: &Path) -> Vec<(String, u32, u128)> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut p = l.split_whitespace();
+            Some((
+                p.next()?.to_string(),
+                p.next()?.parse().ok()?,
+                p.next()?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_nodes_run_is_fenced_before_its_retry_starts_and_its_report_wins() {
+    let mut c = Cluster::start(&["a1", "a2"]).await;
+    let beats = c.dir.path().join("heartbeats");
+    let (id, first, survivor) = one_running_run(&c, "long", heartbeat_command(&beats)).await;
+    c.agent(&first.node).signal("STOP");
+
+    c.center()
+        .wait_runs(&id, Duration::from_secs(30), "the retry running", |r| {
+            r.iter()
+                .any(|r| r.attempt == 2 && r.status == RunStatus::Running && r.node == survivor)
+        })
+        .await;
+    // The retry's own clock says when it started; the first attempt said nothing after it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let second_start = loop {
+        if let Some((_, _, at)) = heartbeats(&beats)
+            .into_iter()
+            .find(|(kind, attempt, _)| kind == "start" && *attempt == 2)
+        {
+            break at;
+        }
+        assert!(Instant::now() < deadline, "attempt 2 never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let overlap: Vec<_> = heartbeats(&beats)
+        .into_iter()
+        .filter(|(_, attempt, at)| *attempt == 1 && *at >= second_start)
+        .collect();
+    assert!(
+        overlap.is_empty(),
+        "attempt 1 still alive after attempt 2 started: {overlap:?}"
+    );
+    assert!(
+        cloudtask_e2e::processes_with_env("CLOUDTASK_RUN_ID", &first.id).is_empty(),
+        "the frozen node's attempt is still alive"
+    );
+    assert!(
+        c.agent(&first.node)
+            .log()
+            .contains("sent no beat for its lease"),
+        "the keeper did not say why it killed:\n{}",
+        c.logs()
+    );
+
+    // The node wakes: its own report of the attempt (`killed` by the fence, with the reason)
+    // replaces the `lost` the center declared, and nothing else changes.
+    c.agent(&first.node).signal("CONT");
+    let runs = c
+        .center()
+        .wait_runs(&id, Duration::from_secs(60), "the node's own report", |r| {
+            r.iter().any(|r| {
+                r.id == first.id
+                    && r.status == RunStatus::Killed
+                    && r.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("run fence"))
+            })
+        })
+        .await;
+    assert_eq!(runs.len(), 2, "one fenced attempt and one retry: {runs:#?}");
     cloudtask_e2e::kill_orphaned_runs(&id);
 }
 

@@ -121,18 +121,41 @@ pub struct SqliteStore {
     writes: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// A write in progress: the writer lock and the transaction, committed together.
+/// A write in progress: the writer lock and a connection inside `BEGIN IMMEDIATE`, committed
+/// together.
+///
+/// A write that does not commit (an error, a dropped future) closes its connection rather
+/// than handing it back: after an error such as `SQLITE_FULL`, SQLite may or may not have
+/// rolled the transaction back itself, and a connection whose state is in doubt must not
+/// serve the next write (one that kept its transaction open held the write lock, and every
+/// later write answered "database is locked").
 struct Write<'a> {
     _lock: tokio::sync::MutexGuard<'a, ()>,
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    open: bool,
 }
 
 impl Write<'_> {
     /// Writes `fx` (audit row, outbox row) into this transaction and commits.
     async fn commit(mut self, fx: &Effects) -> Result<()> {
         write_effects(&mut self.tx, fx).await?;
-        self.tx.commit().await?;
+        self.finish().await
+    }
+
+    /// Commits what was written, with no effects of its own.
+    async fn finish(mut self) -> Result<()> {
+        sqlx::query("COMMIT").execute(&mut *self.tx).await?;
+        self.open = false;
         Ok(())
+    }
+}
+
+impl Drop for Write<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Closing the connection rolls back whatever it still had open.
+            self.tx.close_on_drop();
+        }
     }
 }
 
@@ -177,8 +200,14 @@ impl SqliteStore {
 
     async fn write(&self) -> Result<Write<'_>> {
         let lock = self.writes.lock().await;
-        let tx = self.pool.begin().await?;
-        Ok(Write { _lock: lock, tx })
+        let tx = self.pool.acquire().await?;
+        let mut w = Write {
+            _lock: lock,
+            tx,
+            open: true,
+        };
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *w.tx).await?;
+        Ok(w)
     }
 }
 

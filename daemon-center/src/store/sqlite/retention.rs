@@ -115,7 +115,7 @@ impl RetentionStore for SqliteStore {
         .bind(through)
         .execute(&mut *w.tx)
         .await?;
-        w.tx.commit().await?;
+        w.finish().await?;
         Ok(deleted)
     }
 
@@ -128,7 +128,7 @@ impl RetentionStore for SqliteStore {
         .bind(i64::from(limit))
         .execute(&mut *w.tx)
         .await?;
-        w.tx.commit().await?;
+        w.finish().await?;
         Ok(r.rows_affected())
     }
 
@@ -145,7 +145,7 @@ impl RetentionStore for SqliteStore {
         .bind(i64::from(keep))
         .execute(&mut *w.tx)
         .await?;
-        w.tx.commit().await?;
+        w.finish().await?;
         Ok(r.rows_affected())
     }
 
@@ -161,7 +161,7 @@ impl RetentionStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&mut *w.tx)
         .await?;
-        w.tx.commit().await?;
+        w.finish().await?;
         Ok(gone)
     }
 }

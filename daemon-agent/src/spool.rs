@@ -544,6 +544,7 @@ mod tests {
             message: None,
             params: Default::default(),
             args: Vec::new(),
+            not_before: None,
         }
     }
 

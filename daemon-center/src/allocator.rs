@@ -377,7 +377,9 @@ impl Allocator {
         clusters.sort();
         clusters.dedup();
         let mut placed: HashMap<String, Option<String>> = HashMap::new();
-        let mut lost = Vec::new();
+        // Nodes that left this round: their runs are marked once the new placement is known,
+        // so that the retries they earn are requested from their tasks' new nodes.
+        let mut departed: Vec<(String, String)> = Vec::new();
         for cluster in clusters {
             let members = coord.members(&cluster).await?;
             live.extend(members.iter().map(|m| m.name.clone()));
@@ -393,7 +395,7 @@ impl Allocator {
                         .write_assignment(&cluster, &gone, &Assignment::default())
                         .await?;
                     tracing::info!(%cluster, node = %gone, "node left; its tasks move");
-                    lost.extend(self.service.node_lost(&cluster, &gone).await?);
+                    departed.push((cluster.clone(), gone));
                 }
             }
             let ring =
@@ -452,6 +454,11 @@ impl Allocator {
                 }
             }
         }
+        let node_of = |t: &str| placed.get(t).cloned().flatten();
+        let mut lost = Vec::new();
+        for (cluster, node) in departed {
+            lost.extend(self.service.node_lost(&cluster, &node, &node_of).await?);
+        }
         // Resumable node-loss bookkeeping: runs still active on a node that is no member were
         // left by a leader that died between emptying the node's assignment and marking them
         // (or were requested for a node that then went): they are lost now, once this leader
@@ -470,18 +477,19 @@ impl Allocator {
             }
             for (node, cluster) in gone {
                 tracing::warn!(%cluster, %node, "runs left active on a node that is gone; marking them lost");
-                lost.extend(self.service.node_lost(&cluster, &node).await?);
+                self.service.node_lost(&cluster, &node, &node_of).await?;
             }
         }
-        for run in lost {
-            if let Some(Some(node)) = placed.get(&run.task) {
-                self.service.retry_lost(run, node).await?;
-            }
-        }
-        // Run requests not taken yet go out again (a missed broadcast, a failed claim).
+        // Run requests not taken yet go out again (a missed broadcast, a failed claim); a
+        // retry waiting for its backoff is not late yet.
+        let now = jiff::Timestamp::now();
         let waiting: Vec<&RunRecord> = active
             .iter()
-            .filter(|r| r.status == RunStatus::Scheduled && live.contains(&r.node))
+            .filter(|r| {
+                r.status == RunStatus::Scheduled
+                    && live.contains(&r.node)
+                    && r.not_before.is_none_or(|nb| nb <= now)
+            })
             .collect();
         let due = book.due(&waiting, std::time::Instant::now());
         if !due.is_empty() {

@@ -128,6 +128,7 @@ impl Tokens {
                 detail: format!("role {role_name}, written to {}", file.display()),
             }),
             events: vec![],
+            requests: vec![],
         };
         store.add_token(&h, name, role_name, &fx).await?;
         self.insert(

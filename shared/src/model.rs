@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::schedule::{Schedule, ScheduleSet};
@@ -304,6 +304,9 @@ pub struct RunRecord {
     /// Extra arguments of a manual start: the command's `"$@"`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// A requested run (a retry after its backoff) is not started before this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Timestamp>,
 }
 
 impl RunRecord {
@@ -332,6 +335,7 @@ impl RunRecord {
             message: None,
             params: BTreeMap::new(),
             args: Vec::new(),
+            not_before: None,
         }
     }
 
@@ -349,8 +353,51 @@ impl RunRecord {
             attempt,
             trigger: Trigger::Retry,
             message,
+            not_before: None,
             ..self.clone()
         }
+    }
+
+    /// The retry this finished attempt earns under `spec`, requested from `node`, if any:
+    /// - `failed` or `timed_out` with retries left: after `retry_backoff` doubled per attempt
+    ///   already made (capped at 2^20 ×), counted from when it finished;
+    /// - `lost` with retries left: at once (its node went, or forgot it);
+    /// - `lost` before it ever started (a request no node took before its node went): at
+    ///   once, without using up a retry, up to [`MAX_ATTEMPTS`];
+    /// - nothing else (succeeded, killed, skipped, missed), and nothing of a paused task.
+    ///
+    /// The retry's id is deterministic ([`attempt_id`]), so whoever asks for it — the report's
+    /// center, a leader after a node loss, both — asks for the same run.
+    pub fn retry(&self, spec: &TaskSpec, node: &str) -> Option<RunRecord> {
+        if spec.paused || self.attempt >= MAX_ATTEMPTS {
+            return None;
+        }
+        let within_budget = self.attempt <= spec.retries;
+        let delay_ms = match self.status {
+            RunStatus::Failed | RunStatus::TimedOut if within_budget => {
+                let factor = 1u64 << self.attempt.saturating_sub(1).min(20);
+                spec.retry_backoff_ms
+                    .saturating_mul(factor)
+                    .min(i64::MAX as u64) as i64
+            }
+            RunStatus::Lost if within_budget || self.started_at.is_none() => 0,
+            _ => return None,
+        };
+        let why = match self.status {
+            RunStatus::Lost if self.started_at.is_none() => {
+                format!("request {} was never taken before its node went", self.id)
+            }
+            status => format!("retry of {} ({status})", self.id),
+        };
+        let mut next = self.next_attempt(node, Some(why));
+        if delay_ms > 0 {
+            let from = self.finished_at.unwrap_or(self.scheduled_at);
+            next.not_before = Some(
+                from.checked_add(SignedDuration::from_millis(delay_ms))
+                    .unwrap_or(Timestamp::MAX),
+            );
+        }
+        Some(next)
     }
 
     /// This run ended as `status` at `at`, for `why`: a run that never started (skipped,
@@ -377,6 +424,10 @@ pub fn run_id(task_id: &str, scheduled_at: Timestamp, attempt: u32, trigger: Tri
 pub fn manual_run_id(task_id: &str, at: Timestamp, nonce: &str) -> String {
     format!("{task_id}-m{}x{nonce}-1", at.as_millisecond())
 }
+
+/// No run goes past this many attempts, however often its requests are lost untaken: the
+/// most `retries` allows (100) plus room for requests re-made after node losses.
+pub const MAX_ATTEMPTS: u32 = 110;
 
 /// The id of attempt `attempt` of the run `run` (an id of any of its attempts): a retry of a
 /// scheduled run is `run_id(.., attempt, Retry)`, a retry of a manual run keeps its nonce.
@@ -854,6 +905,106 @@ mod tests {
         assert_eq!(
             attempt_id(&run_id("t1", t, 1, Trigger::Schedule), 3),
             run_id("t1", t, 3, Trigger::Retry)
+        );
+    }
+
+    #[test]
+    fn retries_back_off_doubling_until_they_run_out_and_lost_requests_are_made_again() {
+        let t = Timestamp::from_second(1_000).unwrap();
+        let task = |retries: u32, backoff_ms: u64, paused: bool| -> TaskSpec {
+            serde_json::from_value(serde_json::json!({
+                "name": "t", "command": "true", "retries": retries,
+                "retry_backoff_ms": backoff_ms, "paused": paused,
+            }))
+            .unwrap()
+        };
+        let finished = |status: RunStatus, attempt: u32, started: bool| RunRecord {
+            id: attempt_id("t-1000000-1", attempt),
+            task: "t".into(),
+            task_name: "t".into(),
+            scheduled_at: t,
+            started_at: started.then_some(t),
+            finished_at: Some(t),
+            status,
+            exit_code: None,
+            node: "n1".into(),
+            attempt,
+            trigger: Trigger::Schedule,
+            message: None,
+            params: Default::default(),
+            args: Vec::new(),
+            not_before: None,
+        };
+        let s = task(3, 1_000, false);
+        let after = |status, attempt| {
+            finished(status, attempt, true)
+                .retry(&s, "n2")
+                .map(|r| r.not_before.map(|nb| nb.duration_since(t)))
+        };
+        let secs = |n| Some(Some(SignedDuration::from_secs(n)));
+        assert_eq!(after(RunStatus::Failed, 1), secs(1));
+        assert_eq!(after(RunStatus::TimedOut, 2), secs(2));
+        assert_eq!(after(RunStatus::Failed, 3), secs(4));
+        assert_eq!(
+            after(RunStatus::Failed, 4),
+            None,
+            "three retries, then no more"
+        );
+        assert_eq!(
+            after(RunStatus::Lost, 1),
+            Some(None),
+            "a lost attempt goes again at once"
+        );
+        assert_eq!(after(RunStatus::Lost, 4), None, "…while retries are left");
+        for status in [
+            RunStatus::Succeeded,
+            RunStatus::Killed,
+            RunStatus::Skipped,
+            RunStatus::Missed,
+        ] {
+            assert_eq!(after(status, 1), None, "{status:?} is not retried");
+        }
+        let next = finished(RunStatus::Failed, 1, true)
+            .retry(&s, "n2")
+            .unwrap();
+        assert_eq!(
+            (
+                next.id.as_str(),
+                next.attempt,
+                next.node.as_str(),
+                next.status
+            ),
+            ("t-1000000-2", 2, "n2", RunStatus::Scheduled)
+        );
+        // A request no node took before its node went is made again without using a retry.
+        let none = task(0, 1_000, false);
+        let untaken = finished(RunStatus::Lost, 1, false)
+            .retry(&none, "n2")
+            .unwrap();
+        assert_eq!((untaken.attempt, untaken.not_before), (2, None));
+        assert!(
+            finished(RunStatus::Lost, 1, true)
+                .retry(&none, "n2")
+                .is_none()
+        );
+        assert!(
+            finished(RunStatus::Lost, MAX_ATTEMPTS, false)
+                .retry(&none, "n2")
+                .is_none()
+        );
+        assert!(
+            finished(RunStatus::Failed, 1, true)
+                .retry(&task(3, 1_000, true), "n2")
+                .is_none(),
+            "a paused task is not retried"
+        );
+        let huge = task(100, u64::MAX, false);
+        assert_eq!(
+            finished(RunStatus::Failed, 90, true)
+                .retry(&huge, "n2")
+                .and_then(|r| r.not_before),
+            Some(Timestamp::MAX),
+            "saturates instead of overflowing"
         );
     }
 

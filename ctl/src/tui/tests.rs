@@ -67,6 +67,7 @@ fn run(id: &str, task: &str, status: RunStatus, minutes_ago: i64) -> RunRecord {
         message: None,
         params: Default::default(),
         args: Vec::new(),
+        not_before: None,
     }
 }
 

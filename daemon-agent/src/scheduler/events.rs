@@ -82,7 +82,9 @@ impl<E: Executor> Scheduler<E> {
                     }
                 }
                 if self.owned.contains_key(&run.task) {
-                    self.claim_and_act(vec![Want::Manual { run: *run }]).await;
+                    if let Some(run) = self.defer(*run) {
+                        self.claim_and_act(vec![Want::Manual { run }]).await;
+                    }
                 } else {
                     let why = format!(
                         "node {} does not own this task (it moved): start it again",

@@ -322,3 +322,16 @@ impl<E: Executor> Scheduler<E> {
         });
     }
 }
+
+impl<E: Executor> Scheduler<E> {
+    /// A finished run: its slot is free, and its ledger entry goes once its report is on disk.
+    pub(super) fn on_done(&mut self, (rec, spooled): (RunRecord, bool)) {
+        self.active.remove(&rec.id);
+        self.started = self.started.saturating_sub(1);
+        self.start_waiting();
+        if spooled && let Some(entry) = self.ledger.done(&rec.id) {
+            let executor = self.executor.clone();
+            tokio::spawn(async move { executor.ledger_release(entry).await });
+        }
+    }
+}

@@ -14,7 +14,7 @@
 //! - [`owned`]: owned tasks, reconcile with the assignment, specs, cursors;
 //! - [`claims`]: the tick — due instants and retries claimed in one batch;
 //! - [`launch`]: deciding a claimed run, capacity, launch and launch-ahead;
-//! - [`retries`]: a finished run and the retry it earns;
+//! - [`retries`]: retries the center requested, waiting for their backoff;
 //! - [`events`]: the center's run and stop requests, and the event stream;
 //! - [`policy`]: the pure decisions behind all of them;
 //! - [`executor`]: the interface to processes, the ledger and reports.
@@ -232,7 +232,7 @@ struct Scheduler<E: Executor> {
     assignment_version: Option<u64>,
     timers: BTreeSet<(Timestamp, String)>,
     active: ActiveRuns,
-    /// Attempts due again, by (due, run id): each the next attempt's record.
+    /// Requested retries waiting for their backoff, by (not before, run id).
     retries: BTreeMap<(Timestamp, String), RunRecord>,
     /// Claimed runs waiting for a free slot (at most `capacity` run at once).
     waiting: VecDeque<Launch>,
@@ -469,7 +469,7 @@ impl<E: Executor> Scheduler<E> {
             self.saved_cursors.insert(id, o.cursor);
         }
         self.timers.clear();
-        self.retries.clear();
+        self.drop_retries(|_| false);
         self.stale.clear();
         self.held.clear();
         self.assignment_version = None;

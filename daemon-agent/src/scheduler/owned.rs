@@ -81,7 +81,7 @@ impl<E: Executor> Scheduler<E> {
             }
             self.stale.remove(&id);
         }
-        self.retries.retain(|_, r| wanted.contains_key(&r.task));
+        self.drop_retries(|r| wanted.contains_key(&r.task));
         // A task new to this node picks up where its last owner left off (its latest claimed
         // instant), so instants missed in between follow the misfire policy.
         let arriving: Vec<String> = wanted

@@ -1,10 +1,9 @@
 //! The scheduler's decisions, as pure functions of what it knows: what a run does when
-//! another of its task is active, how many claimed runs a node takes, when a failed attempt
-//! runs again, and whether a process started ahead is still of use. Misfire (`run_once`,
+//! another of its task is active, how many claimed runs a node takes, and whether a process started ahead is still of use. Misfire (`run_once`,
 //! `skip`) is decided by [`crate::plan`].
 
-use cloudtask_shared::{Concurrency, RunRecord, RunStatus, Task, TaskSpec, Trigger};
-use jiff::{SignedDuration, Timestamp};
+use cloudtask_shared::{Concurrency, Task, Trigger};
+use jiff::Timestamp;
 
 /// What a claimed run does while another run of its task is active.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,24 +49,6 @@ pub fn room(capacity: usize, started: usize, waiting: usize) -> usize {
 /// Why a shed run was skipped.
 pub fn shed_message(node: &str, started: usize, waiting: usize) -> String {
     format!("node {node} at capacity: {started} runs running and {waiting} waiting")
-}
-
-/// When a finished attempt runs again: a `failed` or `timed_out` attempt with retries left,
-/// after `retry_backoff` doubled per attempt already made (capped at 2^20 ×).
-pub fn retry_at(finished: &RunRecord, spec: &TaskSpec, now: Timestamp) -> Option<Timestamp> {
-    let retryable = matches!(finished.status, RunStatus::Failed | RunStatus::TimedOut);
-    if !retryable || finished.attempt > spec.retries {
-        return None;
-    }
-    let factor = 1u64 << finished.attempt.saturating_sub(1).min(20);
-    let ms = spec
-        .retry_backoff_ms
-        .saturating_mul(factor)
-        .min(i64::MAX as u64) as i64;
-    Some(
-        now.checked_add(SignedDuration::from_millis(ms))
-            .unwrap_or(Timestamp::MAX),
-    )
 }
 
 /// Whether a process held for the run at `at` of a task at `held_version` is still of use:
@@ -132,80 +113,15 @@ mod tests {
         assert_eq!(room(0, 0, 0), 1 + 1024, "a capacity of 0 means 1");
     }
 
-    fn spec(retries: u32, backoff_ms: u64) -> TaskSpec {
-        serde_json::from_value(serde_json::json!({
-            "name": "t", "command": "true", "retries": retries, "retry_backoff_ms": backoff_ms,
-        }))
-        .unwrap()
-    }
-
-    fn finished(status: RunStatus, attempt: u32) -> RunRecord {
-        RunRecord {
-            id: "r".into(),
-            task: "t".into(),
-            task_name: "t".into(),
-            scheduled_at: Timestamp::UNIX_EPOCH,
-            started_at: None,
-            finished_at: None,
-            status,
-            exit_code: None,
-            node: "n".into(),
-            attempt,
-            trigger: Trigger::Schedule,
-            message: None,
-            params: Default::default(),
-            args: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn retries_back_off_doubling_until_they_run_out() {
-        let now = Timestamp::from_second(1_000).unwrap();
-        let s = spec(3, 1_000);
-        let after = |status, attempt| {
-            retry_at(&finished(status, attempt), &s, now).map(|t| t.duration_since(now))
-        };
-        assert_eq!(
-            after(RunStatus::Failed, 1),
-            Some(SignedDuration::from_secs(1))
-        );
-        assert_eq!(
-            after(RunStatus::TimedOut, 2),
-            Some(SignedDuration::from_secs(2))
-        );
-        assert_eq!(
-            after(RunStatus::Failed, 3),
-            Some(SignedDuration::from_secs(4))
-        );
-        assert_eq!(
-            after(RunStatus::Failed, 4),
-            None,
-            "three retries, then no more"
-        );
-        for status in [
-            RunStatus::Succeeded,
-            RunStatus::Killed,
-            RunStatus::Lost,
-            RunStatus::Skipped,
-        ] {
-            assert_eq!(after(status, 1), None, "{status:?} is not retried");
-        }
-        let huge = spec(100, u64::MAX);
-        assert_eq!(
-            retry_at(&finished(RunStatus::Failed, 90), &huge, now),
-            Some(Timestamp::MAX),
-            "saturates instead of overflowing"
-        );
-    }
-
     #[test]
     fn a_held_process_is_kept_only_while_its_run_can_still_use_it() {
         let now = Timestamp::from_second(1_000).unwrap();
-        let ahead = now + SignedDuration::from_millis(300);
-        let passed = now - SignedDuration::from_millis(1);
+        let ahead = now + jiff::SignedDuration::from_millis(300);
+        let passed = now - jiff::SignedDuration::from_millis(1);
         let task: cloudtask_shared::Task = cloudtask_shared::Task {
             id: "t".into(),
-            spec: spec(0, 0),
+            spec: serde_json::from_value(serde_json::json!({"name": "t", "command": "true"}))
+                .unwrap(),
             version: 3,
             created_by: "a".into(),
             created_at: now,

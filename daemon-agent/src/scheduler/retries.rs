@@ -1,26 +1,36 @@
-//! A finished run: its slot is free, its ledger entry released, and a failed or timed-out
-//! attempt with retries left is scheduled again ([`super::policy::retry_at`]).
+//! Retries the center requested: a failed attempt's next one comes as a run request with a
+//! not-before instant (its backoff), and waits here until the tick claims it. The center
+//! owns retries: it stores the next attempt with the report that earned it, so a retry
+//! survives this agent's restart (the request is delivered again) and follows a task that
+//! moved (the new node is asked).
 
 use cloudtask_shared::RunRecord;
 
-use super::{Executor, Scheduler, policy};
+use super::{Executor, Scheduler};
 
 impl<E: Executor> Scheduler<E> {
-    pub(super) fn on_done(&mut self, (rec, spooled): (RunRecord, bool)) {
-        self.active.remove(&rec.id);
-        self.started = self.started.saturating_sub(1);
-        self.start_waiting();
-        if spooled && let Some(entry) = self.ledger.done(&rec.id) {
-            let executor = self.executor.clone();
-            tokio::spawn(async move { executor.ledger_release(entry).await });
+    /// Keeps a requested run until its not-before instant; gives it back when it is due now.
+    pub(super) fn defer(&mut self, run: RunRecord) -> Option<RunRecord> {
+        match run.not_before {
+            Some(at) if at > self.now() => {
+                tracing::info!(run = %run.id, %at, "retry waits for its backoff");
+                self.retries.insert((at, run.id.clone()), run);
+                None
+            }
+            _ => Some(run),
         }
-        let Some(o) = self.owned.get(&rec.task) else {
-            return;
-        };
-        if let Some(at) = policy::retry_at(&rec, &o.task.spec, self.now()) {
-            tracing::info!(run = %rec.id, attempt = rec.attempt + 1, %at, "retry scheduled");
-            let next = rec.next_attempt(&self.cfg.name, None);
-            self.retries.insert((at, next.id.clone()), next);
-        }
+    }
+
+    /// Drops the waiting retries `keep` rejects (their task left, the session ended), and
+    /// forgets them as handled: the center's next delivery of one is acted on.
+    pub(super) fn drop_retries(&mut self, keep: impl Fn(&RunRecord) -> bool) {
+        let requested = &mut self.requested;
+        self.retries.retain(|_, r| {
+            let kept = keep(r);
+            if !kept {
+                requested.forget(&r.id);
+            }
+            kept
+        });
     }
 }

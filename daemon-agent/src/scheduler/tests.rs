@@ -445,7 +445,12 @@ async fn forbid_skips_an_instant_while_a_run_is_active_and_a_retry_still_runs() 
     );
     // A failed attempt's retry is not "another run": it starts after its backoff.
     let _ = first.finish.send(RunStatus::Failed);
-    assert_eq!(h.report().await.status, RunStatus::Failed);
+    let failed = h.report().await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    h.events
+        .send(retry_request(&t, &failed))
+        .await
+        .expect("loop alive");
     h.reach(at(21)).await;
     let retry = h.launch().await;
     assert_eq!(retry.run.id, attempt_id(&first.run.id, 2));
@@ -534,7 +539,7 @@ async fn runs_past_capacity_wait_and_past_the_queue_are_shed() {
 }
 
 #[tokio::test]
-async fn failed_runs_retry_with_doubling_backoff_until_retries_run_out() {
+async fn a_requested_retry_waits_for_its_backoff_and_runs_once() {
     let t = task(
         "flaky",
         "@every 1h",
@@ -542,24 +547,48 @@ async fn failed_runs_retry_with_doubling_backoff_until_retries_run_out() {
     );
     let mut h = Harness::start(std::slice::from_ref(&t), 4, Duration::ZERO).await;
     h.reach(at(3600)).await;
-    let mut l = h.launch().await;
-    let mut due = 3600;
-    for (attempt, backoff) in [(2, 1), (3, 2)] {
-        let _ = l.finish.send(RunStatus::Failed);
-        assert_eq!(h.report().await.status, RunStatus::Failed);
-        due += backoff;
-        h.reach(at(due)).await;
-        l = h.launch().await;
-        assert_eq!(
-            (l.run.attempt, l.run.trigger, l.run.scheduled_at),
-            (attempt, Trigger::Retry, at(3600))
-        );
-    }
+    let l = h.launch().await;
     let _ = l.finish.send(RunStatus::Failed);
-    assert_eq!(h.report().await.attempt, 3);
-    // No fourth attempt: the next thing the loop waits for is the next instant.
+    let failed = h.report().await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    // The agent does not retry on its own: the center requests the next attempt, due a
+    // backoff after the attempt finished; the loop sleeps until then and launches it.
+    h.no_launch();
+    let request = retry_request(&t, &failed);
+    h.events.send(request).await.expect("loop alive");
+    h.reach(at(3601)).await;
+    let l = h.launch().await;
+    assert_eq!(
+        (l.run.attempt, l.run.trigger, l.run.scheduled_at),
+        (2, Trigger::Retry, at(3600))
+    );
+    let _ = l.finish.send(RunStatus::Failed);
+    let failed = h.report().await;
+    // The next one waits for its doubled backoff, and a redelivery runs nothing twice.
+    let request = retry_request(&t, &failed);
+    h.events.send(request.clone()).await.expect("loop alive");
+    h.events.send(request).await.expect("loop alive");
+    h.reach(at(3603)).await;
+    let l = h.launch().await;
+    assert_eq!(l.run.attempt, 3);
+    let _ = l.finish.send(RunStatus::Failed);
+    assert!(
+        h.report().await.retry(&t.spec, NODE).is_none(),
+        "retries ran out"
+    );
     h.reach(at(7200)).await;
     assert_eq!(h.launch().await.run.id, scheduled(&t, 7200));
+    h.no_launch();
+}
+
+/// The request the center makes for the retry `failed` earns.
+fn retry_request(t: &Task, failed: &RunRecord) -> Event {
+    Event::RunRequested {
+        task: t.id.clone(),
+        node: NODE.into(),
+        task_version: t.version,
+        run: Box::new(failed.retry(&t.spec, NODE).expect("a retry is due")),
+    }
 }
 
 #[tokio::test]

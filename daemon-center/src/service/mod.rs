@@ -166,6 +166,7 @@ impl Service {
                 detail: detail.to_string(),
             }),
             events,
+            requests: Vec::new(),
         }
     }
 

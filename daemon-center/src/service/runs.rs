@@ -1,7 +1,7 @@
 //! Run operations: request a run (the one sequence behind a manual start and a lost run's
 //! retry), stop runs, store agents' reports, and the bookkeeping of a node that left.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cloudtask_shared::api::{ActiveStatement, ErrorCode, Event, RunReport, StartRequest};
 use cloudtask_shared::{Concurrency, RunRecord, RunStatus, Task, Trigger, manual_run_id};
@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{Error, Result, Service};
 use crate::auth::Principal;
-use crate::store::{Effects, RunWrite};
+use crate::store::{Effects, Request, RunWrite};
 
 /// How long an idempotency key is remembered: a start repeated with it within this window
 /// returns the run it created.
@@ -164,7 +164,15 @@ impl Service {
                 over.push(r.run.id.clone());
             }
         }
-        let writes = self.store.put_runs(&keep, &announce_runs).await?;
+        // The tasks of finished runs that may earn a retry, read before the write.
+        let tasks = self
+            .tasks_of(keep.iter().map(|(run, _)| *run).filter(|r| may_retry(r)))
+            .await?;
+        let fx = |moved: &[&RunRecord]| Effects {
+            requests: retries(moved, &tasks, |t| self.placements.node_of(t)),
+            ..announce_runs(moved)
+        };
+        let writes = self.store.put_runs(&keep, &fx).await?;
         if writes.contains(&RunWrite::Applied) {
             self.committed(false);
         }
@@ -176,18 +184,28 @@ impl Service {
         Ok(over)
     }
 
-    /// A node left its cluster: its active runs become `lost` (nobody will report them), and
-    /// followers hear of the node and the runs. Returns the lost runs.
-    pub async fn node_lost(&self, cluster: &str, node: &str) -> Result<Vec<RunRecord>> {
+    /// A node left its cluster: its active runs become `lost` (nobody will report them), the
+    /// retries they earn are requested from where `node_of` (the leader's new placement) puts
+    /// their tasks, all in one transaction, and followers hear of the node and the runs.
+    /// Returns the lost runs.
+    pub async fn node_lost(
+        &self,
+        cluster: &str,
+        node: &str,
+        node_of: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Vec<RunRecord>> {
         let why =
             format!("node {node} left the cluster (its session expired) while the run was active");
         let down = Event::NodeDown {
             cluster: cluster.to_string(),
             name: node.to_string(),
         };
+        let active = self.store.active_runs_on(node).await?;
+        let tasks = self.tasks_of(active.iter()).await?;
         let fx = |lost: &[&RunRecord]| {
             let mut fx = announce_runs(lost);
             fx.events.insert(0, down.clone());
+            fx.requests = retries(lost, &tasks, node_of);
             fx
         };
         let lost = self
@@ -204,25 +222,52 @@ impl Service {
         Ok(lost)
     }
 
-    /// Asks the task's new owner to retry a run lost with its node, when retries are left. The
-    /// retry's run id is deterministic, so it is stored, claimed and run once.
-    pub async fn retry_lost(&self, lost: RunRecord, node: &str) -> Result<()> {
-        let Some(task) = self.store.task(&lost.task).await? else {
-            return Ok(());
-        };
-        if lost.attempt > task.spec.retries || task.spec.paused {
-            return Ok(());
+    /// The tasks of `runs`, by id (deleted ones are absent).
+    async fn tasks_of(
+        &self,
+        runs: impl Iterator<Item = &RunRecord>,
+    ) -> Result<HashMap<String, Task>> {
+        let mut tasks = HashMap::new();
+        for run in runs {
+            if !tasks.contains_key(&run.task)
+                && let Some(t) = self.store.task(&run.task).await?
+            {
+                tasks.insert(run.task.clone(), t);
+            }
         }
-        let why = format!("retry of {} (lost with node {})", lost.id, lost.node);
-        let run = lost.next_attempt(node, Some(why));
-        let started = self
-            .request_run(&task, run, None, Effects::default())
-            .await?;
-        if started.created {
-            tracing::info!(run = %started.run.id, %node, "lost run retried on the task's new node");
-        }
-        Ok(())
+        Ok(tasks)
     }
+}
+
+/// Whether a run's status may earn a retry ([`RunRecord::retry`]).
+fn may_retry(run: &RunRecord) -> bool {
+    matches!(
+        run.status,
+        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Lost
+    )
+}
+
+/// The retries `ended` runs earn, each requested from the node `node_of` gives its task (its
+/// old node when the task has none now: the leader's node-loss pass moves it on from there).
+fn retries(
+    ended: &[&RunRecord],
+    tasks: &HashMap<String, Task>,
+    node_of: impl Fn(&str) -> Option<String>,
+) -> Vec<Request> {
+    ended
+        .iter()
+        .filter(|r| may_retry(r))
+        .filter_map(|r| {
+            let task = tasks.get(&r.task)?;
+            let node = node_of(&r.task).unwrap_or_else(|| r.node.clone());
+            let run = r.retry(&task.spec, &node)?;
+            tracing::info!(run = %run.id, %node, not_before = ?run.not_before, "retry requested");
+            Some(Request {
+                run,
+                task_version: task.version,
+            })
+        })
+        .collect()
 }
 
 impl Service {
@@ -276,10 +321,30 @@ impl Service {
     /// made) and becomes `lost`, retried per policy. `scheduled` runs are not judged here:
     /// they are requests still being delivered.
     pub async fn reap_orphans(&self, statement: &ActiveStatement) -> Result<Vec<RunRecord>> {
+        // Read first: most statements find nothing to mark, and then write nothing.
+        let candidates: Vec<RunRecord> = self
+            .store
+            .active_runs_on(&statement.node)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.status == RunStatus::Running
+                    && r.started_at.is_some_and(|s| s < statement.taken_at)
+                    && !statement.runs.contains(&r.id)
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tasks = self.tasks_of(candidates.iter()).await?;
         let why = format!(
             "node {} does not know this run (orphaned: it has no record of it running)",
             statement.node
         );
+        let fx = |orphans: &[&RunRecord]| Effects {
+            requests: retries(orphans, &tasks, |t| self.placements.node_of(t)),
+            ..announce_runs(orphans)
+        };
         let orphans = self
             .store
             .mark_orphans_lost(
@@ -288,17 +353,12 @@ impl Service {
                 statement.taken_at,
                 &why,
                 Timestamp::now(),
-                &announce_runs,
+                &fx,
             )
             .await?;
         if !orphans.is_empty() {
             tracing::warn!(node = %statement.node, runs = orphans.len(), "orphaned runs marked lost");
             self.committed(false);
-        }
-        for run in &orphans {
-            if let Some(node) = self.placements.node_of(&run.task) {
-                self.retry_lost(run.clone(), &node).await?;
-            }
         }
         Ok(orphans)
     }

@@ -65,6 +65,34 @@ pub struct AuditEntry {
 pub struct Effects {
     pub audit: Option<AuditEntry>,
     pub events: Vec<Event>,
+    /// Runs this write requests (the retries a report or a node loss earns): each is stored
+    /// with it unless it exists already, and only a new one is announced (`RunChanged`) and
+    /// sent to its node (`RunRequested`), after `events`.
+    pub requests: Vec<Request>,
+}
+
+/// A run to request from its node, with the task version it must run at least.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub run: RunRecord,
+    pub task_version: u64,
+}
+
+impl Request {
+    /// The events that announce the run and ask its node for it.
+    pub fn events(&self) -> [Event; 2] {
+        [
+            Event::RunChanged {
+                run: Box::new(self.run.clone()),
+            },
+            Event::RunRequested {
+                task: self.run.task.clone(),
+                node: self.run.node.clone(),
+                task_version: self.task_version,
+                run: Box::new(self.run.clone()),
+            },
+        ]
+    }
 }
 
 impl Effects {
@@ -73,6 +101,7 @@ impl Effects {
         Effects {
             audit: None,
             events,
+            requests: Vec::new(),
         }
     }
 }
@@ -191,6 +220,8 @@ pub trait RunStore: Send + Sync {
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
     /// Runs not finished yet ([`RunStatus::ACTIVE`]), optionally of one task.
     async fn active_runs(&self, task: Option<&str>) -> Result<Vec<RunRecord>>;
+    /// Runs not finished yet that the store has on `node`.
+    async fn active_runs_on(&self, node: &str) -> Result<Vec<RunRecord>>;
     /// Marks the active runs of a node that left `lost` at `at`, in one transaction with
     /// `fx` of them; a real outcome reported later still replaces `lost`.
     async fn mark_node_runs_lost(

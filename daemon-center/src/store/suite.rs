@@ -102,6 +102,7 @@ pub fn run(id: &str, task: &str, status: RunStatus) -> RunRecord {
         message: None,
         params: BTreeMap::new(),
         args: Vec::new(),
+        not_before: None,
     }
 }
 
@@ -115,6 +116,7 @@ fn audited(action: &str, target: &str) -> Effects {
             detail: String::new(),
         }),
         events: vec![Event::TaskDeleted { id: target.into() }],
+        requests: Vec::new(),
     }
 }
 

@@ -783,6 +783,116 @@ async fn a_frozen_nodes_run_is_fenced_before_its_retry_starts_and_its_report_win
     cloudtask_e2e::kill_orphaned_runs(&id);
 }
 
+/// Creates task `name` that records `attempt node` and fails, with one retry after `backoff`,
+/// starts it by hand and waits for the first attempt's failure: (task id, that attempt).
+async fn one_failed_attempt(c: &Cluster, name: &str, backoff_ms: u64) -> (String, RunRecord) {
+    let body = c
+        .center()
+        .create_task(json!({
+            "name": name,
+            "command": format!(
+                "echo \"$CLOUDTASK_ATTEMPT $CLOUDTASK_NODE\" >> {}; exit 1",
+                c.executions.display()
+            ),
+            "schedules": ["0 0 0 1 1 *"],
+            "retries": 1,
+            "retry_backoff_ms": backoff_ms,
+        }))
+        .await;
+    let id = body["id"].as_str().unwrap().to_string();
+    let (status, body) = c
+        .center()
+        .api(Method::POST, &format!("/tasks/{id}/start"), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let runs = c
+        .center()
+        .wait_runs(
+            &id,
+            Duration::from_secs(30),
+            "the first attempt failed",
+            |r| {
+                r.iter()
+                    .any(|r| r.attempt == 1 && r.status == RunStatus::Failed)
+            },
+        )
+        .await;
+    let first = runs.into_iter().find(|r| r.attempt == 1).unwrap();
+    (id, first)
+}
+
+/// (attempt, node) of each line [`one_failed_attempt`]'s command wrote.
+fn attempts(file: &Path) -> Vec<(u32, String)> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (a, n) = l.split_once(' ')?;
+            Some((a.parse().ok()?, n.to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_survives_its_agents_restart() {
+    let mut c = Cluster::start(&["a1"]).await;
+    let (id, first) = one_failed_attempt(&c, "flaky", 3_000).await;
+    // The retry waits out its backoff in the store, not in the agent: kill it, start it again.
+    c.agent("a1").kill9();
+    c.agent("a1").restart();
+    let runs = c
+        .center()
+        .wait_runs(&id, Duration::from_secs(60), "the retry ran", |r| {
+            r.iter()
+                .any(|r| r.attempt == 2 && r.status == RunStatus::Failed)
+        })
+        .await;
+    let retry = runs.iter().find(|r| r.attempt == 2).unwrap();
+    let waited = retry
+        .started_at
+        .unwrap()
+        .duration_since(first.finished_at.unwrap());
+    assert!(
+        waited >= jiff::SignedDuration::from_secs(3),
+        "the retry did not wait for its backoff: {waited:?}"
+    );
+    assert_eq!(runs.len(), 2, "one attempt and one retry: {runs:#?}");
+    assert_eq!(
+        attempts(&c.executions),
+        vec![(1, "a1".to_string()), (2, "a1".to_string())]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_follows_its_task_when_the_node_goes() {
+    let mut c = Cluster::start(&["a1", "a2"]).await;
+    let (id, first) = one_failed_attempt(&c, "flaky", 4_000).await;
+    let survivor = if first.node == "a1" { "a2" } else { "a1" };
+    c.agent(&first.node).kill9();
+    let runs = c
+        .center()
+        .wait_runs(
+            &id,
+            Duration::from_secs(60),
+            "the retry ran elsewhere",
+            |r| {
+                r.iter()
+                    .any(|r| r.attempt >= 2 && r.status == RunStatus::Failed && r.node == survivor)
+            },
+        )
+        .await;
+    // Run once: the first attempt where it failed, its retry on the task's new node (a
+    // request the gone node never took is made again there, without using up a retry).
+    let ran = attempts(&c.executions);
+    assert_eq!(ran.len(), 2, "executions: {ran:?}\nruns: {runs:#?}");
+    assert_eq!(ran[0], (1, first.node.clone()));
+    assert_eq!(ran[1].1, survivor);
+    assert!(
+        runs.iter().all(|r| r.status.is_terminal()),
+        "nothing left active: {runs:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_center_runs_several_clusters_apart() {
     let mut c = Cluster::start(&["a1"]).await;

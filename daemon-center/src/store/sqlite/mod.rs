@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cloudtask_shared::api::Event;
 use jiff::Timestamp;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -109,6 +110,9 @@ CREATE INDEX audit_by_age ON audit (at);
 CREATE TABLE run_marks (task_id TEXT PRIMARY KEY, pruned_through BIGINT NOT NULL);
 CREATE INDEX packages_by_age ON packages (created_at);
 CREATE INDEX task_packages_by_sha ON task_packages (sha256);
+"#,
+    r#"
+ALTER TABLE runs ADD COLUMN not_before BIGINT;
 "#,
 ];
 
@@ -247,8 +251,19 @@ async fn write_effects(tx: &mut SqliteConnection, fx: &Effects) -> Result<()> {
         .execute(&mut *tx)
         .await?;
     }
-    if !fx.events.is_empty() {
-        let events = serde_json::to_string(&fx.events).map_err(|e| corrupt("outbox events", e))?;
+    // Requested runs go in unless they exist; only new ones are announced and sent.
+    let mut events: Vec<Event> = Vec::new();
+    for req in &fx.requests {
+        let mut q = sqlx::QueryBuilder::new(runs::RUN_INSERT);
+        q.push_values([&req.run], runs::push_run);
+        q.push(" ON CONFLICT (id) DO NOTHING");
+        if q.build().execute(&mut *tx).await?.rows_affected() == 1 {
+            events.extend(req.events());
+        }
+    }
+    let events: Vec<&Event> = fx.events.iter().chain(&events).collect();
+    if !events.is_empty() {
+        let events = serde_json::to_string(&events).map_err(|e| corrupt("outbox events", e))?;
         sqlx::query("INSERT INTO outbox (created_at, events) VALUES ($1, $2)")
             .bind(ms(Timestamp::now()))
             .bind(events)

@@ -16,13 +16,13 @@ use super::{
 use crate::store::{Effects, EffectsOf, Result, RunFilter, RunStore, RunWrite};
 
 /// The columns every run insert writes, in [`push_run`]'s order.
-const RUN_INSERT: &str = "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message, params, args) ";
+pub(super) const RUN_INSERT: &str = "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message, params, args, not_before) ";
 
-/// Rows per multi-row statement: 15 columns each stays far below SQLite's 32,766 variables.
+/// Rows per multi-row statement: 16 columns each stays far below SQLite's 32,766 variables.
 pub(super) const ROWS_PER_STATEMENT: usize = 500;
 
 /// One run's values for [`RUN_INSERT`]: the one place a run becomes a row.
-fn push_run(
+pub(super) fn push_run(
     mut b: sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>,
     run: &RunRecord,
 ) {
@@ -40,7 +40,8 @@ fn push_run(
         .push_bind(run.trigger.as_str())
         .push_bind(&run.message)
         .push_bind(json_unless_empty(&run.params))
-        .push_bind(json_unless_empty(&run.args));
+        .push_bind(json_unless_empty(&run.args))
+        .push_bind(run.not_before.map(ms));
 }
 
 fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
@@ -62,6 +63,7 @@ fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
         message: row.try_get("message")?,
         params: json_or_default(row, "params")?,
         args: json_or_default(row, "args")?,
+        not_before: row.try_get::<Option<i64>, _>("not_before")?.map(ts),
     })
 }
 
@@ -343,6 +345,11 @@ impl RunStore for SqliteStore {
     async fn active_runs(&self, task: Option<&str>) -> Result<Vec<RunRecord>> {
         let mut conn = self.pool.acquire().await?;
         fetch_active(&mut conn, task.map(|t| ("task_id", t))).await
+    }
+
+    async fn active_runs_on(&self, node: &str) -> Result<Vec<RunRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_active(&mut conn, Some(("node", node))).await
     }
 
     async fn mark_node_runs_lost(

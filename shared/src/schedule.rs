@@ -58,11 +58,26 @@ fn interned_cron(text: &str) -> Result<Arc<CronSchedule>, ParseError> {
     if let Some(c) = crons.get(text).and_then(Weak::upgrade) {
         return Ok(c);
     }
+    // croner reads an empty list item (`1,,2`, `, ,`) as matching nothing: an expression that
+    // then never fires, and whose every search walks to the year 5000 second by second.
+    if text
+        .split_whitespace()
+        .any(|field| field.split(',').any(str::is_empty))
+    {
+        return Err(ParseError(format!(
+            "{text:?} has an empty item in a list (like \"1,,2\")"
+        )));
+    }
     let cron = CronParser::builder()
         .seconds(Seconds::Optional)
         .build()
         .parse(text)
         .map_err(|e| ParseError(format!("{text:?} is not a valid cron expression: {e}")))?;
+    if !fires_at_all(&cron) {
+        return Err(ParseError(format!(
+            "{text:?} never fires: no date matches it (like February 30)"
+        )));
+    }
     let cron = Arc::new(CronSchedule {
         cron,
         class: classify(text),
@@ -73,6 +88,17 @@ fn interned_cron(text: &str) -> Result<Arc<CronSchedule>, ParseError> {
     }
     crons.insert(text.to_string(), Arc::downgrade(&cron));
     Ok(cron)
+}
+
+/// Whether `cron` matches any time. Searched over the 30 years before croner's limit (the
+/// year 5000), which hold every calendar pattern (leap days, a fifth weekday of February): a
+/// search for a date that never comes costs milliseconds there, not the seconds a search
+/// from today to the year 5000 takes on every call.
+fn fires_at_all(cron: &Cron) -> bool {
+    let probe = DateTime::constant(croner::YEAR_UPPER_LIMIT as i16 - 30, 1, 1, 0, 0, 0, 0);
+    probe
+        .to_zoned(TimeZone::UTC)
+        .is_ok_and(|from| cron.find_next_occurrence(&from, true).is_ok())
 }
 
 /// Debian cron's rule, on the text: wall clock when the minute or the hour field begins with
@@ -427,6 +453,9 @@ mod tests {
 
     #[test]
     fn bad_schedules_say_why() {
+        for rare in ["0 0 29 2 *", "0 0 0 ? 2 5#5", "0 0 0 L 2 *"] {
+            assert!(Schedule::parse(rare).is_ok(), "{rare} fires, if rarely");
+        }
         for (text, needle) in [
             ("61 * * * *", "not a valid cron"),
             ("* * *", "3 fields"),
@@ -434,6 +463,12 @@ mod tests {
             ("@every 10ms", "shortest interval"),
             ("@every soon", "not a duration"),
             ("@sometimes", "not a valid cron"),
+            // Found by fuzzing: each took seconds to minutes per search before it was refused.
+            (", , * * * *", "empty item"),
+            ("1,,2 * * * *", "empty item"),
+            ("* * * * * ,", "empty item"),
+            ("0 0 30 2 *", "never fires"),
+            ("0 0 0 31 4 *", "never fires"),
         ] {
             let err = Schedule::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");

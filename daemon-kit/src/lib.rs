@@ -34,6 +34,10 @@ pub fn init_logging() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // A log that cannot be written (its disk full) is not worth dying for: by default the
+        // subscriber reports a failed write with `eprintln!`, which panics when stderr fails
+        // too — that took the agent's loop, and the agent, down (found by the soak test).
+        .log_internal_errors(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

@@ -3,66 +3,16 @@
 //! with the reason; with the center's disk full it refuses writes with 507 `storage_full`
 //! and reports wait in the agent's spool until space returns, then all arrive once.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use cloudtask_e2e::Center;
+use cloudtask_e2e::tmpfs::{Tmpfs, can_mount};
 use cloudtask_shared::RunStatus;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// A tmpfs of `size` mounted at `at` for the test's length (lazily unmounted after).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(at).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mounting a tmpfs needs root: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmpfs(at.to_path_buf())
-    }
-
-    /// Fills it up: a file that takes every free byte.
-    fn fill(&self) -> PathBuf {
-        use std::io::Write;
-        let path = self.0.join("filler");
-        let mut f = std::fs::File::create(&path).unwrap();
-        let chunk = vec![0u8; 64 << 10];
-        while f.write_all(&chunk).is_ok() {}
-        // The last partial chunk too, byte by byte in small pieces.
-        while f.write_all(&chunk[..512]).is_ok() {}
-        path
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Whether this process may mount tmpfs (root); says so when not.
-fn can_mount() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root {
-        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
-    }
-    root
-}
 
 /// No (task, instant) ran twice.
 fn assert_no_duplicates(runs: &[cloudtask_shared::RunRecord]) {

@@ -46,6 +46,10 @@ pub enum DstClass {
 pub struct CronSchedule {
     cron: Cron,
     class: DstClass,
+    /// False for an expression no date matches (`0 0 30 2 *`): it parses, so a stored task
+    /// with it is still listed, but it has no next time, found at once instead of by a search
+    /// to the year 5000 on every call (seconds each).
+    fires: bool,
 }
 
 /// Parsed cron expressions by text. A parsed expression holds several KiB of bitfields, and
@@ -73,12 +77,8 @@ fn interned_cron(text: &str) -> Result<Arc<CronSchedule>, ParseError> {
         .build()
         .parse(text)
         .map_err(|e| ParseError(format!("{text:?} is not a valid cron expression: {e}")))?;
-    if !fires_at_all(&cron) {
-        return Err(ParseError(format!(
-            "{text:?} never fires: no date matches it (like February 30)"
-        )));
-    }
     let cron = Arc::new(CronSchedule {
+        fires: fires_at_all(&cron),
         cron,
         class: classify(text),
     });
@@ -198,6 +198,9 @@ impl CronSchedule {
     /// The first instant strictly after `after` whose civil time in `tz` the expression
     /// matches, by the DST rule of its class.
     pub fn next_after(&self, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        if !self.fires {
+            return None;
+        }
         // croner works in whole seconds: flooring keeps "strictly after" exact.
         let after = Timestamp::from_second(after.as_second()).ok()?;
         let mut civil = self.first_civil(after, tz);
@@ -453,8 +456,20 @@ mod tests {
 
     #[test]
     fn bad_schedules_say_why() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
         for rare in ["0 0 29 2 *", "0 0 0 ? 2 5#5", "0 0 0 L 2 *"] {
-            assert!(Schedule::parse(rare).is_ok(), "{rare} fires, if rarely");
+            let s = Schedule::parse(rare).unwrap();
+            assert!(
+                s.next_after(now, &TimeZone::UTC, now).is_some(),
+                "{rare} fires, if rarely"
+            );
+        }
+        // Found by fuzzing: no date matches these, and each search for one took seconds.
+        // It is known once, when parsed, so no call searches for it again.
+        for never in ["0 0 30 2 *", "0 0 0 31 4 *"] {
+            let s = Schedule::parse(never).unwrap();
+            assert!(matches!(&s, Schedule::Cron(c) if !c.fires), "{never}");
+            assert_eq!(s.next_after(now, &TimeZone::UTC, now), None, "{never}");
         }
         for (text, needle) in [
             ("61 * * * *", "not a valid cron"),
@@ -467,8 +482,6 @@ mod tests {
             (", , * * * *", "empty item"),
             ("1,,2 * * * *", "empty item"),
             ("* * * * * ,", "empty item"),
-            ("0 0 30 2 *", "never fires"),
-            ("0 0 0 31 4 *", "never fires"),
         ] {
             let err = Schedule::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");

@@ -624,6 +624,20 @@ fn normalize(instant: &str) -> String {
         .unwrap_or_else(|_| instant.to_string())
 }
 
+/// Creates a task from `spec` whose schedule stays out of the way (it fires at New Year's
+/// midnight only) and starts it by hand; its id.
+async fn start_by_hand(c: &Cluster, mut spec: Value) -> String {
+    spec["schedules"] = json!(["0 0 0 1 1 *"]);
+    let body = c.center().create_task(spec).await;
+    let id = body["id"].as_str().unwrap().to_string();
+    let (status, body) = c
+        .center()
+        .api(Method::POST, &format!("/tasks/{id}/start"), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    id
+}
+
 /// Creates task `name` (never scheduled, one retry) running `command`, starts it by hand and
 /// waits until it runs: the task id, the running attempt, and the other of nodes a1 and a2.
 async fn one_running_run(
@@ -631,21 +645,7 @@ async fn one_running_run(
     name: &str,
     command: String,
 ) -> (String, RunRecord, &'static str) {
-    let body = c
-        .center()
-        .create_task(json!({
-            "name": name,
-            "command": command,
-            "schedules": ["0 0 0 1 1 *"],
-            "retries": 1,
-        }))
-        .await;
-    let id = body["id"].as_str().unwrap().to_string();
-    let (status, body) = c
-        .center()
-        .api(Method::POST, &format!("/tasks/{id}/start"), None)
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = start_by_hand(c, json!({"name": name, "command": command, "retries": 1})).await;
     let runs = c
         .center()
         .wait_runs(&id, Duration::from_secs(30), "the run running", |r| {
@@ -786,25 +786,13 @@ async fn a_frozen_nodes_run_is_fenced_before_its_retry_starts_and_its_report_win
 /// Creates task `name` that records `attempt node` and fails, with one retry after `backoff`,
 /// starts it by hand and waits for the first attempt's failure: (task id, that attempt).
 async fn one_failed_attempt(c: &Cluster, name: &str, backoff_ms: u64) -> (String, RunRecord) {
-    let body = c
-        .center()
-        .create_task(json!({
-            "name": name,
-            "command": format!(
-                "echo \"$CLOUDTASK_ATTEMPT $CLOUDTASK_NODE\" >> {}; exit 1",
-                c.executions.display()
-            ),
-            "schedules": ["0 0 0 1 1 *"],
-            "retries": 1,
-            "retry_backoff_ms": backoff_ms,
-        }))
-        .await;
-    let id = body["id"].as_str().unwrap().to_string();
-    let (status, body) = c
-        .center()
-        .api(Method::POST, &format!("/tasks/{id}/start"), None)
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let command = format!(
+        "echo \"$CLOUDTASK_ATTEMPT $CLOUDTASK_NODE\" >> {}; exit 1",
+        c.executions.display()
+    );
+    let spec =
+        json!({"name": name, "command": command, "retries": 1, "retry_backoff_ms": backoff_ms});
+    let id = start_by_hand(c, spec).await;
     let runs = c
         .center()
         .wait_runs(

@@ -5,15 +5,17 @@
 //! fences it should it come back from a freeze. A center that does not lead only reads the
 //! assignments, so its API still shows where tasks are.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use cloudtask_shared::api::Event;
-use cloudtask_shared::coord::{Assignment, Change, Coordination, Error as CoordError, Sessions};
+use cloudtask_shared::coord::{
+    Assignment, Change, ClaimKey, Coordination, Error as CoordError, Sessions,
+};
 use cloudtask_shared::ring::{Ring, TaskSlot, place};
 use cloudtask_shared::shutdown::Shutdown;
-use cloudtask_shared::{RunRecord, RunStatus, Task};
+use cloudtask_shared::{RunRecord, RunStatus, Task, claim_owner};
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::hub::Hub;
@@ -144,12 +146,24 @@ const LOSS_GRACE: Duration = Duration::from_secs(20);
 /// How long a run request may wait untaken before it is sent again, and between sends.
 const REDELIVER_AFTER: Duration = Duration::from_secs(10);
 
-/// The leader's memory between rounds: since when it leads, and the run requests waiting
-/// to be taken (first seen, last sent).
+/// How far back a node's claims are checked for runs it never recorded once its session
+/// ended: far longer than it takes to notice a node left or restarted.
+const CLAIM_CHECK_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// Tasks whose claims one round checks: listing claims costs up to 256 names a task, so a
+/// new leader's check of every task is spread over rounds.
+const CLAIM_CHECKS_PER_ROUND: usize = 500;
+
+/// The leader's memory between rounds: since when it leads, the run requests waiting to be
+/// taken (first seen, last sent), the session each member held last round, and the tasks
+/// whose claims are still to be checked (every task, once, when it starts leading).
 #[derive(Default)]
 struct Bookkeeping {
     leading_since: Option<std::time::Instant>,
     waiting: HashMap<String, (std::time::Instant, std::time::Instant)>,
+    sessions: HashMap<String, String>,
+    to_check: BTreeSet<String>,
+    all_queued: bool,
 }
 
 impl Bookkeeping {
@@ -210,8 +224,19 @@ impl Allocator {
         let mut fingerprint = None;
         let mut leading = false;
         let mut book = Bookkeeping::default();
+        let mut expired = false;
         loop {
-            let mut expired = false;
+            // The session is gone (an operation said so, or its `SessionLost` change came;
+            // a lagged change stream drops the latter): open a new one now, or the center
+            // would stay on a dead session for good.
+            if std::mem::take(&mut expired) {
+                leading = false;
+                book = Bookkeeping::default();
+                if !self.renew_session(&mut coord, &shutdown).await {
+                    return;
+                }
+                changes = coord.changes();
+            }
             if self.shared_store {
                 match self.store.tasks_fingerprint().await {
                     Ok(f) if Some(f) != fingerprint => {
@@ -263,16 +288,7 @@ impl Allocator {
                     tracing::warn!(error = %e, "leader campaign failed");
                 }
             }
-            // An operation said the session is gone, whether or not its `SessionLost` change
-            // reached this loop (a lagged change stream drops it): open a new one now, or the
-            // center would stay on a dead session for good.
             if expired {
-                leading = false;
-                book = Bookkeeping::default();
-                if !self.renew_session(&mut coord, &shutdown).await {
-                    return;
-                }
-                changes = coord.changes();
                 continue;
             }
             // Sleep until something that can move a task happens.
@@ -284,12 +300,7 @@ impl Allocator {
                         Ok(Change::Assignment { .. }) if !leading => break,
                         Ok(Change::Assignment { .. }) => {}
                         Ok(Change::SessionLost) | Err(broadcast::error::RecvError::Closed) => {
-                            leading = false;
-                            book = Bookkeeping::default();
-                            if !self.renew_session(&mut coord, &shutdown).await {
-                                return;
-                            }
-                            changes = coord.changes();
+                            expired = true;
                             break;
                         }
                     },
@@ -324,7 +335,6 @@ impl Allocator {
         }
     }
 
-    /// Mirrors the assignments the leader wrote into [`Placements`].
     /// The session ended: stop leading and open a new one (false when the center stops).
     async fn renew_session(&self, coord: &mut Arc<dyn Coordination>, shutdown: &Shutdown) -> bool {
         tracing::warn!("coordination session lost; not allocating until a new one is open");
@@ -340,6 +350,59 @@ impl Allocator {
         }
     }
 
+    /// Claims of `tasks` from the last [`CLAIM_CHECK_SPAN`] and of `requests` (waiting
+    /// requests of those tasks) whose run the store has no record of, or only as a request,
+    /// made by a session no member holds (`live`): the node ended between claiming and
+    /// recording, so they are settled by the service.
+    async fn settle_claims(
+        &self,
+        coord: &dyn Coordination,
+        tasks: &[String],
+        requests: Vec<ClaimKey>,
+        live: &HashSet<String>,
+        node_of: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> anyhow::Result<()> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let since = jiff::Timestamp::now()
+            .checked_sub(CLAIM_CHECK_SPAN)
+            .unwrap_or(jiff::Timestamp::MIN);
+        let mut claims = coord.claimed_since(tasks, since).await?;
+        let listed: HashSet<String> = claims.iter().map(|k| k.run.clone()).collect();
+        claims.extend(requests.into_iter().filter(|k| !listed.contains(&k.run)));
+        let ids: Vec<&str> = claims.iter().map(|k| k.run.as_str()).collect();
+        let statuses = self.store.run_statuses(&ids).await?;
+        let open: Vec<ClaimKey> = claims
+            .iter()
+            .filter(|k| {
+                statuses
+                    .get(&k.run)
+                    .is_none_or(|s| *s == RunStatus::Scheduled)
+            })
+            .cloned()
+            .collect();
+        if open.is_empty() {
+            return Ok(());
+        }
+        let owners = coord.claim_owners(&open).await?;
+        let ended: Vec<(ClaimKey, String)> = open
+            .into_iter()
+            .zip(owners)
+            .filter_map(|(key, owner)| {
+                let (node, session) = claim_owner(owner.as_deref()?);
+                (!live.contains(session)).then(|| (key, node.to_string()))
+            })
+            .collect();
+        if !ended.is_empty() {
+            self.service
+                .claims_left_by_ended_sessions(&ended, node_of)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Mirrors the assignments the leader wrote into [`Placements`].
     async fn observe(&self, coord: &dyn Coordination, tasks: &Index) -> anyhow::Result<()> {
         let mut on: HashMap<String, String> = HashMap::new();
         for cluster in coord.clusters().await? {
@@ -380,9 +443,16 @@ impl Allocator {
         // Nodes that left this round: their runs are marked once the new placement is known,
         // so that the retries they earn are requested from their tasks' new nodes.
         let mut departed: Vec<(String, String)> = Vec::new();
+        // Tasks whose claims a session that ended may have left unrecorded: those of nodes that
+        // left or came back in a new session, and every task when this leader is new.
+        if !std::mem::replace(&mut book.all_queued, true) {
+            book.to_check.extend(tasks.keys().cloned());
+        }
+        let mut sessions: HashSet<String> = HashSet::new();
         for cluster in clusters {
             let members = coord.members(&cluster).await?;
             live.extend(members.iter().map(|m| m.name.clone()));
+            sessions.extend(members.iter().filter_map(|m| m.session.clone()));
             // Nodes that left keep their assignment record: empty it before anything moves, so
             // the node, should it wake from a freeze, is fenced from the tasks.
             for gone in coord.assigned_nodes(&cluster).await? {
@@ -390,11 +460,12 @@ impl Allocator {
                     continue;
                 }
                 let stale = coord.read_assignment(&cluster, &gone).await?;
-                if stale.is_some_and(|a| !a.value.tasks.is_empty()) {
+                if let Some(stale) = stale.filter(|a| !a.value.tasks.is_empty()) {
                     coord
                         .write_assignment(&cluster, &gone, &Assignment::default())
                         .await?;
                     tracing::info!(%cluster, node = %gone, "node left; its tasks move");
+                    book.to_check.extend(stale.value.tasks.into_keys());
                     departed.push((cluster.clone(), gone));
                 }
             }
@@ -410,6 +481,14 @@ impl Allocator {
                     .map(|v| v.value);
                 for id in a.iter().flat_map(|a| a.tasks.keys()) {
                     now_on.insert(id.clone(), m.name.clone());
+                }
+                if let Some(session) = &m.session
+                    && let Some(before) = book.sessions.insert(m.name.clone(), session.clone())
+                    && before != *session
+                {
+                    tracing::info!(%cluster, node = %m.name, "node is back in a new session; checking what the old one claimed");
+                    book.to_check
+                        .extend(a.iter().flat_map(|a| a.tasks.keys().cloned()));
                 }
                 written.insert(m.name.clone(), a);
             }
@@ -457,7 +536,29 @@ impl Allocator {
         let node_of = |t: &str| placed.get(t).cloned().flatten();
         let mut lost = Vec::new();
         for (cluster, node) in departed {
+            book.sessions.remove(&node);
             lost.extend(self.service.node_lost(&cluster, &node, &node_of).await?);
+        }
+        let check: Vec<String> = book
+            .to_check
+            .iter()
+            .take(CLAIM_CHECKS_PER_ROUND)
+            .cloned()
+            .collect();
+        // Requests are claimed by run id, not instant: those of the checked tasks join in.
+        let checked: HashSet<&str> = check.iter().map(String::as_str).collect();
+        let requests: Vec<ClaimKey> = active
+            .iter()
+            .filter(|r| r.status == RunStatus::Scheduled && checked.contains(r.task.as_str()))
+            .map(|r| ClaimKey {
+                task: r.task.clone(),
+                run: r.id.clone(),
+            })
+            .collect();
+        self.settle_claims(coord, &check, requests, &sessions, &node_of)
+            .await?;
+        for t in &check {
+            book.to_check.remove(t);
         }
         // Resumable node-loss bookkeeping: runs still active on a node that is no member were
         // left by a leader that died between emptying the node's assignment and marking them

@@ -260,10 +260,14 @@ impl Center {
             if done(&runs) {
                 return runs;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "waited {within:?} for {what}; runs: {runs:#?}"
-            );
+            if tokio::time::Instant::now() >= deadline {
+                let log = std::fs::read_to_string(self.dir.join("center.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                panic!(
+                    "waited {within:?} for {what}; runs: {runs:#?}\ncenter log, newest first:\n{}",
+                    tail.join("\n")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -462,6 +462,16 @@ pub struct NodeInfo {
     /// differently around a changed transition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tzdata: Option<String>,
+    /// The coordination session holding the membership (its id in hex), filled in by the
+    /// backend when members are read, never written: claims name their session, and one no
+    /// member holds any more belongs to a node that ended.
+    #[serde(skip)]
+    pub session: Option<String>,
+}
+
+/// The label (a node's name) and session id (hex) of a claim's owner tag, `<label>@<hex>`.
+pub fn claim_owner(tag: &str) -> (&str, &str) {
+    tag.rsplit_once('@').unwrap_or((tag, ""))
 }
 
 /// A field-level validation failure: which field, and what is wrong with it.

@@ -111,6 +111,7 @@ fn fixture(mono: bool) -> App {
             capacity: 64,
             started_at: at("2026-11-27T10:00:00Z"),
             tzdata: Some("2025b".into()),
+            session: None,
         },
         tasks: 1,
     }]));

@@ -292,6 +292,7 @@ impl<E: Executor> Scheduler<E> {
             capacity: cfg.capacity,
             started_at: now,
             tzdata: crate::tzdata::version(),
+            session: None,
         };
         let (done_tx, done) = mpsc::channel(1024);
         let (held_tx, held) = mpsc::channel(1024);

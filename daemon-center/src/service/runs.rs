@@ -1,10 +1,13 @@
 //! Run operations: request a run (the one sequence behind a manual start and a lost run's
 //! retry), stop runs, store agents' reports, and the bookkeeping of a node that left.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cloudtask_shared::api::{ActiveStatement, ErrorCode, Event, RunReport, StartRequest};
-use cloudtask_shared::{Concurrency, RunRecord, RunStatus, Task, Trigger, manual_run_id};
+use cloudtask_shared::coord::ClaimKey;
+use cloudtask_shared::{
+    Concurrency, RunRecord, RunStatus, Task, Trigger, manual_run_id, scheduled_instant,
+};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Error, Result, Service};
@@ -166,7 +169,12 @@ impl Service {
         }
         // The tasks of finished runs that may earn a retry, read before the write.
         let tasks = self
-            .tasks_of(keep.iter().map(|(run, _)| *run).filter(|r| may_retry(r)))
+            .tasks_of(
+                keep.iter()
+                    .map(|(run, _)| *run)
+                    .filter(|r| may_retry(r))
+                    .map(|r| r.task.as_str()),
+            )
             .await?;
         let fx = |moved: &[&RunRecord]| Effects {
             requests: retries(moved, &tasks, |t| self.placements.node_of(t)),
@@ -201,7 +209,9 @@ impl Service {
             name: node.to_string(),
         };
         let active = self.store.active_runs_on(node).await?;
-        let tasks = self.tasks_of(active.iter()).await?;
+        let tasks = self
+            .tasks_of(active.iter().map(|r| r.task.as_str()))
+            .await?;
         let fx = |lost: &[&RunRecord]| {
             let mut fx = announce_runs(lost);
             fx.events.insert(0, down.clone());
@@ -222,17 +232,114 @@ impl Service {
         Ok(lost)
     }
 
-    /// The tasks of `runs`, by id (deleted ones are absent).
-    async fn tasks_of(
+    /// Claims made by sessions that ended (`ended`: each claim with the node that made it)
+    /// whose run the store has no record of, or only as a request: the node claimed them and
+    /// ended before it recorded them, and nobody else can run them now (the claim is taken).
+    /// An instant is recorded `lost`, not retried (whether it started is unknown, and its time
+    /// is past); a request is `lost` and asked again, as one never taken. A real report the
+    /// node's spool still holds replaces `lost` later. Returns the runs marked.
+    pub async fn claims_left_by_ended_sessions(
         &self,
-        runs: impl Iterator<Item = &RunRecord>,
+        ended: &[(ClaimKey, String)],
+        node_of: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Vec<RunRecord>> {
+        let now = Timestamp::now();
+        let ids: Vec<&str> = ended.iter().map(|(k, _)| k.run.as_str()).collect();
+        let statuses = self.store.run_statuses(&ids).await?;
+        let mut lost = Vec::new();
+        let mut requests = Vec::new();
+        let mut task_ids = Vec::new();
+        for (key, node) in ended {
+            let why =
+                format!("claimed by node {node}, whose session ended before it recorded the run");
+            match statuses.get(&key.run) {
+                None => {
+                    let Some(at) = scheduled_instant(&key.task, &key.run) else {
+                        continue;
+                    };
+                    task_ids.push((key.task.clone(), key.run.clone(), at, node.clone(), why));
+                }
+                Some(RunStatus::Scheduled) => {
+                    if let Some(run) = self.store.run(&key.run).await? {
+                        requests.push(run.ended(RunStatus::Lost, now, why));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        let tasks = self
+            .tasks_of(
+                requests
+                    .iter()
+                    .map(|r| r.task.as_str())
+                    .chain(task_ids.iter().map(|(t, ..)| t.as_str())),
+            )
+            .await?;
+        for (task, run, at, node, why) in task_ids {
+            let Some(t) = tasks.get(&task) else {
+                continue;
+            };
+            let attempt = run
+                .rsplit_once('-')
+                .and_then(|(_, a)| a.parse().ok())
+                .unwrap_or(1);
+            let trigger = if attempt > 1 {
+                Trigger::Retry
+            } else {
+                Trigger::Schedule
+            };
+            lost.push(
+                RunRecord::scheduled(t, run, at, &node, attempt, trigger).ended(
+                    RunStatus::Lost,
+                    now,
+                    why,
+                ),
+            );
+        }
+        if lost.is_empty() && requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let asked: HashSet<&str> = requests.iter().map(|r| r.id.as_str()).collect();
+        let reports: Vec<(&RunRecord, Option<&str>)> =
+            lost.iter().chain(&requests).map(|r| (r, None)).collect();
+        let fx = |moved: &[&RunRecord]| {
+            let again: Vec<&RunRecord> = moved
+                .iter()
+                .filter(|m| asked.contains(m.id.as_str()))
+                .copied()
+                .collect();
+            Effects {
+                requests: retries(&again, &tasks, node_of),
+                ..announce_runs(moved)
+            }
+        };
+        let writes = self.store.put_runs(&reports, &fx).await?;
+        let marked: Vec<RunRecord> = reports
+            .iter()
+            .zip(&writes)
+            .filter(|(_, w)| **w == RunWrite::Applied)
+            .map(|((r, _), _)| (*r).clone())
+            .collect();
+        for r in &marked {
+            tracing::warn!(run = %r.id, node = %r.node, "claimed by a session that ended before the run was recorded; marked lost");
+        }
+        if !marked.is_empty() {
+            self.committed(false);
+        }
+        Ok(marked)
+    }
+
+    /// The tasks of `runs`, by id (deleted ones are absent).
+    async fn tasks_of<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
     ) -> Result<HashMap<String, Task>> {
         let mut tasks = HashMap::new();
-        for run in runs {
-            if !tasks.contains_key(&run.task)
-                && let Some(t) = self.store.task(&run.task).await?
+        for id in ids {
+            if !tasks.contains_key(id)
+                && let Some(t) = self.store.task(id).await?
             {
-                tasks.insert(run.task.clone(), t);
+                tasks.insert(id.to_string(), t);
             }
         }
         Ok(tasks)
@@ -336,7 +443,9 @@ impl Service {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
-        let tasks = self.tasks_of(candidates.iter()).await?;
+        let tasks = self
+            .tasks_of(candidates.iter().map(|r| r.task.as_str()))
+            .await?;
         let why = format!(
             "node {} does not know this run (orphaned: it has no record of it running)",
             statement.node

@@ -16,7 +16,7 @@ pub mod sqlite;
 #[cfg(test)]
 pub mod suite;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -215,6 +215,8 @@ pub trait RunStore: Send + Sync {
     async fn start_key(&self, task: &str, key: &str, since: Timestamp)
     -> Result<Option<RunRecord>>;
     async fn run(&self, id: &str) -> Result<Option<RunRecord>>;
+    /// The status of each of these runs the store has (absent ones are not in the map).
+    async fn run_statuses(&self, ids: &[&str]) -> Result<HashMap<String, RunStatus>>;
     async fn run_log(&self, id: &str) -> Result<Option<String>>;
     /// Runs newest first.
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>>;

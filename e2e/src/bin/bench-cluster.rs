@@ -35,6 +35,7 @@ fn node(name: &str) -> NodeInfo {
         capacity: 64,
         started_at: jiff::Timestamp::now(),
         tzdata: None,
+        session: None,
     }
 }
 

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use cloudtask_e2e::zookeeper::ZooKeeper;
 use cloudtask_e2e::{Agent, Center};
-use cloudtask_shared::{RunRecord, RunStatus};
+use cloudtask_shared::coord::zookeeper::{ZkConfig, ZkSession};
+use cloudtask_shared::coord::{ClaimKey, ClaimOutcome, Coordination};
+use cloudtask_shared::{NodeInfo, RunRecord, RunStatus, Trigger, run_id};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -1132,4 +1134,138 @@ async fn a_half_open_agent_stream_is_noticed_and_reopened() {
                 .any(|r| r.id == run && r.status == RunStatus::Succeeded)
         })
         .await;
+}
+
+/// A node that registers and claims through ZooKeeper like an agent, and launches nothing: a
+/// node that dies between its claims and its first record of them.
+async fn ghost(c: &Cluster) -> ZkSession {
+    let cfg = ZkConfig {
+        session_timeout: SESSION,
+        ..ZkConfig::new(&c.zk.connect("/ct"))
+    };
+    let s = ZkSession::connect(&cfg, "ghost").await.unwrap();
+    s.join(&NodeInfo {
+        name: "ghost".into(),
+        cluster: "default".into(),
+        address: None,
+        version: "test".into(),
+        os: "linux".into(),
+        labels: Default::default(),
+        capacity: 4,
+        started_at: jiff::Timestamp::now(),
+        tzdata: None,
+        session: None,
+    })
+    .await
+    .unwrap();
+    s
+}
+
+/// Claims `runs` of `task` as the ghost, under its current assignment (waiting for the
+/// leader to give it the task).
+async fn ghost_claims(s: &ZkSession, task: &str, runs: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let version = loop {
+        if let Some(a) = s.read_assignment("default", "ghost").await.unwrap()
+            && a.value.tasks.contains_key(task)
+        {
+            break a.version;
+        }
+        assert!(Instant::now() < deadline, "ghost never assigned {task}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let keys: Vec<ClaimKey> = runs
+        .iter()
+        .map(|r| ClaimKey {
+            task: task.to_string(),
+            run: r.clone(),
+        })
+        .collect();
+    let out = s.claim("default", "ghost", version, &keys).await.unwrap();
+    assert!(out.iter().all(|o| *o == ClaimOutcome::Claimed), "{out:?}");
+}
+
+/// An instant of `task` a minute ago (its id, attempt 1).
+fn past_instant(task: &str, secs_ago: i64) -> String {
+    let at = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - secs_ago).unwrap();
+    run_id(task, at, 1, Trigger::Schedule)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_a_node_claimed_and_never_recorded_is_lost_when_its_session_ends() {
+    let c = Cluster::start(&[]).await;
+    let first = ghost(&c).await;
+    let task = start_by_hand(&c, json!({"name": "claimed", "command": "true"})).await;
+    let request = c
+        .center()
+        .wait_runs(&task, Duration::from_secs(30), "the request", |r| {
+            r.iter().any(|r| r.status == RunStatus::Scheduled)
+        })
+        .await[0]
+        .id
+        .clone();
+    let instant = past_instant(&task, 60);
+    ghost_claims(&first, &task, &[instant.clone(), request.clone()]).await;
+
+    // The node comes back in a new session before the leader notices it was gone: frozen
+    // meanwhile, the leader sees the same member with another session.
+    let pid = c.center().pid().unwrap().to_string();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    first.close().await.unwrap();
+    let second = ghost(&c).await;
+    signal("-CONT");
+    let why = "claimed by node ghost, whose session ended before it recorded the run";
+    let runs = c
+        .center()
+        .wait_runs(
+            &task,
+            Duration::from_secs(30),
+            "both claims lost, the request asked again",
+            |r| {
+                [&instant, &request].iter().all(|id| {
+                    r.iter().any(|r| {
+                        r.id == **id
+                            && r.status == RunStatus::Lost
+                            && r.message.as_deref() == Some(why)
+                    })
+                }) && r
+                    .iter()
+                    .any(|r| r.attempt == 2 && r.status == RunStatus::Scheduled)
+            },
+        )
+        .await;
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+
+    // The node claims once more and leaves for good: its tasks move, and the claim is lost.
+    let later = past_instant(&task, 30);
+    ghost_claims(&second, &task, std::slice::from_ref(&later)).await;
+    second.close().await.unwrap();
+    c.center()
+        .wait_runs(&task, Duration::from_secs(30), "the last claim lost", |r| {
+            r.iter().any(|r| {
+                r.id == later && r.status == RunStatus::Lost && r.message.as_deref() == Some(why)
+            })
+        })
+        .await;
+    // Nothing else was marked so: a claim with a record is left alone on every check.
+    let mut marked: Vec<String> = c
+        .center()
+        .runs(&task)
+        .await
+        .into_iter()
+        .filter(|r| r.message.as_deref() == Some(why))
+        .map(|r| r.id)
+        .collect();
+    marked.sort();
+    let mut want = vec![instant, request, later];
+    want.sort();
+    assert_eq!(marked, want);
 }

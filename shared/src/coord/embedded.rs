@@ -227,7 +227,10 @@ impl Coordination for EmbeddedSession {
             .members
             .iter()
             .filter(|((c, _), _)| c == cluster)
-            .map(|(_, (n, _))| n.clone())
+            .map(|(_, (n, session))| NodeInfo {
+                session: Some(format!("{session:x}")),
+                ..n.clone()
+            })
             .collect())
     }
 
@@ -387,6 +390,37 @@ impl Coordination for EmbeddedSession {
                     .filter_map(|run| crate::model::scheduled_instant(t, run))
                     .max()?;
                 Some((t.clone(), latest))
+            })
+            .collect())
+    }
+
+    async fn claimed_since(
+        &self,
+        tasks: &[String],
+        since: jiff::Timestamp,
+    ) -> Result<Vec<ClaimKey>> {
+        let st = self.live()?;
+        let mut out = Vec::new();
+        for task in tasks {
+            for run in st.claims.get(task).into_iter().flat_map(HashMap::keys) {
+                if crate::model::scheduled_instant(task, run).is_some_and(|at| at >= since) {
+                    out.push(ClaimKey {
+                        task: task.clone(),
+                        run: run.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn claim_owners(&self, keys: &[ClaimKey]) -> Result<Vec<Option<String>>> {
+        let st = self.live()?;
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let (_, owner) = st.claims.get(&k.task)?.get(&k.run)?;
+                Some(owner.clone())
             })
             .collect())
     }

@@ -129,6 +129,15 @@ pub trait Coordination: Send + Sync + 'static {
     /// The latest scheduled instant claimed for each task that has one (manual runs do not
     /// count): where a task's new owner picks up its schedule.
     async fn last_claimed(&self, tasks: &[String]) -> Result<HashMap<String, jiff::Timestamp>>;
+    /// The claims of `tasks` for scheduled instants at or after `since` (manual runs do not
+    /// count): what a node that ended may have claimed and never recorded.
+    async fn claimed_since(
+        &self,
+        tasks: &[String],
+        since: jiff::Timestamp,
+    ) -> Result<Vec<ClaimKey>>;
+    /// The owner tag (`<label>@<session hex>`) of each claim, `None` where it was pruned.
+    async fn claim_owners(&self, keys: &[ClaimKey]) -> Result<Vec<Option<String>>>;
     /// Drops all but the newest `keep` claims of a task; returns how many went.
     async fn prune_claims(&self, task: &str, keep: usize) -> Result<usize>;
     /// Ends the session: its members and leadership go at once.

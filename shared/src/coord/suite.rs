@@ -22,6 +22,7 @@ fn node(cluster: &str, name: &str) -> NodeInfo {
         capacity: 4,
         started_at: jiff::Timestamp::UNIX_EPOCH,
         tzdata: None,
+        session: None,
     }
 }
 
@@ -58,6 +59,7 @@ macro_rules! coordination_suite {
             assignment_versions_grow_with_each_write,
             claims_are_exclusive_and_fenced_by_the_assignment,
             the_latest_claimed_instant_is_where_a_new_owner_starts,
+            claims_name_the_session_a_member_holds,
             pruning_keeps_the_newest_claims,
             a_closed_session_neither_leads_nor_claims);
     };
@@ -341,6 +343,64 @@ where
     );
     a.close().await.expect("close a");
     b.close().await.expect("close b");
+}
+
+/// A claim names the session that made it, and the member that session registered says it
+/// holds that session: how the leader tells claims of a node that ended from live ones.
+pub async fn claims_name_the_session_a_member_holds<C, F, Fut>(connect: F)
+where
+    C: Coordination,
+    F: Fn() -> Fut,
+    Fut: Future<Output = super::Result<C>>,
+{
+    let (cluster, tag) = names();
+    let (a, b) = leader_and_follower(&connect).await;
+    b.join(&node(&cluster, "n2")).await.expect("join n2");
+    eventually(&a, &cluster, &["n2"]).await;
+    let v_b = a
+        .write_assignment(&cluster, "n2", &Assignment::default())
+        .await
+        .expect("write n2");
+    let task = format!("t1-{tag}");
+    let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).expect("instant");
+    let key = |run: String| ClaimKey {
+        task: task.clone(),
+        run,
+    };
+    let keys = [
+        key(crate::run_id(&task, at(5_000), 1, crate::Trigger::Schedule)),
+        key(crate::manual_run_id(&task, at(9_000), "00ff")),
+        key(crate::run_id(&task, at(7_000), 2, crate::Trigger::Retry)),
+    ];
+    b.claim(&cluster, "n2", v_b, &keys).await.expect("claim");
+    let since = a
+        .claimed_since(&[task.clone(), format!("never-{tag}")], at(6_000))
+        .await
+        .expect("claimed since");
+    assert_eq!(
+        since,
+        [keys[2].clone()],
+        "scheduled instants from 6 s on only"
+    );
+    let session = a
+        .members(&cluster)
+        .await
+        .expect("members")
+        .into_iter()
+        .find(|m| m.name == "n2")
+        .and_then(|m| m.session)
+        .expect("a member names its session");
+    let never = key(crate::run_id(&task, at(1_000), 1, crate::Trigger::Schedule));
+    let owners = a
+        .claim_owners(&[keys[0].clone(), never])
+        .await
+        .expect("owners");
+    let owner = owners[0].as_deref().expect("a claim has an owner");
+    assert_eq!(crate::model::claim_owner(owner).1, session, "{owner}");
+    assert_eq!(owners[1], None, "no claim, no owner");
+    b.close().await.expect("close b");
+    eventually(&a, &cluster, &[]).await;
+    a.close().await.expect("close a");
 }
 
 /// Pruning drops the oldest claims of a task and keeps the newest.

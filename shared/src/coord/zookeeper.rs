@@ -252,6 +252,28 @@ impl ZkSession {
     }
 
     /// Whether an existing claim is this session's (a retry after a lost answer).
+    /// The claimed run ids of each task that has claims, listed [`CLAIMS_PER_OP`] directories
+    /// per multi-read.
+    async fn claimed_runs(&self, tasks: &[String]) -> Result<Vec<(String, Vec<String>)>> {
+        let mut out = Vec::new();
+        for batch in tasks.chunks(CLAIMS_PER_OP) {
+            let mut r = self.client.new_multi_reader();
+            for t in batch {
+                r.add_get_children(&claim_dir(t))
+                    .map_err(|e| backend("listing claims", e))?;
+            }
+            for (t, res) in batch
+                .iter()
+                .zip(self.op("listing claims", r.commit()).await?)
+            {
+                if let zk::MultiReadResult::Children { children } = res {
+                    out.push((t.clone(), children));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn is_own(&self, path: &str) -> Result<bool> {
         match self
             .call("reading a claim", self.client.get_data(path))
@@ -555,9 +577,12 @@ impl Coordination for ZkSession {
         }
         let mut out = Vec::new();
         for res in self.op("reading members", r.commit()).await? {
-            if let zk::MultiReadResult::Data { data, .. } = res {
+            if let zk::MultiReadResult::Data { data, stat } = res {
                 match serde_json::from_slice::<NodeInfo>(&data) {
-                    Ok(info) => out.push(info),
+                    Ok(info) => out.push(NodeInfo {
+                        session: Some(format!("{:x}", stat.ephemeral_owner)),
+                        ..info
+                    }),
                     Err(e) => tracing::warn!(error = %e, "unreadable member znode ignored"),
                 }
             }
@@ -778,25 +803,54 @@ impl Coordination for ZkSession {
     }
 
     async fn last_claimed(&self, tasks: &[String]) -> Result<HashMap<String, jiff::Timestamp>> {
-        let mut out = HashMap::new();
-        for batch in tasks.chunks(CLAIMS_PER_OP) {
-            let mut r = self.client.new_multi_reader();
-            for t in batch {
-                r.add_get_children(&claim_dir(t))
-                    .map_err(|e| backend("listing claims", e))?;
-            }
-            for (t, res) in batch
-                .iter()
-                .zip(self.op("listing claims", r.commit()).await?)
-            {
-                if let zk::MultiReadResult::Children { children } = res
-                    && let Some(latest) = children
-                        .iter()
-                        .filter_map(|run| crate::model::scheduled_instant(t, run))
-                        .max()
-                {
-                    out.insert(t.clone(), latest);
+        Ok(self
+            .claimed_runs(tasks)
+            .await?
+            .into_iter()
+            .filter_map(|(t, runs)| {
+                let latest = runs
+                    .iter()
+                    .filter_map(|run| crate::model::scheduled_instant(&t, run))
+                    .max()?;
+                Some((t, latest))
+            })
+            .collect())
+    }
+
+    async fn claimed_since(
+        &self,
+        tasks: &[String],
+        since: jiff::Timestamp,
+    ) -> Result<Vec<ClaimKey>> {
+        let mut out = Vec::new();
+        for (task, runs) in self.claimed_runs(tasks).await? {
+            for run in runs {
+                if crate::model::scheduled_instant(&task, &run).is_some_and(|at| at >= since) {
+                    out.push(ClaimKey {
+                        task: task.clone(),
+                        run,
+                    });
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn claim_owners(&self, keys: &[ClaimKey]) -> Result<Vec<Option<String>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for batch in keys.chunks(CLAIMS_PER_OP) {
+            let mut r = self.client.new_multi_reader();
+            for k in batch {
+                r.add_get_data(&format!("{}/{}", claim_dir(&k.task), k.run))
+                    .map_err(|e| backend("reading claims", e))?;
+            }
+            for res in self.op("reading claims", r.commit()).await? {
+                out.push(match res {
+                    zk::MultiReadResult::Data { data, .. } => {
+                        Some(String::from_utf8_lossy(&data).into_owned())
+                    }
+                    _ => None,
+                });
             }
         }
         Ok(out)

@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
 use super::{
     SqliteStore, corrupt, json_or_default, json_unless_empty, ms, placeholders, ranks, retention,
-    ts,
+    select_in, ts,
 };
 use crate::store::{Effects, EffectsOf, Result, RunFilter, RunStore, RunWrite};
 
@@ -288,6 +288,18 @@ impl RunStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn run_statuses(&self, ids: &[&str]) -> Result<HashMap<String, RunStatus>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<(String, String)> =
+            select_in(&mut conn, "SELECT id, status FROM runs", "id", ids).await?;
+        rows.into_iter()
+            .map(|(id, status)| {
+                let status = RunStatus::from_str(&status).map_err(|e| corrupt("run status", e))?;
+                Ok((id, status))
+            })
+            .collect()
     }
 
     async fn run_log(&self, id: &str) -> Result<Option<String>> {

@@ -581,6 +581,24 @@ impl Allocator {
                 self.service.node_lost(&cluster, &node, &node_of).await?;
             }
         }
+        // Requests not taken yet on a node their task has left follow it (the old node will
+        // not run them; one it already claimed stays its own: the new node finds it taken).
+        let moves: Vec<(&RunRecord, String, u64)> = active
+            .iter()
+            .filter(|r| r.status == RunStatus::Scheduled)
+            .filter_map(|r| {
+                let to = placed.get(&r.task)?.as_ref()?;
+                let version = tasks.get(&r.task)?.version;
+                (*to != r.node).then(|| (r, to.clone(), version))
+            })
+            .collect();
+        let moved: HashSet<String> = self
+            .service
+            .move_requests(&moves)
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
         // Run requests not taken yet go out again (a missed broadcast, a failed claim); a
         // retry waiting for its backoff is not late yet.
         let now = jiff::Timestamp::now();
@@ -589,6 +607,7 @@ impl Allocator {
             .filter(|r| {
                 r.status == RunStatus::Scheduled
                     && live.contains(&r.node)
+                    && !moved.contains(&r.id)
                     && r.not_before.is_none_or(|nb| nb <= now)
             })
             .collect();

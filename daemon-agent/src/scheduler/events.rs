@@ -3,7 +3,6 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
-use cloudtask_shared::RunStatus;
 use cloudtask_shared::api::Event;
 use cloudtask_shared::backoff::Backoff;
 use cloudtask_shared::shutdown::Shutdown;
@@ -86,12 +85,11 @@ impl<E: Executor> Scheduler<E> {
                         self.claim_and_act(vec![Want::Manual { run }]).await;
                     }
                 } else {
-                    let why = format!(
-                        "node {} does not own this task (it moved): start it again",
-                        self.cfg.name
-                    );
-                    self.report(run.ended(RunStatus::Skipped, self.now(), why))
-                        .await;
+                    // The task moved on: the leader moves the request after it, to the node
+                    // that owns the task now. Forgotten, so a later delivery is looked at again
+                    // (the task may come back).
+                    self.requested.forget(&run.id);
+                    tracing::info!(run = %run.id, "run request for a task this node does not own; left to its new node");
                 }
             }
             Event::StopRequested { node, task, runs } if node == self.cfg.name => {

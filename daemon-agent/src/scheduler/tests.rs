@@ -742,6 +742,44 @@ async fn a_manual_run_is_claimed_by_its_id_and_forbid_refuses_it_while_a_run_is_
 }
 
 #[tokio::test]
+async fn a_request_for_a_task_the_node_does_not_own_is_left_to_the_center() {
+    let t = task("mine", "@yearly", serde_json::json!({}));
+    let mut h = Harness::start(std::slice::from_ref(&t), 4, Duration::ZERO).await;
+    let request = |task: &Task, id: String| Event::RunRequested {
+        task: task.id.clone(),
+        node: NODE.into(),
+        task_version: 1,
+        run: Box::new(RunRecord {
+            trigger: Trigger::Manual,
+            ..RunRecord::scheduled(task, id, at(5), NODE, 1, Trigger::Manual)
+        }),
+    };
+    // A task that moved to another node: its request is not run, and not ended either (a
+    // `skipped` from here would end the run the center moves to the task's new node).
+    let moved = task("moved", "@yearly", serde_json::json!({}));
+    h.events
+        .send(request(&moved, format!("{}-m5x1-1", moved.id)))
+        .await
+        .expect("loop alive");
+    let mine = format!("{}-m5x2-1", t.id);
+    h.events
+        .send(request(&t, mine.clone()))
+        .await
+        .expect("loop alive");
+    let l = h.launch().await;
+    assert_eq!(l.run.id, mine);
+    let _ = l.finish.send(RunStatus::Succeeded);
+    let report = h.report().await;
+    assert_eq!(
+        (report.id.as_str(), report.status),
+        (mine.as_str(), RunStatus::Succeeded),
+        "the first report is the owned task's: nothing was said of the other"
+    );
+    h.no_launch();
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn after_a_session_loss_running_runs_go_on_and_nothing_fires_twice() {
     let t = task(
         "steady",

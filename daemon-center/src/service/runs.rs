@@ -411,6 +411,42 @@ impl Service {
     }
 
     /// Sends run requests again, through the outbox (so the agents of every center hear them).
+    /// Requests not taken yet whose task has moved: each `(run, new node, task version)` is
+    /// moved to the task's new node and requested from it, in one transaction. The old node
+    /// would not run it (it does not own the task), so without this the request waited for
+    /// good. Returns the moved runs.
+    pub async fn move_requests(
+        &self,
+        moves: &[(&RunRecord, String, u64)],
+    ) -> Result<Vec<RunRecord>> {
+        let triples: Vec<(&str, &str, &str)> = moves
+            .iter()
+            .map(|(r, to, _)| (r.id.as_str(), r.node.as_str(), to.as_str()))
+            .collect();
+        let versions: HashMap<&str, u64> =
+            moves.iter().map(|(r, _, v)| (r.id.as_str(), *v)).collect();
+        let fx = |moved: &[&RunRecord]| {
+            let mut fx = announce_runs(moved);
+            fx.events.extend(moved.iter().filter_map(|r| {
+                Some(Event::RunRequested {
+                    task: r.task.clone(),
+                    node: r.node.clone(),
+                    task_version: *versions.get(r.id.as_str())?,
+                    run: Box::new((*r).clone()),
+                })
+            }));
+            fx
+        };
+        let moved = self.store.move_requests(&triples, &fx).await?;
+        for r in &moved {
+            tracing::info!(run = %r.id, node = %r.node, "request not taken yet follows its task to its new node");
+        }
+        if !moved.is_empty() {
+            self.committed(false);
+        }
+        Ok(moved)
+    }
+
     pub async fn redeliver(&self, requests: Vec<Event>) -> Result<()> {
         if requests.is_empty() {
             return Ok(());

@@ -224,6 +224,14 @@ pub trait RunStore: Send + Sync {
     async fn active_runs(&self, task: Option<&str>) -> Result<Vec<RunRecord>>;
     /// Runs not finished yet that the store has on `node`.
     async fn active_runs_on(&self, node: &str) -> Result<Vec<RunRecord>>;
+    /// Moves requests not taken yet (`scheduled` on `from`) to `to`, each `(id, from, to)`,
+    /// in one transaction with `fx` of the moved runs: a request follows its task to the
+    /// task's new node. One taken or moved meanwhile stays as it is.
+    async fn move_requests(
+        &self,
+        moves: &[(&str, &str, &str)],
+        fx: EffectsOf<'_>,
+    ) -> Result<Vec<RunRecord>>;
     /// Marks the active runs of a node that left `lost` at `at`, in one transaction with
     /// `fx` of them; a real outcome reported later still replaces `lost`.
     async fn mark_node_runs_lost(

@@ -884,6 +884,44 @@ async fn a_retry_follows_its_task_when_the_node_goes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_waiting_retry_follows_its_task_when_an_edit_moves_it() {
+    let c = Cluster::start(&["a1", "a2"]).await;
+    let (id, first) = one_failed_attempt(&c, "flaky", 6_000).await;
+    let other = if first.node == "a1" { "a2" } else { "a1" };
+    // While the retry waits out its backoff on the first node, the task is moved off it.
+    let (_, task) = c
+        .center()
+        .api(Method::GET, &format!("/tasks/{id}"), None)
+        .await;
+    let version = task["version"].as_u64().unwrap();
+    let (status, body) = c
+        .center()
+        .api(
+            Method::PATCH,
+            &format!("/tasks/{id}"),
+            Some(json!({"version": version, "target_nodes": [other]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let runs = c
+        .center()
+        .wait_runs(&id, Duration::from_secs(60), "the retry ran", |r| {
+            r.iter().any(|r| r.attempt == 2 && r.status.is_terminal())
+        })
+        .await;
+    let retry = runs.iter().find(|r| r.attempt == 2).unwrap();
+    assert_eq!(
+        (retry.status, retry.node.as_str()),
+        (RunStatus::Failed, other),
+        "the retry ran on the task's new node: {runs:#?}"
+    );
+    assert_eq!(
+        attempts(&c.executions),
+        vec![(1, first.node.clone()), (2, other.to_string())]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn one_center_runs_several_clusters_apart() {
     let mut c = Cluster::start(&["a1"]).await;
     for b in ["b1", "b2"] {

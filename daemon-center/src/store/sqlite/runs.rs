@@ -374,6 +374,39 @@ impl RunStore for SqliteStore {
         self.mark_lost(node, why, at, fx, |_| true).await
     }
 
+    async fn move_requests(
+        &self,
+        moves: &[(&str, &str, &str)],
+        fx: EffectsOf<'_>,
+    ) -> Result<Vec<RunRecord>> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut w = self.write().await?;
+        let mut moved = Vec::new();
+        for (id, from, to) in moves {
+            let row = sqlx::query(
+                "UPDATE runs SET node = $1 WHERE id = $2 AND node = $3 AND status_rank = $4 RETURNING *",
+            )
+            .bind(to)
+            .bind(id)
+            .bind(from)
+            .bind(i64::from(RunStatus::Scheduled.rank()))
+            .fetch_optional(&mut *w.tx)
+            .await?;
+            if let Some(row) = row {
+                moved.push(run_from_row(&row)?);
+            }
+        }
+        if moved.is_empty() {
+            return Ok(moved);
+        }
+        let refs: Vec<&RunRecord> = moved.iter().collect();
+        let effects = fx(&refs);
+        w.commit(&effects).await?;
+        Ok(moved)
+    }
+
     async fn mark_orphans_lost(
         &self,
         node: &str,

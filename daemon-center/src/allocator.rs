@@ -560,10 +560,10 @@ impl Allocator {
         for t in &check {
             book.to_check.remove(t);
         }
-        // Resumable node-loss bookkeeping: runs still active on a node that is no member were
-        // left by a leader that died between emptying the node's assignment and marking them
-        // (or were requested for a node that then went): they are lost now, once this leader
-        // has led long enough for live agents to have joined again.
+        // Resumable node-loss bookkeeping: runs still running on a node that is no member were
+        // left by a leader that died between emptying the node's assignment and marking them:
+        // they are lost now, once this leader has led long enough for live agents to have
+        // joined again. (Requests waiting there follow their tasks, below.)
         let settled = book
             .leading_since
             .is_some_and(|t| t.elapsed() >= LOSS_GRACE);
@@ -571,7 +571,10 @@ impl Allocator {
             let marked: HashSet<String> = lost.iter().map(|r: &RunRecord| r.id.clone()).collect();
             let mut gone: BTreeMap<String, String> = BTreeMap::new();
             for r in &active {
-                if !live.contains(&r.node) && !marked.contains(&r.id) {
+                if r.status == RunStatus::Running
+                    && !live.contains(&r.node)
+                    && !marked.contains(&r.id)
+                {
                     let cluster = tasks.get(&r.task).map_or("default", |t| t.cluster.as_str());
                     gone.insert(r.node.clone(), cluster.to_string());
                 }

@@ -385,7 +385,10 @@ impl RunRecord {
         };
         let why = match self.status {
             RunStatus::Lost if self.started_at.is_none() => {
-                format!("request {} was never taken before its node went", self.id)
+                format!(
+                    "request {} never started: its node ended before running it",
+                    self.id
+                )
             }
             status => format!("retry of {} ({status})", self.id),
         };

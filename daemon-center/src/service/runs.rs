@@ -192,9 +192,10 @@ impl Service {
         Ok(over)
     }
 
-    /// A node left its cluster: its active runs become `lost` (nobody will report them), the
+    /// A node left its cluster: its running runs become `lost` (nobody will report them), the
     /// retries they earn are requested from where `node_of` (the leader's new placement) puts
-    /// their tasks, all in one transaction, and followers hear of the node and the runs.
+    /// their tasks, all in one transaction, and followers hear of the node and the runs. Its
+    /// requests not taken yet are left to follow their tasks (the leader moves them).
     /// Returns the lost runs.
     pub async fn node_lost(
         &self,
@@ -203,7 +204,7 @@ impl Service {
         node_of: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<Vec<RunRecord>> {
         let why =
-            format!("node {node} left the cluster (its session expired) while the run was active");
+            format!("node {node} left the cluster (its session expired) while the run was running");
         let down = Event::NodeDown {
             cluster: cluster.to_string(),
             name: node.to_string(),

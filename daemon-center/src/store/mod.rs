@@ -232,8 +232,10 @@ pub trait RunStore: Send + Sync {
         moves: &[(&str, &str, &str)],
         fx: EffectsOf<'_>,
     ) -> Result<Vec<RunRecord>>;
-    /// Marks the active runs of a node that left `lost` at `at`, in one transaction with
-    /// `fx` of them; a real outcome reported later still replaces `lost`.
+    /// Marks the running runs of a node that left `lost` at `at`, in one transaction with
+    /// `fx` of them; a real outcome reported later still replaces `lost`. Its requests not
+    /// taken yet (`scheduled`) stay: they move to their tasks' new nodes
+    /// ([`RunStore::move_requests`]).
     async fn mark_node_runs_lost(
         &self,
         node: &str,

@@ -38,7 +38,8 @@ macro_rules! store_suite {
             the_effects_of_reports_see_only_the_runs_that_moved,
             a_requested_run_is_stored_once_by_id_and_by_key,
             active_runs_are_those_not_finished,
-            node_loss_marks_only_that_nodes_active_runs_lost,
+            node_loss_marks_only_that_nodes_running_runs_lost,
+            a_request_not_taken_moves_and_a_taken_one_stays,
             orphans_are_the_running_runs_a_node_does_not_list_started_before_its_statement,
             run_listings_filter_and_order_newest_first,
             tokens_read_back,
@@ -540,13 +541,14 @@ pub async fn active_runs_are_those_not_finished(store: &dyn Store) {
     assert_eq!(store.active_runs(None).await.unwrap().len(), 3);
 }
 
-pub async fn node_loss_marks_only_that_nodes_active_runs_lost(store: &dyn Store) {
+pub async fn node_loss_marks_only_that_nodes_running_runs_lost(store: &dyn Store) {
     let on_n1 = run("r1", "t", RunStatus::Running);
     let mut on_n2 = run("r2", "t", RunStatus::Running);
     on_n2.node = "n2".into();
     let mut done = run("r3", "t", RunStatus::Succeeded);
     done.exit_code = Some(0);
-    for r in [&on_n1, &on_n2, &done] {
+    let request = run("r4", "t", RunStatus::Scheduled);
+    for r in [&on_n1, &on_n2, &done, &request] {
         put(store, r, None).await;
     }
     let at = Timestamp::from_second(1_900_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
@@ -576,9 +578,68 @@ pub async fn node_loss_marks_only_that_nodes_active_runs_lost(store: &dyn Store)
         store.run("r3").await.unwrap().unwrap().status,
         RunStatus::Succeeded
     );
+    assert_eq!(
+        store.run("r4").await.unwrap().unwrap().status,
+        RunStatus::Scheduled,
+        "a request not taken stays, to follow its task"
+    );
     assert!(matches!(
         &store.outbox_after(0, 10).await.unwrap()[0].events[..],
         [Event::NodeDown { name, .. }] if name == "1 lost"
+    ));
+}
+
+pub async fn a_request_not_taken_moves_and_a_taken_one_stays(store: &dyn Store) {
+    let waiting = run("waiting", "t", RunStatus::Scheduled);
+    let taken = RunRecord {
+        started_at: Some(waiting.scheduled_at),
+        ..run("taken", "t", RunStatus::Running)
+    };
+    for r in [&waiting, &taken] {
+        put(store, r, None).await;
+    }
+    let moved = store
+        .move_requests(
+            &[
+                ("waiting", "n1", "n2"),
+                ("taken", "n1", "n2"),
+                ("absent", "n1", "n2"),
+            ],
+            &|moved: &[&RunRecord]| {
+                Effects::events(vec![Event::NodeDown {
+                    cluster: "default".into(),
+                    name: format!("{} moved", moved.len()),
+                }])
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        moved
+            .iter()
+            .map(|r| (r.id.as_str(), r.node.as_str()))
+            .collect::<Vec<_>>(),
+        [("waiting", "n2")]
+    );
+    assert_eq!(store.run("waiting").await.unwrap().unwrap().node, "n2");
+    assert_eq!(store.run("taken").await.unwrap().unwrap().node, "n1");
+    // Moved again from where it no longer is: nothing changes, nothing is announced.
+    let again = store
+        .move_requests(&[("waiting", "n1", "n3")], &|_: &[&RunRecord]| {
+            Effects::events(vec![Event::NodeDown {
+                cluster: "default".into(),
+                name: "moved again".into(),
+            }])
+        })
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+    assert_eq!(store.run("waiting").await.unwrap().unwrap().node, "n2");
+    let rows = store.outbox_after(0, 10).await.unwrap();
+    assert_eq!(rows.len(), 1, "one move, one outbox row");
+    assert!(matches!(
+        &rows[0].events[..],
+        [Event::NodeDown { name, .. }] if name == "1 moved"
     ));
 }
 

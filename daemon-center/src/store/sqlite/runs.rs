@@ -371,7 +371,8 @@ impl RunStore for SqliteStore {
         at: Timestamp,
         fx: EffectsOf<'_>,
     ) -> Result<Vec<RunRecord>> {
-        self.mark_lost(node, why, at, fx, |_| true).await
+        self.mark_lost(node, why, at, fx, |r| r.status == RunStatus::Running)
+            .await
     }
 
     async fn move_requests(

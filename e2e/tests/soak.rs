@@ -168,6 +168,10 @@ struct Verdict {
     ran: usize,
     /// Stored runs up to the cutoff, by status.
     statuses: BTreeMap<String, usize>,
+    /// Stored `lost` runs by why (the message up to its first comma or colon) and whether
+    /// their instant ran: what the center presumed, and how often it presumed a run away
+    /// that did run.
+    lost: BTreeMap<(String, bool), usize>,
     /// (task, instant) pairs that ran more than once.
     duplicates: Vec<(String, Timestamp, usize)>,
     /// Instants of a task's span neither run nor recorded finished in the store.
@@ -211,6 +215,18 @@ fn check(ran: &[Ran], stored: &HashMap<String, Vec<RunRecord>>, cutoff: Timestam
         }
     }
     for (task, runs) in stored {
+        for r in runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Lost && r.scheduled_at <= cutoff)
+        {
+            let why = r.message.as_deref().unwrap_or("");
+            let why = why.split([',', ':', '(']).next().unwrap_or(why).trim();
+            let why = why.replace(&r.node, "N");
+            let ran_it = ran
+                .iter()
+                .any(|x| &x.task == task && x.instant == r.scheduled_at);
+            *v.lost.entry((why, ran_it)).or_default() += 1;
+        }
         let finished: HashMap<Timestamp, RunStatus> = runs
             .iter()
             .filter(|r| r.status.is_terminal())
@@ -367,7 +383,7 @@ async fn under_a_nemesis_every_instant_runs_once_or_is_recorded_and_nothing_is_l
     };
     let count = |f: fn(&Fault) -> bool| faults.iter().filter(|x| f(x)).count();
     eprintln!(
-        "soak: seed {seed}: {} faults (agents killed {}, frozen {}, leader killed {}, ZooKeeper restarted {}, disks filled {}), {} runs ran, {} duplicates, {} unaccounted instants, {} lost reports, {} left active, {} contradictions; stored {:?}",
+        "soak: seed {seed}: {} faults (agents killed {}, frozen {}, leader killed {}, ZooKeeper restarted {}, disks filled {}), {} runs ran, {} duplicates, {} unaccounted instants, {} lost reports, {} left active, {} contradictions; stored {:?}; lost by (why, ran) {:?}",
         faults.len(),
         count(|f| matches!(f, Fault::KillAgent(_))),
         count(|f| matches!(f, Fault::FreezeAgent(_))),
@@ -381,6 +397,7 @@ async fn under_a_nemesis_every_instant_runs_once_or_is_recorded_and_nothing_is_l
         verdict.active.len(),
         verdict.contradictions.len(),
         verdict.statuses,
+        verdict.lost,
     );
     if verdict.clean() {
         return;

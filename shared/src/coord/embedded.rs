@@ -378,40 +378,12 @@ impl Coordination for EmbeddedSession {
         Ok(outcomes)
     }
 
-    async fn last_claimed(&self, tasks: &[String]) -> Result<HashMap<String, jiff::Timestamp>> {
+    async fn claimed_runs(&self, tasks: &[String]) -> Result<Vec<(String, Vec<String>)>> {
         let st = self.live()?;
         Ok(tasks
             .iter()
-            .filter_map(|t| {
-                let latest = st
-                    .claims
-                    .get(t)?
-                    .keys()
-                    .filter_map(|run| crate::model::scheduled_instant(t, run))
-                    .max()?;
-                Some((t.clone(), latest))
-            })
+            .filter_map(|t| Some((t.clone(), st.claims.get(t)?.keys().cloned().collect())))
             .collect())
-    }
-
-    async fn claimed_since(
-        &self,
-        tasks: &[String],
-        since: jiff::Timestamp,
-    ) -> Result<Vec<ClaimKey>> {
-        let st = self.live()?;
-        let mut out = Vec::new();
-        for task in tasks {
-            for run in st.claims.get(task).into_iter().flat_map(HashMap::keys) {
-                if crate::model::scheduled_instant(task, run).is_some_and(|at| at >= since) {
-                    out.push(ClaimKey {
-                        task: task.clone(),
-                        run: run.clone(),
-                    });
-                }
-            }
-        }
-        Ok(out)
     }
 
     async fn claim_owners(&self, keys: &[ClaimKey]) -> Result<Vec<Option<String>>> {

@@ -126,16 +126,44 @@ pub trait Coordination: Send + Sync + 'static {
         assignment_version: u64,
         keys: &[ClaimKey],
     ) -> Result<Vec<ClaimOutcome>>;
+    /// The claimed run ids of each of `tasks` that has claims.
+    async fn claimed_runs(&self, tasks: &[String]) -> Result<Vec<(String, Vec<String>)>>;
     /// The latest scheduled instant claimed for each task that has one (manual runs do not
     /// count): where a task's new owner picks up its schedule.
-    async fn last_claimed(&self, tasks: &[String]) -> Result<HashMap<String, jiff::Timestamp>>;
+    async fn last_claimed(&self, tasks: &[String]) -> Result<HashMap<String, jiff::Timestamp>> {
+        Ok(self
+            .claimed_runs(tasks)
+            .await?
+            .into_iter()
+            .filter_map(|(t, runs)| {
+                let latest = runs
+                    .iter()
+                    .filter_map(|run| crate::model::scheduled_instant(&t, run))
+                    .max()?;
+                Some((t, latest))
+            })
+            .collect())
+    }
     /// The claims of `tasks` for scheduled instants at or after `since` (manual runs do not
     /// count): what a node that ended may have claimed and never recorded.
     async fn claimed_since(
         &self,
         tasks: &[String],
         since: jiff::Timestamp,
-    ) -> Result<Vec<ClaimKey>>;
+    ) -> Result<Vec<ClaimKey>> {
+        let mut out = Vec::new();
+        for (task, runs) in self.claimed_runs(tasks).await? {
+            for run in runs {
+                if crate::model::scheduled_instant(&task, &run).is_some_and(|at| at >= since) {
+                    out.push(ClaimKey {
+                        task: task.clone(),
+                        run,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
     /// The owner tag (`<label>@<session hex>`) of each claim, `None` where it was pruned.
     async fn claim_owners(&self, keys: &[ClaimKey]) -> Result<Vec<Option<String>>>;
     /// Drops all but the newest `keep` claims of a task; returns how many went.

@@ -12,7 +12,7 @@
 //! /claims/{hh}/{task}/{run}                   one per claimed run, data = owner; hh = hash bucket
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -252,28 +252,6 @@ impl ZkSession {
     }
 
     /// Whether an existing claim is this session's (a retry after a lost answer).
-    /// The claimed run ids of each task that has claims, listed [`CLAIMS_PER_OP`] directories
-    /// per multi-read.
-    async fn claimed_runs(&self, tasks: &[String]) -> Result<Vec<(String, Vec<String>)>> {
-        let mut out = Vec::new();
-        for batch in tasks.chunks(CLAIMS_PER_OP) {
-            let mut r = self.client.new_multi_reader();
-            for t in batch {
-                r.add_get_children(&claim_dir(t))
-                    .map_err(|e| backend("listing claims", e))?;
-            }
-            for (t, res) in batch
-                .iter()
-                .zip(self.op("listing claims", r.commit()).await?)
-            {
-                if let zk::MultiReadResult::Children { children } = res {
-                    out.push((t.clone(), children));
-                }
-            }
-        }
-        Ok(out)
-    }
-
     async fn is_own(&self, path: &str) -> Result<bool> {
         match self
             .call("reading a claim", self.client.get_data(path))
@@ -802,34 +780,21 @@ impl Coordination for ZkSession {
         Ok(out)
     }
 
-    async fn last_claimed(&self, tasks: &[String]) -> Result<HashMap<String, jiff::Timestamp>> {
-        Ok(self
-            .claimed_runs(tasks)
-            .await?
-            .into_iter()
-            .filter_map(|(t, runs)| {
-                let latest = runs
-                    .iter()
-                    .filter_map(|run| crate::model::scheduled_instant(&t, run))
-                    .max()?;
-                Some((t, latest))
-            })
-            .collect())
-    }
-
-    async fn claimed_since(
-        &self,
-        tasks: &[String],
-        since: jiff::Timestamp,
-    ) -> Result<Vec<ClaimKey>> {
+    // Listed [`CLAIMS_PER_OP`] directories per multi-read.
+    async fn claimed_runs(&self, tasks: &[String]) -> Result<Vec<(String, Vec<String>)>> {
         let mut out = Vec::new();
-        for (task, runs) in self.claimed_runs(tasks).await? {
-            for run in runs {
-                if crate::model::scheduled_instant(&task, &run).is_some_and(|at| at >= since) {
-                    out.push(ClaimKey {
-                        task: task.clone(),
-                        run,
-                    });
+        for batch in tasks.chunks(CLAIMS_PER_OP) {
+            let mut r = self.client.new_multi_reader();
+            for t in batch {
+                r.add_get_children(&claim_dir(t))
+                    .map_err(|e| backend("listing claims", e))?;
+            }
+            for (t, res) in batch
+                .iter()
+                .zip(self.op("listing claims", r.commit()).await?)
+            {
+                if let zk::MultiReadResult::Children { children } = res {
+                    out.push((t.clone(), children));
                 }
             }
         }

@@ -33,8 +33,10 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -s V -l version -d 'Print version'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "login" -d 'Save a server and its token as a context and make it current'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "logout" -d 'Forget the token of a context (the current one by default)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "login" -d 'Log in as a user (a session token), or save a token you have; as a context, made current'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "logout" -d 'End the session of a context (the current one by default) and forget its token'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "whoami" -d 'Who the center takes you for, and your grants'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "user" -d 'Manage users and their grants'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "context" -d 'List or switch contexts'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "cluster" -d 'Inspect clusters'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "node" -d 'Inspect nodes'
@@ -48,6 +50,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "tui" -d '
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "version" -d 'Print the client\'s and the server\'s versions'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l name -d 'Name of the context (default: the server\'s host)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l user -d 'Log in as this user: the password is prompted without echo, or read from --password-stdin; the session token the center gives is saved' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -55,6 +58,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -s o -l
 wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l password-stdin -d 'Read the password from standard input (with --user)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l token-stdin -d 'Read the token from standard input (for CI), instead of prompting'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l readonly -d 'Mark the context read-only: the console hides destructive actions'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -s h -l help -d 'Print help'
@@ -66,6 +70,90 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -f -a "ls" -d 'List users and their grants (admins)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -f -a "create" -d 'Create a user; the password is prompted without echo, or read from --password-stdin'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -f -a "rm" -d 'Delete a user with its sessions and tokens (not the last admin)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -f -a "passwd" -d 'Set a password: your own (asks the current one), or, as an admin, anyone\'s'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -f -a "grant" -d 'Grant a role, in some groups or (no --group) in all'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -f -a "revoke" -d 'Take a role away, in some groups or (no --group) the all-groups grant'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l role -d 'A role to grant (admin, editor, operator, viewer)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l group -d 'The groups the role is for (repeat; none: all groups)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l password-stdin
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l password-stdin
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l group -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l group -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List users and their grants (admins)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a user; the password is prompted without echo, or read from --password-stdin'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete a user with its sessions and tokens (not the last admin)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "passwd" -d 'Set a password: your own (asks the current one), or, as an admin, anyone\'s'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "grant" -d 'Grant a role, in some groups or (no --group) in all'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Take a role away, in some groups or (no --group) the all-groups grant'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -494,20 +582,28 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "login" -d 'Save a server and its token as a context and make it current'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "logout" -d 'Forget the token of a context (the current one by default)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "context" -d 'List or switch contexts'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "cluster" -d 'Inspect clusters'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "node" -d 'Inspect nodes'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "group" -d 'List, create and remove task groups'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "task" -d 'Create, inspect and control tasks'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "run" -d 'Inspect one run'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "apply" -d 'Make the center\'s tasks match a file: create, update and (with --prune) delete'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "diff" -d 'Show what `apply` would change, without changing anything'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "export" -d 'Print tasks as a file `apply` accepts'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "tui" -d 'Open the live console (also what `cloudtaskctl` alone does on a terminal)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "version" -d 'Print the client\'s and the server\'s versions'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout context cluster node group task run apply diff export tui version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "login" -d 'Log in as a user (a session token), or save a token you have; as a context, made current'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "logout" -d 'End the session of a context (the current one by default) and forget its token'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "whoami" -d 'Who the center takes you for, and your grants'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "user" -d 'Manage users and their grants'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "context" -d 'List or switch contexts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "cluster" -d 'Inspect clusters'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "node" -d 'Inspect nodes'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "group" -d 'List, create and remove task groups'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "task" -d 'Create, inspect and control tasks'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "run" -d 'Inspect one run'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "apply" -d 'Make the center\'s tasks match a file: create, update and (with --prune) delete'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "diff" -d 'Show what `apply` would change, without changing anything'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "export" -d 'Print tasks as a file `apply` accepts'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "tui" -d 'Open the live console (also what `cloudtaskctl` alone does on a terminal)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "version" -d 'Print the client\'s and the server\'s versions'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and not __fish_seen_subcommand_from login logout whoami user context cluster node group task run apply diff export tui version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "ls" -d 'List users and their grants (admins)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "create" -d 'Create a user; the password is prompted without echo, or read from --password-stdin'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "rm" -d 'Delete a user with its sessions and tokens (not the last admin)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "passwd" -d 'Set a password: your own (asks the current one), or, as an admin, anyone\'s'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "grant" -d 'Grant a role, in some groups or (no --group) in all'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "revoke" -d 'Take a role away, in some groups or (no --group) the all-groups grant'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "ls" -d 'List contexts; the current one is marked'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "use" -d 'Make a context current'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "ls" -d 'List clusters with their live node and task counts'

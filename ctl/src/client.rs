@@ -194,7 +194,9 @@ impl Client {
         };
         let message = match code {
             ErrorCode::Unauthorized if self.token.is_none() => {
-                format!("{message}: no token given (set --token or CLOUDTASK_TOKEN)")
+                format!(
+                    "{message}: no token given (cloudtaskctl login, or set --token or CLOUDTASK_TOKEN)"
+                )
             }
             ErrorCode::Unauthorized => format!(
                 "{message}: the center rejected the token (check --token or CLOUDTASK_TOKEN)"

@@ -9,12 +9,15 @@ mod editor;
 mod table;
 mod tasks;
 mod tui;
+mod users;
 
 use std::io::{IsTerminal, Read, Write};
 
 use clap::{Parser, Subcommand};
 use cloudtask_shared::RunRecord;
-use cloudtask_shared::api::{ClusterView, NodeView, VersionInfo};
+use cloudtask_shared::api::{
+    ClusterView, ErrorCode, IssuedToken, LoginRequest, NodeView, VersionInfo, WhoAmI,
+};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -54,14 +57,22 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Save a server and its token as a context and make it current.
+    /// Log in as a user (a session token), or save a token you have; as a context, made
+    /// current.
     #[command(
-        after_help = "Examples:\n  cloudtaskctl login --server http://ct:7878            # prompts for the token\n  cloudtaskctl login --server http://ct:7878 --token-stdin < token\n  cloudtaskctl login --server http://ct:7878 --context prod --readonly"
+        after_help = "Examples:\n  cloudtaskctl login --server http://ct:7878 --user ann   # prompts for the password\n  cloudtaskctl login --user admin --password-stdin < admin.password\n  cloudtaskctl login --server http://ct:7878 --token-stdin < token\n  cloudtaskctl login --server http://ct:7878 --context prod --readonly"
     )]
     Login {
         /// Name of the context (default: the server's host).
         #[arg(long = "name")]
         name: Option<String>,
+        /// Log in as this user: the password is prompted without echo, or read from
+        /// --password-stdin; the session token the center gives is saved.
+        #[arg(long, conflicts_with = "token_stdin")]
+        user: Option<String>,
+        /// Read the password from standard input (with --user).
+        #[arg(long, requires = "user")]
+        password_stdin: bool,
         /// Read the token from standard input (for CI), instead of prompting.
         #[arg(long)]
         token_stdin: bool,
@@ -69,9 +80,15 @@ enum Command {
         #[arg(long)]
         readonly: bool,
     },
-    /// Forget the token of a context (the current one by default).
+    /// End the session of a context (the current one by default) and forget its token.
     #[command(after_help = "Example:\n  cloudtaskctl logout")]
     Logout,
+    /// Who the center takes you for, and your grants.
+    #[command(after_help = "Example:\n  cloudtaskctl whoami -o json")]
+    Whoami,
+    /// Manage users and their grants.
+    #[command(subcommand)]
+    User(users::UserCmd),
     /// List or switch contexts.
     #[command(subcommand)]
     Context(ContextCmd),
@@ -248,10 +265,18 @@ async fn run(mut cli: Cli) -> Result<()> {
     match &command {
         Command::Login {
             name,
+            user,
+            password_stdin,
             token_stdin,
             readonly,
-        } => return login(&cli, name.clone(), *token_stdin, *readonly).await,
-        Command::Logout => return logout(cli.context.clone()),
+        } => {
+            let how = match user {
+                Some(u) => Credential::User(u.clone(), *password_stdin),
+                None => Credential::Token(*token_stdin),
+            };
+            return login(&cli, name.clone(), how, *readonly).await;
+        }
+        Command::Logout => return logout(&cli).await,
         Command::Context(cmd) => return context(cmd, out),
         _ => {}
     }
@@ -270,6 +295,8 @@ async fn run(mut cli: Cli) -> Result<()> {
             table::clusters(&clusters);
         }
         Command::Node(cmd) => node(&c, cmd, out).await?,
+        Command::Whoami => users::whoami(&c, out).await?,
+        Command::User(cmd) => users::user(&c, cmd, out).await?,
         Command::Group(cmd) => group(&c, cmd, out).await?,
         Command::Task(cmd) => tasks::task(&c, *cmd, out).await?,
         Command::Run(cmd) => run_cmd(&c, cmd, out).await?,
@@ -353,7 +380,15 @@ fn read_token(from_stdin: bool) -> Result<String> {
     Ok(token)
 }
 
-async fn login(cli: &Cli, name: Option<String>, token_stdin: bool, readonly: bool) -> Result<()> {
+/// What `login` saves: a user's new session, or a token given.
+enum Credential {
+    /// The user, and whether the password comes on stdin.
+    User(String, bool),
+    /// Whether the token comes on stdin.
+    Token(bool),
+}
+
+async fn login(cli: &Cli, name: Option<String>, how: Credential, readonly: bool) -> Result<()> {
     let path = config::path()?;
     let mut file = ConfigFile::load(&path)?;
     let server = cli
@@ -366,9 +401,26 @@ async fn login(cli: &Cli, name: Option<String>, token_stdin: bool, readonly: boo
                 .map(|c| c.server.clone())
         })
         .unwrap_or_else(|| config::DEFAULT_SERVER.to_string());
-    let token = match &cli.token {
-        Some(t) => t.clone(),
-        None => read_token(token_stdin)?,
+    let (token, expires) = match how {
+        Credential::User(user, from_stdin) => {
+            let password = users::read_secret("Password: ", from_stdin)?;
+            let c = Client::new(&server, None, cli.request_timeout);
+            let issued: IssuedToken = c
+                .send_json(Method::POST, "/login", &LoginRequest { user, password })
+                .await
+                .map_err(|mut e| {
+                    // Not a token problem: say what the center said, without token hints.
+                    if e.code == Some(ErrorCode::Unauthorized) {
+                        e.message = "login refused: wrong user name or password".into();
+                    }
+                    e
+                })?;
+            (issued.token, Some(issued.expires_at))
+        }
+        Credential::Token(from_stdin) => match &cli.token {
+            Some(t) => (t.clone(), None),
+            None => (read_token(from_stdin)?, None),
+        },
     };
     // Check the token before saving it.
     let c = Client::new(&server, Some(token.clone()), cli.request_timeout);
@@ -387,19 +439,26 @@ async fn login(cli: &Cli, name: Option<String>, token_stdin: bool, readonly: boo
     file.current = Some(name.clone());
     file.save(&path)?;
     if cli.output.json() {
-        return print_json(&json!({ "context": name, "server": server, "version": v }));
+        return print_json(
+            &json!({ "context": name, "server": server, "version": v, "expires_at": expires }),
+        );
     }
+    let until = expires
+        .map(|t| format!(" until {}", table::when(Some(t))))
+        .unwrap_or_default();
     println!(
-        "logged in to {server} (cloudtask {}, {}); context {name:?} is current",
+        "logged in to {server} (cloudtask {}, {}){until}; context {name:?} is current",
         v.version, v.mode
     );
     Ok(())
 }
 
-fn logout(context: Option<String>) -> Result<()> {
+/// Ends the context's session on the center (a session token is revoked; a token that is
+/// not a session is only forgotten here) and forgets its token.
+async fn logout(cli: &Cli) -> Result<()> {
     let path = config::path()?;
     let mut file = ConfigFile::load(&path)?;
-    let Some(name) = context.or(file.current.clone()) else {
+    let Some(name) = cli.context.clone().or(file.current.clone()) else {
         return Err(Failure::new(
             Exit::NotFound,
             "no current context to log out of",
@@ -411,6 +470,24 @@ fn logout(context: Option<String>) -> Result<()> {
             format!("no context named {name:?}"),
         ));
     };
+    if let Some(token) = ctx.token.clone() {
+        let c = Client::new(&ctx.server, Some(token), cli.request_timeout);
+        // Only a session ends on the center: an API or bootstrap token saved with
+        // `--token-stdin` outlives this context.
+        let me: Result<WhoAmI> = c.get("/whoami").await;
+        match me {
+            Ok(me) if me.principal.starts_with("user:") => {
+                if let Err(e) = c.send_empty(Method::POST, "/logout", &json!({})).await {
+                    eprintln!("warning: the center did not end the session: {}", e.message);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "warning: cannot reach the center to end the session: {}",
+                e.message
+            ),
+        }
+    }
     ctx.token = None;
     file.save(&path)?;
     println!("logged out of context {name:?} (its token is forgotten)");

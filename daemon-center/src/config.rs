@@ -61,6 +61,9 @@ pub struct Args {
     /// queue (default 256; event streams and followed logs count only while they start).
     #[arg(long, env = "CLOUDTASK_MAX_REQUESTS", value_name = "N")]
     pub max_requests: Option<usize>,
+    /// How long a login (`cloudtaskctl login --user`) lasts (default 12h).
+    #[arg(long, env = "CLOUDTASK_SESSION_TTL", value_name = "DURATION")]
+    pub session_ttl: Option<String>,
     /// Finished runs (with their logs) kept per task, unless the task sets its own
     /// (default 1000).
     #[arg(long, env = "CLOUDTASK_KEEP_RUNS", value_name = "N")]
@@ -106,6 +109,7 @@ struct FileConfig {
     drain_timeout: Option<String>,
     idle_timeout: Option<String>,
     max_requests: Option<usize>,
+    session_ttl: Option<String>,
     keep_runs: Option<u32>,
     keep_runs_for: Option<String>,
     keep_audit_for: Option<String>,
@@ -140,6 +144,8 @@ pub struct Config {
     pub idle_timeout: std::time::Duration,
     /// Requests handled at once before the center sheds load.
     pub max_requests: usize,
+    /// How long a login lasts.
+    pub session_ttl: std::time::Duration,
     pub retention: Policy,
     pub mode: Mode,
 }
@@ -274,9 +280,18 @@ impl Config {
             Some(0) => anyhow::bail!("--max-requests 0: the center would answer nothing"),
             n => n.unwrap_or(256),
         };
+        let session_ttl = duration_or(
+            "session-ttl",
+            args.session_ttl.or(file.session_ttl),
+            SignedDuration::from_hours(12),
+        )?;
+        if session_ttl.is_zero() {
+            anyhow::bail!("--session-ttl 0s: every login would have ended already");
+        }
         Ok(Config {
             idle_timeout,
             max_requests,
+            session_ttl: session_ttl.unsigned_abs(),
             retention,
             data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(|| {

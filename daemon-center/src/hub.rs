@@ -2,8 +2,9 @@
 //! still in progress (the final log lands in the store when the run's report arrives).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
+use cloudtask_shared::Task;
 use cloudtask_shared::api::Event;
 use tokio::sync::broadcast;
 
@@ -43,6 +44,10 @@ pub struct Hub {
     tasks: broadcast::Sender<Event>,
     commands: broadcast::Sender<Event>,
     live: Arc<Mutex<Live>>,
+    /// Each task's group, learnt from task events (and the store at start), so that a stream
+    /// shows a caller only the groups it may read. A deleted task's entry stays: its deletion
+    /// event is still to be filtered when a subscriber reads it.
+    groups: Arc<RwLock<HashMap<String, String>>>,
 }
 
 impl Default for Hub {
@@ -52,12 +57,40 @@ impl Default for Hub {
             tasks: broadcast::channel(4096).0,
             commands: broadcast::channel(4096).0,
             live: Arc::default(),
+            groups: Arc::default(),
         }
     }
 }
 
 impl Hub {
+    /// Learns the groups of these tasks (the store's tasks, at start).
+    pub fn know_groups<'a>(&self, tasks: impl IntoIterator<Item = &'a Task>) {
+        let mut g = self.groups.write().unwrap_or_else(|e| e.into_inner());
+        for t in tasks {
+            g.insert(t.id.clone(), t.spec.group.clone());
+        }
+    }
+
+    /// The group of the task an event is about; `None` for cluster-wide events (nodes) and
+    /// `Some(None)` for a task whose group this hub never learnt.
+    pub fn group_of(&self, event: &Event) -> Option<Option<String>> {
+        let task = match event {
+            Event::TaskChanged { task } => return Some(Some(task.spec.group.clone())),
+            Event::NodeUp { .. } | Event::NodeDown { .. } => return None,
+            Event::TaskDeleted { id } => id,
+            Event::RunChanged { run } => &run.task,
+            Event::TaskPlaced { task, .. }
+            | Event::StopRequested { task, .. }
+            | Event::RunRequested { task, .. } => task,
+        };
+        let g = self.groups.read().unwrap_or_else(|e| e.into_inner());
+        Some(g.get(task).cloned())
+    }
+
     pub fn publish(&self, event: Event) {
+        if let Event::TaskChanged { task } = &event {
+            self.know_groups([task.as_ref()]);
+        }
         // Nobody listening is fine.
         match &event {
             Event::TaskChanged { .. } | Event::TaskDeleted { .. } => {

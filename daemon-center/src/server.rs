@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::allocator::{Allocator, Placements};
 use crate::api::{self, AppState};
-use crate::auth::{Role, Tokens};
+use crate::auth::{self, Credentials};
 use crate::config::{Config, Mode};
 use crate::hub::Hub;
 use crate::service::Service;
@@ -35,26 +35,29 @@ use crate::store::sqlite::SqliteStore;
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let dir = &cfg.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    // The store holds every task's environment, the token files are credentials: the data
+    // dir is its owner's alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making data dir {} private", dir.display()))?;
+    }
     let store: SharedStore = Arc::new(
         SqliteStore::open(&dir.join("cloudtask.db"))
             .await
             .context("opening the store")?,
     );
-    let tokens = Tokens::load(store.as_ref()).await?;
-    let admin_file = dir.join("admin.token");
-    if tokens
-        .bootstrap(store.as_ref(), Role::Admin, "admin", &admin_file)
-        .await?
-    {
+    let made = auth::bootstrap(&store, dir).await?;
+    if let Some(file) = &made.password_file {
         println!(
-            "admin token written to {} (readable by you only)",
-            admin_file.display()
+            "first start: user \"admin\" created, its password is in {} (readable by you only); log in with: cloudtaskctl login --user admin --password-stdin < {}",
+            file.display(),
+            file.display()
         );
     }
     let agent_file = dir.join("agent.token");
-    tokens
-        .bootstrap(store.as_ref(), Role::Agent, "agent", &agent_file)
-        .await?;
+    let credentials = Credentials::new(store.clone(), cfg.session_ttl);
     crate::service::packages::remove_stale_uploads(&dir.join("packages"));
 
     let (trigger, shutdown) = shutdown::channel();
@@ -113,7 +116,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         store: store.clone(),
         service: service.clone(),
         hub: hub.clone(),
-        tokens,
+        credentials: credentials.clone(),
         placements: placements.clone(),
         sessions: sessions.clone(),
         mode: match cfg.mode {
@@ -122,6 +125,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         },
         shutdown: shutdown.clone(),
     };
+    hub.know_groups(&store.tasks().await.context("reading tasks")?);
+    tokio::spawn(credentials.run_flusher(shutdown.clone()));
     let app = api::router(state, cfg.max_requests, cfg.idle_timeout);
     let server = tokio::spawn(serve(listener, app, cfg.idle_timeout, shutdown.clone()));
 
@@ -161,7 +166,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         name: node_name.clone(),
         cluster: DEFAULT_CLUSTER.to_string(),
         center_url: format!("http://{}", loopback(addr)),
-        token: Tokens::read_secret(&agent_file)
+        token: auth::read_secret(&agent_file)
             .with_context(|| format!("reading {}", agent_file.display()))?,
         data_dir: dir.join("agent"),
         address: None,
@@ -213,10 +218,10 @@ async fn serve(listener: TcpListener, app: axum::Router, idle: Duration, shutdow
             r = listener.accept() => r,
             () = shutdown.wait() => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => {
+        let (stream, peer) = match accepted {
+            Ok(accepted) => {
                 refused.reset();
-                stream
+                accepted
             }
             // Out of file descriptors, most likely: wait a little, then take the next.
             Err(e) => {
@@ -226,8 +231,15 @@ async fn serve(listener: TcpListener, app: axum::Router, idle: Duration, shutdow
             }
         };
         let _ = stream.set_nodelay(true);
-        let conn =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        // Handlers and the gate learn where a request came from (rate limits, audit rows).
+        let app = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(api::Peer(peer));
+                req
+            },
+        );
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -65,6 +65,10 @@ pub enum ErrorCode {
     Busy,
     /// The center's disk is full: nothing was stored.
     StorageFull,
+    /// Too many failed logins or tokens from this address (or for this user from it): wait.
+    RateLimited,
+    /// No such user.
+    UserNotFound,
     /// A code this client does not know yet (a newer center).
     #[serde(other)]
     Unknown,
@@ -84,7 +88,9 @@ impl ErrorCode {
             StaleVersion | NameTaken | GroupNotEmpty | AmbiguousName | RunActive | Unassigned => {
                 409
             }
+            UserNotFound => 404,
             PayloadTooLarge => 413,
+            RateLimited => 429,
             Internal | Unknown => 500,
             Busy => 503,
             StorageFull => 507,
@@ -95,7 +101,7 @@ impl ErrorCode {
     /// 5 unauthorized, 6 forbidden, 7 a center too busy to answer, 1 anything else.
     pub fn exit_code(self) -> i32 {
         match self.status() {
-            503 => 7,
+            503 | 429 => 7,
             400 | 413 => 2,
             404 => 3,
             409 => 4,
@@ -407,4 +413,147 @@ pub enum Event {
         task_version: u64,
         run: Box<RunRecord>,
     },
+}
+
+/// What a user (or a token) may do, nested: each role may do everything the ones below it
+/// may. `admin` is bound to all groups; the others to named groups or to all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read tasks, runs and logs.
+    Viewer,
+    /// Run now, stop, pause and resume, and what a viewer may.
+    Operator,
+    /// Create, edit and delete tasks, upload packages, and what an operator may.
+    Editor,
+    /// Everything: users, clusters, groups, join tokens, in every group.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Operator, Role::Editor, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a role (admin, editor, operator, viewer)"))
+    }
+}
+
+/// One role in one group, or (`group` absent) in every group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+impl std::fmt::Display for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.group {
+            Some(g) => write!(f, "{} in {g}", self.role),
+            None => write!(f, "{} in all groups", self.role),
+        }
+    }
+}
+
+/// `POST /login`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new secret token, shown once (a login's session token, a created API token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuedToken {
+    pub token: String,
+    pub name: String,
+    pub expires_at: Timestamp,
+}
+
+/// `GET /whoami`: who the center takes the caller for, and what it may do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// `user:NAME`, `token:USER/NAME`, `bootstrap` or `node:NAME`.
+    pub principal: String,
+    /// The user it acts for, if any.
+    #[serde(default)]
+    pub user: Option<String>,
+    pub grants: Vec<Grant>,
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A user as `GET /users` lists it (never its password hash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserView {
+    pub name: String,
+    pub grants: Vec<Grant>,
+    pub created_at: Timestamp,
+    pub created_by: String,
+}
+
+/// `POST /users`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub name: String,
+    pub password: String,
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+impl std::fmt::Debug for CreateUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUser")
+            .field("name", &self.name)
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `PUT /users/{name}/password`: an admin sets it; a user changing its own gives the
+/// current one too.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    pub password: String,
+    #[serde(default)]
+    pub current: Option<String>,
+}
+
+impl std::fmt::Debug for SetPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetPassword").finish_non_exhaustive()
+    }
 }

@@ -36,3 +36,37 @@ pub fn check_man_page(cmd: clap::Command, section: &str, file: &str) -> Result<(
         .join(file);
     check(&path, &buf)
 }
+
+/// One row of the README's policy table: the method, the path under `/api/v1`, and the cells
+/// (admin, editor, operator, viewer, node, no token).
+pub type PolicyRow = (String, String, Vec<String>);
+
+/// The rows of the policy table between `<!-- policy-table -->` markers in `readme`: the
+/// center checks its routes against it, and the end-to-end test the answers.
+pub fn policy_table(readme: &str) -> Result<Vec<PolicyRow>, String> {
+    let table = readme
+        .split("<!-- policy-table -->")
+        .nth(1)
+        .and_then(|t| t.split("<!-- /policy-table -->").next())
+        .ok_or("README.md has no policy table")?;
+    table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<String> = l
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect();
+            let route = cells
+                .first()
+                .map(|c| c.trim_matches('`'))
+                .unwrap_or_default();
+            let (method, path) = route
+                .split_once(' ')
+                .ok_or_else(|| format!("policy table row {l:?}: not `METHOD /path`"))?;
+            let path = path.trim_start_matches("/api/v1").to_string();
+            Ok((method.to_string(), path, cells[1..].to_vec()))
+        })
+        .collect()
+}

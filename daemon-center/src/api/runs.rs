@@ -4,13 +4,13 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use cloudtask_shared::api::{
     ActiveStatement, ErrorCode, Event, NodeView, OutputChunk, RunReport, VersionInfo,
 };
@@ -20,9 +20,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use super::tasks::resolve;
-use super::{ApiError, ApiResult, AppState};
-use crate::store::RunFilter;
+use super::{ApiError, ApiResult, AppState, Caller, Target};
+use crate::auth::Principal;
+use crate::auth::policy::{self, Action, Scope};
+use crate::store::{NameTable, RunFilter};
 
 /// Liveness: the process answers.
 pub async fn health() -> Json<serde_json::Value> {
@@ -81,7 +82,6 @@ pub struct RunsQuery {
     pub since: Option<String>,
     pub until: Option<String>,
     pub limit: Option<u32>,
-    pub group: Option<String>,
 }
 
 fn instant(field: &str, text: &str) -> ApiResult<Timestamp> {
@@ -101,21 +101,39 @@ fn instant(field: &str, text: &str) -> ApiResult<Timestamp> {
 
 pub async fn task_runs(
     State(st): State<AppState>,
-    Path(key): Path<String>,
+    Extension(task): Target,
     q: Result<Query<RunsQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<RunRecord>>> {
     let Query(q) = q?;
-    let task = resolve(&st, &key, q.group.as_deref()).await?;
     Ok(Json(st.store.runs(&run_filter(Some(task.id), &q)?).await?))
 }
 
-/// Runs of every task, newest first, with the same filters as a task's runs.
+/// Runs of every task the caller may read, newest first, with the same filters as a task's
+/// runs.
 pub async fn all_runs(
     State(st): State<AppState>,
+    who: Caller,
     q: Result<Query<RunsQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<RunRecord>>> {
     let Query(q) = q?;
-    Ok(Json(st.store.runs(&run_filter(None, &q)?).await?))
+    let mut filter = run_filter(None, &q)?;
+    filter.groups = readable_groups(&st, &who).await?;
+    Ok(Json(st.store.runs(&filter).await?))
+}
+
+/// The groups `who` may read, `None` when it may read them all.
+async fn readable_groups(st: &AppState, who: &Principal) -> ApiResult<Option<Vec<String>>> {
+    if policy::allows(who, Action::Read, Scope::AllGroups).is_ok() {
+        return Ok(None);
+    }
+    let known = st.store.names(NameTable::Groups).await?;
+    Ok(Some(
+        known
+            .into_iter()
+            .map(|(g, _)| g)
+            .filter(|g| policy::may_read(who, g))
+            .collect(),
+    ))
 }
 
 fn run_filter(task: Option<String>, q: &RunsQuery) -> ApiResult<RunFilter> {
@@ -132,6 +150,7 @@ fn run_filter(task: Option<String>, q: &RunsQuery) -> ApiResult<RunFilter> {
     };
     Ok(RunFilter {
         task,
+        groups: None,
         statuses,
         since: q
             .since
@@ -147,15 +166,9 @@ fn run_filter(task: Option<String>, q: &RunsQuery) -> ApiResult<RunFilter> {
     })
 }
 
-pub async fn show(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<RunRecord>> {
-    st.store
-        .run(&id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::new(ErrorCode::RunNotFound, format!("no run {id:?}")))
+/// The run, as the gate read it.
+pub async fn show(Extension(run): Extension<RunRecord>) -> Json<RunRecord> {
+    Json(run)
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,15 +185,11 @@ fn text(body: Body) -> Response {
 /// when the run ends.
 pub async fn log(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    Extension(run): Extension<RunRecord>,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = q?;
-    let run = st
-        .store
-        .run(&id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::RunNotFound, format!("no run {id:?}")))?;
+    let id = run.id.clone();
     if !q.follow || run.status.is_terminal() {
         return stored_log(&st, &id).await;
     }
@@ -290,9 +299,20 @@ fn wanted(ev: &Event, node: Option<&str>) -> bool {
 /// lost with the broadcast.
 pub async fn events(
     State(st): State<AppState>,
+    who: Caller,
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
     let Query(q) = q?;
+    // A caller that may not read every group sees only the events of the groups it may.
+    let reader = policy::allows(&who, Action::Read, Scope::AllGroups)
+        .is_err()
+        .then(|| who.0.clone());
+    let hub = st.hub.clone();
+    let visible = move |ev: &Event| match (&reader, hub.group_of(ev)) {
+        (None, _) | (Some(_), None) => true,
+        (Some(p), Some(Some(g))) => policy::may_read(p, &g),
+        (Some(_), Some(None)) => false,
+    };
     // Subscribe before reading what is pending: a request committed in between comes twice
     // (agents handle each run id once), never not at all.
     let rx = match q.node {
@@ -307,13 +327,17 @@ pub async fn events(
     let stream =
         futures_util::stream::unfold((rx, q.node, pending), move |(mut rx, node, mut pending)| {
             let service = service.clone();
+            let visible = visible.clone();
             async move {
                 let ev = loop {
                     if let Some(ev) = pending.pop_front() {
+                        if !visible(&ev) {
+                            continue;
+                        }
                         break encode(&ev);
                     }
                     match rx.recv().await {
-                        Ok(ev) if !wanted(&ev, node.as_deref()) => continue,
+                        Ok(ev) if !wanted(&ev, node.as_deref()) || !visible(&ev) => continue,
                         Ok(ev) => break encode(&ev),
                         Err(broadcast::error::RecvError::Lagged(n)) => match node.as_deref() {
                             Some(me) => match service.pending_requests(me).await {

@@ -1,12 +1,13 @@
 //! Tasks: CRUD with optimistic concurrency, actions (pause, resume, start, stop, clone),
 //! packages (streamed upload, inspection, history, download), clusters and groups.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
+use axum::{Extension, Json};
 use cloudtask_shared::api::{
     ActionResult, CloneRequest, ClusterView, ErrorCode, PackageInfo, PatchRequest, StartRequest,
     TaskAction, TaskState, TaskView,
@@ -15,15 +16,10 @@ use cloudtask_shared::{Task, TaskSpec};
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, AppState, Caller};
+use super::{ApiError, ApiResult, AppState, Caller, Target};
+use crate::auth::policy;
 use crate::service::runs::Started;
 use crate::store::NameTable;
-
-#[derive(Debug, Deserialize)]
-pub struct TaskQuery {
-    /// Disambiguates a task name used in several groups.
-    pub group: Option<String>,
-}
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -32,11 +28,6 @@ pub struct ListQuery {
     /// Substring of the name.
     pub name: Option<String>,
     pub paused: Option<bool>,
-}
-
-/// Finds a task by id, or by name (within `group` when given).
-pub async fn resolve(st: &AppState, key: &str, group: Option<&str>) -> ApiResult<Task> {
-    st.service.resolve(key, group).await
 }
 
 pub fn view(st: &AppState, task: Task) -> TaskView {
@@ -84,14 +75,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&st, task))))
 }
 
+/// The tasks the caller may read, with the query's filters.
 pub async fn list(
     State(st): State<AppState>,
+    who: Caller,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<TaskView>>> {
     let Query(q) = q?;
     let tasks = st.store.tasks().await?;
     let out = tasks
         .into_iter()
+        .filter(|t| policy::may_read(&who, &t.spec.group))
         .filter(|t| q.cluster.as_ref().is_none_or(|c| &t.spec.cluster == c))
         .filter(|t| q.group.as_ref().is_none_or(|g| &t.spec.group == g))
         .filter(|t| {
@@ -105,26 +99,18 @@ pub async fn list(
     Ok(Json(out))
 }
 
-pub async fn show(
-    State(st): State<AppState>,
-    Path(key): Path<String>,
-    q: Result<Query<TaskQuery>, QueryRejection>,
-) -> ApiResult<Json<TaskView>> {
-    let Query(q) = q?;
-    let task = resolve(&st, &key, q.group.as_deref()).await?;
-    Ok(Json(view(&st, task)))
+pub async fn show(State(st): State<AppState>, Extension(task): Target) -> Json<TaskView> {
+    Json(view(&st, task))
 }
 
 /// Applies a JSON merge patch (RFC 7386) of spec fields to the task at `version`.
 pub async fn patch(
     State(st): State<AppState>,
     who: Caller,
-    Path(key): Path<String>,
-    q: Result<Query<TaskQuery>, QueryRejection>,
+    Extension(task): Target,
     body: Result<Json<PatchRequest>, JsonRejection>,
 ) -> ApiResult<Json<TaskView>> {
-    let (Query(q), Json(req)) = (q?, body?);
-    let task = resolve(&st, &key, q.group.as_deref()).await?;
+    let Json(req) = body?;
     let saved = st
         .service
         .patch_task(&who, task, req.version, req.changes)
@@ -135,11 +121,8 @@ pub async fn patch(
 pub async fn delete(
     State(st): State<AppState>,
     who: Caller,
-    Path(key): Path<String>,
-    q: Result<Query<TaskQuery>, QueryRejection>,
+    Extension(task): Target,
 ) -> ApiResult<StatusCode> {
-    let Query(q) = q?;
-    let task = resolve(&st, &key, q.group.as_deref()).await?;
     st.service.delete_task(&who, &task).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -181,19 +164,27 @@ fn started(s: Started) -> Response {
         .into_response()
 }
 
-pub async fn action(
+/// The handler of one task action (each action is a route of its own, with its own rule).
+pub fn action(action: TaskAction) -> MethodRouter<AppState> {
+    post(
+        move |st: State<AppState>,
+              who: Caller,
+              task: Target,
+              headers: HeaderMap,
+              body: Option<Json<serde_json::Value>>| async move {
+            act(st, who, task, action, headers, body).await
+        },
+    )
+}
+
+async fn act(
     State(st): State<AppState>,
     who: Caller,
-    Path((key, action)): Path<(String, String)>,
+    Extension(task): Target,
+    action: TaskAction,
     headers: HeaderMap,
-    q: Result<Query<TaskQuery>, QueryRejection>,
     body: Option<Json<serde_json::Value>>,
 ) -> ApiResult<Response> {
-    let Query(q) = q?;
-    let action: TaskAction = action
-        .parse()
-        .map_err(|m: String| ApiError::new(ErrorCode::NotFound, m))?;
-    let task = resolve(&st, &key, q.group.as_deref()).await?;
     match action {
         TaskAction::Pause | TaskAction::Resume => {
             let paused = action == TaskAction::Pause;
@@ -242,16 +233,13 @@ pub async fn action(
 pub struct NextQuery {
     pub n: Option<usize>,
     pub from: Option<Timestamp>,
-    pub group: Option<String>,
 }
 
 pub async fn next_fires(
-    State(st): State<AppState>,
-    Path(key): Path<String>,
+    Extension(task): Target,
     q: Result<Query<NextQuery>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let Query(q) = q?;
-    let task = resolve(&st, &key, q.group.as_deref()).await?;
     let schedules = task.spec.validate()?;
     let n = q.n.unwrap_or(10).min(1000);
     let fires = schedules.upcoming(q.from.unwrap_or_else(Timestamp::now), n);
@@ -271,18 +259,14 @@ pub async fn next_fires(
 
 pub async fn package_history(
     State(st): State<AppState>,
-    Path(key): Path<String>,
-    q: Result<Query<TaskQuery>, QueryRejection>,
+    Extension(task): Target,
 ) -> ApiResult<Json<Vec<PackageInfo>>> {
-    let Query(q) = q?;
-    let task = resolve(&st, &key, q.group.as_deref()).await?;
     Ok(Json(st.store.task_packages(&task.id).await?))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct UploadQuery {
     pub file_name: String,
-    pub group: Option<String>,
 }
 
 /// Streams an upload into the service, with the length the client declared.
@@ -318,13 +302,12 @@ pub async fn upload_package(
 pub async fn upload_task_package(
     State(st): State<AppState>,
     who: Caller,
-    Path(key): Path<String>,
+    Extension(task): Target,
     headers: HeaderMap,
     q: Result<Query<UploadQuery>, QueryRejection>,
     body: Body,
 ) -> ApiResult<Json<TaskView>> {
     let Query(q) = q?;
-    let task = resolve(&st, &key, q.group.as_deref()).await?;
     let p = receive(&st, &who, &headers, &q.file_name, body).await?;
     let saved = st.service.set_package(&who, task, p).await?;
     Ok(Json(view(&st, saved)))

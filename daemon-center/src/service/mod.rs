@@ -2,13 +2,17 @@
 //! parse a request, call one operation here and format its answer; the allocator calls the
 //! node-loss and retry bookkeeping. Each operation is one store transaction carrying its
 //! [`Effects`] — the audit row and the events the [`outbox`] delivers after the commit — so
-//! an operation is either whole or absent. Authorization will hook in here, before the write.
+//! an operation is either whole or absent. The API's gate has checked the route's rule
+//! before an operation runs; an operation whose group comes from its body (a new task, a
+//! task moved or cloned to another group) checks that group here, before it writes
+//! ([`permit`]).
 //!
 //! - [`tasks`]: create, edit, pause/resume, clone, delete, resolve a name.
 //! - [`runs`]: request a run (manual start, lost-run retry: one sequence), stop runs,
 //!   agents' reports, a lost node's runs.
 //! - [`packages`]: receive an upload, make it a task's package.
 //! - [`names`]: clusters and groups.
+//! - [`users`]: users, their passwords and grants, and refused requests' audit rows.
 //! - [`outbox`]: the dispatcher that delivers committed events, at least once.
 //! - [`retention`]: what the center lets go (old runs and logs, audit rows, packages).
 
@@ -18,6 +22,7 @@ pub mod packages;
 pub mod retention;
 pub mod runs;
 pub mod tasks;
+pub mod users;
 
 use std::path::PathBuf;
 
@@ -27,6 +32,7 @@ use jiff::Timestamp;
 
 use crate::allocator::Placements;
 use crate::auth::Principal;
+use crate::auth::policy::{self, Action, Scope};
 use crate::store::{self, AuditEntry, Effects, SharedStore};
 
 /// A refused or failed operation: a code that names the problem (the HTTP status and the
@@ -177,6 +183,12 @@ impl Service {
             self.placements.wake.notify_one();
         }
     }
+}
+
+/// Refuses what the policy does not let `who` do in `group`.
+pub fn permit(who: &Principal, action: Action, group: &str) -> Result<()> {
+    policy::allows(who, action, Scope::Group(group))
+        .map_err(|policy::Denied(m)| Error::new(ErrorCode::Forbidden, m))
 }
 
 /// A random id: creation time in hex, then 40 random bits.

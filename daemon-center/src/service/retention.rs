@@ -53,6 +53,8 @@ pub struct Swept {
     pub audit: u64,
     pub history: u64,
     pub packages: u64,
+    /// Expired sessions and API tokens.
+    pub tokens: u64,
 }
 
 pub struct Retention {
@@ -76,6 +78,7 @@ impl Retention {
                     audit = s.audit,
                     package_history = s.history,
                     packages = s.packages,
+                    tokens = s.tokens,
                     "retention deleted what its policy lets go"
                 ),
                 Err(e) => tracing::warn!(error = %e, "retention pass failed; the next one retries"),
@@ -114,6 +117,7 @@ impl Retention {
         })
         .await?;
         swept.packages += self.remove_orphan_blobs(before).await?;
+        swept.tokens += self.store.prune_tokens(now).await?;
         Ok(swept)
     }
 

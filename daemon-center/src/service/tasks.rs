@@ -4,8 +4,9 @@ use cloudtask_shared::api::{ErrorCode, Event, PackageInfo};
 use cloudtask_shared::{PackageRef, Task, TaskSpec};
 use jiff::Timestamp;
 
-use super::{Error, Result, Service, new_id};
+use super::{Error, Result, Service, new_id, permit};
 use crate::auth::Principal;
+use crate::auth::policy::Action;
 
 impl Service {
     /// Finds a task by id, or by name (within `group` when given).
@@ -53,6 +54,7 @@ impl Service {
 
     /// Stores a new task made of `spec` (`action`: `task.create`, `task.clone`).
     pub async fn create_task(&self, who: &Principal, spec: TaskSpec, action: &str) -> Result<Task> {
+        permit(who, Action::Edit, &spec.group)?;
         spec.validate_fires()?;
         self.check_package(&spec).await?;
         let now = Timestamp::now();
@@ -105,6 +107,9 @@ impl Service {
                 task.spec.start_at,
                 task.spec.end_at,
             );
+        if spec.group != task.spec.group {
+            permit(who, Action::Edit, &spec.group)?;
+        }
         if when_changed {
             spec.validate_fires()?;
         } else {

@@ -1,6 +1,7 @@
 //! The center's durable store behind a backend-neutral interface, one trait per concept:
 //! [`TaskStore`] (tasks, their name index, clusters and groups), [`RunStore`] (runs and their
-//! logs, manual starts), [`PackageStore`], [`TokenStore`], [`AuditStore`], [`OutboxStore`] and
+//! logs, manual starts), [`PackageStore`], [`TokenStore`] (bearer tokens and the
+//! rate limit's counters), [`UserStore`], [`AuditStore`], [`OutboxStore`] and
 //! [`RetentionStore`] (what may be deleted, in small batches); migrations are each backend's
 //! own business, run by its `open`.
 //!
@@ -20,7 +21,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cloudtask_shared::api::{Event, PackageInfo};
+use std::time::Duration;
+
+use cloudtask_shared::api::{Event, Grant, PackageInfo};
 use cloudtask_shared::{RunRecord, RunStatus, Task};
 use jiff::Timestamp;
 
@@ -121,6 +124,8 @@ pub struct OutboxRow {
 #[derive(Debug, Default, Clone)]
 pub struct RunFilter {
     pub task: Option<String>,
+    /// Only runs of tasks in these groups (`None`: of every group).
+    pub groups: Option<Vec<String>>,
     pub statuses: Vec<RunStatus>,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
@@ -265,14 +270,114 @@ pub trait PackageStore: Send + Sync {
     async fn package_exists(&self, sha256: &str) -> Result<bool>;
     /// A task's packages, newest first.
     async fn task_packages(&self, task_id: &str) -> Result<Vec<PackageInfo>>;
+    /// The groups of the tasks whose history names this package (who may download it).
+    async fn package_groups(&self, sha256: &str) -> Result<Vec<String>>;
 }
 
-/// API tokens, kept only as hashes.
+/// What a bearer token stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// The first admin's token, written to `admin.token` on first start; no expiry.
+    Bootstrap,
+    /// The agents' shared token, written to `agent.token`.
+    Agent,
+    /// A user's login, with an expiry.
+    Session,
+    /// A named token a user made for scripts, scoped within the user's rights, with an expiry.
+    Api,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Bootstrap => "bootstrap",
+            TokenKind::Agent => "agent",
+            TokenKind::Session => "session",
+            TokenKind::Api => "api",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TokenKind> {
+        [
+            TokenKind::Bootstrap,
+            TokenKind::Agent,
+            TokenKind::Session,
+            TokenKind::Api,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A bearer token as stored: only its SHA-256, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub hash: String,
+    pub name: String,
+    pub kind: TokenKind,
+    /// The user it acts for (sessions and API tokens).
+    pub user: Option<String>,
+    /// An API token's rights, each within its user's; `None`: all of the user's.
+    pub scope: Option<Vec<Grant>>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_from: Option<String>,
+}
+
+/// A user account: its Argon2id hash (PHC string) and its grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub name: String,
+    pub password_hash: String,
+    pub grants: Vec<Grant>,
+    pub created_at: Timestamp,
+    pub created_by: String,
+}
+
+/// Bearer tokens (kept only as hashes) and the failed attempts the rate limit counts, in the
+/// store so that every center sharing it sees the same revocations and counters.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// (hash, name, role) of every token.
-    async fn tokens(&self) -> Result<Vec<(String, String, String)>>;
-    async fn add_token(&self, hash: &str, name: &str, role: &str, fx: &Effects) -> Result<()>;
+    async fn token(&self, hash: &str) -> Result<Option<TokenRow>>;
+    /// Tokens of one kind (all kinds when `None`), of one user or of all.
+    async fn tokens(&self, kind: Option<TokenKind>, user: Option<&str>) -> Result<Vec<TokenRow>>;
+    /// [`Error::NameTaken`] when the user has an API token of that name.
+    async fn add_token(&self, token: &TokenRow, fx: &Effects) -> Result<()>;
+    /// Deletes a token; false (and no effects) when there was none.
+    async fn delete_token(&self, hash: &str, fx: &Effects) -> Result<bool>;
+    /// Records when and from where tokens were last used (batched by the caller).
+    async fn touch_tokens(&self, uses: &[(String, Timestamp, String)]) -> Result<()>;
+    /// Deletes tokens that expired before `before`; returns how many went.
+    async fn prune_tokens(&self, before: Timestamp) -> Result<u64>;
+    /// Counts a failure against each key (a window starts at the first failure after the
+    /// last window ended) and returns each key's count in its window.
+    async fn note_failures(
+        &self,
+        keys: &[&str],
+        now: Timestamp,
+        window: Duration,
+    ) -> Result<Vec<u32>>;
+    /// Each key's failures in a window still open at `now`.
+    async fn failures(&self, keys: &[&str], now: Timestamp, window: Duration) -> Result<Vec<u32>>;
+    /// Forgets a key's failures (a login that succeeded).
+    async fn clear_failures(&self, key: &str) -> Result<()>;
+}
+
+/// User accounts and their grants.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<UserRow>>;
+    async fn user(&self, name: &str) -> Result<Option<UserRow>>;
+    /// [`Error::NameTaken`] when the name is taken.
+    async fn create_user(&self, user: &UserRow, fx: &Effects) -> Result<()>;
+    /// Sets the hash and deletes the user's sessions (API tokens stay); false when absent.
+    async fn set_password(&self, name: &str, password_hash: &str, fx: &Effects) -> Result<bool>;
+    /// Replaces the user's grants; false when absent.
+    async fn set_grants(&self, name: &str, grants: &[Grant], fx: &Effects) -> Result<bool>;
+    /// Deletes the user with its grants and tokens; false when absent.
+    async fn delete_user(&self, name: &str, fx: &Effects) -> Result<bool>;
 }
 
 /// The audit log, written only as an effect of the write it describes.
@@ -326,11 +431,25 @@ pub trait RetentionStore: Send + Sync {
 
 /// Every concept at once: what `open` returns and the center holds.
 pub trait Store:
-    TaskStore + RunStore + PackageStore + TokenStore + AuditStore + OutboxStore + RetentionStore
+    TaskStore
+    + RunStore
+    + PackageStore
+    + TokenStore
+    + UserStore
+    + AuditStore
+    + OutboxStore
+    + RetentionStore
 {
 }
 
 impl<T> Store for T where
-    T: TaskStore + RunStore + PackageStore + TokenStore + AuditStore + OutboxStore + RetentionStore
+    T: TaskStore
+        + RunStore
+        + PackageStore
+        + TokenStore
+        + UserStore
+        + AuditStore
+        + OutboxStore
+        + RetentionStore
 {
 }

@@ -11,11 +11,13 @@
 
 use std::collections::BTreeMap;
 
-use cloudtask_shared::api::{Event, PackageInfo};
+use cloudtask_shared::api::{Event, Grant, PackageInfo, Role};
 use cloudtask_shared::{RunRecord, RunStatus, Task, TaskSpec, Trigger};
 use jiff::Timestamp;
 
-use super::{AuditEntry, Effects, Error, NameTable, RunFilter, RunWrite, Store};
+use super::{
+    AuditEntry, Effects, Error, NameTable, RunFilter, RunWrite, Store, TokenKind, TokenRow, UserRow,
+};
 
 /// The suite's instants: `secs` after a fixed origin.
 fn at(secs: i64) -> Timestamp {
@@ -42,7 +44,10 @@ macro_rules! store_suite {
             a_request_not_taken_moves_and_a_taken_one_stays,
             orphans_are_the_running_runs_a_node_does_not_list_started_before_its_statement,
             run_listings_filter_and_order_newest_first,
-            tokens_read_back,
+            tokens_read_back_expire_and_go_with_their_user,
+            users_read_back_with_grants_and_a_new_password_ends_sessions,
+            failures_count_per_key_within_their_window,
+            run_listings_filter_by_their_tasks_groups,
             the_outbox_delivers_in_commit_order_and_prunes_without_going_back,
             outbox_cursors_are_per_center,
             the_outbox_keeps_rows_a_live_center_has_not_delivered,
@@ -745,31 +750,193 @@ pub async fn run_listings_filter_and_order_newest_first(store: &dyn Store) {
     assert_eq!(ids(store.runs(&two).await.unwrap()), ["r4", "r3"]);
 }
 
-pub async fn tokens_read_back(store: &dyn Store) {
-    store
-        .add_token("h1", "admin", "admin", &Effects::default())
-        .await
-        .unwrap();
-    store
-        .add_token("h2", "agent", "agent", &Effects::default())
-        .await
-        .unwrap();
-    let mut got = store.tokens().await.unwrap();
-    got.sort();
-    assert_eq!(
-        got,
-        vec![
-            ("h1".into(), "admin".into(), "admin".into()),
-            ("h2".into(), "agent".into(), "agent".into())
-        ]
-    );
+fn token_row(hash: &str, name: &str, kind: TokenKind, user: Option<&str>) -> TokenRow {
+    TokenRow {
+        hash: hash.into(),
+        name: name.into(),
+        kind,
+        user: user.map(str::to_string),
+        scope: None,
+        created_at: at(0),
+        expires_at: None,
+        last_used_at: None,
+        last_used_from: None,
+    }
+}
+
+fn grant(role: Role, group: Option<&str>) -> Grant {
+    Grant {
+        role,
+        group: group.map(str::to_string),
+    }
+}
+
+pub async fn tokens_read_back_expire_and_go_with_their_user(store: &dyn Store) {
+    let none = Effects::default();
+    let user = UserRow {
+        name: "ann".into(),
+        password_hash: "$argon2id$x".into(),
+        grants: vec![],
+        created_at: at(0),
+        created_by: "admin".into(),
+    };
+    store.create_user(&user, &none).await.unwrap();
+    let agent = token_row("h1", "agent", TokenKind::Agent, None);
+    let mut session = token_row("h2", "session 1", TokenKind::Session, Some("ann"));
+    session.expires_at = Some(at(100));
+    let mut api = token_row("h3", "ci", TokenKind::Api, Some("ann"));
+    api.scope = Some(vec![grant(Role::Viewer, Some("ops"))]);
+    api.expires_at = Some(at(1000));
+    for t in [&agent, &session, &api] {
+        store.add_token(t, &none).await.unwrap();
+    }
+    assert_eq!(store.token("h3").await.unwrap().as_ref(), Some(&api));
+    assert!(store.token("nope").await.unwrap().is_none());
     assert!(
-        store
-            .add_token("h1", "again", "admin", &Effects::default())
-            .await
-            .is_err(),
+        store.add_token(&agent, &none).await.is_err(),
         "a token hash is stored once"
     );
+    let again = token_row("h4", "ci", TokenKind::Api, Some("ann"));
+    assert!(matches!(
+        store.add_token(&again, &none).await,
+        Err(Error::NameTaken(_))
+    ));
+    let of_ann = store.tokens(None, Some("ann")).await.unwrap();
+    assert_eq!(of_ann.len(), 2);
+    let apis = store.tokens(Some(TokenKind::Api), None).await.unwrap();
+    assert_eq!(apis, vec![api.clone()]);
+
+    store
+        .touch_tokens(&[("h3".into(), at(50), "10.0.0.9".into())])
+        .await
+        .unwrap();
+    // An older use recorded later does not go back.
+    store
+        .touch_tokens(&[("h3".into(), at(40), "10.0.0.1".into())])
+        .await
+        .unwrap();
+    let used = store.token("h3").await.unwrap().unwrap();
+    assert_eq!(used.last_used_at, Some(at(50)));
+    assert_eq!(used.last_used_from.as_deref(), Some("10.0.0.9"));
+
+    assert_eq!(store.prune_tokens(at(500)).await.unwrap(), 1, "the session");
+    assert!(store.token("h2").await.unwrap().is_none());
+    assert!(store.token("h1").await.unwrap().is_some(), "no expiry");
+    assert!(store.delete_token("h1", &none).await.unwrap());
+    assert!(!store.delete_token("h1", &none).await.unwrap());
+    assert!(store.delete_user("ann", &none).await.unwrap());
+    assert!(
+        store.token("h3").await.unwrap().is_none(),
+        "a user's tokens go with it"
+    );
+}
+
+pub async fn users_read_back_with_grants_and_a_new_password_ends_sessions(store: &dyn Store) {
+    let none = Effects::default();
+    let mut user = UserRow {
+        name: "bob".into(),
+        password_hash: "$argon2id$one".into(),
+        grants: vec![grant(Role::Editor, Some("ops")), grant(Role::Viewer, None)],
+        created_at: at(5),
+        created_by: "admin".into(),
+    };
+    store
+        .create_user(&user, &audited("user.create", "bob"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_user(&user, &none).await,
+        Err(Error::NameTaken(_))
+    ));
+    user.grants.sort();
+    let mut got = store.user("bob").await.unwrap().unwrap();
+    got.grants.sort();
+    assert_eq!(got, user);
+    assert_eq!(store.users().await.unwrap().len(), 1);
+    assert!(store.user("nobody").await.unwrap().is_none());
+
+    let session = token_row("s1", "session", TokenKind::Session, Some("bob"));
+    let api = token_row("a1", "ci", TokenKind::Api, Some("bob"));
+    store.add_token(&session, &none).await.unwrap();
+    store.add_token(&api, &none).await.unwrap();
+    assert!(
+        store
+            .set_password("bob", "$argon2id$two", &none)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.user("bob").await.unwrap().unwrap().password_hash,
+        "$argon2id$two"
+    );
+    assert!(store.token("s1").await.unwrap().is_none(), "sessions end");
+    assert!(
+        store.token("a1").await.unwrap().is_some(),
+        "API tokens stay"
+    );
+    assert!(!store.set_password("nobody", "x", &none).await.unwrap());
+
+    let only = [grant(Role::Operator, Some("web"))];
+    assert!(store.set_grants("bob", &only, &none).await.unwrap());
+    assert_eq!(store.user("bob").await.unwrap().unwrap().grants, only);
+    assert!(!store.set_grants("nobody", &only, &none).await.unwrap());
+    assert!(
+        store
+            .audit_log(10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.action == "user.create")
+    );
+}
+
+pub async fn failures_count_per_key_within_their_window(store: &dyn Store) {
+    let w = std::time::Duration::from_secs(60);
+    assert_eq!(store.failures(&["a", "b"], at(0), w).await.unwrap(), [0, 0]);
+    assert_eq!(
+        store.note_failures(&["a", "b"], at(0), w).await.unwrap(),
+        [1, 1]
+    );
+    assert_eq!(store.note_failures(&["a"], at(10), w).await.unwrap(), [2]);
+    assert_eq!(
+        store.failures(&["a", "b"], at(30), w).await.unwrap(),
+        [2, 1]
+    );
+    // The window ran out: the count starts over.
+    assert_eq!(store.failures(&["a"], at(61), w).await.unwrap(), [0]);
+    assert_eq!(store.note_failures(&["a"], at(61), w).await.unwrap(), [1]);
+    store.clear_failures("a").await.unwrap();
+    assert_eq!(
+        store.failures(&["a", "b"], at(62), w).await.unwrap(),
+        [0, 0]
+    );
+}
+
+pub async fn run_listings_filter_by_their_tasks_groups(store: &dyn Store) {
+    for (name, group) in [("t", "ops"), ("u", "web")] {
+        store
+            .create_task(&task(name, group), None, &Effects::default())
+            .await
+            .unwrap();
+        let r = run(
+            &format!("r-{name}"),
+            &format!("id-{group}-{name}"),
+            RunStatus::Failed,
+        );
+        put(store, &r, None).await;
+    }
+    let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let of = |groups: Option<Vec<&str>>| RunFilter {
+        groups: groups.map(|g| g.into_iter().map(str::to_string).collect()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.runs(&of(Some(vec!["ops"]))).await.unwrap()),
+        ["r-t"]
+    );
+    assert!(store.runs(&of(Some(vec![]))).await.unwrap().is_empty());
+    assert_eq!(store.runs(&of(None)).await.unwrap().len(), 2);
 }
 
 pub async fn the_outbox_delivers_in_commit_order_and_prunes_without_going_back(store: &dyn Store) {

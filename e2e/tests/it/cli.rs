@@ -911,3 +911,150 @@ async fn a_center_that_accepts_and_never_answers_is_a_timeout_with_its_own_exit_
     );
     drop(held);
 }
+
+#[tokio::test]
+async fn users_log_in_get_grants_and_are_told_what_they_may_not_do() {
+    let c = Center::start(&[]).await;
+    let cfg = c.dir.join("cfg");
+    let admin_pw = std::fs::read_to_string(c.dir.join("admin.password")).unwrap();
+    // The first admin logs in with the password its first start wrote.
+    let login = bare(
+        &cfg,
+        &[
+            "login",
+            "--server",
+            &c.url,
+            "--user",
+            "admin",
+            "--password-stdin",
+        ],
+        Some(&admin_pw),
+    );
+    assert!(login.status.success(), "{}", text(&login));
+    assert!(text(&login).contains("until"), "{}", text(&login));
+    let me = ok_json(&bare(&cfg, &["whoami", "-o", "json"], None));
+    assert_eq!(me["principal"], "user:admin");
+    assert_eq!(me["grants"][0]["role"], "admin");
+
+    let create = bare(
+        &cfg,
+        &[
+            "user",
+            "create",
+            "ann",
+            "--role",
+            "operator",
+            "--group",
+            "ops",
+            "--password-stdin",
+        ],
+        Some("ann's long password\n"),
+    );
+    assert!(create.status.success(), "{}", text(&create));
+    let grant = bare(
+        &cfg,
+        &["user", "grant", "ann", "viewer", "--group", "web"],
+        None,
+    );
+    assert!(grant.status.success(), "{}", text(&grant));
+    let users = ok_json(&bare(&cfg, &["user", "ls", "-o", "json"], None));
+    let ann = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "ann")
+        .unwrap();
+    assert_eq!(ann["grants"].as_array().unwrap().len(), 2, "{ann}");
+    assert!(!users.to_string().contains("argon2"), "no hash in answers");
+    let short = bare(
+        &cfg,
+        &["user", "create", "bob", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert_eq!(code(&short), 2, "{}", text(&short));
+    assert!(
+        text(&short).contains("at least 10 characters"),
+        "{}",
+        text(&short)
+    );
+
+    // Ann, in a config of her own.
+    let ann_cfg = c.dir.join("ann-cfg");
+    let wrong = bare(
+        &ann_cfg,
+        &[
+            "login",
+            "--server",
+            &c.url,
+            "--user",
+            "ann",
+            "--password-stdin",
+        ],
+        Some("not it at all\n"),
+    );
+    assert_eq!(code(&wrong), 5, "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("wrong user name or password"),
+        "{}",
+        text(&wrong)
+    );
+    let login = bare(
+        &ann_cfg,
+        &[
+            "login",
+            "--server",
+            &c.url,
+            "--user",
+            "ann",
+            "--password-stdin",
+        ],
+        Some("ann's long password\n"),
+    );
+    assert!(login.status.success(), "{}", text(&login));
+    let made = c.ctl(&["task", "create", "t", "--group", "ops", "--cmd", "true"]);
+    assert!(made.status.success(), "{}", text(&made));
+    let pause = bare(&ann_cfg, &["task", "pause", "t", "--group", "ops"], None);
+    assert!(pause.status.success(), "{}", text(&pause));
+    let delete = bare(&ann_cfg, &["task", "rm", "t", "--group", "ops"], None);
+    assert_eq!(code(&delete), 6, "{}", text(&delete));
+    assert!(
+        text(&delete).contains("forbidden: ann needs the editor role in group \"ops\""),
+        "{}",
+        text(&delete)
+    );
+    let users = bare(&ann_cfg, &["user", "ls"], None);
+    assert_eq!(code(&users), 6, "{}", text(&users));
+    assert!(
+        text(&users).contains("needs the admin role"),
+        "{}",
+        text(&users)
+    );
+
+    // Revoked, then logged out: the session no longer works.
+    let revoke = bare(
+        &cfg,
+        &["user", "revoke", "ann", "operator", "--group", "ops"],
+        None,
+    );
+    assert!(revoke.status.success(), "{}", text(&revoke));
+    let resume = bare(&ann_cfg, &["task", "resume", "t", "--group", "ops"], None);
+    assert_eq!(
+        code(&resume),
+        6,
+        "the revocation holds at once: {}",
+        text(&resume)
+    );
+    let token = std::fs::read_to_string(ann_cfg.join("cloudtask/config.toml")).unwrap();
+    let token = token
+        .lines()
+        .find_map(|l| l.strip_prefix("token = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    let logout = bare(&ann_cfg, &["logout"], None);
+    assert!(logout.status.success(), "{}", text(&logout));
+    let again = c.ctl_env(&["task", "ls"], &[("CLOUDTASK_TOKEN", &token)]);
+    assert_eq!(code(&again), 5, "the session ended: {}", text(&again));
+    let rm = bare(&cfg, &["user", "rm", "ann"], None);
+    assert!(rm.status.success(), "{}", text(&rm));
+}

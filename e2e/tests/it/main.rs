@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod authz;
 mod cli;
 mod cluster;
 mod console;

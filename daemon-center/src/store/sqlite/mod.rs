@@ -12,6 +12,7 @@ mod retention;
 mod runs;
 mod tasks;
 mod tokens;
+mod users;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -113,6 +114,21 @@ CREATE INDEX task_packages_by_sha ON task_packages (sha256);
 "#,
     r#"
 ALTER TABLE runs ADD COLUMN not_before BIGINT;
+"#,
+    r#"
+CREATE TABLE users (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT NOT NULL);
+CREATE TABLE grants (user_name TEXT NOT NULL, role TEXT NOT NULL, grp TEXT NOT NULL, PRIMARY KEY (user_name, role, grp));
+ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'api';
+ALTER TABLE tokens ADD COLUMN user_name TEXT;
+ALTER TABLE tokens ADD COLUMN scope TEXT;
+ALTER TABLE tokens ADD COLUMN expires_at BIGINT;
+ALTER TABLE tokens ADD COLUMN last_used_at BIGINT;
+ALTER TABLE tokens ADD COLUMN last_used_from TEXT;
+UPDATE tokens SET kind = 'bootstrap', name = 'bootstrap' WHERE role = 'admin';
+UPDATE tokens SET kind = 'agent' WHERE role = 'agent';
+CREATE INDEX tokens_by_user ON tokens (user_name, kind);
+CREATE INDEX tokens_by_expiry ON tokens (expires_at);
+CREATE TABLE auth_failures (key TEXT PRIMARY KEY, count BIGINT NOT NULL, window_start BIGINT NOT NULL);
 "#,
 ];
 

@@ -30,6 +30,15 @@ impl PackageStore for SqliteStore {
         Ok(n > 0)
     }
 
+    async fn package_groups(&self, sha256: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT t.grp FROM task_packages p JOIN tasks t ON t.id = p.task_id WHERE p.sha256 = $1 ORDER BY t.grp",
+        )
+        .bind(sha256)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn task_packages(&self, task_id: &str) -> Result<Vec<PackageInfo>> {
         let rows = sqlx::query_as::<_, (String, String, i64, i64, String)>(
             "SELECT sha256, file_name, size, uploaded_at, uploaded_by FROM task_packages WHERE task_id = $1 ORDER BY uploaded_at DESC",

@@ -321,6 +321,16 @@ impl RunStore for SqliteStore {
         if f.task.is_some() {
             sql.push_str(&format!(" AND task_id = {}", next()));
         }
+        if let Some(groups) = &f.groups {
+            if groups.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ps: Vec<String> = groups.iter().map(|_| next()).collect();
+            sql.push_str(&format!(
+                " AND task_id IN (SELECT id FROM tasks WHERE grp IN ({}))",
+                ps.join(", ")
+            ));
+        }
         if !f.statuses.is_empty() {
             let ps: Vec<String> = f.statuses.iter().map(|_| next()).collect();
             sql.push_str(&format!(" AND status IN ({})", ps.join(", ")));
@@ -339,6 +349,9 @@ impl RunStore for SqliteStore {
         let mut q = sqlx::query(AssertSqlSafe(sql));
         if let Some(t) = &f.task {
             q = q.bind(t);
+        }
+        for g in f.groups.iter().flatten() {
+            q = q.bind(g);
         }
         for s in &f.statuses {
             q = q.bind(s.as_str());

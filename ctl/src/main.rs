@@ -89,6 +89,9 @@ enum Command {
     /// Manage users and their grants.
     #[command(subcommand)]
     User(users::UserCmd),
+    /// Make, list and revoke API tokens for scripts and CI.
+    #[command(subcommand)]
+    Token(users::TokenCmd),
     /// List or switch contexts.
     #[command(subcommand)]
     Context(ContextCmd),
@@ -297,6 +300,7 @@ async fn run(mut cli: Cli) -> Result<()> {
         Command::Node(cmd) => node(&c, cmd, out).await?,
         Command::Whoami => users::whoami(&c, out).await?,
         Command::User(cmd) => users::user(&c, cmd, out).await?,
+        Command::Token(cmd) => users::token(&c, cmd, out).await?,
         Command::Group(cmd) => group(&c, cmd, out).await?,
         Command::Task(cmd) => tasks::task(&c, *cmd, out).await?,
         Command::Run(cmd) => run_cmd(&c, cmd, out).await?,

@@ -1,9 +1,12 @@
-//! `cloudtaskctl user …` and `whoami`: users, their passwords and grants.
+//! `cloudtaskctl user …`, `token …` and `whoami`: users, their passwords and grants, and
+//! API tokens.
 
 use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
-use cloudtask_shared::api::{CreateUser, Grant, Role, SetPassword, UserView, WhoAmI};
+use cloudtask_shared::api::{
+    CreateToken, CreateUser, Grant, IssuedToken, Role, SetPassword, TokenView, UserView, WhoAmI,
+};
 use reqwest::Method;
 
 use crate::client::{Client, Exit, Failure, Result, enc};
@@ -259,6 +262,106 @@ pub async fn whoami(c: &Client, out: Output) -> Result<()> {
     println!("grants: {}", describe(&me.grants));
     if let Some(at) = me.expires_at {
         println!("expires: {}", table::when(Some(at)));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Make an API token for scripts and CI: printed once, with an expiry, and at most your
+    /// own rights (all of them unless --role is given).
+    #[command(
+        after_help = "Examples:\n  cloudtaskctl token create deploy --expires-in 30d --role editor --group ops\n  CLOUDTASK_TOKEN=$(cloudtaskctl token create ci --expires-in 7d -o json | jq -r .token)"
+    )]
+    Create {
+        name: String,
+        /// How long it lasts (`30d`, `12h`; at most the center's --max-token-ttl).
+        #[arg(long)]
+        expires_in: String,
+        #[arg(long)]
+        role: Option<Role>,
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+    /// List your API tokens (--all: everyone's, for admins), with their last use.
+    #[command(after_help = "Example:\n  cloudtaskctl token ls -o wide")]
+    Ls {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke one of your API tokens (--user: someone else's, for admins).
+    #[command(after_help = "Example:\n  cloudtaskctl token revoke deploy")]
+    Revoke {
+        name: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+pub async fn token(c: &Client, cmd: TokenCmd, out: Output) -> Result<()> {
+    match cmd {
+        TokenCmd::Create {
+            name,
+            expires_in,
+            role,
+            groups,
+        } => {
+            if role.is_none() && !groups.is_empty() {
+                return Err(Failure::new(Exit::Usage, "--group needs --role"));
+            }
+            let body = CreateToken {
+                name,
+                expires_in,
+                grants: grants(role, groups),
+            };
+            let t: IssuedToken = c.send_json(Method::POST, "/tokens", &body).await?;
+            if out.json() {
+                return print_json(&t);
+            }
+            eprintln!(
+                "token {:?} made, valid until {}; it is shown this once:",
+                t.name,
+                table::when(Some(t.expires_at))
+            );
+            println!("{}", t.token);
+        }
+        TokenCmd::Ls { all } => {
+            let list: Vec<TokenView> = c
+                .get(if all { "/tokens?all=true" } else { "/tokens" })
+                .await?;
+            if out.json() {
+                return print_json(&list);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.name.clone(),
+                        t.user.clone(),
+                        if t.grants.is_empty() {
+                            "all of the user's".to_string()
+                        } else {
+                            describe(&t.grants)
+                        },
+                        table::when(t.expires_at),
+                        table::when(t.last_used_at),
+                        t.last_used_from.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            table::print(
+                &["NAME", "USER", "RIGHTS", "EXPIRES", "LAST USED", "FROM"],
+                &rows,
+            );
+        }
+        TokenCmd::Revoke { name, user } => {
+            let mut path = format!("/tokens/{}", enc(&name));
+            if let Some(u) = &user {
+                path.push_str(&format!("?user={}", enc(u)));
+            }
+            c.delete(&path).await?;
+            println!("token {name:?} revoked");
+        }
     }
     Ok(())
 }

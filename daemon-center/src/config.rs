@@ -64,6 +64,9 @@ pub struct Args {
     /// How long a login (`cloudtaskctl login --user`) lasts (default 12h).
     #[arg(long, env = "CLOUDTASK_SESSION_TTL", value_name = "DURATION")]
     pub session_ttl: Option<String>,
+    /// The longest an API token may last (`token create --expires-in`; default 90d).
+    #[arg(long, env = "CLOUDTASK_MAX_TOKEN_TTL", value_name = "DURATION")]
+    pub max_token_ttl: Option<String>,
     /// Finished runs (with their logs) kept per task, unless the task sets its own
     /// (default 1000).
     #[arg(long, env = "CLOUDTASK_KEEP_RUNS", value_name = "N")]
@@ -110,6 +113,7 @@ struct FileConfig {
     idle_timeout: Option<String>,
     max_requests: Option<usize>,
     session_ttl: Option<String>,
+    max_token_ttl: Option<String>,
     keep_runs: Option<u32>,
     keep_runs_for: Option<String>,
     keep_audit_for: Option<String>,
@@ -146,6 +150,8 @@ pub struct Config {
     pub max_requests: usize,
     /// How long a login lasts.
     pub session_ttl: std::time::Duration,
+    /// The longest an API token may last.
+    pub max_token_ttl: std::time::Duration,
     pub retention: Policy,
     pub mode: Mode,
 }
@@ -288,10 +294,19 @@ impl Config {
         if session_ttl.is_zero() {
             anyhow::bail!("--session-ttl 0s: every login would have ended already");
         }
+        let max_token_ttl = duration_or(
+            "max-token-ttl",
+            args.max_token_ttl.or(file.max_token_ttl),
+            SignedDuration::from_hours(90 * 24),
+        )?;
+        if max_token_ttl.is_zero() {
+            anyhow::bail!("--max-token-ttl 0s: no API token could be made");
+        }
         Ok(Config {
             idle_timeout,
             max_requests,
             session_ttl: session_ttl.unsigned_abs(),
+            max_token_ttl: max_token_ttl.unsigned_abs(),
             retention,
             data_dir,
             listen: args.listen.or(file.listen).unwrap_or_else(|| {

@@ -101,6 +101,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         outbox: kick.clone(),
         packages_dir: dir.join("packages"),
         max_upload_bytes: cfg.max_upload_bytes,
+        max_token_ttl: cfg.max_token_ttl,
     };
     let retention = Retention {
         store: store.clone(),

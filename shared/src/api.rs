@@ -557,3 +557,28 @@ impl std::fmt::Debug for SetPassword {
         f.debug_struct("SetPassword").finish_non_exhaustive()
     }
 }
+
+/// `POST /tokens`: a named API token for scripts, within its creator's rights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    pub name: String,
+    /// How long it lasts (`30d`, `12h`): mandatory, at most the center's `--max-token-ttl`.
+    pub expires_in: String,
+    /// Its rights, each covered by the creator's; none: all of the creator's.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+/// An API token as `GET /tokens` lists it (never the token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenView {
+    pub name: String,
+    pub user: String,
+    /// Its scope; empty: all of its user's rights.
+    pub grants: Vec<Grant>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_from: Option<String>,
+}

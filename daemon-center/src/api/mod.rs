@@ -381,6 +381,24 @@ fn routes() -> Vec<Route> {
             gated(Administer, Cluster),
             delete(users::revoke),
         ),
+        r(
+            get_.clone(),
+            "/tokens",
+            gated(OwnTokens, Cluster),
+            get(users::list_tokens),
+        ),
+        r(
+            post_.clone(),
+            "/tokens",
+            gated(OwnTokens, Cluster),
+            post(users::create_token),
+        ),
+        r(
+            delete_.clone(),
+            "/tokens/{name}",
+            gated(OwnTokens, Cluster),
+            delete(users::revoke_token),
+        ),
     ];
     for (path, handler) in [
         ("/agent/runs", post(runs::report)),

@@ -5,8 +5,10 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use cloudtask_shared::api::{
-    CreateUser, Grant, IssuedToken, LoginRequest, SetPassword, UserView, WhoAmI,
+    CreateToken, CreateUser, Grant, IssuedToken, LoginRequest, SetPassword, TokenView, UserView,
+    WhoAmI,
 };
+use serde::Deserialize;
 
 use super::{ApiResult, AppState, Caller, Peer};
 use crate::store::UserRow;
@@ -111,4 +113,47 @@ pub async fn revoke(
 ) -> ApiResult<Json<Vec<Grant>>> {
     let Query(g) = q?;
     Ok(Json(st.service.change_grant(&who, &name, g, false).await?))
+}
+
+/// Makes an API token of the caller's user; the answer is the only time it is shown.
+pub async fn create_token(
+    State(st): State<AppState>,
+    who: Caller,
+    body: Result<Json<CreateToken>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
+    let Json(req) = body?;
+    let max = st.service.max_token_ttl;
+    let issued = st.service.create_token(&who, req, max).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokensQuery {
+    /// Every user's tokens (admins).
+    #[serde(default)]
+    pub all: bool,
+    /// Whose token to revoke (admins; default: the caller's own).
+    pub user: Option<String>,
+}
+
+pub async fn list_tokens(
+    State(st): State<AppState>,
+    who: Caller,
+    q: Result<Query<TokensQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<TokenView>>> {
+    let Query(q) = q?;
+    Ok(Json(st.service.tokens(&who, q.all).await?))
+}
+
+pub async fn revoke_token(
+    State(st): State<AppState>,
+    who: Caller,
+    Path(name): Path<String>,
+    q: Result<Query<TokensQuery>, QueryRejection>,
+) -> ApiResult<StatusCode> {
+    let Query(q) = q?;
+    st.service
+        .revoke_token(&who, &name, q.user.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

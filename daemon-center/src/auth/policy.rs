@@ -23,6 +23,8 @@ pub enum Action {
     Report,
     /// Anything an authenticated caller may do about itself (who am I, log out).
     Authenticated,
+    /// Make, list and revoke one's own API tokens: users with any role.
+    OwnTokens,
 }
 
 impl Action {
@@ -34,7 +36,7 @@ impl Action {
             Action::Edit => Some(Role::Editor),
             Action::Administer => Some(Role::Admin),
             Action::Report => None,
-            Action::Authenticated => Some(Role::Viewer),
+            Action::Authenticated | Action::OwnTokens => Some(Role::Viewer),
         }
     }
 
@@ -48,6 +50,7 @@ impl Action {
             Action::Administer => "administer users, clusters, groups and tokens",
             Action::Report => "report runs",
             Action::Authenticated => "call the API",
+            Action::OwnTokens => "manage API tokens",
         }
     }
 }
@@ -86,7 +89,7 @@ pub fn allows(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Den
         };
     }
     // Any role, in any group, reads what is cluster-wide.
-    let scope = if action == Action::ReadCluster {
+    let scope = if matches!(action, Action::ReadCluster | Action::OwnTokens) {
         Scope::AnyGroup
     } else {
         scope
@@ -112,7 +115,7 @@ pub fn allows(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Den
     }
     let needed = match (action, scope) {
         (Action::Administer, _) => "the admin role".to_string(),
-        (Action::ReadCluster, _) => "a role".to_string(),
+        (Action::ReadCluster | Action::OwnTokens, _) => "a role".to_string(),
         (_, Scope::Group(g)) => format!("the {least} role in group {g:?}"),
         (_, Scope::AnyGroup) => format!("the {least} role in some group"),
         (_, Scope::AllGroups) => format!("the {least} role in all groups"),

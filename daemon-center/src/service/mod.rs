@@ -12,6 +12,7 @@
 //!   agents' reports, a lost node's runs.
 //! - [`packages`]: receive an upload, make it a task's package.
 //! - [`names`]: clusters and groups.
+//! - [`tokens`]: API tokens for scripts.
 //! - [`users`]: users, their passwords and grants, and refused requests' audit rows.
 //! - [`outbox`]: the dispatcher that delivers committed events, at least once.
 //! - [`retention`]: what the center lets go (old runs and logs, audit rows, packages).
@@ -22,6 +23,7 @@ pub mod packages;
 pub mod retention;
 pub mod runs;
 pub mod tasks;
+pub mod tokens;
 pub mod users;
 
 use std::path::PathBuf;
@@ -152,6 +154,8 @@ pub struct Service {
     pub outbox: outbox::Kick,
     pub packages_dir: PathBuf,
     pub max_upload_bytes: u64,
+    /// The longest an API token may last.
+    pub max_token_ttl: std::time::Duration,
 }
 
 impl Service {
@@ -188,6 +192,12 @@ impl Service {
 /// Refuses what the policy does not let `who` do in `group`.
 pub fn permit(who: &Principal, action: Action, group: &str) -> Result<()> {
     policy::allows(who, action, Scope::Group(group))
+        .map_err(|policy::Denied(m)| Error::new(ErrorCode::Forbidden, m))
+}
+
+/// Refuses what the policy does not let `who` do in every group.
+pub fn permit_everywhere(who: &Principal, action: Action) -> Result<()> {
+    policy::allows(who, action, Scope::AllGroups)
         .map_err(|policy::Denied(m)| Error::new(ErrorCode::Forbidden, m))
 }
 

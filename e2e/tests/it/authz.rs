@@ -180,6 +180,21 @@ impl World {
                 path = "/users/victim/grants?role=viewer&group=nowhere".into();
             }
             ("POST", p) if p.starts_with("/agent/") => body = Some(json!([])),
+            ("POST", "/tokens") => {
+                body = Some(json!({"name": self.fresh("tok"), "expires_in": "1d"}));
+            }
+            ("DELETE", "/tokens/{name}") => {
+                // The caller's own token, made with the caller's own credential.
+                let name = self.fresh("revoked");
+                c.api_as(
+                    token,
+                    Method::POST,
+                    "/tokens",
+                    Some(json!({"name": name, "expires_in": "1d"})),
+                )
+                .await;
+                path = format!("/tokens/{name}");
+            }
             _ => {}
         }
         let mut req =
@@ -472,5 +487,147 @@ async fn failed_logins_are_limited_per_user_and_address_and_passwords_never_come
         }
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700, "the data dir");
+    }
+}
+
+#[tokio::test]
+async fn api_tokens_hold_no_more_than_their_scope_and_end_when_revoked_or_expired() {
+    let c = Center::start(&["--max-token-ttl", "30d"]).await;
+    make_user(&c, "ed", json!([{"role": "editor", "group": "g1"}])).await;
+    let ed = session(&c, "ed").await;
+    for g in ["g1", "g2"] {
+        c.create_task(json!({"name": "t", "group": g, "command": "true"}))
+            .await;
+    }
+    let make = |body: Value| {
+        let ed = ed.clone();
+        let c = &c;
+        async move {
+            c.api_as(Some(&ed), Method::POST, "/tokens", Some(body))
+                .await
+        }
+    };
+    // More than the creator has, a missing or too long expiry: refused.
+    let (s, body) = make(
+        json!({"name": "big", "expires_in": "1d", "grants": [{"role": "editor", "group": "g2"}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no more than its creator"),
+        "{body}"
+    );
+    let (s, body) = make(json!({"name": "long", "expires_in": "31d"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let (s, _) = make(json!({"name": "never"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "an expiry is mandatory");
+
+    // A viewer-scoped token of an editor reads g1 and changes nothing.
+    let (s, t) = make(
+        json!({"name": "ci", "expires_in": "1d", "grants": [{"role": "viewer", "group": "g1"}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let ci = t["token"].as_str().unwrap().to_string();
+    let (s, me) = c.api_as(Some(&ci), Method::GET, "/whoami", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["principal"], "token:ed/ci");
+    let (s, tasks) = c.api_as(Some(&ci), Method::GET, "/tasks", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(tasks.as_array().unwrap().len(), 1, "g1 only: {tasks}");
+    let (s, body) = c
+        .api_as(Some(&ci), Method::POST, "/tasks/t/pause?group=g1", None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    let (s, _) = make(json!({"name": "ci", "expires_in": "1d"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "names are unique per user");
+    // A token cannot make tokens.
+    let (s, _) = c
+        .api_as(
+            Some(&ci),
+            Method::POST,
+            "/tokens",
+            Some(json!({"name": "x", "expires_in": "1d"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Its user losing the role takes it from the token too.
+    let (s, _) = c
+        .api(
+            Method::DELETE,
+            "/users/ed/grants?role=editor&group=g1",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = c.api_as(Some(&ci), Method::GET, "/tasks", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "no role left: {body}");
+    c.api(
+        Method::POST,
+        "/users/ed/grants",
+        Some(json!({"role": "editor", "group": "g1"})),
+    )
+    .await;
+
+    // Listed with its last use (written in batches: polled), never with the token.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, list) = c.api_as(Some(&ed), Method::GET, "/tokens", None).await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        assert!(
+            !list.to_string().contains(&ci),
+            "the token itself is never listed"
+        );
+        let row = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "ci")
+            .cloned()
+            .unwrap();
+        if row["last_used_at"].is_string() {
+            assert_eq!(row["last_used_from"], "127.0.0.1", "{row}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "last use never recorded: {row}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Revoked: refused at once.
+    let (s, _) = c
+        .api_as(Some(&ed), Method::DELETE, "/tokens/ci", None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = c.api_as(Some(&ci), Method::GET, "/tasks", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // Expired: refused once its time is over (polled with a deadline).
+    let (s, t) = make(json!({"name": "brief", "expires_in": "1s"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let brief = t["token"].as_str().unwrap().to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, body) = c.api_as(Some(&brief), Method::GET, "/tasks", None).await;
+        if s == StatusCode::UNAUTHORIZED {
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("expired"),
+                "{body}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the token never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

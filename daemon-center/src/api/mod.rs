@@ -166,235 +166,223 @@ fn gated(action: Action, resource: Resource) -> Rule {
 fn routes() -> Vec<Route> {
     use Action::*;
     use Resource::*;
-    let (get_, post_, patch_, put_, delete_) = (
-        Method::GET,
-        Method::POST,
-        Method::PATCH,
-        Method::PUT,
-        Method::DELETE,
-    );
     let mut v = vec![
-        r(get_.clone(), "/health", Rule::Public, get(runs::health)),
-        r(get_.clone(), "/ready", Rule::Public, get(runs::ready)),
-        r(post_.clone(), "/login", Rule::Public, post(users::login)),
+        r(Method::GET, "/health", Rule::Public, get(runs::health)),
+        r(Method::GET, "/ready", Rule::Public, get(runs::ready)),
+        r(Method::POST, "/login", Rule::Public, post(users::login)),
         r(
-            post_.clone(),
+            Method::POST,
             "/logout",
             gated(Authenticated, Cluster),
             post(users::logout),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/whoami",
             gated(Authenticated, Cluster),
             get(users::whoami),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/version",
             gated(Authenticated, Cluster),
             get(runs::version),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/clusters",
             gated(ReadCluster, Cluster),
             get(tasks::list_clusters),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/clusters",
             gated(Administer, Cluster),
             post(tasks::create_cluster),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/groups",
             gated(ReadCluster, Cluster),
             get(tasks::list_groups),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/groups",
             gated(Administer, Cluster),
             post(tasks::create_group),
         ),
         r(
-            delete_.clone(),
+            Method::DELETE,
             "/groups/{name}",
             gated(Administer, Cluster),
             delete(tasks::delete_group),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/nodes",
             gated(ReadCluster, Cluster),
             get(runs::nodes),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/tasks",
             gated(Read, Listing),
             get(tasks::list),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/tasks",
             gated(Edit, Body),
             post(tasks::create),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/tasks/{task}",
             gated(Read, Task),
             get(tasks::show),
         ),
         r(
-            patch_.clone(),
+            Method::PATCH,
             "/tasks/{task}",
             gated(Edit, Task),
             patch(tasks::patch),
         ),
         r(
-            delete_.clone(),
+            Method::DELETE,
             "/tasks/{task}",
             gated(Edit, Task),
             delete(tasks::delete),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/tasks/{task}/next",
             gated(Read, Task),
             get(tasks::next_fires),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/tasks/{task}/packages",
             gated(Read, Task),
             get(tasks::package_history),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/tasks/{task}/runs",
             gated(Read, Task),
             get(runs::task_runs),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/tasks/{task}/pause",
             gated(Operate, Task),
             tasks::action(TaskAction::Pause),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/tasks/{task}/resume",
             gated(Operate, Task),
             tasks::action(TaskAction::Resume),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/tasks/{task}/start",
             gated(Operate, Task),
             tasks::action(TaskAction::Start),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/tasks/{task}/stop",
             gated(Operate, Task),
             tasks::action(TaskAction::Stop),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/tasks/{task}/clone",
             gated(Edit, Task),
             tasks::action(TaskAction::Clone),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/runs",
             gated(Read, Listing),
             get(runs::all_runs),
         ),
+        r(Method::GET, "/runs/{id}", gated(Read, Run), get(runs::show)),
         r(
-            get_.clone(),
-            "/runs/{id}",
-            gated(Read, Run),
-            get(runs::show),
-        ),
-        r(
-            get_.clone(),
+            Method::GET,
             "/runs/{id}/log",
             gated(Read, Run),
             get(runs::log),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/events",
             gated(Read, Listing),
             get(runs::events),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/audit",
             gated(Administer, Cluster),
             get(runs::audit),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/packages/{sha256}",
             gated(Read, Package),
             get(tasks::download_package),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/users",
             gated(Administer, Cluster),
             get(users::list),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/users",
             gated(Administer, Cluster),
             post(users::create),
         ),
         r(
-            delete_.clone(),
+            Method::DELETE,
             "/users/{name}",
             gated(Administer, Cluster),
             delete(users::remove),
         ),
         r(
-            put_.clone(),
+            Method::PUT,
             "/users/{name}/password",
             gated(Authenticated, User),
             put(users::set_password),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/users/{name}/grants",
             gated(Administer, Cluster),
             post(users::grant),
         ),
         r(
-            delete_.clone(),
+            Method::DELETE,
             "/users/{name}/grants",
             gated(Administer, Cluster),
             delete(users::revoke),
         ),
         r(
-            get_.clone(),
+            Method::GET,
             "/tokens",
             gated(OwnTokens, Cluster),
             get(users::list_tokens),
         ),
         r(
-            post_.clone(),
+            Method::POST,
             "/tokens",
             gated(OwnTokens, Cluster),
             post(users::create_token),
         ),
         r(
-            delete_.clone(),
+            Method::DELETE,
             "/tokens/{name}",
             gated(OwnTokens, Cluster),
             delete(users::revoke_token),
@@ -407,7 +395,7 @@ fn routes() -> Vec<Route> {
     ] {
         v.push(Route {
             body: BodyLimit::Agent,
-            ..r(post_.clone(), path, gated(Report, Cluster), handler)
+            ..r(Method::POST, path, gated(Report, Cluster), handler)
         });
     }
     for (path, rule, handler) in [
@@ -420,7 +408,7 @@ fn routes() -> Vec<Route> {
     ] {
         v.push(Route {
             body: BodyLimit::Upload,
-            ..r(post_.clone(), path, rule, handler)
+            ..r(Method::POST, path, rule, handler)
         });
     }
     v
@@ -479,12 +467,11 @@ pub fn router(state: AppState, max_requests: usize, idle: std::time::Duration) -
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub std::net::SocketAddr);
 
-/// The caller's address, for rate limits and audit rows: the IP without the port.
-pub fn peer_of(req: &axum::http::request::Parts) -> String {
-    req.extensions
-        .get::<Peer>()
-        .map(|p| p.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+impl Peer {
+    /// The caller's address, for rate limits and audit rows: the IP without the port.
+    pub fn address(peer: Option<&Peer>) -> String {
+        peer.map_or_else(|| "unknown".to_string(), |p| p.0.ip().to_string())
+    }
 }
 
 /// Authenticates the bearer token, resolves what the route acts on and asks the policy;
@@ -512,7 +499,7 @@ async fn admit(
     resource: Resource,
     parts: &mut axum::http::request::Parts,
 ) -> ApiResult<()> {
-    let from = peer_of(parts);
+    let from = Peer::address(parts.extensions.get::<Peer>());
     let token = parts
         .headers
         .get(header::AUTHORIZATION)

@@ -30,7 +30,7 @@ pub async fn login(
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> ApiResult<Json<IssuedToken>> {
     let Json(req) = body?;
-    let from = peer.map_or_else(|| "unknown".to_string(), |p| p.0.0.ip().to_string());
+    let from = Peer::address(peer.as_deref());
     Ok(Json(
         st.credentials
             .login(&req.user, &req.password, &from)

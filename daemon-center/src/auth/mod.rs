@@ -157,22 +157,14 @@ impl Credentials {
         let row = self.store.token(&h).await?;
         let now = Timestamp::now();
         let refusal = match &row {
-            None => "invalid token".to_string(),
+            None => "invalid token: the center knows no such token".to_string(),
             Some(t) => match t.expires_at {
                 Some(at) if at <= now => format!("token expired at {at}: log in again"),
                 _ => String::new(),
             },
         };
         let Some(row) = row.filter(|_| refusal.is_empty()) else {
-            let key = address_key(from);
-            let n = self
-                .store
-                .note_failures(&[&key], now, FAILURE_WINDOW)
-                .await?;
-            if n.first().is_some_and(|n| *n > FAILURES_PER_ADDRESS) {
-                return Err(rate_limited(&format!("from {from}")));
-            }
-            return Err(Error::new(ErrorCode::Unauthorized, refusal));
+            return Err(self.refuse_token(refusal, from, now).await?);
         };
         let principal = self.principal(row).await?;
         self.uses
@@ -180,6 +172,20 @@ impl Credentials {
             .unwrap_or_else(|e| e.into_inner())
             .insert(h, (now, from.to_string()));
         Ok(principal)
+    }
+
+    /// The answer to a failed token: counted against the address, until the address is past
+    /// [`FAILURES_PER_ADDRESS`]; then `rate_limited`, and no more writes for it.
+    async fn refuse_token(&self, why: String, from: &str, now: Timestamp) -> Result<Error, Error> {
+        let key = address_key(from);
+        let over = |n: &[u32]| n.first().is_some_and(|n| *n >= FAILURES_PER_ADDRESS);
+        if over(&self.store.failures(&[&key], now, FAILURE_WINDOW).await?) {
+            return Ok(rate_limited(&format!("from {from}")));
+        }
+        self.store
+            .note_failures(&[&key], now, FAILURE_WINDOW)
+            .await?;
+        Ok(Error::new(ErrorCode::Unauthorized, why))
     }
 
     async fn principal(&self, t: TokenRow) -> Result<Principal, Error> {
@@ -367,6 +373,21 @@ pub async fn bootstrap(store: &SharedStore, dir: &Path) -> Result<Bootstrapped, 
     };
     let now = Timestamp::now();
     if store.users().await?.is_empty() {
+        // The bootstrap token first: a crash before the user commits leaves the store without
+        // users, so the next start makes the user (and finds the token made).
+        if store
+            .tokens(Some(TokenKind::Bootstrap), None)
+            .await?
+            .is_empty()
+        {
+            make_token(
+                store,
+                TokenKind::Bootstrap,
+                "admin",
+                &dir.join("admin.token"),
+            )
+            .await?;
+        }
         let secret = generate()?;
         let pass = secret.trim_start_matches("ct_")[..32].to_string();
         let file = dir.join("admin.password");
@@ -385,19 +406,6 @@ pub async fn bootstrap(store: &SharedStore, dir: &Path) -> Result<Bootstrapped, 
             .create_user(&user, &bootstrap_audit("user.create", "admin", &file))
             .await?;
         made.password_file = Some(file);
-        if store
-            .tokens(Some(TokenKind::Bootstrap), None)
-            .await?
-            .is_empty()
-        {
-            make_token(
-                store,
-                TokenKind::Bootstrap,
-                "admin",
-                &dir.join("admin.token"),
-            )
-            .await?;
-        }
     }
     let agent_file = dir.join("agent.token");
     if store.tokens(Some(TokenKind::Agent), None).await?.is_empty() || !agent_file.exists() {
@@ -480,6 +488,52 @@ mod tests {
             role,
             group: group.map(str::to_string),
         }
+    }
+
+    #[tokio::test]
+    async fn the_first_start_is_finished_by_the_next_one_after_a_crash_in_between() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = std::sync::Arc::new(
+            crate::store::sqlite::SqliteStore::open(&dir.path().join("db"))
+                .await
+                .unwrap(),
+        );
+        // A first start that died after the bootstrap token, before the user.
+        make_token(
+            &store,
+            TokenKind::Bootstrap,
+            "admin",
+            &dir.path().join("admin.token"),
+        )
+        .await
+        .unwrap();
+        let made = bootstrap(&store, dir.path()).await.unwrap();
+        assert!(made.password_file.is_some(), "the user is made");
+        assert_eq!(store.users().await.unwrap().len(), 1);
+        let boot = store
+            .tokens(Some(TokenKind::Bootstrap), None)
+            .await
+            .unwrap();
+        assert_eq!(boot.len(), 1, "and no second bootstrap token");
+        // Later starts make nothing again.
+        let again = bootstrap(&store, dir.path()).await.unwrap();
+        assert!(again.password_file.is_none());
+        assert_eq!(
+            store
+                .tokens(Some(TokenKind::Bootstrap), None)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .tokens(Some(TokenKind::Agent), None)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -348,7 +348,8 @@ pub trait TokenStore: Send + Sync {
     async fn delete_token(&self, hash: &str, fx: &Effects) -> Result<bool>;
     /// Records when and from where tokens were last used (batched by the caller).
     async fn touch_tokens(&self, uses: &[(String, Timestamp, String)]) -> Result<()>;
-    /// Deletes tokens that expired before `before`; returns how many went.
+    /// Deletes tokens that expired before `before`, and failure counters whose window began a
+    /// day before that; returns how many tokens went.
     async fn prune_tokens(&self, before: Timestamp) -> Result<u64>;
     /// Counts a failure against each key (a window starts at the first failure after the
     /// last window ended) and returns each key's count in its window.

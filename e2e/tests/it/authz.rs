@@ -19,6 +19,25 @@ fn policy_table() -> Vec<(Method, String, Vec<String>)> {
         .collect()
 }
 
+/// Polls, with a deadline, until `token` is refused as expired (it works until then).
+async fn wait_expired(c: &Center, token: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, body) = c.api_as(Some(token), Method::GET, "/whoami", None).await;
+        if s == StatusCode::UNAUTHORIZED {
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("expired"), "{body}");
+            return;
+        }
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the token never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 const PASSWORD: &str = "a long enough password";
 
 /// A world to call routes in: the same fixtures in the group the roles hold (`g1`) and in
@@ -354,27 +373,7 @@ async fn sessions_end_at_logout_at_expiry_and_with_a_new_password() {
     assert_eq!(s, StatusCode::OK, "{me}");
     assert_eq!(me["principal"], "user:ann");
     assert!(me["expires_at"].is_string(), "{me}");
-    // Expiry: polled with a deadline, the token stops working once its 2 s are over.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (s, body) = c.api_as(Some(&t), Method::GET, "/tasks", None).await;
-        if s == StatusCode::UNAUTHORIZED {
-            assert!(
-                body["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("expired"),
-                "{body}"
-            );
-            break;
-        }
-        assert_eq!(s, StatusCode::OK, "{body}");
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the session never expired"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_expired(&c, &t).await;
 
     let c = Center::start(&[]).await;
     make_user(&c, "bob", json!([{"role": "viewer"}])).await;
@@ -611,23 +610,5 @@ async fn api_tokens_hold_no_more_than_their_scope_and_end_when_revoked_or_expire
     let (s, t) = make(json!({"name": "brief", "expires_in": "1s"})).await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
     let brief = t["token"].as_str().unwrap().to_string();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (s, body) = c.api_as(Some(&brief), Method::GET, "/tasks", None).await;
-        if s == StatusCode::UNAUTHORIZED {
-            assert!(
-                body["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("expired"),
-                "{body}"
-            );
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the token never expired"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_expired(&c, &brief).await;
 }

@@ -73,11 +73,50 @@ _cloudtaskctl() {
             cloudtaskctl__subcmd__cluster,ls)
                 cmd="cloudtaskctl__subcmd__cluster__subcmd__ls"
                 ;;
+            cloudtaskctl__subcmd__cluster,token)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__token"
+                ;;
             cloudtaskctl__subcmd__cluster__subcmd__help,help)
                 cmd="cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__help"
                 ;;
             cloudtaskctl__subcmd__cluster__subcmd__help,ls)
                 cmd="cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__help,token)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token,create)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token__subcmd__create"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token,ls)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token,revoke)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token__subcmd__revoke"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__token,create)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__create"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__token,help)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__token,ls)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__token,revoke)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__revoke"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help,create)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help__subcmd__create"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help,help)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help__subcmd__help"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help,ls)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help,revoke)
+                cmd="cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help__subcmd__revoke"
                 ;;
             cloudtaskctl__subcmd__context,help)
                 cmd="cloudtaskctl__subcmd__context__subcmd__help"
@@ -175,6 +214,18 @@ _cloudtaskctl() {
             cloudtaskctl__subcmd__help__subcmd__cluster,ls)
                 cmd="cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__ls"
                 ;;
+            cloudtaskctl__subcmd__help__subcmd__cluster,token)
+                cmd="cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token,create)
+                cmd="cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token__subcmd__create"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token,ls)
+                cmd="cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token,revoke)
+                cmd="cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token__subcmd__revoke"
+                ;;
             cloudtaskctl__subcmd__help__subcmd__context,ls)
                 cmd="cloudtaskctl__subcmd__help__subcmd__context__subcmd__ls"
                 ;;
@@ -192,6 +243,9 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__help__subcmd__node,ls)
                 cmd="cloudtaskctl__subcmd__help__subcmd__node__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__node,revoke)
+                cmd="cloudtaskctl__subcmd__help__subcmd__node__subcmd__revoke"
                 ;;
             cloudtaskctl__subcmd__help__subcmd__node,show)
                 cmd="cloudtaskctl__subcmd__help__subcmd__node__subcmd__show"
@@ -277,6 +331,9 @@ _cloudtaskctl() {
             cloudtaskctl__subcmd__node,ls)
                 cmd="cloudtaskctl__subcmd__node__subcmd__ls"
                 ;;
+            cloudtaskctl__subcmd__node,revoke)
+                cmd="cloudtaskctl__subcmd__node__subcmd__revoke"
+                ;;
             cloudtaskctl__subcmd__node,show)
                 cmd="cloudtaskctl__subcmd__node__subcmd__show"
                 ;;
@@ -285,6 +342,9 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__node__subcmd__help,ls)
                 cmd="cloudtaskctl__subcmd__node__subcmd__help__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__node__subcmd__help,revoke)
+                cmd="cloudtaskctl__subcmd__node__subcmd__help__subcmd__revoke"
                 ;;
             cloudtaskctl__subcmd__node__subcmd__help,show)
                 cmd="cloudtaskctl__subcmd__node__subcmd__help__subcmd__show"
@@ -554,7 +614,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__cluster)
-            opts="-o -h --server --token --context --output --request-timeout --help ls help"
+            opts="-o -h --server --token --context --output --request-timeout --help ls token help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -592,7 +652,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__cluster__subcmd__help)
-            opts="ls help"
+            opts="ls token help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -633,9 +693,295 @@ _cloudtaskctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token)
+            opts="create ls revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__help__subcmd__token__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cloudtaskctl__subcmd__cluster__subcmd__ls)
             opts="-o -h --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__token)
+            opts="-o -h --server --token --context --output --request-timeout --help create ls revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__create)
+            opts="-o -h --cluster --expires-in --server --token --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires-in)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help)
+            opts="create ls revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__ls)
+            opts="-o -h --server --token --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__revoke)
+            opts="-o -h --server --token --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1184,7 +1530,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help__subcmd__cluster)
-            opts="ls"
+            opts="ls token"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1200,6 +1546,62 @@ _cloudtaskctl() {
         cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__ls)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token)
+            opts="create ls revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__token__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1380,7 +1782,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help__subcmd__node)
-            opts="ls show"
+            opts="ls show revoke"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1394,6 +1796,20 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help__subcmd__node__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__node__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1954,7 +2370,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__node)
-            opts="-o -h --server --token --context --output --request-timeout --help ls show help"
+            opts="-o -h --server --token --context --output --request-timeout --help ls show revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1992,7 +2408,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__node__subcmd__help)
-            opts="ls show help"
+            opts="ls show revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2033,6 +2449,20 @@ _cloudtaskctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cloudtaskctl__subcmd__node__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cloudtaskctl__subcmd__node__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -2048,6 +2478,48 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__node__subcmd__ls)
+            opts="-o -h --cluster --server --token --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__node__subcmd__revoke)
             opts="-o -h --cluster --server --token --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

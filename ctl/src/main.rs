@@ -6,6 +6,7 @@ mod apply;
 mod client;
 mod config;
 mod editor;
+mod nodes;
 mod table;
 mod tasks;
 mod tui;
@@ -15,9 +16,7 @@ use std::io::{IsTerminal, Read, Write};
 
 use clap::{Parser, Subcommand};
 use cloudtask_shared::RunRecord;
-use cloudtask_shared::api::{
-    ClusterView, ErrorCode, IssuedToken, LoginRequest, NodeView, VersionInfo, WhoAmI,
-};
+use cloudtask_shared::api::{ErrorCode, IssuedToken, LoginRequest, VersionInfo, WhoAmI};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -95,12 +94,12 @@ enum Command {
     /// List or switch contexts.
     #[command(subcommand)]
     Context(ContextCmd),
-    /// Inspect clusters.
+    /// Inspect clusters; make, list and revoke the join tokens nodes join with.
     #[command(subcommand)]
-    Cluster(ClusterCmd),
-    /// Inspect nodes.
+    Cluster(nodes::ClusterCmd),
+    /// Inspect nodes; revoke a node's credential.
     #[command(subcommand)]
-    Node(NodeCmd),
+    Node(nodes::NodeCmd),
     /// List, create and remove task groups.
     #[command(subcommand)]
     Group(GroupCmd),
@@ -161,30 +160,6 @@ enum ContextCmd {
     /// Make a context current.
     #[command(after_help = "Example:\n  cloudtaskctl context use prod")]
     Use { name: String },
-}
-
-#[derive(Debug, Subcommand)]
-enum ClusterCmd {
-    /// List clusters with their live node and task counts.
-    #[command(after_help = "Example:\n  cloudtaskctl cluster ls")]
-    Ls,
-}
-
-#[derive(Debug, Subcommand)]
-enum NodeCmd {
-    /// List live nodes.
-    #[command(after_help = "Example:\n  cloudtaskctl node ls --cluster batch -o wide")]
-    Ls {
-        #[arg(long)]
-        cluster: Option<String>,
-    },
-    /// Show one live node.
-    #[command(after_help = "Example:\n  cloudtaskctl node show worker-3")]
-    Show {
-        name: String,
-        #[arg(long)]
-        cluster: Option<String>,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,14 +265,8 @@ async fn run(mut cli: Cli) -> Result<()> {
         Command::Tui { readonly } => {
             return tui::run(c, &target.server, readonly || target.readonly).await;
         }
-        Command::Cluster(ClusterCmd::Ls) => {
-            let clusters: Vec<ClusterView> = c.get("/clusters").await?;
-            if out.json() {
-                return print_json(&clusters);
-            }
-            table::clusters(&clusters);
-        }
-        Command::Node(cmd) => node(&c, cmd, out).await?,
+        Command::Cluster(cmd) => nodes::cluster(&c, cmd, out).await?,
+        Command::Node(cmd) => nodes::node(&c, cmd, out).await?,
         Command::Whoami => users::whoami(&c, out).await?,
         Command::User(cmd) => users::user(&c, cmd, out).await?,
         Command::Token(cmd) => users::token(&c, cmd, out).await?,
@@ -549,39 +518,6 @@ fn context(cmd: &ContextCmd, out: Output) -> Result<()> {
             file.current = Some(name.clone());
             file.save(&path)?;
             println!("context {name:?} is current");
-        }
-    }
-    Ok(())
-}
-
-async fn node(c: &Client, cmd: NodeCmd, out: Output) -> Result<()> {
-    let list = |cluster: &Option<String>| {
-        let q = cluster
-            .as_ref()
-            .map(|c| format!("?cluster={}", enc(c)))
-            .unwrap_or_default();
-        format!("/nodes{q}")
-    };
-    match cmd {
-        NodeCmd::Ls { cluster } => {
-            let nodes: Vec<NodeView> = c.get(&list(&cluster)).await?;
-            if out.json() {
-                return print_json(&nodes);
-            }
-            table::nodes(&nodes, out.wide());
-        }
-        NodeCmd::Show { name, cluster } => {
-            let nodes: Vec<NodeView> = c.get(&list(&cluster)).await?;
-            let Some(n) = nodes.into_iter().find(|n| n.info.name == name) else {
-                return Err(Failure::new(
-                    Exit::NotFound,
-                    format!("no live node named {name:?}"),
-                ));
-            };
-            if out.json() {
-                return print_json(&n);
-            }
-            table::node(&n);
         }
     }
     Ok(())

@@ -28,6 +28,25 @@ impl Output {
     }
 }
 
+/// Prints a token made for the caller: the token alone on stdout (for `$(…)`), what it is on
+/// stderr; or all of it as JSON.
+pub fn print_issued(
+    what: &str,
+    t: &cloudtask_shared::api::IssuedToken,
+    out: Output,
+) -> crate::client::Result<()> {
+    if out.json() {
+        return print_json(t);
+    }
+    eprintln!(
+        "{what} {:?} made, valid until {}; it is shown this once:",
+        t.name,
+        when(Some(t.expires_at))
+    );
+    println!("{}", t.token);
+    Ok(())
+}
+
 pub fn print_json<T: serde::Serialize>(v: &T) -> crate::client::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())

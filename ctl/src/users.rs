@@ -315,15 +315,7 @@ pub async fn token(c: &Client, cmd: TokenCmd, out: Output) -> Result<()> {
                 grants: grants(role, groups),
             };
             let t: IssuedToken = c.send_json(Method::POST, "/tokens", &body).await?;
-            if out.json() {
-                return print_json(&t);
-            }
-            eprintln!(
-                "token {:?} made, valid until {}; it is shown this once:",
-                t.name,
-                table::when(Some(t.expires_at))
-            );
-            println!("{}", t.token);
+            table::print_issued("token", &t, out)?;
         }
         TokenCmd::Ls { all } => {
             let list: Vec<TokenView> = c

@@ -4,7 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use cloudtask_shared::api::{
-    API_PREFIX, ActiveStatement, ErrorBody, Event, OutputChunk, RunReport, StreamFrame, TaskView,
+    API_PREFIX, ActiveStatement, ErrorBody, Event, JoinRequest, NodeCredential, OutputChunk,
+    ReportAnswer, RunReport, StreamFrame, TaskView,
 };
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -74,7 +75,7 @@ impl Complaints {
         }
         self.last = Some(now);
         if e.is_refused_token() {
-            tracing::error!(error = %e, "{what}: the center refuses this agent's token (check --token-file: it must be the center's agent.token)");
+            tracing::error!(error = %e, "{what}: the center refuses this node's credential (revoked, or another center's): remove node.token from the data dir and start again with --join-token-file to join anew");
         } else {
             tracing::error!(error = %e, "{what}: cannot talk to the center; retrying");
         }
@@ -173,18 +174,51 @@ impl CenterClient {
         Ok(hex::encode(hasher.finalize()))
     }
 
-    /// Delivers a batch of run reports; the center stores them in one transaction.
+    /// Delivers a batch of run reports; the center stores those this node may make in one
+    /// transaction. The ones it refuses are said at error level and not sent again: the
+    /// center keeps nothing of them, and would refuse them again.
     pub async fn report(&self, report: &[RunReport]) -> Result<(), Error> {
         let url = self.url("/agent/runs");
-        self.send(
-            self.http
-                .post(&url)
-                .json(report)
-                .timeout(Duration::from_secs(30)),
-            &url,
-        )
-        .await
-        .map(drop)
+        let resp = self
+            .send(
+                self.http
+                    .post(&url)
+                    .json(report)
+                    .timeout(Duration::from_secs(30)),
+                &url,
+            )
+            .await?;
+        let body = resp.bytes().await.map_err(|source| Error::Unreachable {
+            url: url.clone(),
+            source,
+        })?;
+        let answer: ReportAnswer = if body.is_empty() {
+            ReportAnswer::default()
+        } else {
+            serde_json::from_slice(&body).unwrap_or_default()
+        };
+        for r in answer.refused {
+            tracing::error!(run = %r.run, reason = %r.reason, "the center refused this node's report of a run; it is not stored");
+        }
+        Ok(())
+    }
+
+    /// Joins the cluster under the join token this client was made with: the node's
+    /// credential.
+    pub async fn join(&self, req: &JoinRequest) -> Result<NodeCredential, Error> {
+        let url = self.url("/agent/join");
+        let resp = self
+            .send(
+                self.http
+                    .post(&url)
+                    .json(req)
+                    .timeout(Duration::from_secs(30)),
+                &url,
+            )
+            .await?;
+        resp.json()
+            .await
+            .map_err(|source| Error::Unreachable { url, source })
     }
 
     /// States the runs this node has active; the center reaps the ones it does not know.

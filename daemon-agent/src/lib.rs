@@ -15,6 +15,7 @@
 //! Architecture invariant: the agent never writes the center's store; it only reports.
 
 pub mod client;
+pub mod credential;
 pub mod exec;
 pub mod fence;
 pub mod output;

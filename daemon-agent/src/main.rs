@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use cloudtask_agent::AgentConfig;
+use cloudtask_agent::{AgentConfig, credential};
 use cloudtask_daemon_kit::archive::Limits;
 use cloudtask_daemon_kit::{init_logging, stop_on_signal};
+use cloudtask_shared::api::JoinRequest;
 use cloudtask_shared::coord::zookeeper::{ZkConfig, ZkSession, read_digest_file};
 use cloudtask_shared::coord::{Connect, Coordination, Sessions};
 use cloudtask_shared::shutdown;
@@ -25,7 +26,7 @@ use cloudtask_shared::shutdown;
 #[command(
     name = "cloudtask-agent",
     version,
-    after_help = "Example:\n  cloudtask-agent --zk zk1:2181,zk2:2181/cloudtask --cluster prod \\\n    --center http://center:7878 --token-file /etc/cloudtask/agent.token \\\n    --data-dir /var/lib/cloudtask-agent --label zone=eu1"
+    after_help = "Example:\n  cloudtask-agent --zk zk1:2181,zk2:2181/cloudtask --cluster prod \\\n    --center http://center:7878 --join-token-file /etc/cloudtask/join.token \\\n    --data-dir /var/lib/cloudtask-agent --label zone=eu1"
 )]
 struct Args {
     /// ZooKeeper connection string with optional chroot (host1:2181,host2:2181/cloudtask).
@@ -43,9 +44,11 @@ struct Args {
     /// Base URL of the center.
     #[arg(long, env = "CLOUDTASK_CENTER")]
     center: String,
-    /// File holding the agent token (the center writes it to agent.token in its data dir).
-    #[arg(long, env = "CLOUDTASK_AGENT_TOKEN_FILE")]
-    token_file: PathBuf,
+    /// File holding a join token (cloudtaskctl cluster token create): on the first start the
+    /// node joins with it and keeps its own credential in DATA_DIR/node.token; later starts
+    /// need neither the file nor the flag.
+    #[arg(long, env = "CLOUDTASK_JOIN_TOKEN_FILE")]
+    join_token_file: Option<PathBuf>,
     /// Node name, unique in the cluster (default: host name).
     #[arg(long, env = "CLOUDTASK_NODE")]
     name: Option<String>,
@@ -120,17 +123,14 @@ fn main() -> anyhow::Result<()> {
     if let Some(f) = &args.zk_digest_file {
         zk.digest = Some(read_digest_file(f)?);
     }
-    let token = std::fs::read_to_string(&args.token_file)
-        .with_context(|| format!("reading the agent token {}", args.token_file.display()))?
-        .trim()
-        .to_string();
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
-    let cfg = AgentConfig {
+    let center_url = args.center.trim_end_matches('/').to_string();
+    let mut cfg = AgentConfig {
         name: name.clone(),
         cluster: args.cluster.clone(),
-        center_url: args.center.trim_end_matches('/').to_string(),
-        token,
+        center_url: center_url.clone(),
+        token: String::new(),
         data_dir: args.data_dir.clone(),
         address: None,
         labels: args.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
@@ -150,6 +150,20 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         let (trigger, shutdown) = shutdown::channel();
         stop_on_signal(trigger);
+        // The credential before the registration: the center places tasks only on nodes
+        // that have one.
+        let join = JoinRequest {
+            node: name.clone(),
+            cluster: args.cluster.clone(),
+        };
+        cfg.token = credential::obtain(
+            &center_url,
+            &args.data_dir,
+            args.join_token_file.as_deref(),
+            &join,
+            &shutdown,
+        )
+        .await?;
         let connect: Connect = Arc::new(move || {
             let (zk, name) = (zk.clone(), name.clone());
             Box::pin(async move {

@@ -20,7 +20,7 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::hub::Hub;
 use crate::service::Service;
-use crate::store::SharedStore;
+use crate::store::{Placement, SharedStore};
 
 /// Where each task is placed, as the API shows it; readable from any handler.
 #[derive(Clone)]
@@ -164,6 +164,10 @@ struct Bookkeeping {
     sessions: HashMap<String, String>,
     to_check: BTreeSet<String>,
     all_queued: bool,
+    /// The placements the store has open, as this leader last wrote them (`None`: to be read).
+    recorded: Option<HashSet<Placement>>,
+    /// Members without a node credential, warned about once each.
+    uncredentialed: HashSet<(String, String)>,
 }
 
 impl Bookkeeping {
@@ -378,7 +382,7 @@ impl Allocator {
             .filter(|k| {
                 statuses
                     .get(&k.run)
-                    .is_none_or(|s| *s == RunStatus::Scheduled)
+                    .is_none_or(|(s, _)| *s == RunStatus::Scheduled)
             })
             .cloned()
             .collect();
@@ -449,8 +453,24 @@ impl Allocator {
             book.to_check.extend(tasks.keys().cloned());
         }
         let mut sessions: HashSet<String> = HashSet::new();
+        // Only nodes with a credential get tasks: one whose credential was revoked is treated
+        // as gone (fenced, its tasks moved), whether or not its agent is still up.
+        let credentialed = self.service.credentialed_nodes().await?;
+        let mut recorded = match book.recorded.take() {
+            Some(r) => r,
+            None => self.store.current_placements().await?.into_iter().collect(),
+        };
+        let mut now_placed: HashSet<Placement> = HashSet::new();
         for cluster in clusters {
-            let members = coord.members(&cluster).await?;
+            let mut members = coord.members(&cluster).await?;
+            members.retain(|m| {
+                let key = (m.name.clone(), cluster.clone());
+                let ok = credentialed.contains(&key);
+                if !ok && book.uncredentialed.insert(key) {
+                    tracing::warn!(%cluster, node = %m.name, "a member without a node credential (revoked, or never joined): no task is placed on it");
+                }
+                ok
+            });
             live.extend(members.iter().map(|m| m.name.clone()));
             sessions.extend(members.iter().filter_map(|m| m.session.clone()));
             // Nodes that left keep their assignment record: empty it before anything moves, so
@@ -526,6 +546,30 @@ impl Allocator {
                     placed.insert((*id).clone(), None);
                 }
             }
+            // The history first: a node may act on a task (read its spec, report its runs)
+            // as soon as it sees the task in its assignment.
+            let here: Vec<Placement> = per_node
+                .iter()
+                .flat_map(|(node, a)| {
+                    a.tasks.keys().map(|task| Placement {
+                        task: task.clone(),
+                        node: node.clone(),
+                        cluster: cluster.clone(),
+                    })
+                })
+                .collect();
+            let open: Vec<Placement> = here
+                .iter()
+                .filter(|p| !recorded.contains(*p))
+                .cloned()
+                .collect();
+            if !open.is_empty() {
+                self.store
+                    .record_placements(&open, &[], jiff::Timestamp::now())
+                    .await?;
+                recorded.extend(open);
+            }
+            now_placed.extend(here);
             for (node, assignment) in per_node {
                 if written.get(&node).cloned().flatten() != Some(assignment.clone()) {
                     coord.write_assignment(&cluster, &node, &assignment).await?;
@@ -533,6 +577,14 @@ impl Allocator {
                 }
             }
         }
+        // Then, once no assignment has them, the placements that ended.
+        let close: Vec<Placement> = recorded.difference(&now_placed).cloned().collect();
+        if !close.is_empty() {
+            self.store
+                .record_placements(&[], &close, jiff::Timestamp::now())
+                .await?;
+        }
+        book.recorded = Some(now_placed);
         let node_of = |t: &str| placed.get(t).cloned().flatten();
         let mut lost = Vec::new();
         for (cluster, node) in departed {

@@ -56,7 +56,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             file.display()
         );
     }
-    let agent_file = dir.join("agent.token");
     let credentials = Credentials::new(store.clone(), cfg.session_ttl);
     crate::service::packages::remove_stale_uploads(&dir.join("packages"));
 
@@ -131,6 +130,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let app = api::router(state, cfg.max_requests, cfg.idle_timeout);
     let server = tokio::spawn(serve(listener, app, cfg.idle_timeout, shutdown.clone()));
 
+    // Standalone: the center's own node gets a fresh credential each start (before the first
+    // allocation round, which places tasks only on credentialed nodes), kept in the data dir
+    // (0600) for tools that act as that node.
+    let local_token = match &cfg.mode {
+        Mode::Standalone { node_name, .. } => {
+            let token = service
+                .local_node_credential(node_name, DEFAULT_CLUSTER)
+                .await
+                .context("making the local node's credential")?;
+            auth::write_secret(&dir.join("node.token"), &token)?;
+            Some(token)
+        }
+        Mode::Cluster(_) => None,
+    };
     let allocator = Allocator {
         sessions,
         store,
@@ -144,10 +157,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let Some(agent_connect) = agent_connect else {
         println!("cloudtask-center (cluster) listening on http://{addr}");
-        println!(
-            "agents authenticate with the token in {}",
-            agent_file.display()
-        );
+        println!("agents join with a join token: cloudtaskctl cluster token create NAME");
         shutdown.wait().await;
         server.await.context("http server")?;
         let _ = dispatcher.await;
@@ -163,12 +173,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         anyhow::bail!("an in-process agent runs in standalone mode only");
     };
 
+    let token = local_token.context("the local node has no credential")?;
     let agent_cfg = AgentConfig {
         name: node_name.clone(),
         cluster: DEFAULT_CLUSTER.to_string(),
         center_url: format!("http://{}", loopback(addr)),
-        token: auth::read_secret(&agent_file)
-            .with_context(|| format!("reading {}", agent_file.display()))?,
+        token,
         data_dir: dir.join("agent"),
         address: None,
         labels: Default::default(),

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use cloudtask_shared::RunRecord;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Where cargo put the workspace's binaries: beside this executable (a bench binary) or one
 /// level up (a test executable in `deps/`).
@@ -60,7 +60,12 @@ impl Center {
 
     /// Starts on an existing data dir (a restart keeps the dir).
     pub async fn start_in(dir: &Path, extra: &[&str]) -> Center {
-        let mut args = vec!["--standalone", "--node-name", "node-1"];
+        Center::start_as(dir, "node-1", extra).await
+    }
+
+    /// Starts on `dir` with its own node named `node`.
+    pub async fn start_as(dir: &Path, node: &str, extra: &[&str]) -> Center {
+        let mut args = vec!["--standalone", "--node-name", node];
         args.extend_from_slice(extra);
         Center::spawn(dir, &args).await
     }
@@ -74,10 +79,32 @@ impl Center {
     }
 
     /// Starts the center of a cluster on ZooKeeper `zk` (several may share `dir`'s store).
+    /// Agents join with the join token it makes (once per store) in `dir/join.token`.
     pub async fn start_cluster(dir: &Path, zk: &str, extra: &[&str]) -> Center {
         let mut args = vec!["--zk", zk, "--zk-session-timeout", "2s"];
         args.extend_from_slice(extra);
-        Center::spawn(dir, &args).await
+        let c = Center::spawn(dir, &args).await;
+        let file = dir.join("join.token");
+        if !file.exists() {
+            let (status, body) = c
+                .api(
+                    Method::POST,
+                    "/join-tokens",
+                    Some(json!({"name": "harness", "expires_in": "7d"})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            std::fs::write(&file, body["token"].as_str().unwrap()).unwrap();
+        }
+        c
+    }
+
+    /// The standalone center's own node credential (node `node-1`), as its agent uses it.
+    pub fn node_token(&self) -> String {
+        std::fs::read_to_string(self.dir.join("node.token"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     async fn spawn(dir: &Path, args: &[&str]) -> Center {
@@ -273,6 +300,30 @@ impl Center {
     }
 
     /// Starts a run of `task` now and waits until it ends: its final record and its log.
+    /// Polls the task until `done` holds of it, or panics after `within` naming `what`.
+    pub async fn wait_task(
+        &self,
+        task: &str,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&cloudtask_shared::api::TaskView) -> bool,
+    ) -> cloudtask_shared::api::TaskView {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let (status, body) = self.api(Method::GET, &format!("/tasks/{task}"), None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let view: cloudtask_shared::api::TaskView = serde_json::from_value(body).unwrap();
+            if done(&view) {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "task {task} not {what} within {within:?}: {view:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn run_now(&self, task: &str) -> (RunRecord, String) {
         let (status, body) = self
             .api(Method::POST, &format!("/tasks/{task}/start"), None)
@@ -328,7 +379,8 @@ pub struct Agent {
 
 impl Agent {
     /// Starts agent `name` of `cluster` against ZooKeeper `zk` and the center at `center`,
-    /// with a 2 s session, authenticating with the agent token in `center_dir`.
+    /// with a 2 s session, joining with the join token in `center_dir` (see
+    /// [`Center::start_cluster`]).
     pub fn start(name: &str, cluster: &str, zk: &str, center: &str, center_dir: &Path) -> Agent {
         Agent::start_with(name, cluster, zk, center, center_dir, &[])
     }
@@ -355,12 +407,12 @@ impl Agent {
             center,
             "--name",
             name,
-            "--token-file",
+            "--join-token-file",
         ]
         .iter()
         .map(|s| s.to_string())
         .chain([
-            center_dir.join("agent.token").display().to_string(),
+            center_dir.join("join.token").display().to_string(),
             "--data-dir".into(),
             dir.display().to_string(),
         ])
@@ -426,6 +478,38 @@ impl Agent {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit by itself: its status, or `None` after `within`.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// This node's credential, as it keeps it after joining (waiting up to 30 s for it).
+    pub async fn node_token(&self) -> String {
+        let file = self.dir.join("node.token");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !file.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "agent {} never joined:\n{}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        std::fs::read_to_string(&file).unwrap().trim().to_string()
     }
 }
 

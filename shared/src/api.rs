@@ -582,3 +582,56 @@ pub struct TokenView {
     pub last_used_at: Option<Timestamp>,
     pub last_used_from: Option<String>,
 }
+
+/// `POST /join-tokens`: a token agents join with (an admin's).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateJoinToken {
+    pub name: String,
+    /// The one cluster it admits nodes to; none: any cluster.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// How long it lasts (`24h`): mandatory, at most the center's `--max-token-ttl`.
+    pub expires_in: String,
+}
+
+/// A join token as `GET /join-tokens` lists it (never the token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinTokenView {
+    pub name: String,
+    pub cluster: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_from: Option<String>,
+}
+
+/// `POST /agent/join`, under a join token: the node asks for its credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub node: String,
+    pub cluster: String,
+}
+
+/// The answer to a join: the node's credential, shown once (the agent keeps it in
+/// `node.token` in its data dir).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeCredential {
+    pub token: String,
+    pub node: String,
+    pub cluster: String,
+}
+
+/// The answer to `POST /agent/runs`: the reports the center refused (nothing of them is
+/// stored). The others are stored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReportAnswer {
+    #[serde(default)]
+    pub refused: Vec<RefusedRun>,
+}
+
+/// A refused report: which run, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefusedRun {
+    pub run: String,
+    pub reason: String,
+}

@@ -56,6 +56,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> io::Re
     Ok(())
 }
 
+/// Replaces `path` with a secret (a token, a password) readable by its owner only (0600 from
+/// its first byte), durably: a credential acknowledged to its maker outlives a power loss.
+pub fn write_secret(path: &Path, secret: &str) -> io::Result<()> {
+    let tmp = tmp_path(path);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        opts.mode(0o600);
+        // A leftover temp file keeps the mode it was made with: make sure of it.
+        if tmp.exists() {
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| at(&tmp, e))?;
+        }
+    }
+    let mut file = opts.open(&tmp).map_err(|e| at(&tmp, e))?;
+    file.write_all(secret.as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| at(&tmp, e))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(|e| at(path, e))?;
+    sync_dir(parent_of(path))
+}
+
+/// Reads a secret written by [`write_secret`] (or by hand), without its line end.
+pub fn read_secret(path: &Path) -> io::Result<String> {
+    Ok(std::fs::read_to_string(path)
+        .map_err(|e| at(path, e))?
+        .trim()
+        .to_string())
+}
+
 /// Makes the entries of `dir` (files created, renamed or removed in it) durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)
@@ -99,6 +133,25 @@ fn damaged_name(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_its_owners_alone_and_reads_back_without_its_line_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.token");
+        // A world-readable leftover of an interrupted write does not lend its mode.
+        std::fs::write(tmp_path(&path), "old").unwrap();
+        write_secret(&path, "ct_abc").unwrap();
+        assert_eq!(read_secret(&path).unwrap(), "ct_abc");
+        assert!(!tmp_path(&path).exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let missing = read_secret(&dir.path().join("none")).unwrap_err();
+        assert!(missing.to_string().contains("none"), "{missing}");
+    }
 
     #[test]
     fn a_replacement_leaves_no_temporary_file_and_either_durability_reads_back() {

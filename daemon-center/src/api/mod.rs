@@ -5,11 +5,13 @@
 //! - [`tasks`]: tasks, their actions and packages.
 //! - [`runs`]: runs, logs, nodes, the event stream and the agents' report endpoints.
 //! - [`users`]: logins, users and their grants.
+//! - [`nodes`]: join tokens, node credentials, joining.
 //!
 //! Every route is declared once in [`routes`] with its [`Rule`]: the action it does and
 //! what it acts on. [`gate`] enforces the rule before the handler runs, with
 //! [`policy::allows`] deciding; the README's policy table is the same table.
 
+mod nodes;
 mod runs;
 mod tasks;
 mod users;
@@ -34,7 +36,7 @@ use crate::auth::policy::{self, Action, Denied, Scope};
 use crate::auth::{Credentials, Principal, Who};
 use crate::hub::Hub;
 use crate::service::{Service, unparsable};
-use crate::store::SharedStore;
+use crate::store::{Placement, SharedStore};
 
 /// Everything handlers share; cheap to clone.
 #[derive(Clone)]
@@ -126,6 +128,9 @@ pub enum Resource {
     Body,
     /// The user in the path: that user itself (its session), or an admin.
     User,
+    /// The event stream: users see the groups they may read; a node only its own commands
+    /// (`?node=` its own name).
+    Stream,
 }
 
 /// The limit a route's body is read under.
@@ -318,7 +323,7 @@ fn routes() -> Vec<Route> {
         r(
             Method::GET,
             "/events",
-            gated(Read, Listing),
+            gated(Read, Stream),
             get(runs::events),
         ),
         r(
@@ -386,6 +391,36 @@ fn routes() -> Vec<Route> {
             "/tokens/{name}",
             gated(OwnTokens, Cluster),
             delete(users::revoke_token),
+        ),
+        r(
+            Method::GET,
+            "/join-tokens",
+            gated(Administer, Cluster),
+            get(nodes::list_join_tokens),
+        ),
+        r(
+            Method::POST,
+            "/join-tokens",
+            gated(Administer, Cluster),
+            post(nodes::create_join_token),
+        ),
+        r(
+            Method::DELETE,
+            "/join-tokens/{name}",
+            gated(Administer, Cluster),
+            delete(nodes::revoke_join_token),
+        ),
+        r(
+            Method::DELETE,
+            "/nodes/{name}/credential",
+            gated(Administer, Cluster),
+            delete(nodes::revoke_node),
+        ),
+        r(
+            Method::POST,
+            "/agent/join",
+            gated(Join, Cluster),
+            post(nodes::join),
         ),
     ];
     for (path, handler) in [
@@ -493,6 +528,11 @@ struct GroupQuery {
     group: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+struct NodeQuery {
+    node: Option<String>,
+}
+
 async fn admit(
     st: &AppState,
     action: Action,
@@ -532,7 +572,22 @@ async fn admit(
                 .0
                 .group;
             let task = st.service.resolve(&param("task"), group.as_deref()).await?;
-            let d = policy::allows(&p, action, Scope::Group(&task.spec.group));
+            let scope = match p.node_of() {
+                Some((node, cluster)) => {
+                    let here = Placement {
+                        task: task.id.clone(),
+                        node: node.to_string(),
+                        cluster: cluster.to_string(),
+                    };
+                    if st.store.holds(&here).await? {
+                        Scope::Held
+                    } else {
+                        Scope::Group(&task.spec.group)
+                    }
+                }
+                None => Scope::Group(&task.spec.group),
+            };
+            let d = policy::allows(&p, action, scope);
             parts.extensions.insert(task);
             d
         }
@@ -550,16 +605,46 @@ async fn admit(
             parts.extensions.insert(run);
             d
         }
-        Resource::Package => {
-            let groups = st.store.package_groups(&param("sha256")).await?;
-            match groups.iter().find(|g| policy::may_read(&p, g)) {
-                Some(_) => Ok(()),
-                None => match groups.first() {
-                    Some(g) => policy::allows(&p, action, Scope::Group(g)),
-                    None => policy::allows(&p, action, Scope::AllGroups),
-                },
+        Resource::Package => match p.node_of() {
+            // A node downloads the packages of the tasks placed on it.
+            Some((node, cluster)) => {
+                if st
+                    .store
+                    .holds_package(node, cluster, &param("sha256"))
+                    .await?
+                {
+                    policy::allows(&p, action, Scope::Held)
+                } else {
+                    policy::allows(&p, action, Scope::AnyGroup)
+                }
             }
-        }
+            None => {
+                let groups = st.store.package_groups(&param("sha256")).await?;
+                match groups.iter().find(|g| policy::may_read(&p, g)) {
+                    Some(_) => Ok(()),
+                    None => match groups.first() {
+                        Some(g) => policy::allows(&p, action, Scope::Group(g)),
+                        None => policy::allows(&p, action, Scope::AllGroups),
+                    },
+                }
+            }
+        },
+        Resource::Stream => match p.node_of() {
+            Some((node, _)) => {
+                let asked = Query::<NodeQuery>::try_from_uri(&parts.uri)
+                    .map_err(ApiError::from)?
+                    .0
+                    .node;
+                match asked {
+                    Some(n) if n == node => policy::allows(&p, action, Scope::Held),
+                    _ => Err(Denied(format!(
+                        "forbidden: {} follows only its own commands: ask for ?node={node}",
+                        p.name
+                    ))),
+                }
+            }
+            None => policy::allows(&p, action, Scope::AnyGroup),
+        },
         Resource::User => {
             let own = matches!(p.who, Who::User { .. } | Who::Bootstrap { .. })
                 && p.user_name() == Some(param("name").as_str());
@@ -583,6 +668,32 @@ async fn admit(
     }
     parts.extensions.insert(p);
     Ok(())
+}
+
+/// Resolves once `p`'s credential is revoked or expires (checked every few seconds): endless
+/// answers (event streams, followed logs) end with it.
+pub fn credential_ends(
+    st: &AppState,
+    p: &Principal,
+) -> impl std::future::Future<Output = ()> + Send + use<> {
+    let store = st.store.clone();
+    let hash = p.token_hash.clone();
+    let expires_at = p.expires_at;
+    async move {
+        let Some(hash) = hash else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            let expired = expires_at.is_some_and(|at| at <= jiff::Timestamp::now());
+            match store.token(&hash).await {
+                Ok(None) => return,
+                Ok(Some(_)) if expired => return,
+                // The store is briefly unreadable: keep the stream; look again later.
+                Ok(Some(_)) | Err(_) => {}
+            }
+        }
+    }
 }
 
 /// The caller, as authenticated.
@@ -620,7 +731,7 @@ mod tests {
                 "{m} {p}: {:?} vs {rule:?}",
                 row.2
             );
-            assert_eq!(row.2.len(), 6, "{m} {p}: six columns");
+            assert_eq!(row.2.len(), 7, "{m} {p}: seven columns");
         }
         for (m, p, _) in &rows {
             assert!(

@@ -12,7 +12,7 @@ use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use cloudtask_shared::api::{
-    ActiveStatement, ErrorCode, Event, NodeView, OutputChunk, RunReport, VersionInfo,
+    ActiveStatement, ErrorCode, Event, NodeView, OutputChunk, ReportAnswer, RunReport, VersionInfo,
 };
 use cloudtask_shared::{RunRecord, RunStatus, parse_duration_ms};
 use futures_util::Stream;
@@ -20,7 +20,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use super::{ApiError, ApiResult, AppState, Caller, Target};
+use super::{ApiError, ApiResult, AppState, Caller, Peer, Target, credential_ends};
 use crate::auth::Principal;
 use crate::auth::policy::{self, Action, Scope};
 use crate::store::{NameTable, RunFilter};
@@ -303,10 +303,11 @@ pub async fn events(
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
     let Query(q) = q?;
-    // A caller that may not read every group sees only the events of the groups it may.
-    let reader = policy::allows(&who, Action::Read, Scope::AllGroups)
-        .is_err()
-        .then(|| who.0.clone());
+    // A caller that may not read every group sees only the events of the groups it may; a
+    // node (the gate saw to it) only its own commands.
+    let reader = (who.node_of().is_none()
+        && policy::allows(&who, Action::Read, Scope::AllGroups).is_err())
+    .then(|| who.0.clone());
     let hub = st.hub.clone();
     let visible = move |ev: &Event| match (&reader, hub.group_of(ev)) {
         (None, _) | (Some(_), None) => true,
@@ -359,8 +360,15 @@ pub async fn events(
                 Some((Ok(ev), (rx, node, pending)))
             }
         });
-    // A stopping center ends its streams, so that graceful shutdown does not wait on them.
-    let stream = futures_util::StreamExt::take_until(stream, st.stopping());
+    // A stopping center ends its streams, so that graceful shutdown does not wait on them;
+    // a revoked or expired credential ends its own.
+    let ends = credential_ends(&st, &who);
+    let stream = futures_util::StreamExt::take_until(stream, async move {
+        tokio::select! {
+            () = st.stopping() => {}
+            () = ends => {}
+        }
+    });
     // Every 5 s, so a client's idle timeout (the agent's `--stream-idle-timeout`) can tell a
     // quiet stream from a dead one.
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(5))))
@@ -372,25 +380,33 @@ fn encode(ev: &Event) -> sse::Event {
         .unwrap_or_else(|e| sse::Event::default().comment(format!("unencodable event: {e}")))
 }
 
-/// A batch of an agent's run reports: stored idempotently in one transaction; the outbox
-/// announces the runs that moved.
+/// A batch of a node's run reports: those it may make are stored idempotently in one
+/// transaction (the outbox announces the runs that moved); the answer lists the refused ones,
+/// of which nothing is stored.
 pub async fn report(
     State(st): State<AppState>,
+    who: Caller,
+    peer: Option<axum::Extension<Peer>>,
     body: Result<Json<Vec<RunReport>>, JsonRejection>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<ReportAnswer>> {
     let Json(reports) = body?;
-    for run in st.service.record_reports(&reports).await? {
+    let from = Peer::address(peer.as_deref());
+    let (keep, refused) = st.service.screen_reports(&who, &from, &reports).await?;
+    for run in st.service.record_reports(&keep).await? {
         st.hub.finish(&run);
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(ReportAnswer { refused }))
 }
 
 /// An agent's statement of its active runs: the runs it does not know are reaped `lost`.
 pub async fn active(
     State(st): State<AppState>,
+    who: Caller,
     body: Result<Json<ActiveStatement>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let Json(statement) = body?;
+    policy::speaks_for(&who, &statement.node)
+        .map_err(|policy::Denied(m)| ApiError::new(ErrorCode::Forbidden, m))?;
     st.service.reap_orphans(&statement).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -410,14 +426,29 @@ pub async fn audit(
     Ok(Json(st.store.audit_log(limit).await?))
 }
 
-/// Live output of an agent's running runs.
+/// Live output of a node's running runs; chunks of runs the store has on another node are
+/// dropped (a node writes only into its own runs' logs).
 pub async fn output(
     State(st): State<AppState>,
+    who: Caller,
     body: Result<Json<Vec<OutputChunk>>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
     let Json(chunks) = body?;
-    for c in chunks {
-        st.hub.append(&c.run, &c.data);
+    let Some((me, _)) = who.node_of() else {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("forbidden: {} is not a node", who.name),
+        ));
+    };
+    let ids: Vec<&str> = chunks.iter().map(|c| c.run.as_str()).collect();
+    let owners = st.store.run_statuses(&ids).await?;
+    for c in &chunks {
+        match owners.get(&c.run) {
+            Some((_, node)) if node == me => st.hub.append(&c.run, &c.data),
+            _ => {
+                tracing::debug!(node = me, run = %c.run, "live output of a run not this node's dropped")
+            }
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }

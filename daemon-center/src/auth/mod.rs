@@ -1,6 +1,7 @@
 //! Who is calling. Bearer tokens are 256 random bits shown once and stored only as their
 //! SHA-256; each stands for a user's login (a session), a user's named API token, the first
-//! admin's bootstrap token or the agents' token. Users log in with an Argon2id-hashed
+//! admin's bootstrap token, an admin's join token (agents join with it) or a node's
+//! credential (bound to its name and cluster). Users log in with an Argon2id-hashed
 //! password ([`password`]). Failed logins and tokens are counted in the store, per (user,
 //! address) and per address, so the limit holds across centers. What a caller may then do is
 //! [`policy`]'s to decide.
@@ -30,8 +31,13 @@ pub enum Who {
     Token { user: String, token: String },
     /// The first admin's token from `admin.token`: the admin role, whatever the user's grants.
     Bootstrap { user: String },
-    /// A node's credential.
-    Node { name: String },
+    /// A node's credential: that node of that cluster, nothing else.
+    Node { name: String, cluster: String },
+    /// A join token: may ask for a node credential (of its cluster, if it names one).
+    Joiner {
+        token: String,
+        cluster: Option<String>,
+    },
 }
 
 /// Who is calling and what it may do: the effective grants (an API token's scope within
@@ -62,12 +68,14 @@ impl Principal {
         }
     }
 
-    pub fn node(name: &str) -> Principal {
+    /// The node `name` of `cluster`.
+    pub fn node(name: &str, cluster: &str) -> Principal {
         Principal {
             who: Who::Node {
                 name: name.to_string(),
+                cluster: cluster.to_string(),
             },
-            name: name.to_string(),
+            name: format!("node:{name}"),
             grants: Vec::new(),
             token_hash: None,
             expires_at: None,
@@ -78,17 +86,27 @@ impl Principal {
     pub fn user_name(&self) -> Option<&str> {
         match &self.who {
             Who::User { user } | Who::Token { user, .. } | Who::Bootstrap { user } => Some(user),
-            Who::Node { .. } => None,
+            Who::Node { .. } | Who::Joiner { .. } => None,
         }
     }
 
-    /// How `/whoami` names it: `user:NAME`, `token:USER/NAME`, `bootstrap` or `node:NAME`.
+    /// The node and cluster it is, if it is a node's credential.
+    pub fn node_of(&self) -> Option<(&str, &str)> {
+        match &self.who {
+            Who::Node { name, cluster } => Some((name, cluster)),
+            _ => None,
+        }
+    }
+
+    /// How `/whoami` names it: `user:NAME`, `token:USER/NAME`, `bootstrap`, `node:NAME` or
+    /// `join:NAME`.
     pub fn label(&self) -> String {
         match &self.who {
             Who::User { user } => format!("user:{user}"),
             Who::Token { user, token } => format!("token:{user}/{token}"),
             Who::Bootstrap { .. } => "bootstrap".to_string(),
-            Who::Node { name } => format!("node:{name}"),
+            Who::Node { name, .. } => format!("node:{name}"),
+            Who::Joiner { token, .. } => format!("join:{token}"),
         }
     }
 }
@@ -191,10 +209,23 @@ impl Credentials {
     async fn principal(&self, t: TokenRow) -> Result<Principal, Error> {
         let user = t.user.clone().unwrap_or_default();
         let (who, grants) = match t.kind {
-            TokenKind::Agent => {
+            TokenKind::Node => {
                 return Ok(Principal {
                     token_hash: Some(t.hash),
-                    ..Principal::node(&t.name)
+                    expires_at: t.expires_at,
+                    ..Principal::node(&t.name, t.cluster.as_deref().unwrap_or_default())
+                });
+            }
+            TokenKind::Join => {
+                return Ok(Principal {
+                    who: Who::Joiner {
+                        token: t.name.clone(),
+                        cluster: t.cluster.clone(),
+                    },
+                    name: format!("join:{}", t.name),
+                    grants: Vec::new(),
+                    token_hash: Some(t.hash),
+                    expires_at: t.expires_at,
                 });
             }
             TokenKind::Bootstrap => (
@@ -299,6 +330,7 @@ impl Credentials {
             kind: TokenKind::Session,
             user: Some(u.name.clone()),
             scope: None,
+            cluster: None,
             created_at: now,
             expires_at: Some(expires_at),
             last_used_at: None,
@@ -366,7 +398,8 @@ pub struct Bootstrapped {
 
 /// On first start (no user yet): creates the user `admin` with the admin role and a random
 /// password written to `admin.password` (mode 0600), and the bootstrap token in
-/// `admin.token`. The agents' token is made whenever it or its file is missing.
+/// `admin.token`. (Agents no longer share a token: each joins with a join token and gets its
+/// own credential; an `agent.token` left by an older center is removed.)
 pub async fn bootstrap(store: &SharedStore, dir: &Path) -> Result<Bootstrapped, Error> {
     let mut made = Bootstrapped {
         password_file: None,
@@ -407,9 +440,11 @@ pub async fn bootstrap(store: &SharedStore, dir: &Path) -> Result<Bootstrapped, 
             .await?;
         made.password_file = Some(file);
     }
+    // Its token went with the store's migration; the file would only mislead.
     let agent_file = dir.join("agent.token");
-    if store.tokens(Some(TokenKind::Agent), None).await?.is_empty() || !agent_file.exists() {
-        make_token(store, TokenKind::Agent, "agent", &agent_file).await?;
+    if agent_file.exists() {
+        std::fs::remove_file(&agent_file).map_err(Error::io)?;
+        tracing::warn!(file = %agent_file.display(), "removed the agents' shared token of an older center: agents now join with a join token (cloudtaskctl cluster token create)");
     }
     Ok(made)
 }
@@ -441,6 +476,7 @@ async fn make_token(
         kind,
         user: (kind == TokenKind::Bootstrap).then(|| name.to_string()),
         scope: None,
+        cluster: None,
         created_at: Timestamp::now(),
         expires_at: None,
         last_used_at: None,
@@ -452,31 +488,9 @@ async fn make_token(
     Ok(())
 }
 
-/// Reads a secret this center wrote earlier (the in-process agent uses the agent token).
-pub fn read_secret(file: &Path) -> std::io::Result<String> {
-    Ok(std::fs::read_to_string(file)?.trim().to_string())
-}
-
 /// Writes a secret readable by its owner only, atomically and durably.
-fn write_secret(path: &Path, secret: &str) -> Result<(), Error> {
-    use std::io::Write;
-    let write = || -> std::io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(secret.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        cloudtask_shared::durable::sync_dir(cloudtask_shared::durable::parent_of(path))
-    };
-    write().map_err(Error::io)
+pub fn write_secret(path: &Path, secret: &str) -> Result<(), Error> {
+    cloudtask_shared::durable::write_secret(path, secret).map_err(Error::io)
 }
 
 #[cfg(test)]
@@ -526,14 +540,20 @@ mod tests {
                 .len(),
             1
         );
-        assert_eq!(
-            store
-                .tokens(Some(TokenKind::Agent), None)
+    }
+
+    #[tokio::test]
+    async fn an_older_centers_shared_agent_token_file_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = std::sync::Arc::new(
+            crate::store::sqlite::SqliteStore::open(&dir.path().join("db"))
                 .await
-                .unwrap()
-                .len(),
-            1
+                .unwrap(),
         );
+        std::fs::write(dir.path().join("agent.token"), "ct_old\n").unwrap();
+        bootstrap(&store, dir.path()).await.unwrap();
+        assert!(!dir.path().join("agent.token").exists());
+        assert!(dir.path().join("admin.token").exists());
     }
 
     #[test]

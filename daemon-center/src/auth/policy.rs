@@ -25,6 +25,8 @@ pub enum Action {
     Authenticated,
     /// Make, list and revoke one's own API tokens: users with any role.
     OwnTokens,
+    /// Ask for a node credential: join tokens only.
+    Join,
 }
 
 impl Action {
@@ -35,7 +37,7 @@ impl Action {
             Action::Operate => Some(Role::Operator),
             Action::Edit => Some(Role::Editor),
             Action::Administer => Some(Role::Admin),
-            Action::Report => None,
+            Action::Report | Action::Join => None,
             Action::Authenticated | Action::OwnTokens => Some(Role::Viewer),
         }
     }
@@ -51,6 +53,7 @@ impl Action {
             Action::Report => "report runs",
             Action::Authenticated => "call the API",
             Action::OwnTokens => "manage API tokens",
+            Action::Join => "join a cluster as a node",
         }
     }
 }
@@ -65,6 +68,10 @@ pub enum Scope<'a> {
     AnyGroup,
     /// In every group (what belongs to no group, such as a package no task has had).
     AllGroups,
+    /// What the calling node holds now (a task placed on it, a package of such a task): the
+    /// gate found so in the placement history. Only nodes act in it; to a user it is a task
+    /// whose group the gate did not resolve, so it is refused.
+    Held,
 }
 
 /// A refusal: what was missing, said so that the caller knows what to ask for.
@@ -76,17 +83,42 @@ pub fn allows(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Den
     if action == Action::Authenticated {
         return Ok(());
     }
-    if let Who::Node { .. } = p.who {
-        // A node reads the specs and packages of the tasks it runs, follows its commands and
-        // reports its runs; nothing else.
-        return match action {
-            Action::Read | Action::Report => Ok(()),
-            _ => Err(Denied(format!(
-                "forbidden: {} is a node's credential and may not {}",
-                p.name,
-                action.describe()
-            ))),
-        };
+    match &p.who {
+        // A node reads the specs and packages of the tasks placed on it, follows its own
+        // commands and reports its own runs (the handlers check that it speaks for itself);
+        // nothing else.
+        Who::Node { .. } => {
+            return match (action, scope) {
+                (Action::Report, _) | (Action::Read, Scope::Held) => Ok(()),
+                (Action::Read, _) => Err(Denied(format!(
+                    "forbidden: {} may read only what is placed on it, and this is not",
+                    p.name
+                ))),
+                _ => Err(Denied(format!(
+                    "forbidden: {} is a node's credential and may not {}",
+                    p.name,
+                    action.describe()
+                ))),
+            };
+        }
+        Who::Joiner { .. } => {
+            return match action {
+                Action::Join => Ok(()),
+                _ => Err(Denied(format!(
+                    "forbidden: {} is a join token: it may only join a node, not {}",
+                    p.name,
+                    action.describe()
+                ))),
+            };
+        }
+        _ if action == Action::Join => {
+            return Err(Denied(format!(
+                "forbidden: only a join token may {}; {} is not one",
+                action.describe(),
+                p.name
+            )));
+        }
+        _ => {}
     }
     // Any role, in any group, reads what is cluster-wide.
     let scope = if matches!(action, Action::ReadCluster | Action::OwnTokens) {
@@ -107,7 +139,7 @@ pub fn allows(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Den
                 (_, None) => true,
                 (Scope::Group(want), Some(have)) => want == have,
                 (Scope::AnyGroup, Some(_)) => true,
-                (Scope::AllGroups, Some(_)) => false,
+                (Scope::AllGroups | Scope::Held, Some(_)) => false,
             }
     });
     if ok {
@@ -118,7 +150,7 @@ pub fn allows(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Den
         (Action::ReadCluster | Action::OwnTokens, _) => "a role".to_string(),
         (_, Scope::Group(g)) => format!("the {least} role in group {g:?}"),
         (_, Scope::AnyGroup) => format!("the {least} role in some group"),
-        (_, Scope::AllGroups) => format!("the {least} role in all groups"),
+        (_, Scope::AllGroups | Scope::Held) => format!("the {least} role in all groups"),
     };
     let has = if p.grants.is_empty() {
         "no role".to_string()
@@ -134,6 +166,18 @@ pub fn allows(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Den
         p.name,
         action.describe()
     )))
+}
+
+/// Whether `p` speaks for `node`: a node's credential for its own name only. (Users never
+/// report.)
+pub fn speaks_for(p: &Principal, node: &str) -> Result<(), Denied> {
+    match p.node_of() {
+        Some((name, _)) if name == node => Ok(()),
+        _ => Err(Denied(format!(
+            "forbidden: {} may not speak for node {node:?}",
+            p.name
+        ))),
+    }
 }
 
 /// Whether `p` may read what is in `group`: what listings and event streams filter by.
@@ -202,17 +246,55 @@ mod tests {
     }
 
     #[test]
-    fn a_node_reads_and_reports_and_nothing_else() {
-        let node = Principal::node("agent");
-        assert!(allows(&node, Action::Read, Scope::Group("g")).is_ok());
+    fn a_node_reads_what_it_holds_reports_for_itself_and_nothing_else() {
+        let node = Principal::node("n1", "prod");
+        assert!(allows(&node, Action::Read, Scope::Held).is_ok());
+        let no = allows(&node, Action::Read, Scope::Group("g")).unwrap_err();
+        assert!(no.0.contains("only what is placed on it"), "{}", no.0);
         assert!(allows(&node, Action::Report, Scope::AllGroups).is_ok());
+        assert!(speaks_for(&node, "n1").is_ok());
+        assert!(speaks_for(&node, "n2").is_err());
         for a in [
             Action::Operate,
             Action::Edit,
             Action::Administer,
             Action::ReadCluster,
+            Action::Join,
         ] {
-            assert!(allows(&node, a, Scope::Group("g")).is_err(), "{a:?}");
+            assert!(allows(&node, a, Scope::Held).is_err(), "{a:?}");
         }
+        // Users never act in what a node holds, nor speak for a node.
+        let admin = user(&[(Role::Admin, None)]);
+        assert!(allows(&admin, Action::Read, Scope::Held).is_ok());
+        assert!(speaks_for(&admin, "n1").is_err());
+        let viewer = user(&[(Role::Viewer, Some("ops"))]);
+        assert!(allows(&viewer, Action::Read, Scope::Held).is_err());
+    }
+
+    #[test]
+    fn a_join_token_joins_and_does_nothing_else() {
+        let join = Principal {
+            who: Who::Joiner {
+                token: "rack-4".into(),
+                cluster: None,
+            },
+            name: "join:rack-4".into(),
+            grants: Vec::new(),
+            token_hash: None,
+            expires_at: None,
+        };
+        assert!(allows(&join, Action::Join, Scope::AllGroups).is_ok());
+        for a in [
+            Action::Read,
+            Action::Report,
+            Action::ReadCluster,
+            Action::OwnTokens,
+            Action::Administer,
+        ] {
+            let no = allows(&join, a, Scope::AllGroups).unwrap_err();
+            assert!(no.0.contains("is a join token"), "{}", no.0);
+        }
+        let admin = user(&[(Role::Admin, None)]);
+        assert!(allows(&admin, Action::Join, Scope::AllGroups).is_err());
     }
 }

@@ -12,12 +12,14 @@
 //!   agents' reports, a lost node's runs.
 //! - [`packages`]: receive an upload, make it a task's package.
 //! - [`names`]: clusters and groups.
+//! - [`nodes`]: join tokens, node credentials, screening a node's reports.
 //! - [`tokens`]: API tokens for scripts.
 //! - [`users`]: users, their passwords and grants, and refused requests' audit rows.
 //! - [`outbox`]: the dispatcher that delivers committed events, at least once.
 //! - [`retention`]: what the center lets go (old runs and logs, audit rows, packages).
 
 pub mod names;
+pub mod nodes;
 pub mod outbox;
 pub mod packages;
 pub mod retention;

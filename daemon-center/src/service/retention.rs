@@ -55,6 +55,8 @@ pub struct Swept {
     pub packages: u64,
     /// Expired sessions and API tokens.
     pub tokens: u64,
+    /// Placements closed before the audit horizon.
+    pub placements: u64,
 }
 
 pub struct Retention {
@@ -103,6 +105,8 @@ impl Retention {
             .checked_sub(self.policy.keep_audit_for)
             .unwrap_or(Timestamp::MIN);
         swept.audit += batches(|| self.store.prune_audit(before, BATCH)).await?;
+        // Who held a task when is the evidence reports are checked against: kept as long.
+        swept.placements += batches(|| self.store.prune_placements(before, BATCH)).await?;
         swept.history += self
             .store
             .trim_package_histories(self.policy.keep_packages)

@@ -153,7 +153,7 @@ impl Service {
     /// Stores a batch of an agent's reports idempotently in one transaction; the runs that
     /// moved are announced. Reports of tasks deleted meanwhile are dropped (their runs went
     /// with the task). Returns the runs whose live output is over (finished or dropped).
-    pub async fn record_reports(&self, reports: &[RunReport]) -> Result<Vec<String>> {
+    pub async fn record_reports(&self, reports: &[&RunReport]) -> Result<Vec<String>> {
         let mut ids: Vec<&str> = reports.iter().map(|r| r.run.task.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -253,7 +253,7 @@ impl Service {
         for (key, node) in ended {
             let why =
                 format!("claimed by node {node}, whose session ended before it recorded the run");
-            match statuses.get(&key.run) {
+            match statuses.get(&key.run).map(|(status, _)| status) {
                 None => {
                     let Some(at) = scheduled_instant(&key.task, &key.run) else {
                         continue;

@@ -38,6 +38,25 @@ fn owner(who: &Principal) -> Result<&str> {
     }
 }
 
+/// When a token asked to last `expires_in` from `now` expires: more than zero, at most
+/// `max_ttl` (the center's `--max-token-ttl`).
+pub fn expiry(now: Timestamp, expires_in: &str, max_ttl: Duration) -> Result<Timestamp> {
+    let ms = parse_duration_ms(expires_in)
+        .map_err(|e| Error::new(ErrorCode::InvalidField, format!("expires_in: {e}")))?;
+    let ttl = Duration::from_millis(ms);
+    if ttl.is_zero() || ttl > max_ttl {
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            format!(
+                "expires_in: must be more than zero and at most the center's --max-token-ttl ({}d)",
+                max_ttl.as_secs() / 86_400
+            ),
+        ));
+    }
+    now.checked_add(SignedDuration::try_from(ttl).map_err(Error::internal)?)
+        .map_err(Error::internal)
+}
+
 impl Service {
     /// Makes an API token of `who`'s user; `max_ttl` bounds its life.
     pub async fn create_token(
@@ -48,18 +67,6 @@ impl Service {
     ) -> Result<IssuedToken> {
         let user = owner(who)?.to_string();
         validate_name("name", &req.name)?;
-        let ms = parse_duration_ms(&req.expires_in)
-            .map_err(|e| Error::new(ErrorCode::InvalidField, format!("expires_in: {e}")))?;
-        let ttl = Duration::from_millis(ms);
-        if ttl.is_zero() || ttl > max_ttl {
-            return Err(Error::new(
-                ErrorCode::InvalidField,
-                format!(
-                    "expires_in: must be more than zero and at most the center's --max-token-ttl ({}d)",
-                    max_ttl.as_secs() / 86_400
-                ),
-            ));
-        }
         let scope = if req.grants.is_empty() {
             None
         } else {
@@ -83,15 +90,14 @@ impl Service {
         };
         let token = auth::generate()?;
         let now = Timestamp::now();
-        let expires_at = now
-            .checked_add(SignedDuration::try_from(ttl).map_err(Error::internal)?)
-            .map_err(Error::internal)?;
+        let expires_at = expiry(now, &req.expires_in, max_ttl)?;
         let row = TokenRow {
             hash: auth::hash(&token),
             name: req.name.clone(),
             kind: TokenKind::Api,
             user: Some(user.clone()),
             scope,
+            cluster: None,
             created_at: now,
             expires_at: Some(expires_at),
             last_used_at: None,

@@ -1,8 +1,8 @@
 //! The center's durable store behind a backend-neutral interface, one trait per concept:
 //! [`TaskStore`] (tasks, their name index, clusters and groups), [`RunStore`] (runs and their
 //! logs, manual starts), [`PackageStore`], [`TokenStore`] (bearer tokens and the
-//! rate limit's counters), [`UserStore`], [`AuditStore`], [`OutboxStore`] and
-//! [`RetentionStore`] (what may be deleted, in small batches); migrations are each backend's
+//! rate limit's counters), [`UserStore`], [`AuditStore`], [`OutboxStore`],
+//! [`PlacementStore`] (who held which task when) and [`RetentionStore`] (what may be deleted, in small batches); migrations are each backend's
 //! own business, run by its `open`.
 //!
 //! Every write takes the [`Effects`] that must commit with it — its audit row and the
@@ -220,8 +220,9 @@ pub trait RunStore: Send + Sync {
     async fn start_key(&self, task: &str, key: &str, since: Timestamp)
     -> Result<Option<RunRecord>>;
     async fn run(&self, id: &str) -> Result<Option<RunRecord>>;
-    /// The status of each of these runs the store has (absent ones are not in the map).
-    async fn run_statuses(&self, ids: &[&str]) -> Result<HashMap<String, RunStatus>>;
+    /// The status and node of each of these runs the store has (absent ones are not in the
+    /// map).
+    async fn run_statuses(&self, ids: &[&str]) -> Result<HashMap<String, (RunStatus, String)>>;
     async fn run_log(&self, id: &str) -> Result<Option<String>>;
     /// Runs newest first.
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
@@ -279,30 +280,35 @@ pub trait PackageStore: Send + Sync {
 pub enum TokenKind {
     /// The first admin's token, written to `admin.token` on first start; no expiry.
     Bootstrap,
-    /// The agents' shared token, written to `agent.token`.
-    Agent,
     /// A user's login, with an expiry.
     Session,
     /// A named token a user made for scripts, scoped within the user's rights, with an expiry.
     Api,
+    /// An admin's join token: lets agents join (of its cluster, if it names one) and get
+    /// their node credentials; nothing else.
+    Join,
+    /// A node's credential, bound to its name (`name`) and its cluster.
+    Node,
 }
 
 impl TokenKind {
     pub fn as_str(self) -> &'static str {
         match self {
             TokenKind::Bootstrap => "bootstrap",
-            TokenKind::Agent => "agent",
             TokenKind::Session => "session",
             TokenKind::Api => "api",
+            TokenKind::Join => "join",
+            TokenKind::Node => "node",
         }
     }
 
     pub fn parse(s: &str) -> Option<TokenKind> {
         [
             TokenKind::Bootstrap,
-            TokenKind::Agent,
             TokenKind::Session,
             TokenKind::Api,
+            TokenKind::Join,
+            TokenKind::Node,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -319,6 +325,8 @@ pub struct TokenRow {
     pub user: Option<String>,
     /// An API token's rights, each within its user's; `None`: all of the user's.
     pub scope: Option<Vec<Grant>>,
+    /// A node credential's cluster; the one cluster a join token admits (`None`: any).
+    pub cluster: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
@@ -342,7 +350,8 @@ pub trait TokenStore: Send + Sync {
     async fn token(&self, hash: &str) -> Result<Option<TokenRow>>;
     /// Tokens of one kind (all kinds when `None`), of one user or of all.
     async fn tokens(&self, kind: Option<TokenKind>, user: Option<&str>) -> Result<Vec<TokenRow>>;
-    /// [`Error::NameTaken`] when the user has an API token of that name.
+    /// [`Error::NameTaken`] when the user has an API token of that name, a join token has
+    /// that name, or the node of that name and cluster has a credential.
     async fn add_token(&self, token: &TokenRow, fx: &Effects) -> Result<()>;
     /// Deletes a token; false (and no effects) when there was none.
     async fn delete_token(&self, hash: &str, fx: &Effects) -> Result<bool>;
@@ -408,6 +417,36 @@ pub trait OutboxStore: Send + Sync {
     async fn prune_outbox(&self, live_since: Timestamp, before: Timestamp) -> Result<u64>;
 }
 
+/// One task on one node of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Placement {
+    pub task: String,
+    pub node: String,
+    pub cluster: String,
+}
+
+/// Where each task was placed, and since and until when: what the center checks a node's
+/// reports and reads against (claims in the coordination engine are pruned; this history is
+/// kept for as long as the audit log).
+#[async_trait]
+pub trait PlacementStore: Send + Sync {
+    /// The placements not closed yet.
+    async fn current_placements(&self) -> Result<Vec<Placement>>;
+    /// Opens `open` (unless open already) and closes `close` at `at`, in one transaction.
+    async fn record_placements(
+        &self,
+        open: &[Placement],
+        close: &[Placement],
+        at: Timestamp,
+    ) -> Result<()>;
+    /// For each placement, whether it was open at some time in `[from, to]`.
+    async fn held(&self, checks: &[(Placement, Timestamp)], to: Timestamp) -> Result<Vec<bool>>;
+    /// Whether the placement is open now.
+    async fn holds(&self, p: &Placement) -> Result<bool>;
+    /// Whether a task placed on this node now has had this package.
+    async fn holds_package(&self, node: &str, cluster: &str, sha256: &str) -> Result<bool>;
+}
+
 /// Deletes what retention lets go, a bounded batch per call, so that no delete holds the
 /// writer long: the caller loops while a call deleted a full batch.
 #[async_trait]
@@ -421,6 +460,8 @@ pub trait RetentionStore: Send + Sync {
     -> Result<u64>;
     /// Deletes up to `limit` audit rows written before `before`.
     async fn prune_audit(&self, before: Timestamp, limit: u32) -> Result<u64>;
+    /// Deletes up to `limit` placements closed before `before`.
+    async fn prune_placements(&self, before: Timestamp, limit: u32) -> Result<u64>;
     /// Trims every task's package history to its newest `keep` entries (a task's current
     /// package is its newest: giving a task a package, even an older one, records it anew).
     /// Returns how many entries went.
@@ -439,6 +480,7 @@ pub trait Store:
     + UserStore
     + AuditStore
     + OutboxStore
+    + PlacementStore
     + RetentionStore
 {
 }
@@ -451,6 +493,7 @@ impl<T> Store for T where
         + UserStore
         + AuditStore
         + OutboxStore
+        + PlacementStore
         + RetentionStore
 {
 }

@@ -16,7 +16,8 @@ use cloudtask_shared::{RunRecord, RunStatus, Task, TaskSpec, Trigger};
 use jiff::Timestamp;
 
 use super::{
-    AuditEntry, Effects, Error, NameTable, RunFilter, RunWrite, Store, TokenKind, TokenRow, UserRow,
+    AuditEntry, Effects, Error, NameTable, Placement, RunFilter, RunWrite, Store, TokenKind,
+    TokenRow, UserRow,
 };
 
 /// The suite's instants: `secs` after a fixed origin.
@@ -54,7 +55,9 @@ macro_rules! store_suite {
             retention_deletes_finished_runs_past_the_count_or_age_never_active_ones,
             a_report_of_a_run_retention_deleted_is_not_stored_again,
             audit_rows_go_by_age,
-            package_histories_trim_to_their_newest_and_unnamed_packages_are_collected
+            package_histories_trim_to_their_newest_and_unnamed_packages_are_collected,
+            node_and_join_token_names_are_unique_where_they_must_be,
+            placements_open_close_and_say_who_held_a_task_when
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -757,6 +760,7 @@ fn token_row(hash: &str, name: &str, kind: TokenKind, user: Option<&str>) -> Tok
         kind,
         user: user.map(str::to_string),
         scope: None,
+        cluster: None,
         created_at: at(0),
         expires_at: None,
         last_used_at: None,
@@ -781,7 +785,7 @@ pub async fn tokens_read_back_expire_and_go_with_their_user(store: &dyn Store) {
         created_by: "admin".into(),
     };
     store.create_user(&user, &none).await.unwrap();
-    let agent = token_row("h1", "agent", TokenKind::Agent, None);
+    let agent = token_row("h1", "agent", TokenKind::Bootstrap, None);
     let mut session = token_row("h2", "session 1", TokenKind::Session, Some("ann"));
     session.expires_at = Some(at(100));
     let mut api = token_row("h3", "ci", TokenKind::Api, Some("ann"));
@@ -1245,4 +1249,107 @@ fn a_millisecond_later() -> Timestamp {
         }
         std::hint::spin_loop();
     }
+}
+
+pub async fn node_and_join_token_names_are_unique_where_they_must_be(store: &dyn Store) {
+    let none = Effects::default();
+    let mut node = token_row("n1", "node-1", TokenKind::Node, None);
+    node.cluster = Some("prod".into());
+    store.add_token(&node, &none).await.unwrap();
+    assert_eq!(store.token("n1").await.unwrap().as_ref(), Some(&node));
+    let mut twin = token_row("n2", "node-1", TokenKind::Node, None);
+    twin.cluster = Some("prod".into());
+    assert!(matches!(
+        store.add_token(&twin, &none).await,
+        Err(Error::NameTaken(_))
+    ));
+    twin.cluster = Some("staging".into());
+    store
+        .add_token(&twin, &none)
+        .await
+        .expect("the same name in another cluster is another node");
+    let join = token_row("j1", "rack-4", TokenKind::Join, None);
+    store.add_token(&join, &none).await.unwrap();
+    let mut again = token_row("j2", "rack-4", TokenKind::Join, None);
+    again.cluster = Some("prod".into());
+    assert!(matches!(
+        store.add_token(&again, &none).await,
+        Err(Error::NameTaken(_))
+    ));
+    let nodes = store.tokens(Some(TokenKind::Node), None).await.unwrap();
+    assert_eq!(nodes.len(), 2);
+}
+
+pub async fn placements_open_close_and_say_who_held_a_task_when(store: &dyn Store) {
+    let p = |task: &str, node: &str| Placement {
+        task: task.into(),
+        node: node.into(),
+        cluster: "c".into(),
+    };
+    store
+        .record_placements(&[p("t1", "a"), p("t2", "a")], &[], at(10))
+        .await
+        .unwrap();
+    // Opening what is open changes nothing: `since` stays.
+    store
+        .record_placements(&[p("t1", "a")], &[], at(15))
+        .await
+        .unwrap();
+    // t1 moves from a to b at 20.
+    store
+        .record_placements(&[p("t1", "b")], &[p("t1", "a")], at(20))
+        .await
+        .unwrap();
+    let mut now = store.current_placements().await.unwrap();
+    now.sort_by(|x, y| (&x.task, &x.node).cmp(&(&y.task, &y.node)));
+    assert_eq!(now, vec![p("t1", "b"), p("t2", "a")]);
+    assert!(store.holds(&p("t1", "b")).await.unwrap());
+    assert!(!store.holds(&p("t1", "a")).await.unwrap());
+    let other_cluster = Placement {
+        cluster: "d".into(),
+        ..p("t1", "b")
+    };
+    assert!(!store.holds(&other_cluster).await.unwrap());
+    let held = store
+        .held(
+            &[
+                (p("t1", "a"), at(12)), // a held it from 10 to 20
+                (p("t1", "a"), at(25)), // but not after 20
+                (p("t1", "b"), at(5)),  // b from 20 on: [5, 30] overlaps
+                (p("t1", "c"), at(0)),  // c never
+                (p("t2", "a"), at(25)), // still open
+            ],
+            at(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(held, [true, false, true, false, true]);
+    let held = store.held(&[(p("t1", "b"), at(0))], at(15)).await.unwrap();
+    assert_eq!(held, [false], "b did not hold it before 20");
+
+    // Packages: a node holds those its current tasks have had.
+    store
+        .add_package("sha-1", 1, &Effects::default())
+        .await
+        .unwrap();
+    let mut t = task("pkg-held", "g");
+    t.id = "t2".into();
+    let info = PackageInfo {
+        sha256: "sha-1".into(),
+        file_name: "f.sh".into(),
+        size: 1,
+        uploaded_at: at(0),
+        uploaded_by: "alice".into(),
+    };
+    store
+        .create_task(&t, Some(&info), &Effects::default())
+        .await
+        .unwrap();
+    assert!(store.holds_package("a", "c", "sha-1").await.unwrap());
+    assert!(!store.holds_package("b", "c", "sha-1").await.unwrap());
+
+    // Retention drops closed placements older than its horizon, never open ones.
+    assert_eq!(store.prune_placements(at(21), 10).await.unwrap(), 1);
+    assert_eq!(store.prune_placements(at(1000), 10).await.unwrap(), 0);
+    assert_eq!(store.current_placements().await.unwrap().len(), 2);
 }

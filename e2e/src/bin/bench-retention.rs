@@ -46,7 +46,15 @@ async fn main() {
         .await;
     let task: TaskView = serde_json::from_value(task).unwrap();
     let task = task.task;
-    let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
+    // The node reports only runs of a task placed on it.
+    c.wait_task(
+        &task.id,
+        std::time::Duration::from_secs(30),
+        "placed",
+        |t| t.node.is_some(),
+    )
+    .await;
+    let agent = c.node_token();
     let agent = agent.trim();
     let runs = days * 86_400;
     let start = Timestamp::now() - SignedDuration::from_hours(24 * days);

@@ -317,16 +317,16 @@ async fn limits_and_auth() {
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
-        "statements need the agent token"
+        "statements need a node credential"
     );
-    let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
+    let agent = c.node_token();
     let (status, _) = c
         .api_as(Some(agent.trim()), Method::POST, "/tasks", Some(json!({})))
         .await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
-        "an agent token may not create tasks"
+        "a node credential may not create tasks"
     );
     let (status, body) = c
         .api(
@@ -604,7 +604,7 @@ async fn error_codes_name_the_problem_and_choose_the_exit_code() {
     let c = Center::start(&["--max-upload-bytes", "1000"]).await;
     c.create_task(json!({ "name": "taken", "command": "true", "schedules": ["@daily"] }))
         .await;
-    let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
+    let agent = c.node_token();
     let cases: Vec<ErrorCase> = vec![
         (
             "unknown_field",
@@ -824,7 +824,7 @@ async fn every_change_leaves_one_audit_row_and_a_refused_one_none() {
         .map(|a| ("admin".to_string(), a.to_string(), id.clone()))
         .collect();
     assert_eq!(rows, want, "newest first, refused writes absent");
-    let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
+    let agent = c.node_token();
     let (status, _) = c
         .api_as(Some(agent.trim()), Method::GET, "/audit", None)
         .await;

@@ -44,7 +44,8 @@ const PASSWORD: &str = "a long enough password";
 /// one they do not (`g2`).
 struct World {
     c: Center,
-    /// Per column of the table: admin, editor, operator, viewer, node, no token.
+    /// Per column of the table: admin, editor, operator, viewer, node (`node-1`, which holds
+    /// every fixture), join token, no token.
     tokens: Vec<Option<String>>,
     /// Per group: (task id, run id, package sha256).
     fixtures: Vec<(String, String, String, String)>,
@@ -89,8 +90,16 @@ impl World {
         for u in ["ed", "op", "vi"] {
             tokens.push(Some(session(&c, u).await));
         }
-        let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
-        tokens.push(Some(agent.trim().to_string()));
+        tokens.push(Some(c.node_token()));
+        let (status, join) = c
+            .api(
+                Method::POST,
+                "/join-tokens",
+                Some(json!({"name": "matrix", "expires_in": "1h"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{join}");
+        tokens.push(Some(join["token"].as_str().unwrap().to_string()));
         tokens.push(None);
         let mut fixtures = Vec::new();
         for g in ["g1", "g2"] {
@@ -102,6 +111,11 @@ impl World {
                 .await;
             let id = t["id"].as_str().unwrap().to_string();
             let (run, _) = c.run_now(&id).await;
+            // The node reads what is placed on it: the run ran there, so the task is.
+            c.wait_task(&id, Duration::from_secs(30), "placed", |t| {
+                t.node.as_deref() == Some("node-1")
+            })
+            .await;
             fixtures.push((
                 g.to_string(),
                 id,
@@ -185,7 +199,7 @@ impl World {
                 path = format!("/users/{u}");
             }
             ("PUT", "/users/{name}/password") => {
-                let who = ["admin", "ed", "op", "vi", "node", "nobody"][col];
+                let who = ["admin", "ed", "op", "vi", "node", "join", "nobody"][col];
                 let user = if own_user { who } else { "victim" };
                 path = format!("/users/{user}/password");
                 // Too short: an allowed call is refused as invalid, after the gate.
@@ -198,7 +212,41 @@ impl World {
             ("DELETE", "/users/{name}/grants") => {
                 path = "/users/victim/grants?role=viewer&group=nowhere".into();
             }
+            ("POST", "/agent/join") => {
+                body = Some(json!({"node": self.fresh("joined"), "cluster": "default"}));
+            }
             ("POST", p) if p.starts_with("/agent/") => body = Some(json!([])),
+            // A node follows its own commands.
+            ("GET", "/events") if col == 4 => path.push_str("?node=node-1"),
+            ("POST", "/join-tokens") => {
+                body = Some(json!({"name": self.fresh("jt"), "expires_in": "1h"}));
+            }
+            ("DELETE", "/join-tokens/{name}") => {
+                let name = self.fresh("jt-gone");
+                let (s, b) = c
+                    .api(
+                        Method::POST,
+                        "/join-tokens",
+                        Some(json!({"name": name, "expires_in": "1h"})),
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::CREATED, "{b}");
+                path = format!("/join-tokens/{name}");
+            }
+            ("DELETE", "/nodes/{name}/credential") => {
+                // A node of its own, joined for the call: never node-1.
+                let name = self.fresh("revoked-node");
+                let (s, b) = c
+                    .api_as(
+                        self.tokens[5].as_deref(),
+                        Method::POST,
+                        "/agent/join",
+                        Some(json!({"node": name, "cluster": "default"})),
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::CREATED, "{b}");
+                path = format!("/nodes/{name}/credential");
+            }
             ("POST", "/tokens") => {
                 body = Some(json!({"name": self.fresh("tok"), "expires_in": "1d"}));
             }
@@ -256,7 +304,15 @@ fn lists(path: &str, body: &Value, fixture: &(String, String, String, String)) -
 #[tokio::test]
 async fn every_route_answers_every_role_as_the_policy_table_says() {
     let w = World::new().await;
-    let columns = ["admin", "editor", "operator", "viewer", "node", "no token"];
+    let columns = [
+        "admin",
+        "editor",
+        "operator",
+        "viewer",
+        "node",
+        "join token",
+        "no token",
+    ];
     let table = policy_table();
     assert!(table.len() > 30, "the table has every route");
     let mut wrong = Vec::new();
@@ -274,6 +330,8 @@ async fn every_route_answers_every_role_as_the_policy_table_says() {
                     "no" => status == StatusCode::FORBIDDEN,
                     "yes" => allowed && listed != Some(false),
                     "self" => allowed == own,
+                    // The node holds every fixture, in either group.
+                    "held" => allowed,
                     // Inside the group: allowed (and listed); outside: refused, or left out of
                     // the listing.
                     "group" => match listed {
@@ -480,7 +538,7 @@ async fn failed_logins_are_limited_per_user_and_address_and_passwords_never_come
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for f in ["admin.password", "admin.token", "agent.token"] {
+        for f in ["admin.password", "admin.token", "node.token"] {
             let mode = std::fs::metadata(dir.join(f)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }

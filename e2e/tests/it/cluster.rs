@@ -1117,32 +1117,234 @@ async fn a_run_now_sent_while_the_agents_stream_is_down_still_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_agent_with_a_wrong_token_says_so_at_error_level() {
+async fn an_agent_with_a_wrong_join_token_says_so_and_stops() {
     let c = Cluster::start(&[]).await;
     let wrong = tempfile::tempdir().unwrap();
-    std::fs::write(wrong.path().join("agent.token"), "ct_not_the_agent_token\n").unwrap();
-    let agent = Agent::start(
+    std::fs::write(wrong.path().join("join.token"), "ct_not_a_join_token\n").unwrap();
+    let mut agent = Agent::start(
         "a1",
         "default",
         &c.zk.connect("/ct"),
         &c.center().url,
         wrong.path(),
     );
+    let status = agent
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("the agent stops: it cannot join");
+    assert!(!status.success());
+    let log = agent.log();
+    assert!(
+        log.contains("joining the cluster") && log.contains("401"),
+        "the error names the refused join:\n{log}"
+    );
+    assert!(!agent.dir.join("node.token").exists());
+}
+
+/// A node's credential, and the task of each node (8 tasks over `a1` and `a2`).
+async fn two_nodes_with_tasks(c: &Cluster) -> (String, String, BTreeMap<String, String>) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let log = agent.log();
-        if log
-            .lines()
-            .any(|l| l.contains("ERROR") && l.contains("refuses this agent's token"))
-        {
+        let (_, nodes) = c.center().api(Method::GET, "/nodes", None).await;
+        if nodes.as_array().is_some_and(|n| n.len() == 2) {
             break;
         }
+        assert!(Instant::now() < deadline, "two nodes never joined: {nodes}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in 0..8 {
+        c.center()
+            .create_task(
+                json!({"name": format!("t{i}"), "command": "true", "schedules": ["@yearly"]}),
+            )
+            .await;
+    }
+    let placed = wait_placed(c.center(), &["a1", "a2"], Duration::from_secs(30)).await;
+    let token = |name: &str| {
+        std::fs::read_to_string(c.dir.path().join(format!("agent-{name}/node.token")))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    (token("a1"), token("a2"), placed)
+}
+
+/// A finished run of `task` on `node`, as that node would report it.
+fn finished_run(task: &Value, node: &str, status: RunStatus) -> RunRecord {
+    let task: cloudtask_shared::Task = serde_json::from_value(task.clone()).unwrap();
+    let at = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 5).unwrap();
+    let id = run_id(&task.id, at, 1, Trigger::Schedule);
+    RunRecord {
+        status,
+        started_at: Some(at),
+        finished_at: Some(at),
+        exit_code: Some(0),
+        ..RunRecord::scheduled(&task, id, at, node, 1, Trigger::Schedule)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_reports_and_reads_only_what_was_placed_on_it() {
+    let c = Cluster::start(&["a1", "a2"]).await;
+    let (a1, _a2, placed) = two_nodes_with_tasks(&c).await;
+    let of = |node: &str| placed.iter().find(|(_, n)| *n == node).unwrap().0.clone();
+    let (mine, theirs) = (of("a1"), of("a2"));
+    let center = c.center();
+    // Specs: its own task's, not another node's.
+    let (s, mine_spec) = center
+        .api_as(Some(&a1), Method::GET, &format!("/tasks/{mine}"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{mine_spec}");
+    let (s, body) = center
+        .api_as(Some(&a1), Method::GET, &format!("/tasks/{theirs}"), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only what is placed on it"),
+        "{body}"
+    );
+    // Its own command stream only.
+    let (s, _) = center
+        .api_as(Some(&a1), Method::GET, "/events?node=a2", None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Reports: a run of a task it never held, one in another node's name, and one of its own.
+    let (_, theirs_spec) = center
+        .api(Method::GET, &format!("/tasks/{theirs}"), None)
+        .await;
+    let forged = finished_run(&theirs_spec, "a1", RunStatus::Succeeded);
+    let impersonated = finished_run(&mine_spec, "a2", RunStatus::Succeeded);
+    let honest = finished_run(&mine_spec, "a1", RunStatus::Succeeded);
+    let (s, answer) = center
+        .api_as(
+            Some(&a1),
+            Method::POST,
+            "/agent/runs",
+            Some(json!([{"run": forged}, {"run": impersonated}, {"run": honest}])),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
+    let refused: Vec<&str> = answer["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refused,
+        [forged.id.as_str(), impersonated.id.as_str()],
+        "{answer}"
+    );
+    assert!(
+        center.runs(&theirs).await.is_empty(),
+        "nothing of it stored"
+    );
+    let stored = center.runs(&mine).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].id, honest.id);
+    // A run another node ran and reported is that node's: a1 cannot rewrite it.
+    let (real, _) = center.run_now(&theirs).await;
+    assert_eq!(real.node, "a2");
+    let rewrite = RunRecord {
+        status: RunStatus::Failed,
+        exit_code: Some(1),
+        node: "a1".into(),
+        ..real.clone()
+    };
+    let (s, answer) = center
+        .api_as(
+            Some(&a1),
+            Method::POST,
+            "/agent/runs",
+            Some(json!([{"run": rewrite}])),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
+    assert_eq!(answer["refused"][0]["run"], real.id.as_str(), "{answer}");
+    let after = center.runs(&theirs).await;
+    assert_eq!(
+        after.iter().find(|r| r.id == real.id).unwrap().status,
+        real.status
+    );
+    // Refusals are audited, with the reason.
+    let (_, audit) = center.api(Method::GET, "/audit?limit=1000", None).await;
+    let refusals = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "report.refused" && a["actor"] == "node:a1")
+        .count();
+    assert_eq!(refusals, 3, "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_node_is_refused_and_its_tasks_move_and_a_revoked_join_token_cannot_join() {
+    let mut c = Cluster::start(&["a1", "a2"]).await;
+    let (a1, _, _) = two_nodes_with_tasks(&c).await;
+    let out = c.center().ctl(&["node", "revoke", "a1"]);
+    assert!(out.status.success(), "{out:?}");
+    // Every task moves to a2, and a1's credential is refused.
+    wait_placed(c.center(), &["a2"], Duration::from_secs(30)).await;
+    let (s, body) = c
+        .center()
+        .api_as(Some(&a1), Method::GET, "/whoami", None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !c
+        .agent("a1")
+        .log()
+        .contains("refuses this node's credential")
+    {
         assert!(
             Instant::now() < deadline,
-            "no error about the token:\n{log}"
+            "a1 never said its credential is refused:\n{}",
+            c.agent("a1").log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A second revocation finds nothing.
+    let again = c.center().ctl(&["node", "revoke", "a1"]);
+    assert_eq!(again.status.code(), Some(3), "{again:?}");
+
+    // A join token made and revoked through the CLI joins nobody.
+    let made = c
+        .center()
+        .ctl(&["cluster", "token", "create", "rack-9", "--expires-in", "1h"]);
+    assert!(made.status.success(), "{made:?}");
+    let join = String::from_utf8(made.stdout).unwrap().trim().to_string();
+    let listed = c.center().ctl(&["cluster", "token", "ls"]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("rack-9"),
+        "{listed:?}"
+    );
+    let out = c.center().ctl(&["cluster", "token", "revoke", "rack-9"]);
+    assert!(out.status.success(), "{out:?}");
+    let (s, body) = c
+        .center()
+        .api_as(
+            Some(&join),
+            Method::POST,
+            "/agent/join",
+            Some(json!({"node": "a3", "cluster": "default"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    // A name that has joined cannot join again while its credential stands.
+    let harness = std::fs::read_to_string(c.dir.path().join("join.token")).unwrap();
+    let (s, body) = c
+        .center()
+        .api_as(
+            Some(harness.trim()),
+            Method::POST,
+            "/agent/join",
+            Some(json!({"node": "a2", "cluster": "default"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1172,6 +1374,21 @@ async fn a_half_open_agent_stream_is_noticed_and_reopened() {
                 .any(|r| r.id == run && r.status == RunStatus::Succeeded)
         })
         .await;
+}
+
+/// The ghost's credential: the leader places tasks only on nodes that have one.
+async fn join_ghost(c: &Cluster) {
+    let join = std::fs::read_to_string(c.dir.path().join("join.token")).unwrap();
+    let (s, body) = c
+        .center()
+        .api_as(
+            Some(join.trim()),
+            Method::POST,
+            "/agent/join",
+            Some(json!({"node": "ghost", "cluster": "default"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
 }
 
 /// A node that registers and claims through ZooKeeper like an agent, and launches nothing: a
@@ -1232,6 +1449,7 @@ fn past_instant(task: &str, secs_ago: i64) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn what_a_node_claimed_and_never_recorded_is_lost_when_its_session_ends() {
     let c = Cluster::start(&[]).await;
+    join_ghost(&c).await;
     let first = ghost(&c).await;
     let task = start_by_hand(&c, json!({"name": "claimed", "command": "true"})).await;
     let request = c

@@ -3,7 +3,7 @@
 //!
 //! Such runs are made the way they arise (a report whose run's ledger entry was lost, a
 //! leader that died between emptying a node's assignment and marking its runs): with a
-//! `running` report sent under the agent token for a run that is not running.
+//! `running` report sent under the node's credential for a run that is not running.
 
 use std::time::Duration;
 
@@ -14,10 +14,14 @@ use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-/// A `running` record of `task` on `node` that no process backs, stored through the agents' API.
+/// A `running` record of `task` on the center's own node that no process backs, stored
+/// through the agents' API under that node's credential (once the task is placed on it).
 async fn phantom_run(c: &Center, task: &str, node: &str) -> String {
-    let (_, t) = c.api(Method::GET, &format!("/tasks/{task}"), None).await;
-    let t: TaskView = serde_json::from_value(t).unwrap();
+    let t: TaskView = c
+        .wait_task(task, Duration::from_secs(30), "placed on its node", |t| {
+            t.node.as_deref() == Some(node)
+        })
+        .await;
     let at = Timestamp::now() - SignedDuration::from_secs(60);
     let id = run_id(&t.task.id, at, 1, Trigger::Schedule);
     let run = RunRecord {
@@ -25,16 +29,16 @@ async fn phantom_run(c: &Center, task: &str, node: &str) -> String {
         started_at: Some(at),
         ..RunRecord::scheduled(&t.task, id, at, node, 1, Trigger::Schedule)
     };
-    let agent = std::fs::read_to_string(c.dir.join("agent.token")).unwrap();
     let (status, body) = c
         .api_as(
-            Some(agent.trim()),
+            Some(&c.node_token()),
             Method::POST,
             "/agent/runs",
             Some(json!([{ "run": run }])),
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["refused"], json!([]), "{body}");
     run.id
 }
 
@@ -81,12 +85,17 @@ async fn a_running_run_its_live_node_does_not_know_becomes_lost_and_real_runs_st
 
 #[tokio::test]
 async fn a_run_left_active_on_a_node_that_is_gone_is_marked_lost_by_the_leader() {
-    let c = Center::start(&[]).await;
-    c.create_task(json!({"name": "stranded", "command": "true", "schedules": ["@yearly"]}))
+    let temp = tempfile::tempdir().unwrap();
+    // The run is node "gone"'s: the center ran as that node when it was reported.
+    let mut before = Center::start_as(temp.path(), "gone", &[]).await;
+    before
+        .create_task(json!({"name": "stranded", "command": "true", "schedules": ["@yearly"]}))
         .await;
-    // Node "gone" is no member and has no assignment: nothing but the leader's own
+    let phantom = phantom_run(&before, "stranded", "gone").await;
+    before.kill9();
+    // Now node "gone" is no member and has no assignment: nothing but the leader's own
     // bookkeeping will ever end this run.
-    let phantom = phantom_run(&c, "stranded", "gone").await;
+    let c = Center::start_in(temp.path(), &[]).await;
     let runs = c
         .wait_runs(
             "stranded",

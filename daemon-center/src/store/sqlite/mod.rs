@@ -8,6 +8,7 @@
 mod audit;
 mod outbox;
 mod packages;
+mod placements;
 mod retention;
 mod runs;
 mod tasks;
@@ -129,6 +130,13 @@ UPDATE tokens SET kind = 'agent' WHERE role = 'agent';
 CREATE INDEX tokens_by_user ON tokens (user_name, kind);
 CREATE INDEX tokens_by_expiry ON tokens (expires_at);
 CREATE TABLE auth_failures (key TEXT PRIMARY KEY, count BIGINT NOT NULL, window_start BIGINT NOT NULL);
+"#,
+    r#"
+ALTER TABLE tokens ADD COLUMN cluster TEXT;
+DELETE FROM tokens WHERE kind = 'agent';
+CREATE TABLE placements (task_id TEXT NOT NULL, node TEXT NOT NULL, cluster TEXT NOT NULL, since BIGINT NOT NULL, until BIGINT);
+CREATE INDEX placements_by_node ON placements (node, cluster, task_id, since);
+CREATE INDEX placements_by_end ON placements (until);
 "#,
 ];
 

@@ -132,6 +132,19 @@ impl RetentionStore for SqliteStore {
         Ok(r.rows_affected())
     }
 
+    async fn prune_placements(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        let mut w = self.write().await?;
+        let r = sqlx::query(
+            "DELETE FROM placements WHERE rowid IN (SELECT rowid FROM placements WHERE until < $1 ORDER BY until LIMIT $2)",
+        )
+        .bind(ms(before))
+        .bind(i64::from(limit))
+        .execute(&mut *w.tx)
+        .await?;
+        w.finish().await?;
+        Ok(r.rows_affected())
+    }
+
     async fn trim_package_histories(&self, keep: u32) -> Result<u64> {
         let mut w = self.write().await?;
         let r = sqlx::query(

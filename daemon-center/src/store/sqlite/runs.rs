@@ -290,14 +290,14 @@ impl RunStore for SqliteStore {
         row.as_ref().map(run_from_row).transpose()
     }
 
-    async fn run_statuses(&self, ids: &[&str]) -> Result<HashMap<String, RunStatus>> {
+    async fn run_statuses(&self, ids: &[&str]) -> Result<HashMap<String, (RunStatus, String)>> {
         let mut conn = self.pool.acquire().await?;
-        let rows: Vec<(String, String)> =
-            select_in(&mut conn, "SELECT id, status FROM runs", "id", ids).await?;
+        let rows: Vec<(String, String, String)> =
+            select_in(&mut conn, "SELECT id, status, node FROM runs", "id", ids).await?;
         rows.into_iter()
-            .map(|(id, status)| {
+            .map(|(id, status, node)| {
                 let status = RunStatus::from_str(&status).map_err(|e| corrupt("run status", e))?;
-                Ok((id, status))
+                Ok((id, (status, node)))
             })
             .collect()
     }

@@ -10,8 +10,7 @@ use sqlx::sqlite::SqliteRow;
 use super::{SqliteStore, corrupt, ms, ts};
 use crate::store::{Effects, Error, Result, TokenKind, TokenRow, TokenStore};
 
-const TOKEN_COLUMNS: &str =
-    "hash, name, kind, user_name, scope, created_at, expires_at, last_used_at, last_used_from";
+const TOKEN_COLUMNS: &str = "hash, name, kind, user_name, scope, cluster, created_at, expires_at, last_used_at, last_used_from";
 
 fn token_from_row(r: &SqliteRow) -> Result<TokenRow> {
     let kind: String = r.try_get("kind")?;
@@ -25,6 +24,7 @@ fn token_from_row(r: &SqliteRow) -> Result<TokenRow> {
             .map(|s| serde_json::from_str(&s))
             .transpose()
             .map_err(|e| corrupt("token scope", e))?,
+        cluster: r.try_get("cluster")?,
         created_at: ts(r.try_get("created_at")?),
         expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(ts),
         last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(ts),
@@ -61,20 +61,33 @@ impl TokenStore for SqliteStore {
 
     async fn add_token(&self, t: &TokenRow, fx: &Effects) -> Result<()> {
         let mut w = self.write().await?;
-        if t.kind == TokenKind::Api {
-            let taken: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM tokens WHERE kind = 'api' AND user_name = $1 AND name = $2",
+        // Names that must be unique: a user's API tokens, join tokens, a cluster's nodes.
+        let taken = match t.kind {
+            TokenKind::Api => Some(format!(
+                "{} has a token named {:?} already",
+                t.user.as_deref().unwrap_or("?"),
+                t.name
+            )),
+            TokenKind::Join => Some(format!("a join token named {:?} exists already", t.name)),
+            TokenKind::Node => Some(format!(
+                "node {:?} of cluster {:?} has a credential already (revoke it first: cloudtaskctl node revoke)",
+                t.name,
+                t.cluster.as_deref().unwrap_or("?")
+            )),
+            TokenKind::Bootstrap | TokenKind::Session => None,
+        };
+        if let Some(taken) = taken {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM tokens WHERE kind = $1 AND name = $2 AND ($1 <> 'api' OR user_name = $3) AND ($1 <> 'node' OR cluster = $4)",
             )
-            .bind(&t.user)
+            .bind(t.kind.as_str())
             .bind(&t.name)
+            .bind(&t.user)
+            .bind(&t.cluster)
             .fetch_one(&mut *w.tx)
             .await?;
-            if taken > 0 {
-                return Err(Error::NameTaken(format!(
-                    "{} has a token named {:?} already",
-                    t.user.as_deref().unwrap_or("?"),
-                    t.name
-                )));
+            if n > 0 {
+                return Err(Error::NameTaken(taken));
             }
         }
         let scope = t
@@ -84,7 +97,7 @@ impl TokenStore for SqliteStore {
             .transpose()
             .map_err(|e| corrupt("token scope", e))?;
         sqlx::query(
-            "INSERT INTO tokens (hash, name, role, created_at, kind, user_name, scope, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO tokens (hash, name, role, created_at, kind, user_name, scope, expires_at, cluster) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&t.hash)
         .bind(&t.name)
@@ -95,6 +108,7 @@ impl TokenStore for SqliteStore {
         .bind(&t.user)
         .bind(scope)
         .bind(t.expires_at.map(ms))
+        .bind(&t.cluster)
         .execute(&mut *w.tx)
         .await?;
         w.commit(fx).await

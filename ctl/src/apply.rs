@@ -2,15 +2,19 @@
 //!
 //! A file is TOML with one `[[task]]` table per task, each a task spec as the API takes it,
 //! except that `package` may be a path (relative to the file) that is uploaded only when its
-//! sha256 differs from the task's current package. `export` writes the same format, with
-//! packages as `{ sha256, file_name, size }` references, so `apply` takes it back unchanged.
+//! sha256 differs from the task's current package, and `secret_env` entries name where their
+//! values are — `{ env = "VAR" }` (this shell's environment) or `{ file = "path" }` (relative
+//! to the file) — never the values. `export` writes the same format, with packages as
+//! `{ sha256, file_name, size }` references and secrets as `{ env = "NAME" }`, so `apply`
+//! takes it back unchanged. A secret counts as changed when its value's fingerprint under the
+//! center's salt differs from the center's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use cloudtask_shared::api::TaskView;
-use cloudtask_shared::{PackageRef, TaskSpec};
+use cloudtask_shared::{PackageRef, Secret, TaskSpec};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -147,9 +151,29 @@ fn read_file(file: &str) -> Result<Vec<Declared>> {
                 ));
             }
         };
-        let spec: TaskSpec = toml::Value::Table(t)
+        let secrets = match t.remove("secret_env") {
+            None => BTreeMap::new(),
+            Some(toml::Value::Table(refs)) => refs
+                .into_iter()
+                .map(|(k, r)| {
+                    let value = secret_value(&base, &k, &r)
+                        .map_err(|e| bad_file(file, format!("{label}: secret_env.{k}: {e}")))?;
+                    Ok((k, Secret::new(value)))
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => {
+                return Err(bad_file(
+                    file,
+                    format!(
+                        "{label}: secret_env must be a table of NAME = {{ env = \"VAR\" }} or {{ file = \"path\" }}"
+                    ),
+                ));
+            }
+        };
+        let mut spec: TaskSpec = toml::Value::Table(t)
             .try_into()
             .map_err(|e| bad_file(file, format!("{label}: {e}")))?;
+        spec.secret_env = secrets;
         spec.validate_fires()
             .map_err(|e| bad_file(file, format!("{label}: {e}")))?;
         if !seen.insert(key(&spec)) {
@@ -161,6 +185,40 @@ fn read_file(file: &str) -> Result<Vec<Declared>> {
         out.push(Declared { spec, package });
     }
     Ok(out)
+}
+
+/// The value a `secret_env` reference names: `{ env = "VAR" }` or `{ file = "path" }` (one
+/// trailing line end dropped). A value written into the file itself is refused: task files
+/// end up in version control.
+fn secret_value(base: &Path, name: &str, r: &toml::Value) -> std::result::Result<String, String> {
+    let table = r.as_table().filter(|t| t.len() == 1);
+    match table.and_then(|t| t.iter().next()) {
+        Some((k, toml::Value::String(var))) if k == "env" => {
+            std::env::var(var).map_err(|_| format!("the environment variable {var} is not set"))
+        }
+        Some((k, toml::Value::String(path))) if k == "file" => {
+            let path = base.join(path);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            Ok(text.strip_suffix('\r').unwrap_or(text).to_string())
+        }
+        _ => Err(format!(
+            "give {{ env = \"{name}\" }} or {{ file = \"path\" }}, never the value itself"
+        )),
+    }
+}
+
+/// Takes the center's sealed entry for each declared secret whose value it already holds, so
+/// an unchanged secret compares equal (and is sent back as its fingerprint, not its value).
+fn keep_unchanged_secrets(declared: &mut TaskSpec, current: &TaskSpec) {
+    for (k, s) in declared.secret_env.iter_mut() {
+        if let (Some(cur), Some(value)) = (current.secret_env.get(k), s.value.as_deref())
+            && cur.matches(value)
+        {
+            *s = cur.clone();
+        }
+    }
 }
 
 /// sha256, file name and size of a local package, read in chunks.
@@ -203,10 +261,29 @@ fn changed_fields(a: &TaskSpec, b: &TaskSpec) -> Vec<String> {
         return vec!["spec".into()];
     };
     let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .cloned()
-        .collect()
+    let mut out = Vec::new();
+    for k in keys.into_iter().filter(|k| a.get(*k) != b.get(*k)) {
+        // Secrets by name: which ones changed, as far as their fingerprints tell.
+        let entries = |m: &serde_json::Map<String, Value>| {
+            m.get(k)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
+        if k == "secret_env" {
+            let (ea, eb) = (entries(&a), entries(&b));
+            let names: BTreeSet<&String> = ea.keys().chain(eb.keys()).collect();
+            out.extend(
+                names
+                    .into_iter()
+                    .filter(|n| ea.get(*n) != eb.get(*n))
+                    .map(|n| format!("secret_env.{n}")),
+            );
+        } else {
+            out.push(k.clone());
+        }
+    }
+    out
 }
 
 /// Computes the plan and, when `apply`, carries it out. `prune` deletes tasks of the file's
@@ -223,6 +300,9 @@ pub async fn run(c: &Client, file: &str, apply: bool, prune: bool) -> Result<Pla
     let mut work = Vec::new();
     for mut d in declared {
         let current = by_key.get(&key(&d.spec)).copied();
+        if let Some(v) = current {
+            keep_unchanged_secrets(&mut d.spec, &v.task.spec);
+        }
         let upload = match d.package.take() {
             None => None,
             Some(PackageSource::Ref(r)) => {
@@ -251,7 +331,7 @@ pub async fn run(c: &Client, file: &str, apply: bool, prune: bool) -> Result<Pla
                     task: key(&d.spec),
                     fields: changed_fields(&v.task.spec, &d.spec),
                 });
-                work.push((d.spec, Some((v.task.id.clone(), v.task.version)), upload));
+                work.push((d.spec, Some(v), upload));
             }
         }
     }
@@ -292,12 +372,12 @@ pub async fn run(c: &Client, file: &str, apply: bool, prune: bool) -> Result<Pla
             None => {
                 let _: TaskView = c.send_json(Method::POST, "/tasks", &spec).await?;
             }
-            Some((id, version)) => {
+            Some(v) => {
                 let _: TaskView = c
                     .send_json(
                         Method::PATCH,
-                        &format!("/tasks/{}", enc(&id)),
-                        &replacement(&spec, version)?,
+                        &format!("/tasks/{}", enc(&v.task.id)),
+                        &replacement(&spec, &v.task.spec, v.task.version)?,
                     )
                     .await?;
             }
@@ -311,16 +391,34 @@ pub async fn run(c: &Client, file: &str, apply: bool, prune: bool) -> Result<Pla
     Ok(plan)
 }
 
-/// A merge patch that turns any spec into exactly `spec` (absent optional fields become null).
-pub fn replacement(spec: &TaskSpec, version: u64) -> Result<Value> {
-    let Value::Object(mut m) = serde_json::to_value(spec)? else {
+/// A merge patch that turns `current` into exactly `spec`: what `spec` leaves out (a field
+/// unset, a map entry removed) becomes null, which the merge deletes.
+pub fn replacement(spec: &TaskSpec, current: &TaskSpec, version: u64) -> Result<Value> {
+    let mut patch = serde_json::to_value(spec)?;
+    null_what_went(&mut patch, &serde_json::to_value(current)?);
+    let Value::Object(m) = &mut patch else {
         return Err(Failure::new(
             Exit::Failure,
             "task spec did not encode as an object",
         ));
     };
     m.insert("version".into(), json!(version));
-    Ok(Value::Object(m))
+    Ok(patch)
+}
+
+/// Adds a null to `patch` for every key of `current` it lacks, at every depth where both are
+/// objects.
+fn null_what_went(patch: &mut Value, current: &Value) {
+    if let (Value::Object(p), Value::Object(c)) = (patch, current) {
+        for (k, cv) in c {
+            match p.get_mut(k) {
+                Some(pv) => null_what_went(pv, cv),
+                None => {
+                    p.insert(k.clone(), Value::Null);
+                }
+            }
+        }
+    }
 }
 
 /// Every task as a file `apply` accepts.
@@ -329,13 +427,68 @@ pub async fn export(c: &Client, group: Option<&str>) -> Result<String> {
         .map(|g| format!("?group={}", enc(g)))
         .unwrap_or_default();
     let tasks: Vec<TaskView> = c.get(&format!("/tasks{q}")).await?;
-    #[derive(Serialize)]
-    struct File<'a> {
-        task: Vec<&'a TaskSpec>,
+    let encode =
+        |e: toml::ser::Error| Failure::new(Exit::Failure, format!("encoding tasks as TOML: {e}"));
+    let mut specs = Vec::new();
+    for v in &tasks {
+        let toml::Value::Table(mut t) = toml::Value::try_from(&v.task.spec).map_err(encode)? else {
+            return Err(Failure::new(Exit::Failure, "a task spec is not a table"));
+        };
+        // Secrets as references: the value comes from the environment when applied.
+        if !v.task.spec.secret_env.is_empty() {
+            let refs: toml::Table = v
+                .task
+                .spec
+                .secret_env
+                .keys()
+                .map(|k| {
+                    let mut r = toml::Table::new();
+                    r.insert("env".into(), toml::Value::String(k.clone()));
+                    (k.clone(), toml::Value::Table(r))
+                })
+                .collect();
+            t.insert("secret_env".into(), toml::Value::Table(refs));
+        }
+        specs.push(toml::Value::Table(t));
     }
-    let file = File {
-        task: tasks.iter().map(|v| &v.task.spec).collect(),
-    };
-    toml::to_string_pretty(&file)
-        .map_err(|e| Failure::new(Exit::Failure, format!("encoding tasks as TOML: {e}")))
+    let mut file = toml::Table::new();
+    file.insert("task".into(), toml::Value::Array(specs));
+    toml::to_string_pretty(&file).map_err(encode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(extra: Value) -> TaskSpec {
+        let mut base = json!({"name": "t", "command": "true"});
+        if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
+            b.extend(e);
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn a_replacement_removes_what_the_new_spec_left_out() {
+        let current = spec(json!({
+            "env": {"A": "1", "B": "2"},
+            "node_selector": {"zone": "eu"},
+            "accepts_args": true,
+            "secret_env": {"S": {"salt": "00", "sha256": "ab"}, "T": {"salt": "01", "sha256": "cd"}},
+        }));
+        let wanted = spec(json!({
+            "env": {"A": "1"},
+            "secret_env": {"S": {"salt": "00", "sha256": "ab"}},
+        }));
+        let patch = replacement(&wanted, &current, 7).unwrap();
+        assert_eq!(patch["env"], json!({"A": "1", "B": null}));
+        assert_eq!(patch["node_selector"], Value::Null);
+        assert_eq!(patch["accepts_args"], Value::Null);
+        assert_eq!(patch["secret_env"]["T"], Value::Null);
+        assert_eq!(
+            patch["secret_env"]["S"],
+            json!({"salt": "00", "sha256": "ab"})
+        );
+        assert_eq!(patch["version"], 7);
+    }
 }

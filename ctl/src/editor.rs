@@ -123,7 +123,7 @@ async fn edit_with(c: &Client, task_path: &str, reopen_on_conflict: bool) -> Res
         let problem = match toml::from_str::<TaskSpec>(&text) {
             Err(e) => e.to_string(),
             Ok(spec) => {
-                let patch = replacement(&spec, v.task.version)?;
+                let patch = replacement(&spec, &v.task.spec, v.task.version)?;
                 let sent: Result<TaskView> = c
                     .send_json(
                         Method::PATCH,

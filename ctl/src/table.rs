@@ -242,6 +242,11 @@ pub fn task(v: &TaskView) {
     if !s.env.is_empty() {
         fields.push(("env", pairs(&s.env)));
     }
+    if !s.secret_env.is_empty() {
+        // Set, never shown: the center does not answer the values.
+        let names: Vec<String> = s.secret_env.keys().map(|k| format!("{k}=(set)")).collect();
+        fields.push(("secret env", names.join(" ")));
+    }
     if !s.params.is_empty() {
         fields.push((
             "params",

@@ -56,6 +56,11 @@ pub struct SpecFlags {
     /// Environment variable K=V for the command. Repeatable.
     #[arg(long = "env", value_parser = parse_env)]
     env: Vec<(String, String)>,
+    /// A secret environment variable NAME, its value read from this shell's variable of the
+    /// same name (never from the command line, which others can see). Write-only: the center
+    /// shows only that it is set. Repeatable.
+    #[arg(long = "secret-env", value_name = "NAME")]
+    secret_env: Vec<String>,
     /// Kill a run after this long (30s, 5m, 1h).
     #[arg(long)]
     timeout: Option<String>,
@@ -138,6 +143,16 @@ fn instant_field(name: &str, v: &Option<String>) -> Result<Option<Value>> {
 impl SpecFlags {
     /// The flags given, as spec JSON fields.
     fn fields(&self) -> Result<Map<String, Value>> {
+        let mut secrets = Map::new();
+        for name in &self.secret_env {
+            let value = std::env::var(name).map_err(|_| {
+                Failure::new(
+                    Exit::Usage,
+                    format!("--secret-env {name}: set {name} in the environment to its value"),
+                )
+            })?;
+            secrets.insert(name.clone(), Value::from(value));
+        }
         let mut m = Map::new();
         let mut put = |k: &str, v: Option<Value>| {
             if let Some(v) = v {
@@ -155,6 +170,10 @@ impl SpecFlags {
             "env",
             (!self.env.is_empty())
                 .then(|| json!(self.env.iter().cloned().collect::<BTreeMap<_, _>>())),
+        );
+        put(
+            "secret_env",
+            (!secrets.is_empty()).then_some(Value::Object(secrets)),
         );
         put("timeout_ms", duration_field("timeout", &self.timeout)?);
         put(

@@ -23,7 +23,7 @@ const SIGTERM: i32 = 15;
 const SIGKILL: i32 = 9;
 
 /// Everything needed to start one attempt.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Launch {
     pub command: String,
     /// The command's positional parameters (`"$@"`): a manual start's extra arguments.
@@ -37,6 +37,20 @@ pub struct Launch {
     pub log_cap: usize,
     /// The run fence that watches the process group while it lives, when the agent runs one.
     pub fence: Option<crate::fence::Fence>,
+}
+
+impl std::fmt::Debug for Launch {
+    // The environment's names only: its values include the task's secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Launch")
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field("workdir", &self.workdir)
+            .field("env", &env)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where live output goes: the run's id and the agent's output forwarder.

@@ -125,6 +125,14 @@ fn main() -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    // It holds the node's credential and the cached specs, secret values included: its
+    // owner's alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making data dir {} private", args.data_dir.display()))?;
+    }
     let center_url = args.center.trim_end_matches('/').to_string();
     let mut cfg = AgentConfig {
         name: name.clone(),

@@ -168,6 +168,12 @@ async fn prepare(ctx: &RunContext, task: &Task) -> Result<(PathBuf, Option<Lease
 fn env_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = ctx.inherited_env.to_vec();
     env.extend(task.spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.extend(
+        task.spec
+            .secret_env
+            .iter()
+            .filter_map(|(k, s)| Some((k.clone(), s.value.clone()?))),
+    );
     // Declared parameters: the start's values (which already hold the defaults it did not
     // set), or for a scheduled run the defaults.
     for p in &task.spec.params {

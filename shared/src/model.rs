@@ -29,6 +29,11 @@ pub struct TaskSpec {
     pub package: Option<PackageRef>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Environment entries whose values are secret: write-only through the API (answers and
+    /// events carry only each value's salted fingerprint), given only to the node that runs
+    /// the task.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_env: BTreeMap<String, Secret>,
     /// When it fires; none makes an on-demand task, run only when started.
     #[serde(default)]
     pub schedules: Vec<String>,
@@ -78,6 +83,96 @@ pub struct TaskSpec {
     /// How long the center keeps this task's finished runs; none: the center's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_runs_for_ms: Option<u64>,
+}
+
+/// A secret environment value. Sent as a plain string (a new value), or as the
+/// `{salt, sha256}` an answer showed (keep the value as it is). The center seals a new
+/// value — a fresh salt, the fingerprint `sha256(salt ‖ value)` — and keeps the value only
+/// in its store and for the node that runs the task; [`TaskSpec::redacted`] drops it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "SecretWire")]
+pub struct Secret {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Hex; empty until the center sealed the value.
+    pub salt: String,
+    /// Hex `sha256(salt ‖ value)`: how `diff` tells a changed value from an unchanged one
+    /// without ever being shown the value.
+    pub sha256: String,
+}
+
+/// How a [`Secret`] arrives: a bare value, or a sealed one (with or without its value).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SecretWire {
+    Value(String),
+    Sealed(SealedSecret),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedSecret {
+    #[serde(default)]
+    value: Option<String>,
+    salt: String,
+    sha256: String,
+}
+
+impl From<SecretWire> for Secret {
+    fn from(w: SecretWire) -> Secret {
+        match w {
+            SecretWire::Value(v) => Secret::new(v),
+            SecretWire::Sealed(s) => Secret {
+                value: s.value,
+                salt: s.salt,
+                sha256: s.sha256,
+            },
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    // Never the value: specs reach log lines through `{:?}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secret")
+            .field("set", &self.value.is_some())
+            .field("sha256", &self.sha256)
+            .finish()
+    }
+}
+
+impl Secret {
+    /// A value not sealed yet.
+    pub fn new(value: String) -> Secret {
+        Secret {
+            value: Some(value),
+            salt: String::new(),
+            sha256: String::new(),
+        }
+    }
+
+    /// The fingerprint of `value` under `salt`.
+    pub fn fingerprint(salt: &str, value: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(salt.as_bytes());
+        h.update(value.as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// Whether it holds a value whose fingerprint is the one it shows.
+    pub fn is_sealed(&self) -> bool {
+        !self.salt.is_empty()
+            && self
+                .value
+                .as_deref()
+                .is_some_and(|v| Secret::fingerprint(&self.salt, v) == self.sha256)
+    }
+
+    /// Whether `value` is the value this secret was sealed with.
+    pub fn matches(&self, value: &str) -> bool {
+        Secret::fingerprint(&self.salt, value) == self.sha256
+    }
 }
 
 /// A declared parameter of a task.
@@ -569,6 +664,21 @@ impl TaskSpec {
                 ));
             }
         }
+        for key in self.secret_env.keys() {
+            let field = format!("secret_env.{key}");
+            if !valid_env_name(key) || key.starts_with("CLOUDTASK_") {
+                return Err(ValidationError::new(
+                    field,
+                    "is not a variable name a task may set (letters, digits, '_'; not CLOUDTASK_*)",
+                ));
+            }
+            if self.env.contains_key(key) {
+                return Err(ValidationError::new(
+                    field,
+                    "is also in env: an entry is secret or not, never both",
+                ));
+            }
+        }
         let mut declared = std::collections::BTreeSet::new();
         for (i, p) in self.params.iter().enumerate() {
             let field = format!("params[{i}]");
@@ -590,7 +700,7 @@ impl TaskSpec {
                     ),
                 ));
             }
-            if self.env.contains_key(&p.name) {
+            if self.env.contains_key(&p.name) || self.secret_env.contains_key(&p.name) {
                 return Err(ValidationError::new(
                     format!("{field}.name"),
                     format!(
@@ -664,6 +774,15 @@ impl TaskSpec {
 }
 
 impl TaskSpec {
+    /// The spec without its secret values (their fingerprints stay): what answers to users,
+    /// events and the audit log carry.
+    pub fn redacted(mut self) -> TaskSpec {
+        for s in self.secret_env.values_mut() {
+            s.value = None;
+        }
+        self
+    }
+
     /// The schedules as listings show them: `on-demand` when there are none.
     pub fn schedule_text(&self) -> String {
         if self.schedules.is_empty() {
@@ -783,6 +902,42 @@ mod tests {
             "schedules": ["*/5 * * * *"],
         }))
         .expect("minimal spec parses")
+    }
+
+    #[test]
+    fn a_secret_comes_as_a_value_or_a_fingerprint_and_is_never_debug_printed_or_redacted_kept() {
+        let mut s: TaskSpec = serde_json::from_value(serde_json::json!({
+            "name": "db", "command": "true",
+            "secret_env": {
+                "DB_PASSWORD": "hunter2",
+                "API_KEY": {"salt": "ab", "sha256": Secret::fingerprint("ab", "k")},
+            },
+        }))
+        .unwrap();
+        assert!(s.validate().is_ok());
+        let pw = &s.secret_env["DB_PASSWORD"];
+        assert_eq!(pw.value.as_deref(), Some("hunter2"));
+        assert!(!pw.is_sealed(), "the center seals it");
+        let key = &s.secret_env["API_KEY"];
+        assert!(key.value.is_none() && key.matches("k") && !key.matches("x"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let sealed = Secret {
+            salt: "00".into(),
+            sha256: Secret::fingerprint("00", "hunter2"),
+            ..pw.clone()
+        };
+        assert!(sealed.is_sealed());
+        s.secret_env.insert("DB_PASSWORD".into(), sealed);
+        let shown = serde_json::to_string(&s.clone().redacted()).unwrap();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains(&Secret::fingerprint("00", "hunter2")));
+        // An entry is secret or not; a secret is no start parameter either.
+        s.env.insert("DB_PASSWORD".into(), "x".into());
+        assert_eq!(s.validate().unwrap_err().field, "secret_env.DB_PASSWORD");
+        s.env.clear();
+        s.secret_env
+            .insert("CLOUDTASK_X".into(), Secret::new("v".into()));
+        assert_eq!(s.validate().unwrap_err().field, "secret_env.CLOUDTASK_X");
     }
 
     #[test]

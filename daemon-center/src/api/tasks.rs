@@ -30,7 +30,9 @@ pub struct ListQuery {
     pub paused: Option<bool>,
 }
 
-pub fn view(st: &AppState, task: Task) -> TaskView {
+/// A task as answers show it: where it is, what it does next, and no secret value.
+pub fn view(st: &AppState, mut task: Task) -> TaskView {
+    task.spec = task.spec.redacted();
     let node = st.placements.node_of(&task.id);
     let schedules = task.spec.validate();
     let next_fires = match (&task.spec.paused, &schedules) {
@@ -99,8 +101,18 @@ pub async fn list(
     Ok(Json(out))
 }
 
-pub async fn show(State(st): State<AppState>, Extension(task): Target) -> Json<TaskView> {
-    Json(view(&st, task))
+/// A task; to the node it is placed on (the gate saw to that), with its secret values.
+pub async fn show(
+    State(st): State<AppState>,
+    who: Caller,
+    Extension(task): Target,
+) -> Json<TaskView> {
+    let full = who.node_of().is_some().then(|| task.clone());
+    let mut shown = view(&st, task);
+    if let Some(full) = full {
+        shown.task = full;
+    }
+    Json(shown)
 }
 
 /// Applies a JSON merge patch (RFC 7386) of spec fields to the task at `version`.

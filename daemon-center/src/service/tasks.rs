@@ -53,9 +53,15 @@ impl Service {
     }
 
     /// Stores a new task made of `spec` (`action`: `task.create`, `task.clone`).
-    pub async fn create_task(&self, who: &Principal, spec: TaskSpec, action: &str) -> Result<Task> {
+    pub async fn create_task(
+        &self,
+        who: &Principal,
+        mut spec: TaskSpec,
+        action: &str,
+    ) -> Result<Task> {
         permit(who, Action::Edit, &spec.group)?;
         spec.validate_fires()?;
+        seal_secrets(None, &mut spec)?;
         self.check_package(&spec).await?;
         let now = Timestamp::now();
         let task = Task {
@@ -74,7 +80,8 @@ impl Service {
         Ok(task)
     }
 
-    /// Clones `task` as `name` (in `group`, or the same group).
+    /// Clones `task` as `name` (in `group`, or the same group), secret values included: they
+    /// are copied here, never through the caller.
     pub async fn clone_task(
         &self,
         who: &Principal,
@@ -95,9 +102,10 @@ impl Service {
         &self,
         who: &Principal,
         mut task: Task,
-        spec: TaskSpec,
+        mut spec: TaskSpec,
         action: &str,
     ) -> Result<Task> {
+        seal_secrets(Some(&task.spec), &mut spec)?;
         // A stored task that can never fire may still be paused or deleted; a changed schedule
         // must be able to fire.
         let when_changed = (&spec.schedules, &spec.timezone, spec.start_at, spec.end_at)
@@ -196,10 +204,51 @@ impl Service {
     }
 }
 
+/// Followers hear of the change without its secret values.
 fn changed(task: &Task) -> Event {
     Event::TaskChanged {
-        task: Box::new(task.clone()),
+        task: Box::new(Task {
+            spec: task.spec.clone().redacted(),
+            ..task.clone()
+        }),
     }
+}
+
+/// Seals the secret values of `spec`: a new value gets a fresh salt and its fingerprint; one
+/// sent as the fingerprint an answer showed keeps the value `old` has under it. A fingerprint
+/// of any other value is refused: it cannot set a value the center never saw.
+pub fn seal_secrets(old: Option<&TaskSpec>, spec: &mut TaskSpec) -> Result<()> {
+    for (key, s) in spec.secret_env.iter_mut() {
+        let refuse = |why: &str| {
+            Error::new(
+                ErrorCode::InvalidField,
+                format!("secret_env.{key}: {why}; send the value itself (a string) to set it"),
+            )
+        };
+        match &s.value {
+            Some(_) if s.salt.is_empty() => {
+                let mut salt = [0u8; 16];
+                getrandom::fill(&mut salt).map_err(Error::internal)?;
+                let salt = hex::encode(salt);
+                let value = s.value.take().unwrap_or_default();
+                s.sha256 = cloudtask_shared::Secret::fingerprint(&salt, &value);
+                s.salt = salt;
+                s.value = Some(value);
+            }
+            Some(_) if s.is_sealed() => {}
+            Some(_) => return Err(refuse("the fingerprint given is not the value's")),
+            None => {
+                let kept = old
+                    .and_then(|o| o.secret_env.get(key))
+                    .filter(|o| o.salt == s.salt && o.sha256 == s.sha256 && o.value.is_some());
+                match kept {
+                    Some(o) => s.value.clone_from(&o.value),
+                    None => return Err(refuse("the fingerprint given is not the current value's")),
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The history row of a package `who` gives a task now.

@@ -1278,6 +1278,12 @@ async fn a_node_reports_and_reads_only_what_was_placed_on_it() {
         .filter(|a| a["action"] == "report.refused" && a["actor"] == "node:a1")
         .count();
     assert_eq!(refusals, 3, "{audit}");
+    // The node keeps its credential (and cached specs, secrets included) to itself.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: std::path::PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = c.dir.path().join("agent-a1");
+    assert_eq!(mode(dir.join("node.token")), 0o600);
+    assert_eq!(mode(dir), 0o700);
 }
 
 #[tokio::test(flavor = "multi_thread")]

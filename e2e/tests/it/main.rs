@@ -15,5 +15,6 @@ mod limits;
 mod reaping;
 mod restart;
 mod run_now;
+mod secrets;
 mod shutdown;
 mod zk_backend;

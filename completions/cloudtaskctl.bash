@@ -19,6 +19,9 @@ _cloudtaskctl() {
             cloudtaskctl,apply)
                 cmd="cloudtaskctl__subcmd__apply"
                 ;;
+            cloudtaskctl,audit)
+                cmd="cloudtaskctl__subcmd__audit"
+                ;;
             cloudtaskctl,cluster)
                 cmd="cloudtaskctl__subcmd__cluster"
                 ;;
@@ -162,6 +165,9 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__help,apply)
                 cmd="cloudtaskctl__subcmd__help__subcmd__apply"
+                ;;
+            cloudtaskctl__subcmd__help,audit)
+                cmd="cloudtaskctl__subcmd__help__subcmd__audit"
                 ;;
             cloudtaskctl__subcmd__help,cluster)
                 cmd="cloudtaskctl__subcmd__help__subcmd__cluster"
@@ -530,7 +536,7 @@ _cloudtaskctl() {
 
     case "${cmd}" in
         cloudtaskctl)
-            opts="-o -h -V --server --token --context --output --request-timeout --help --version login logout whoami user token context cluster node group task run apply diff export tui version help"
+            opts="-o -h -V --server --token --context --output --request-timeout --help --version login logout whoami user token context cluster node group task run audit apply diff export tui version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -579,6 +585,72 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__audit)
+            opts="-o -h --since --until --user --task --group --action --limit --server --token --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --action)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1502,7 +1574,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help)
-            opts="login logout whoami user token context cluster node group task run apply diff export tui version help"
+            opts="login logout whoami user token context cluster node group task run audit apply diff export tui version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1516,6 +1588,20 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__audit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -253,39 +253,6 @@ fn local_package(path: &Path) -> Result<PackageRef> {
     })
 }
 
-/// Field names whose values differ between two specs.
-fn changed_fields(a: &TaskSpec, b: &TaskSpec) -> Vec<String> {
-    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
-        (serde_json::to_value(a), serde_json::to_value(b))
-    else {
-        return vec!["spec".into()];
-    };
-    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    let mut out = Vec::new();
-    for k in keys.into_iter().filter(|k| a.get(*k) != b.get(*k)) {
-        // Secrets by name: which ones changed, as far as their fingerprints tell.
-        let entries = |m: &serde_json::Map<String, Value>| {
-            m.get(k)
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default()
-        };
-        if k == "secret_env" {
-            let (ea, eb) = (entries(&a), entries(&b));
-            let names: BTreeSet<&String> = ea.keys().chain(eb.keys()).collect();
-            out.extend(
-                names
-                    .into_iter()
-                    .filter(|n| ea.get(*n) != eb.get(*n))
-                    .map(|n| format!("secret_env.{n}")),
-            );
-        } else {
-            out.push(k.clone());
-        }
-    }
-    out
-}
-
 /// Computes the plan and, when `apply`, carries it out. `prune` deletes tasks of the file's
 /// groups that the file does not declare.
 pub async fn run(c: &Client, file: &str, apply: bool, prune: bool) -> Result<Plan> {
@@ -329,7 +296,7 @@ pub async fn run(c: &Client, file: &str, apply: bool, prune: bool) -> Result<Pla
             Some(v) => {
                 plan.update.push(Change {
                     task: key(&d.spec),
-                    fields: changed_fields(&v.task.spec, &d.spec),
+                    fields: v.task.spec.changed_fields(&d.spec),
                 });
                 work.push((d.spec, Some(v), upload));
             }

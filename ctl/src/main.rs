@@ -3,6 +3,7 @@
 //! 5 unauthorized, 6 forbidden, 7 the center unreachable.
 
 mod apply;
+mod audit;
 mod client;
 mod config;
 mod editor;
@@ -109,6 +110,11 @@ enum Command {
     /// Inspect one run.
     #[command(subcommand)]
     Run(RunCmd),
+    /// Read the audit log (admins): who changed what, from where, newest first.
+    #[command(
+        after_help = "Examples:\n  cloudtaskctl audit --since 24h --user ann\n  cloudtaskctl audit --task backup --group ops -o wide\n  cloudtaskctl audit --action request.refused -o json"
+    )]
+    Audit(audit::AuditArgs),
     /// Make the center's tasks match a file: create, update and (with --prune) delete.
     #[command(
         after_help = "Example:\n  cloudtaskctl apply -f tasks.toml --prune\n\nThe file holds [[task]] tables, each a task spec; `package` may be a path relative to the\nfile, uploaded only when its sha256 changed. A second apply of the same file changes nothing."
@@ -273,6 +279,7 @@ async fn run(mut cli: Cli) -> Result<()> {
         Command::Group(cmd) => group(&c, cmd, out).await?,
         Command::Task(cmd) => tasks::task(&c, *cmd, out).await?,
         Command::Run(cmd) => run_cmd(&c, cmd, out).await?,
+        Command::Audit(args) => audit::audit(&c, args, out).await?,
         Command::Apply { file, prune } => {
             let plan = apply::run(&c, &file, true, prune).await?;
             if out.json() {

@@ -635,3 +635,71 @@ pub struct RefusedRun {
     pub run: String,
     pub reason: String,
 }
+
+/// One row of the audit log (`GET /audit`): who did what to which object, from where, and for
+/// a task the versions before and after and the spec fields that changed (by name: secret
+/// values never reach the audit log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    /// The user, `user/token`, `node:NAME`, `join:NAME`, or `center` for its own doing.
+    pub actor: String,
+    /// The address the request came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub action: String,
+    pub target: String,
+    /// The group of the task it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_before: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_after: Option<u64>,
+    /// The task spec fields it changed (`secret_env.NAME` for a secret).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    pub detail: String,
+}
+
+impl AuditEntry {
+    /// A row about no task, from nowhere in particular (the center's own doing).
+    pub fn new(at: Timestamp, actor: &str, action: &str, target: &str, detail: &str) -> Self {
+        AuditEntry {
+            at,
+            actor: actor.to_string(),
+            from: None,
+            action: action.to_string(),
+            target: target.to_string(),
+            group: None,
+            version_before: None,
+            version_after: None,
+            fields: Vec::new(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// What `GET /audit` selects (all optional but the limit), newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// A user: its own rows and its API tokens' (`user/token`); or any actor by full name.
+    pub actor: Option<String>,
+    /// A task id (or any target).
+    pub target: Option<String>,
+    pub group: Option<String>,
+    pub action: Option<String>,
+    pub limit: u32,
+}
+
+impl AuditFilter {
+    /// The newest `limit` rows.
+    pub fn latest(limit: u32) -> AuditFilter {
+        AuditFilter {
+            limit,
+            ..AuditFilter::default()
+        }
+    }
+}

@@ -783,6 +783,43 @@ impl TaskSpec {
         self
     }
 
+    /// The spec fields whose values differ from `other`'s, secrets by entry
+    /// (`secret_env.NAME`, told apart by fingerprint): what an audit row and `diff` name.
+    pub fn changed_fields(&self, other: &TaskSpec) -> Vec<String> {
+        let as_map = |s: &TaskSpec| match serde_json::to_value(s.clone().redacted()) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let (a, b) = (as_map(self), as_map(other));
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        let mut out = Vec::new();
+        for k in keys.into_iter().filter(|k| a.get(*k) != b.get(*k)) {
+            if k == "secret_env" {
+                let names: std::collections::BTreeSet<&String> = self
+                    .secret_env
+                    .keys()
+                    .chain(other.secret_env.keys())
+                    .collect();
+                out.extend(
+                    names
+                        .into_iter()
+                        .filter(|n| {
+                            let fp = |s: &TaskSpec| {
+                                s.secret_env
+                                    .get(*n)
+                                    .map(|x| (x.salt.clone(), x.sha256.clone()))
+                            };
+                            fp(self) != fp(other)
+                        })
+                        .map(|n| format!("secret_env.{n}")),
+                );
+            } else {
+                out.push(k.clone());
+            }
+        }
+        out
+    }
+
     /// The schedules as listings show them: `on-demand` when there are none.
     pub fn schedule_text(&self) -> String {
         if self.schedules.is_empty() {

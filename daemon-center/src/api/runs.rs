@@ -20,7 +20,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use super::{ApiError, ApiResult, AppState, Caller, Peer, Target, credential_ends};
+use super::{ApiError, ApiResult, AppState, Caller, Target, credential_ends};
 use crate::auth::Principal;
 use crate::auth::policy::{self, Action, Scope};
 use crate::store::{NameTable, RunFilter};
@@ -386,12 +386,10 @@ fn encode(ev: &Event) -> sse::Event {
 pub async fn report(
     State(st): State<AppState>,
     who: Caller,
-    peer: Option<axum::Extension<Peer>>,
     body: Result<Json<Vec<RunReport>>, JsonRejection>,
 ) -> ApiResult<Json<ReportAnswer>> {
     let Json(reports) = body?;
-    let from = Peer::address(peer.as_deref());
-    let (keep, refused) = st.service.screen_reports(&who, &from, &reports).await?;
+    let (keep, refused) = st.service.screen_reports(&who, &reports).await?;
     for run in st.service.record_reports(&keep).await? {
         st.hub.finish(&run);
     }
@@ -413,17 +411,50 @@ pub async fn active(
 
 #[derive(Debug, Deserialize)]
 pub struct AuditQuery {
+    /// RFC 3339 instant, or a duration back from now (`2h`).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// A user (its API tokens' rows too), or any actor by its full name (`node:NAME`).
+    pub user: Option<String>,
+    /// A task, by id or name (`group` narrows a name); a deleted task by its id.
+    pub task: Option<String>,
+    pub group: Option<String>,
+    pub action: Option<String>,
     pub limit: Option<u32>,
 }
 
-/// The audit log, newest first (`limit`, default 100, at most 10,000).
+/// The audit log, newest first, filtered (`limit`, default 100, at most 10,000).
 pub async fn audit(
     State(st): State<AppState>,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<crate::store::AuditEntry>>> {
     let Query(q) = q?;
-    let limit = q.limit.unwrap_or(100).min(10_000);
-    Ok(Json(st.store.audit_log(limit).await?))
+    let target = match &q.task {
+        None => None,
+        Some(t) => match st.service.resolve(t, q.group.as_deref()).await {
+            Ok(task) => Some(task.id),
+            Err(e) if e.code == ErrorCode::TaskNotFound => Some(t.clone()),
+            Err(e) => return Err(e),
+        },
+    };
+    let filter = crate::store::AuditFilter {
+        since: q
+            .since
+            .as_deref()
+            .map(|s| instant("since", s))
+            .transpose()?,
+        until: q
+            .until
+            .as_deref()
+            .map(|s| instant("until", s))
+            .transpose()?,
+        actor: q.user,
+        target,
+        group: q.group,
+        action: q.action,
+        limit: q.limit.unwrap_or(100).min(10_000),
+    };
+    Ok(Json(st.store.audit_log(&filter).await?))
 }
 
 /// Live output of a node's running runs; chunks of runs the store has on another node are

@@ -51,6 +51,8 @@ pub struct Principal {
     /// The hash of the token the request came with (a logout revokes it).
     pub token_hash: Option<String>,
     pub expires_at: Option<Timestamp>,
+    /// The address the request came from (empty when none: the center's own doing).
+    pub from: String,
 }
 
 impl Principal {
@@ -65,6 +67,7 @@ impl Principal {
             grants,
             token_hash: None,
             expires_at: None,
+            from: String::new(),
         }
     }
 
@@ -79,6 +82,7 @@ impl Principal {
             grants: Vec::new(),
             token_hash: None,
             expires_at: None,
+            from: String::new(),
         }
     }
 
@@ -184,7 +188,10 @@ impl Credentials {
         let Some(row) = row.filter(|_| refusal.is_empty()) else {
             return Err(self.refuse_token(refusal, from, now).await?);
         };
-        let principal = self.principal(row).await?;
+        let principal = Principal {
+            from: from.to_string(),
+            ..self.principal(row).await?
+        };
         self.uses
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -226,6 +233,7 @@ impl Credentials {
                     grants: Vec::new(),
                     token_hash: Some(t.hash),
                     expires_at: t.expires_at,
+                    from: String::new(),
                 });
             }
             TokenKind::Bootstrap => (
@@ -271,6 +279,7 @@ impl Credentials {
             grants,
             token_hash: Some(t.hash),
             expires_at: t.expires_at,
+            from: String::new(),
         })
     }
 
@@ -305,11 +314,8 @@ impl Credentials {
                 .await?;
             let fx = Effects {
                 audit: Some(AuditEntry {
-                    at: now,
-                    actor: user.to_string(),
-                    action: "login.fail".into(),
-                    target: user.to_string(),
-                    detail: format!("from {from}"),
+                    from: Some(from.to_string()),
+                    ..AuditEntry::new(now, user, "login.fail", user, "wrong user name or password")
                 }),
                 ..Effects::default()
             };
@@ -338,11 +344,14 @@ impl Credentials {
         };
         let fx = Effects {
             audit: Some(AuditEntry {
-                at: now,
-                actor: u.name.clone(),
-                action: "login".into(),
-                target: u.name.clone(),
-                detail: format!("from {from}, until {expires_at}"),
+                from: Some(from.to_string()),
+                ..AuditEntry::new(
+                    now,
+                    &u.name,
+                    "login",
+                    &u.name,
+                    &format!("until {expires_at}"),
+                )
             }),
             ..Effects::default()
         };
@@ -451,13 +460,13 @@ pub async fn bootstrap(store: &SharedStore, dir: &Path) -> Result<Bootstrapped, 
 
 fn bootstrap_audit(action: &str, target: &str, file: &Path) -> Effects {
     Effects {
-        audit: Some(AuditEntry {
-            at: Timestamp::now(),
-            actor: "center".into(),
-            action: action.into(),
-            target: target.into(),
-            detail: format!("first start: secret written to {}", file.display()),
-        }),
+        audit: Some(AuditEntry::new(
+            Timestamp::now(),
+            "center",
+            action,
+            target,
+            &format!("first start: secret written to {}", file.display()),
+        )),
         ..Effects::default()
     }
 }

@@ -282,6 +282,7 @@ mod tests {
             grants: Vec::new(),
             token_hash: None,
             expires_at: None,
+            from: String::new(),
         };
         assert!(allows(&join, Action::Join, Scope::AllGroups).is_ok());
         for a in [

@@ -171,15 +171,38 @@ impl Service {
     ) -> Effects {
         Effects {
             audit: Some(AuditEntry {
-                at: Timestamp::now(),
-                actor: who.name.clone(),
-                action: action.to_string(),
-                target: target.to_string(),
-                detail: detail.to_string(),
+                from: (!who.from.is_empty()).then(|| who.from.clone()),
+                ..AuditEntry::new(Timestamp::now(), &who.name, action, target, detail)
             }),
             events,
             requests: Vec::new(),
         }
+    }
+
+    /// The effects of a change to a task: its audit row says the task's group, the version
+    /// before (`None`: created) and after (`None`: deleted, or unchanged), and the spec fields
+    /// that changed.
+    fn task_effects(
+        who: &Principal,
+        action: &str,
+        before: Option<&cloudtask_shared::Task>,
+        after: Option<&cloudtask_shared::Task>,
+        detail: &str,
+        events: Vec<Event>,
+    ) -> Effects {
+        let Some(task) = after.or(before) else {
+            return Effects::events(events);
+        };
+        let mut fx = Self::effects(who, action, &task.id, detail, events);
+        if let Some(a) = fx.audit.as_mut() {
+            a.group = Some(task.spec.group.clone());
+            a.version_before = before.map(|t| t.version);
+            a.version_after = after.map(|t| t.version);
+            if let (Some(b), Some(t)) = (before, after) {
+                a.fields = b.spec.changed_fields(&t.spec);
+            }
+        }
+        fx
     }
 
     /// After a commit: the outbox delivers now, and the allocator looks at tasks again.

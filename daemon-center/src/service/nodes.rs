@@ -223,7 +223,6 @@ impl Service {
     pub async fn screen_reports<'a>(
         &self,
         who: &Principal,
-        from: &str,
         reports: &'a [RunReport],
     ) -> Result<(Vec<&'a RunReport>, Vec<RefusedRun>)> {
         let Some((me, cluster)) = who.node_of() else {
@@ -295,13 +294,7 @@ impl Service {
         }
         for r in &refused {
             tracing::warn!(node = me, run = %r.run, reason = %r.reason, "report refused");
-            let fx = Self::effects(
-                who,
-                "report.refused",
-                &r.run,
-                &format!("from {from}: {}", r.reason),
-                vec![],
-            );
+            let fx = Self::effects(who, "report.refused", &r.run, &r.reason, vec![]);
             self.store.commit_effects(&fx).await?;
         }
         Ok((keep, refused))

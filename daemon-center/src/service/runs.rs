@@ -116,7 +116,10 @@ impl Service {
             args: req.args,
             ..RunRecord::scheduled(task, id, now, &node, 1, Trigger::Manual)
         };
-        let fx = Self::effects(who, "task.start", &task.id, &run.id, vec![]);
+        let mut fx = Self::effects(who, "task.start", &task.id, &run.id, vec![]);
+        if let Some(a) = fx.audit.as_mut() {
+            a.group = Some(task.spec.group.clone());
+        }
         self.request_run(task, run, key, fx).await
     }
 
@@ -144,7 +147,10 @@ impl Service {
     /// Asks the owning agents to kill every active run of `task`; returns their ids.
     pub async fn stop_runs(&self, who: &Principal, task: &Task) -> Result<Vec<String>> {
         let (runs, events) = self.stop_events(task).await?;
-        let fx = Self::effects(who, "task.stop", &task.id, &runs.join(","), events);
+        let mut fx = Self::effects(who, "task.stop", &task.id, &runs.join(","), events);
+        if let Some(a) = fx.audit.as_mut() {
+            a.group = Some(task.spec.group.clone());
+        }
         self.store.commit_effects(&fx).await?;
         self.committed(false);
         Ok(runs)

@@ -74,7 +74,14 @@ impl Service {
             updated_at: now,
         };
         let history = task.spec.package.as_ref().map(|p| history(p, who));
-        let fx = Self::effects(who, action, &task.id, &task.spec.name, vec![changed(&task)]);
+        let fx = Self::task_effects(
+            who,
+            action,
+            None,
+            Some(&task),
+            &task.spec.name,
+            vec![changed(&task)],
+        );
         self.store.create_task(&task, history.as_ref(), &fx).await?;
         self.committed(true);
         Ok(task)
@@ -125,6 +132,7 @@ impl Service {
         }
         self.check_package(&spec).await?;
         let package_changed = spec.package != task.spec.package;
+        let before = task.clone();
         task.spec = spec;
         task.version += 1;
         task.updated_by = who.name.clone();
@@ -133,11 +141,12 @@ impl Service {
             (Some(p), true) => Some(history(p, who)),
             _ => None,
         };
-        let fx = Self::effects(
+        let fx = Self::task_effects(
             who,
             action,
-            &task.id,
-            &format!("version {}", task.version),
+            Some(&before),
+            Some(&task),
+            &task.spec.name,
             vec![changed(&task)],
         );
         self.store.update_task(&task, history.as_ref(), &fx).await?;
@@ -192,7 +201,14 @@ impl Service {
         events.push(Event::TaskDeleted {
             id: task.id.clone(),
         });
-        let fx = Self::effects(who, "task.delete", &task.id, &task.spec.name, events);
+        let fx = Self::task_effects(
+            who,
+            "task.delete",
+            Some(task),
+            None,
+            &task.spec.name,
+            events,
+        );
         if !self.store.delete_task(&task.id, &fx).await? {
             return Err(Error::new(
                 ErrorCode::TaskNotFound,

@@ -187,11 +187,8 @@ impl Service {
     pub async fn refused(&self, who: &Principal, from: &str, request: &str, why: &str) {
         let fx = Effects {
             audit: Some(AuditEntry {
-                at: Timestamp::now(),
-                actor: who.name.clone(),
-                action: "request.refused".into(),
-                target: request.to_string(),
-                detail: format!("from {from}: {why}"),
+                from: Some(from.to_string()),
+                ..AuditEntry::new(Timestamp::now(), &who.name, "request.refused", request, why)
             }),
             ..Effects::default()
         };

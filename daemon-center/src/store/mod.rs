@@ -23,6 +23,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use std::time::Duration;
 
+pub use cloudtask_shared::api::{AuditEntry, AuditFilter};
 use cloudtask_shared::api::{Event, Grant, PackageInfo};
 use cloudtask_shared::{RunRecord, RunStatus, Task};
 use jiff::Timestamp;
@@ -51,16 +52,6 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// The store every center part holds: one object, all concepts.
 pub type SharedStore = Arc<dyn Store>;
-
-/// One row of the audit log: who did what to which object.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AuditEntry {
-    pub at: Timestamp,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
-}
 
 /// What commits together with a write: its audit row, and the events the outbox delivers
 /// once the transaction has committed (to event followers and agents).
@@ -393,8 +384,8 @@ pub trait UserStore: Send + Sync {
 /// The audit log, written only as an effect of the write it describes.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
-    /// The latest `limit` entries, newest first.
-    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// The entries the filter selects, newest first, at most its limit.
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
 }
 
 /// The transactional outbox: events written with the writes that caused them, read back in

@@ -16,8 +16,8 @@ use cloudtask_shared::{RunRecord, RunStatus, Task, TaskSpec, Trigger};
 use jiff::Timestamp;
 
 use super::{
-    AuditEntry, Effects, Error, NameTable, Placement, RunFilter, RunWrite, Store, TokenKind,
-    TokenRow, UserRow,
+    AuditEntry, AuditFilter, Effects, Error, NameTable, Placement, RunFilter, RunWrite, Store,
+    TokenKind, TokenRow, UserRow,
 };
 
 /// The suite's instants: `secs` after a fixed origin.
@@ -57,7 +57,8 @@ macro_rules! store_suite {
             audit_rows_go_by_age,
             package_histories_trim_to_their_newest_and_unnamed_packages_are_collected,
             node_and_join_token_names_are_unique_where_they_must_be,
-            placements_open_close_and_say_who_held_a_task_when
+            placements_open_close_and_say_who_held_a_task_when,
+            audit_rows_read_back_whole_and_filter_by_time_actor_target_group_and_action
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -118,11 +119,12 @@ pub fn run(id: &str, task: &str, status: RunStatus) -> RunRecord {
 fn audited(action: &str, target: &str) -> Effects {
     Effects {
         audit: Some(AuditEntry {
-            at: Timestamp::now(),
-            actor: "alice".into(),
-            action: action.into(),
-            target: target.into(),
-            detail: String::new(),
+            from: Some("10.0.0.7".into()),
+            group: Some("ops".into()),
+            version_before: Some(1),
+            version_after: Some(2),
+            fields: vec!["command".into(), "secret_env.X".into()],
+            ..AuditEntry::new(Timestamp::now(), "alice", action, target, "")
         }),
         events: vec![Event::TaskDeleted { id: target.into() }],
         requests: Vec::new(),
@@ -195,7 +197,11 @@ pub async fn task_names_are_unique_within_a_group(store: &dyn Store) {
     let err = store.update_task(&renamed, None, &Effects::default()).await;
     assert!(matches!(err, Err(Error::NameTaken(_))), "{err:?}");
     assert!(
-        store.audit_log(10).await.unwrap().is_empty(),
+        store
+            .audit_log(&AuditFilter::latest(10))
+            .await
+            .unwrap()
+            .is_empty(),
         "a refused write left an audit row"
     );
 }
@@ -225,7 +231,13 @@ pub async fn an_update_based_on_an_old_version_is_refused_and_writes_nothing(sto
     let got = store.task(&t.id).await.unwrap().unwrap();
     assert_eq!((got.version, got.spec.command.as_str()), (2, "echo two"));
     assert_eq!(store.outbox_head().await.unwrap(), head);
-    assert!(store.audit_log(10).await.unwrap().is_empty());
+    assert!(
+        store
+            .audit_log(&AuditFilter::latest(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn effects_commit_with_their_write_and_only_then(store: &dyn Store) {
@@ -234,7 +246,7 @@ pub async fn effects_commit_with_their_write_and_only_then(store: &dyn Store) {
         .create_task(&t, None, &audited("task.create", &t.id))
         .await
         .unwrap();
-    let log = store.audit_log(10).await.unwrap();
+    let log = store.audit_log(&AuditFilter::latest(10)).await.unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(
         (log[0].actor.as_str(), log[0].action.as_str()),
@@ -259,14 +271,24 @@ pub async fn effects_commit_with_their_write_and_only_then(store: &dyn Store) {
             .await
             .unwrap()
     );
-    assert_eq!(store.audit_log(10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .audit_log(&AuditFilter::latest(10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(store.outbox_after(0, 10).await.unwrap().len(), 1);
     // Effects alone (a stop request) commit too.
     store
         .commit_effects(&audited("task.stop", &t.id))
         .await
         .unwrap();
-    assert_eq!(store.audit_log(10).await.unwrap()[0].action, "task.stop");
+    assert_eq!(
+        store.audit_log(&AuditFilter::latest(10)).await.unwrap()[0].action,
+        "task.stop"
+    );
     assert_eq!(store.outbox_after(0, 10).await.unwrap().len(), 2);
 }
 
@@ -508,7 +530,14 @@ pub async fn a_requested_run_is_stored_once_by_id_and_by_key(store: &dyn Store) 
     // The same id again (a retry requested twice): stored once.
     let again = store.request_run(&r1, None, since, &fx).await.unwrap();
     assert_eq!(again.map(|r| r.id), Some("t-m1-1".to_string()));
-    assert_eq!(store.audit_log(10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .audit_log(&AuditFilter::latest(10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(store.outbox_after(0, 10).await.unwrap().len(), 1);
     // A key older than the window is forgotten: a new run.
     let later = Timestamp::from_millisecond(5_000).unwrap_or(Timestamp::UNIX_EPOCH);
@@ -886,7 +915,7 @@ pub async fn users_read_back_with_grants_and_a_new_password_ends_sessions(store:
     assert!(!store.set_grants("nobody", &only, &none).await.unwrap());
     assert!(
         store
-            .audit_log(10)
+            .audit_log(&AuditFilter::latest(10))
             .await
             .unwrap()
             .iter()
@@ -1168,7 +1197,7 @@ pub async fn audit_rows_go_by_age(store: &dyn Store) {
     assert_eq!(store.prune_audit(at(60), 10).await.unwrap(), 1);
     assert_eq!(store.prune_audit(at(60), 10).await.unwrap(), 0);
     let left: Vec<String> = store
-        .audit_log(10)
+        .audit_log(&AuditFilter::latest(10))
         .await
         .unwrap()
         .into_iter()
@@ -1352,4 +1381,78 @@ pub async fn placements_open_close_and_say_who_held_a_task_when(store: &dyn Stor
     assert_eq!(store.prune_placements(at(21), 10).await.unwrap(), 1);
     assert_eq!(store.prune_placements(at(1000), 10).await.unwrap(), 0);
     assert_eq!(store.current_placements().await.unwrap().len(), 2);
+}
+
+pub async fn audit_rows_read_back_whole_and_filter_by_time_actor_target_group_and_action(
+    store: &dyn Store,
+) {
+    let row =
+        |secs: i64, actor: &str, action: &str, target: &str, group: Option<&str>| AuditEntry {
+            from: Some("10.0.0.7".into()),
+            group: group.map(str::to_string),
+            version_before: Some(1),
+            version_after: Some(2),
+            fields: vec!["command".into(), "secret_env.X".into()],
+            ..AuditEntry::new(at(secs), actor, action, target, "d")
+        };
+    let rows = [
+        row(1, "ann", "task.edit", "t1", Some("ops")),
+        row(2, "ann/ci", "task.pause", "t2", Some("web")),
+        row(3, "bob", "user.create", "carl", None),
+        row(4, "annie", "task.edit", "t1", Some("ops")),
+    ];
+    for r in &rows {
+        let fx = Effects {
+            audit: Some(r.clone()),
+            ..Effects::default()
+        };
+        store.commit_effects(&fx).await.unwrap();
+    }
+    let all = store.audit_log(&AuditFilter::latest(10)).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[3], rows[0], "read back whole, newest first");
+    let pick = |f: AuditFilter| async move {
+        store
+            .audit_log(&AuditFilter { limit: 10, ..f })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.at)
+            .collect::<Vec<_>>()
+    };
+    // A user's rows include its tokens', not another user whose name starts the same.
+    let ann = pick(AuditFilter {
+        actor: Some("ann".into()),
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(ann, [at(2), at(1)]);
+    let t1_ops = pick(AuditFilter {
+        target: Some("t1".into()),
+        group: Some("ops".into()),
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(t1_ops, [at(4), at(1)]);
+    let window = pick(AuditFilter {
+        since: Some(at(2)),
+        until: Some(at(4)),
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(window, [at(3), at(2)]);
+    let edits = pick(AuditFilter {
+        action: Some("task.edit".into()),
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(edits.len(), 2);
+    assert_eq!(
+        store
+            .audit_log(&AuditFilter::latest(1))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use cloudtask_e2e::{Center, hostile_tar_gz, process_alive, processes_with_env, tar_gz};
 use cloudtask_shared::RunStatus;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -801,6 +801,14 @@ async fn every_change_leaves_one_audit_row_and_a_refused_one_none() {
     let (status, body) = c.api(Method::DELETE, "/groups/ops", None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "group_not_empty", "{body}");
+    let (status, body) = c
+        .api(
+            Method::PATCH,
+            "/tasks/audited",
+            Some(json!({"version": 2, "command": "false", "description": "d"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = c.api(Method::DELETE, "/tasks/audited", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
@@ -819,11 +827,56 @@ async fn every_change_leaves_one_audit_row_and_a_refused_one_none() {
             )
         })
         .collect();
-    let want: Vec<(String, String, String)> = ["task.delete", "task.pause", "task.create"]
-        .iter()
-        .map(|a| ("admin".to_string(), a.to_string(), id.clone()))
-        .collect();
+    let want: Vec<(String, String, String)> =
+        ["task.delete", "task.edit", "task.pause", "task.create"]
+            .iter()
+            .map(|a| ("admin".to_string(), a.to_string(), id.clone()))
+            .collect();
     assert_eq!(rows, want, "newest first, refused writes absent");
+    // Each says where it came from, the task's group, and what it changed.
+    let of = |action: &str| {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["action"] == action)
+            .unwrap()
+            .clone()
+    };
+    let versions = |r: &Value| (r["version_before"].as_u64(), r["version_after"].as_u64());
+    for a in ["task.create", "task.pause", "task.edit", "task.delete"] {
+        let r = of(a);
+        assert_eq!(r["from"], "127.0.0.1", "{r}");
+        assert_eq!(r["group"], "ops", "{r}");
+    }
+    assert_eq!(versions(&of("task.create")), (None, Some(1)));
+    assert_eq!(versions(&of("task.pause")), (Some(1), Some(2)));
+    assert_eq!(of("task.pause")["fields"], json!(["paused"]));
+    assert_eq!(versions(&of("task.edit")), (Some(2), Some(3)));
+    assert_eq!(of("task.edit")["fields"], json!(["command", "description"]));
+    assert_eq!(versions(&of("task.delete")), (Some(3), None));
+    // The CLI filters by task (a deleted one by its id), user, action and time.
+    let json_rows = |args: &[&str]| -> Vec<Value> {
+        let mut all = vec!["audit", "-o", "json"];
+        all.extend_from_slice(args);
+        let out = c.ctl(&all);
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(json_rows(&["--task", &id]).len(), 4);
+    let edits = json_rows(&["--user", "admin", "--action", "task.edit"]);
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert_eq!(edits[0]["target"], id.as_str());
+    assert_eq!(json_rows(&["--group", "ops", "--since", "1h"]).len(), 4);
+    assert!(
+        json_rows(&["--until", "1h"]).is_empty(),
+        "nothing an hour old"
+    );
+    let table = c.ctl(&["audit", "--task", &id, "-o", "wide"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("2→3") && text.contains("command,description"),
+        "{text}"
+    );
     let agent = c.node_token();
     let (status, _) = c
         .api_as(Some(agent.trim()), Method::GET, "/audit", None)

@@ -138,6 +138,16 @@ CREATE TABLE placements (task_id TEXT NOT NULL, node TEXT NOT NULL, cluster TEXT
 CREATE INDEX placements_by_node ON placements (node, cluster, task_id, since);
 CREATE INDEX placements_by_end ON placements (until);
 "#,
+    r#"
+ALTER TABLE audit ADD COLUMN source TEXT;
+ALTER TABLE audit ADD COLUMN grp TEXT;
+ALTER TABLE audit ADD COLUMN version_before BIGINT;
+ALTER TABLE audit ADD COLUMN version_after BIGINT;
+ALTER TABLE audit ADD COLUMN fields TEXT;
+CREATE INDEX audit_by_target ON audit (target, at);
+CREATE INDEX audit_by_group ON audit (grp, at);
+CREATE INDEX audit_by_actor ON audit (actor, at);
+"#,
 ];
 
 /// Cheap to clone: a connection pool.
@@ -265,13 +275,18 @@ async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
 async fn write_effects(tx: &mut SqliteConnection, fx: &Effects) -> Result<()> {
     if let Some(a) = &fx.audit {
         sqlx::query(
-            "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO audit (at, actor, action, target, detail, source, grp, version_before, version_after, fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(ms(a.at))
         .bind(&a.actor)
         .bind(&a.action)
         .bind(&a.target)
         .bind(&a.detail)
+        .bind(&a.from)
+        .bind(&a.group)
+        .bind(a.version_before.map(|v| v as i64))
+        .bind(a.version_after.map(|v| v as i64))
+        .bind(json_unless_empty(&a.fields))
         .execute(&mut *tx)
         .await?;
     }

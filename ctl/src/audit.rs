@@ -53,20 +53,13 @@ pub async fn audit(c: &Client, a: AuditArgs, out: Output) -> Result<()> {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let version = match (r.version_before, r.version_after) {
-                (None, None) => "-".to_string(),
-                (b, a) => format!(
-                    "{}→{}",
-                    b.map_or("new".into(), |v| v.to_string()),
-                    a.map_or("gone".into(), |v| v.to_string())
-                ),
-            };
+            let version = Some(table::versions(r)).filter(|v| !v.is_empty());
             let mut row = vec![
                 table::when(Some(r.at)),
                 r.actor.clone(),
                 r.action.clone(),
                 r.target.clone(),
-                version,
+                dash(&version),
                 if r.fields.is_empty() {
                     "-".into()
                 } else {

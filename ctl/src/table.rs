@@ -28,6 +28,18 @@ impl Output {
     }
 }
 
+/// An audit row's versions: `3→4`, `new→1`, `2→gone`; empty when it is about no task.
+pub fn versions(a: &cloudtask_shared::api::AuditEntry) -> String {
+    match (a.version_before, a.version_after) {
+        (None, None) => String::new(),
+        (before, after) => format!(
+            "{}→{}",
+            before.map_or("new".into(), |v| v.to_string()),
+            after.map_or("gone".into(), |v| v.to_string())
+        ),
+    }
+}
+
 /// Prints a token made for the caller: the token alone on stdout (for `$(…)`), what it is on
 /// stderr; or all of it as JSON.
 pub fn print_issued(

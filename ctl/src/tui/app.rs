@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use cloudtask_shared::api::{
-    ClusterView, Event, NodeView, PackageInfo, TaskAction, TaskState, TaskView,
+    AuditEntry, ClusterView, Event, Grant, NodeView, PackageInfo, Role, TaskAction, TaskState,
+    TaskView, WhoAmI,
 };
 use cloudtask_shared::{RunRecord, RunStatus, TaskSpec};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -29,6 +30,8 @@ pub enum View {
     Task(String),
     Log,
     Messages,
+    /// The audit log, newest first (admins).
+    Audit,
 }
 
 impl View {
@@ -43,6 +46,7 @@ impl View {
                 None => "log".into(),
             },
             View::Messages => "messages".into(),
+            View::Audit => "audit".into(),
         }
     }
 
@@ -66,6 +70,9 @@ pub enum Resource {
     Detail(String),
     /// A task's next fire times, asked of the center (which computes every fire time).
     Next(String),
+    /// Who the center takes us for: what the console offers follows from its grants.
+    WhoAmI,
+    Audit,
 }
 
 #[derive(Debug)]
@@ -78,6 +85,8 @@ pub enum Msg {
     Nodes(Vec<NodeView>),
     Clusters(Vec<ClusterView>),
     Runs(Vec<RunRecord>),
+    WhoAmI(WhoAmI),
+    Audit(Vec<AuditEntry>),
     Detail(Detail),
     Next {
         task: String,
@@ -282,6 +291,11 @@ pub struct App {
     pub overlay: Option<Overlay>,
     pub messages: VecDeque<Message>,
     pub message_cursor: usize,
+    /// The caller's grants, once `/whoami` answered (`None` until then: everything is
+    /// offered and the center decides).
+    pub grants: Option<Vec<Grant>>,
+    pub audit: Vec<AuditEntry>,
+    pub audit_cursor: usize,
     pub flash: Option<(Message, Timestamp)>,
     pub conn: Conn,
     pub in_flight: BTreeSet<Resource>,
@@ -325,7 +339,9 @@ fn edit_text(input: &mut String, k: &KeyEvent) -> bool {
     false
 }
 
-pub const PALETTE: &[&str] = &["dash", "tasks", "nodes", "messages", "help", "quit"];
+pub const PALETTE: &[&str] = &[
+    "dash", "tasks", "nodes", "messages", "audit", "help", "quit",
+];
 
 impl App {
     pub fn new(server: &str, readonly: bool, mono: bool, now: Timestamp) -> App {
@@ -355,6 +371,9 @@ impl App {
             log: None,
             overlay: None,
             messages: VecDeque::new(),
+            grants: None,
+            audit: Vec::new(),
+            audit_cursor: 0,
             message_cursor: 0,
             flash: None,
             conn: Conn::Connecting,
@@ -375,10 +394,41 @@ impl App {
             Resource::Nodes,
             Resource::Clusters,
             Resource::Runs,
+            Resource::WhoAmI,
         ] {
             self.load(r, &mut cmds);
         }
         cmds
+    }
+
+    /// Whether the console offers `action` (in `group`, or in some group when `None`): not a
+    /// write in read-only mode, and within the caller's grants once they are known. The
+    /// center enforces the same rules; this only keeps what would be refused out of sight.
+    pub fn may(&self, action: Action, group: Option<&str>) -> bool {
+        let writes = keys::BINDINGS
+            .iter()
+            .any(|b| b.action == action && b.writes);
+        if self.readonly && writes {
+            return false;
+        }
+        match (keys::role_needed(action), &self.grants) {
+            (Some(role), Some(grants)) => grants.iter().any(|g| {
+                g.role >= role
+                    && match (&g.group, group) {
+                        (None, _) | (Some(_), None) => true,
+                        (Some(have), Some(want)) => have == want,
+                    }
+            }),
+            _ => true,
+        }
+    }
+
+    /// Whether the caller is an admin in every group (the audit view is theirs).
+    pub fn is_admin(&self) -> bool {
+        self.grants.as_ref().is_some_and(|gs| {
+            gs.iter()
+                .any(|g| g.role == Role::Admin && g.group.is_none())
+        })
     }
 
     pub fn view(&self) -> &View {
@@ -547,6 +597,15 @@ impl App {
                 self.in_flight.remove(&Resource::Clusters);
                 self.clusters = c;
             }
+            Msg::WhoAmI(me) => {
+                self.in_flight.remove(&Resource::WhoAmI);
+                self.grants = Some(me.grants);
+            }
+            Msg::Audit(rows) => {
+                self.in_flight.remove(&Resource::Audit);
+                self.audit = rows;
+                self.audit_cursor = self.audit_cursor.min(self.audit.len().saturating_sub(1));
+            }
             Msg::Runs(runs) => {
                 self.in_flight.remove(&Resource::Runs);
                 self.runs = runs.into_iter().take(RUNS_KEPT).collect();
@@ -662,6 +721,9 @@ impl App {
             Resource::Runs,
         ] {
             self.load(r, cmds);
+        }
+        if self.view() == &View::Audit {
+            self.load(Resource::Audit, cmds);
         }
         if let View::Task(id) = self.view().clone() {
             self.load(Resource::Detail(id), cmds);
@@ -804,7 +866,8 @@ impl App {
             return;
         };
         let view = self.view().clone();
-        let Some(binding) = keys::lookup(&name, |s| view.in_scope(s), self.readonly) else {
+        let Some(binding) = keys::lookup(&name, |s| view.in_scope(s), |b| self.may(b.action, None))
+        else {
             return;
         };
         self.act(binding.action, cmds);
@@ -937,6 +1000,14 @@ impl App {
                 self.load(Resource::Nodes, cmds);
             }
             "messages" => self.push(View::Messages),
+            "audit" if self.grants.is_some() && !self.is_admin() => {
+                self.note(false, "forbidden: the audit log is for admins")
+            }
+            "audit" => {
+                self.push(View::Audit);
+                self.audit_cursor = 0;
+                self.load(Resource::Audit, cmds);
+            }
             "help" => self.overlay = Some(Overlay::Help),
             "quit" => self.quit = true,
             other => self.note(false, format!("unknown command :{other} (try :help)")),
@@ -978,6 +1049,11 @@ impl App {
                     .saturating_add(d)
                     .clamp(0, max) as usize;
             }
+            View::Audit => {
+                let max = self.audit.len().saturating_sub(1) as isize;
+                self.audit_cursor =
+                    (self.audit_cursor as isize).saturating_add(d).clamp(0, max) as usize;
+            }
             View::Log => {
                 if let Some(l) = self.log.as_mut() {
                     let max = l.lines.len().saturating_sub(1) as isize;
@@ -992,6 +1068,32 @@ impl App {
     }
 
     fn act(&mut self, action: Action, cmds: &mut Vec<Cmd>) {
+        // A task action in a group the caller holds no such role in is not sent: said here,
+        // as the center would refuse it.
+        if let Some(role) = keys::role_needed(action) {
+            let ids: Vec<String> = match action {
+                Action::PauseResume | Action::RunNow | Action::Stop => {
+                    self.targets().into_iter().map(|(id, _)| id).collect()
+                }
+                _ => self
+                    .current_task()
+                    .map(|t| t.task.id.clone())
+                    .into_iter()
+                    .collect(),
+            };
+            let denied = ids
+                .iter()
+                .filter_map(|id| self.tasks.get(id))
+                .map(|t| t.task.spec.group.clone())
+                .find(|g| !self.may(action, Some(g)));
+            if let Some(group) = denied {
+                self.note(
+                    false,
+                    format!("forbidden: that needs the {role} role in group {group:?}"),
+                );
+                return;
+            }
+        }
         match action {
             Action::Quit => self.quit = true,
             Action::Back => {

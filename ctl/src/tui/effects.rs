@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use cloudtask_shared::RunRecord;
 use cloudtask_shared::api::{
-    ActionResult, ClusterView, NodeView, PackageInfo, StartRequest, StreamFrame, TaskAction,
-    TaskView,
+    ActionResult, AuditEntry, ClusterView, NodeView, PackageInfo, StartRequest, StreamFrame,
+    TaskAction, TaskView, WhoAmI,
 };
 use cloudtask_shared::backoff::Backoff;
 use futures_util::StreamExt;
@@ -161,6 +161,16 @@ async fn load(c: &Client, r: Resource) -> Msg {
             .await
             .map(Msg::Clusters)
             .unwrap_or_else(failed(Resource::Clusters)),
+        Resource::WhoAmI => c
+            .get::<WhoAmI>("/whoami")
+            .await
+            .map(Msg::WhoAmI)
+            .unwrap_or_else(failed(Resource::WhoAmI)),
+        Resource::Audit => c
+            .get::<Vec<AuditEntry>>("/audit?limit=500")
+            .await
+            .map(Msg::Audit)
+            .unwrap_or_else(failed(Resource::Audit)),
         Resource::Runs => c
             .get::<Vec<RunRecord>>("/runs?since=24h&limit=5000")
             .await

@@ -1,6 +1,7 @@
 //! The key registry: one table drives dispatch, the footer hints, `?` help and read-only
 //! hiding. Keys are named as `key_name` prints them ("j", "down", "ctrl-d", "enter").
 
+use cloudtask_shared::api::Role;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Which views a binding works in.
@@ -303,15 +304,26 @@ pub fn key_name(k: &KeyEvent) -> Option<String> {
     Some(if ctrl { format!("ctrl-{base}") } else { base })
 }
 
-/// The binding a key triggers in a view, honouring read-only mode.
+/// The binding a key triggers in a view, among those `offered` (read-only mode, grants).
 pub fn lookup(
     name: &str,
     in_scope: impl Fn(Scope) -> bool,
-    readonly: bool,
+    offered: impl Fn(&Binding) -> bool,
 ) -> Option<&'static Binding> {
     BINDINGS
         .iter()
-        .find(|b| b.keys.contains(&name) && in_scope(b.scope) && !(readonly && b.writes))
+        .find(|b| b.keys.contains(&name) && in_scope(b.scope) && offered(b))
+}
+
+/// The least role an action needs on the center (`None`: reading, or the console's own).
+pub fn role_needed(a: Action) -> Option<Role> {
+    match a {
+        Action::PauseResume | Action::RunNow | Action::Stop => Some(Role::Operator),
+        Action::Clone | Action::Edit | Action::EditCommand | Action::Upload | Action::Delete => {
+            Some(Role::Editor)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

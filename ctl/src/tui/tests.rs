@@ -308,6 +308,96 @@ fn read_only_hides_actions() {
     assert!(app.overlay.is_none());
 }
 
+fn whoami(grants: &[(cloudtask_shared::api::Role, Option<&str>)]) -> Msg {
+    Msg::WhoAmI(cloudtask_shared::api::WhoAmI {
+        principal: "user:ann".into(),
+        user: Some("ann".into()),
+        grants: grants
+            .iter()
+            .map(|(role, group)| cloudtask_shared::api::Grant {
+                role: *role,
+                group: group.map(str::to_string),
+            })
+            .collect(),
+        expires_at: None,
+    })
+}
+
+#[test]
+fn the_console_offers_only_what_the_callers_grants_allow() {
+    use cloudtask_shared::api::Role;
+    // A viewer: no action key does anything, and none is hinted.
+    let mut app = fixture(false);
+    app.update(whoami(&[(Role::Viewer, None)]));
+    app.update(code(KeyCode::Enter));
+    for c in ['p', 't', 'x', 'c', 'e', 'E', 'u'] {
+        assert!(app.update(key(c)).is_empty(), "{c} acted for a viewer");
+        assert!(app.overlay.is_none(), "{c} opened {:?}", app.overlay);
+    }
+    let shown = text(&render(&app, 160, 30));
+    assert!(!shown.contains("pause / resume"), "{shown}");
+    // An operator of another group: the keys are offered, but this task's group is not
+    // theirs, so nothing is sent and the console says why.
+    let mut app = fixture(false);
+    app.update(whoami(&[(Role::Operator, Some("web"))]));
+    app.update(code(KeyCode::Enter));
+    assert!(text(&render(&app, 160, 30)).contains("pause / resume"));
+    assert!(app.update(key('p')).is_empty());
+    let said = &app.messages.back().unwrap().text;
+    assert!(
+        said.contains("forbidden: that needs the operator role in group \"ops\""),
+        "{said}"
+    );
+    // An operator of the task's group pauses it; editing still needs an editor.
+    let mut app = fixture(false);
+    app.update(whoami(&[(Role::Operator, Some("ops"))]));
+    app.update(code(KeyCode::Enter));
+    assert!(matches!(
+        app.update(key('p')).as_slice(),
+        [Cmd::Action { .. }]
+    ));
+    assert!(app.update(key('e')).is_empty());
+    // The audit view is an admin's.
+    let mut cmds = typed(&mut app, ":audit");
+    cmds.extend(app.update(code(KeyCode::Enter)));
+    assert!(!cmds.contains(&Cmd::Load(Resource::Audit)), "{cmds:?}");
+    assert_ne!(app.view(), &View::Audit);
+}
+
+#[test]
+fn an_admin_reads_the_audit_log_in_its_own_view() {
+    use cloudtask_shared::api::{AuditEntry, Role};
+    let mut app = fixture(false);
+    app.update(whoami(&[(Role::Admin, None)]));
+    let mut cmds = typed(&mut app, ":audit");
+    cmds.extend(app.update(code(KeyCode::Enter)));
+    assert!(cmds.contains(&Cmd::Load(Resource::Audit)), "{cmds:?}");
+    assert_eq!(app.view(), &View::Audit);
+    app.update(Msg::Audit(vec![
+        AuditEntry {
+            from: Some("10.1.2.3".into()),
+            group: Some("ops".into()),
+            version_before: Some(3),
+            version_after: Some(4),
+            fields: vec!["command".into()],
+            ..AuditEntry::new(at(NOW), "ann", "task.edit", "t1", "backup")
+        },
+        AuditEntry::new(
+            at(NOW),
+            "bob",
+            "request.refused",
+            "POST /api/v1/users",
+            "no",
+        ),
+    ]));
+    app.update(key('j'));
+    assert_eq!(app.audit_cursor, 1);
+    let shown = text(&render(&app, 160, 30));
+    for want in ["task.edit", "10.1.2.3", "3→4", "command", "request.refused"] {
+        assert!(shown.contains(want), "{want}: {shown}");
+    }
+}
+
 #[test]
 fn logs_are_bounded_and_follow_pauses_on_scroll_up() {
     let mut app = fixture(false);

@@ -108,6 +108,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         View::Task(id) => task(app, &theme, id, body, buf),
         View::Log => log(app, &theme, body, buf),
         View::Messages => messages(app, &theme, body, buf),
+        View::Audit => audit(app, &theme, body, buf),
     }
     if stale {
         // Stale data stays visible, dimmed, never blank.
@@ -170,7 +171,7 @@ fn footer_lines(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let view = app.view();
     let hints: Vec<String> = BINDINGS
         .iter()
-        .filter(|b| b.scope != Scope::All && view.in_scope(b.scope) && !(app.readonly && b.writes))
+        .filter(|b| b.scope != Scope::All && view.in_scope(b.scope) && app.may(b.action, None))
         .map(|b| format!("{} {}", b.keys[0], b.help))
         .chain(["? help".to_string(), ": command".to_string()])
         .collect();
@@ -633,6 +634,70 @@ fn messages(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     .render(area, buf);
 }
 
+/// The audit log, newest first, scrolled to keep the cursor in sight.
+fn audit(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let height = area.height.saturating_sub(3).max(1) as usize;
+    let skip = app.audit_cursor.saturating_sub(height - 1);
+    let rows: Vec<Row> = app
+        .audit
+        .iter()
+        .enumerate()
+        .skip(skip)
+        .take(height)
+        .map(|(i, a)| {
+            let version = crate::table::versions(a);
+            let row = Row::new(vec![
+                Span::raw(time(a.at)),
+                Span::raw(a.actor.clone()),
+                Span::raw(a.from.clone().unwrap_or_default()),
+                Span::styled(
+                    a.action.clone(),
+                    if a.action.ends_with(".refused") || a.action.ends_with(".fail") {
+                        theme.error()
+                    } else {
+                        Style::new()
+                    },
+                ),
+                Span::raw(a.target.clone()),
+                Span::raw(version),
+                Span::raw(if a.fields.is_empty() {
+                    a.detail.clone()
+                } else {
+                    a.fields.join(",")
+                }),
+            ]);
+            if i == app.audit_cursor {
+                row.style(theme.selected())
+            } else {
+                row
+            }
+        })
+        .collect();
+    Table::new(
+        rows,
+        [
+            Constraint::Length(9),
+            Constraint::Length(14),
+            Constraint::Length(15),
+            Constraint::Length(16),
+            Constraint::Length(16),
+            Constraint::Length(8),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(Row::new(vec![
+        "AT",
+        "ACTOR",
+        "FROM",
+        "ACTION",
+        "TARGET",
+        "VERSION",
+        "CHANGED / DETAIL",
+    ]))
+    .block(block(format!(" audit {} ", app.audit.len())))
+    .render(area, buf);
+}
+
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
     let h = height.min(area.height);
@@ -650,7 +715,7 @@ fn overlay(app: &App, theme: &Theme, o: &Overlay, area: Rect, buf: &mut Buffer) 
             let view = app.view();
             let entries: Vec<String> = BINDINGS
                 .iter()
-                .filter(|b| !(app.readonly && b.writes))
+                .filter(|b| app.may(b.action, None))
                 .filter(|b| view.in_scope(b.scope))
                 .map(|b| {
                     format!(

@@ -341,7 +341,13 @@ pub fn run(r: &RunRecord) {
         ),
         ("node", r.node.clone()),
         ("attempt", r.attempt.to_string()),
-        ("trigger", r.trigger.as_str().to_string()),
+        (
+            "trigger",
+            match &r.requested_by {
+                Some(who) => format!("{} by {who}", r.trigger.as_str()),
+                None => r.trigger.as_str().to_string(),
+            },
+        ),
         ("scheduled", when(Some(r.scheduled_at))),
         ("started", when(r.started_at)),
         ("finished", when(r.finished_at)),

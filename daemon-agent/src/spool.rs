@@ -545,6 +545,7 @@ mod tests {
             params: Default::default(),
             args: Vec::new(),
             not_before: None,
+            requested_by: None,
         }
     }
 

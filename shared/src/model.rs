@@ -402,6 +402,9 @@ pub struct RunRecord {
     /// A requested run (a retry after its backoff) is not started before this instant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<Timestamp>,
+    /// Who started it (a manual start, and its retries): set by the center, never by a node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 impl RunRecord {
@@ -431,6 +434,7 @@ impl RunRecord {
             params: BTreeMap::new(),
             args: Vec::new(),
             not_before: None,
+            requested_by: None,
         }
     }
 
@@ -1139,6 +1143,7 @@ mod tests {
             params: Default::default(),
             args: Vec::new(),
             not_before: None,
+            requested_by: None,
         };
         let s = task(3, 1_000, false);
         let after = |status, attempt| {

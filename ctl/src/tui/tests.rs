@@ -68,6 +68,7 @@ fn run(id: &str, task: &str, status: RunStatus, minutes_ago: i64) -> RunRecord {
         params: Default::default(),
         args: Vec::new(),
         not_before: None,
+        requested_by: None,
     }
 }
 

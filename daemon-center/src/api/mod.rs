@@ -67,17 +67,27 @@ impl AppState {
 /// from it) and a message.
 pub type ApiError = crate::service::Error;
 
+/// A refusal a handler (its service operation) answered: the gate audits it as it audits its
+/// own.
+#[derive(Debug, Clone)]
+struct Refusal(String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let refusal = (self.code == ErrorCode::Forbidden).then(|| Refusal(self.message.clone()));
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code,
                 message: self.message,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut resp = (status, axum::Json(body)).into_response();
+        if let Some(r) = refusal {
+            resp.extensions_mut().insert(r);
+        }
+        resp
     }
 }
 
@@ -517,8 +527,16 @@ async fn gate(
     next: Next,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
+    let request = format!("{} {}", parts.method, parts.uri.path());
     match admit(&st, action, resource, &mut parts).await {
-        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Ok(p) => {
+            let resp = next.run(Request::from_parts(parts, body)).await;
+            // Refused past the gate (a body's group, a token's scope): audited the same way.
+            if let Some(Refusal(why)) = resp.extensions().get::<Refusal>() {
+                st.service.refused(&p, &p.from, &request, why).await;
+            }
+            resp
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -538,7 +556,7 @@ async fn admit(
     action: Action,
     resource: Resource,
     parts: &mut axum::http::request::Parts,
-) -> ApiResult<()> {
+) -> ApiResult<Principal> {
     let from = Peer::address(parts.extensions.get::<Peer>());
     let token = parts
         .headers
@@ -666,8 +684,8 @@ async fn admit(
             .await;
         return Err(ApiError::new(ErrorCode::Forbidden, message));
     }
-    parts.extensions.insert(p);
-    Ok(())
+    parts.extensions.insert(p.clone());
+    Ok(p)
 }
 
 /// Resolves once `p`'s credential is revoked or expires (checked every few seconds): endless

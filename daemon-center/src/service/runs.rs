@@ -114,6 +114,7 @@ impl Service {
         let run = RunRecord {
             params,
             args: req.args,
+            requested_by: Some(who.name.clone()),
             ..RunRecord::scheduled(task, id, now, &node, 1, Trigger::Manual)
         };
         let mut fx = Self::effects(who, "task.start", &task.id, &run.id, vec![]);

@@ -113,6 +113,7 @@ pub fn run(id: &str, task: &str, status: RunStatus) -> RunRecord {
         params: BTreeMap::new(),
         args: Vec::new(),
         not_before: None,
+        requested_by: None,
     }
 }
 

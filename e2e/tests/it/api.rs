@@ -91,6 +91,7 @@ async fn failure_timeout_and_stop_end_as_they_should() {
         })
         .await;
     assert_eq!(runs[0].trigger, cloudtask_shared::Trigger::Manual);
+    assert_eq!(runs[0].requested_by.as_deref(), Some("admin"), "who asked");
     let pid = std::fs::read_to_string(&pidfile).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while process_alive(pid.trim()) {

@@ -50,6 +50,8 @@ struct World {
     /// Per group: (task id, run id, package sha256).
     fixtures: Vec<(String, String, String, String)>,
     n: AtomicUsize,
+    /// The newest audit row just before the last call's request.
+    audit_mark: std::sync::Mutex<Option<Value>>,
 }
 
 async fn login(c: &Center, user: &str, password: &str) -> (StatusCode, Value) {
@@ -128,6 +130,7 @@ impl World {
             tokens,
             fixtures,
             n: AtomicUsize::new(0),
+            audit_mark: std::sync::Mutex::new(None),
         }
     }
 
@@ -275,6 +278,9 @@ impl World {
                 b => req.json(&b),
             };
         }
+        // What the audit log held before the call itself (its setup is not the call's).
+        let before = newest_audit(c, 1).await.into_iter().next();
+        *self.audit_mark.lock().unwrap() = before;
         let resp = req.send().await.unwrap();
         let status = resp.status();
         if path.starts_with("/events") || path.ends_with("/log") {
@@ -288,6 +294,22 @@ impl World {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+}
+
+/// The newest `n` audit rows, as the admin reads them.
+async fn newest_audit(c: &Center, n: u32) -> Vec<Value> {
+    let (s, rows) = c.api(Method::GET, &format!("/audit?limit={n}"), None).await;
+    assert_eq!(s, StatusCode::OK, "{rows}");
+    rows.as_array().unwrap().clone()
+}
+
+/// The audit rows written after `mark` (the newest row before a call), newest first.
+async fn rows_since(c: &Center, mark: Option<&Value>) -> Vec<Value> {
+    let rows = newest_audit(c, 20).await;
+    match mark {
+        Some(m) => rows.into_iter().take_while(|r| r != m).collect(),
+        None => rows,
     }
 }
 
@@ -323,6 +345,30 @@ async fn every_route_answers_every_role_as_the_policy_table_says() {
             for (gi, own) in [(0, true), (1, false)] {
                 let (status, body) = w.call(method, path, col, gi, own).await;
                 let allowed = status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN;
+                // Exactly one audit row for a change made or a request refused; none for a
+                // read, a call refused as invalid or unauthenticated, or a node's report.
+                let mark = w.audit_mark.lock().unwrap().clone();
+                let written = rows_since(&w.c, mark.as_ref()).await;
+                let reports = path.starts_with("/agent/") && path != "/agent/join";
+                // (A pause of a paused task, a resume of a running one, changes nothing.)
+                let no_op = status.is_success()
+                    && (path.ends_with("/pause") || path.ends_with("/resume"))
+                    && written.is_empty();
+                let want = if no_op {
+                    0
+                } else if status == StatusCode::FORBIDDEN
+                    || (status.is_success() && *method != Method::GET && !reports)
+                {
+                    1
+                } else {
+                    0
+                };
+                if written.len() != want {
+                    wrong.push(format!(
+                        "{method} {path} as {who}: {status} wrote {} audit rows, not {want}: {written:?}",
+                        written.len()
+                    ));
+                }
                 let listed = lists(path, &body, &w.fixtures[gi]);
                 let ok = match cell.as_str() {
                     "public" => allowed,

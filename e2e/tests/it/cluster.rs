@@ -1141,7 +1141,7 @@ async fn an_agent_with_a_wrong_join_token_says_so_and_stops() {
     assert!(!agent.dir.join("node.token").exists());
 }
 
-/// A node's credential, and the task of each node (8 tasks over `a1` and `a2`).
+/// Each node's credential, and where the tasks are (at least one on each of `a1` and `a2`).
 async fn two_nodes_with_tasks(c: &Cluster) -> (String, String, BTreeMap<String, String>) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -1152,14 +1152,35 @@ async fn two_nodes_with_tasks(c: &Cluster) -> (String, String, BTreeMap<String, 
         assert!(Instant::now() < deadline, "two nodes never joined: {nodes}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    for i in 0..8 {
+    // Tasks go where the ring puts their (random) ids: add some until each node has one.
+    let mut placed = BTreeMap::new();
+    for i in 0..64 {
         c.center()
             .create_task(
                 json!({"name": format!("t{i}"), "command": "true", "schedules": ["@yearly"]}),
             )
             .await;
+        if i % 8 < 7 {
+            continue;
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        placed = loop {
+            let p = placements(c.center()).await;
+            if p.values().all(Option::is_some) {
+                break p;
+            }
+            assert!(Instant::now() < deadline, "tasks not placed: {p:#?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let on: HashSet<&str> = placed.values().flatten().map(String::as_str).collect();
+        if on.contains("a1") && on.contains("a2") {
+            break;
+        }
     }
-    let placed = wait_placed(c.center(), &["a1", "a2"], Duration::from_secs(30)).await;
+    let placed: BTreeMap<String, String> = placed
+        .into_iter()
+        .map(|(t, n)| (t, n.unwrap_or_default()))
+        .collect();
     let token = |name: &str| {
         std::fs::read_to_string(c.dir.path().join(format!("agent-{name}/node.token")))
             .unwrap()
@@ -1217,7 +1238,11 @@ async fn a_node_reports_and_reads_only_what_was_placed_on_it() {
         .await;
     let forged = finished_run(&theirs_spec, "a1", RunStatus::Succeeded);
     let impersonated = finished_run(&mine_spec, "a2", RunStatus::Succeeded);
-    let honest = finished_run(&mine_spec, "a1", RunStatus::Succeeded);
+    // (Who requested a run is the center's to say: a node's claim of it is not stored.)
+    let honest = RunRecord {
+        requested_by: Some("admin".into()),
+        ..finished_run(&mine_spec, "a1", RunStatus::Succeeded)
+    };
     let (s, answer) = center
         .api_as(
             Some(&a1),
@@ -1245,6 +1270,7 @@ async fn a_node_reports_and_reads_only_what_was_placed_on_it() {
     let stored = center.runs(&mine).await;
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].id, honest.id);
+    assert_eq!(stored[0].requested_by, None);
     // A run another node ran and reported is that node's: a1 cannot rewrite it.
     let (real, _) = center.run_now(&theirs).await;
     assert_eq!(real.node, "a2");

@@ -148,6 +148,9 @@ CREATE INDEX audit_by_target ON audit (target, at);
 CREATE INDEX audit_by_group ON audit (grp, at);
 CREATE INDEX audit_by_actor ON audit (actor, at);
 "#,
+    r#"
+ALTER TABLE runs ADD COLUMN requested_by TEXT;
+"#,
 ];
 
 /// Cheap to clone: a connection pool.

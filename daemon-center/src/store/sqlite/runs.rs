@@ -16,15 +16,28 @@ use super::{
 use crate::store::{Effects, EffectsOf, Result, RunFilter, RunStore, RunWrite};
 
 /// The columns every run insert writes, in [`push_run`]'s order.
-pub(super) const RUN_INSERT: &str = "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message, params, args, not_before) ";
+pub(super) const RUN_INSERT: &str = "INSERT INTO runs (id, task_id, task_name, scheduled_at, started_at, finished_at, status, status_rank, exit_code, node, attempt, trigger_kind, message, params, args, not_before, requested_by) ";
 
-/// Rows per multi-row statement: 16 columns each stays far below SQLite's 32,766 variables.
+/// Rows per multi-row statement: 17 columns each stays far below SQLite's 32,766 variables.
 pub(super) const ROWS_PER_STATEMENT: usize = 500;
 
 /// One run's values for [`RUN_INSERT`]: the one place a run becomes a row.
 pub(super) fn push_run(
+    b: sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>,
+    run: &RunRecord,
+) {
+    push_row(b, run, run.requested_by.as_deref());
+}
+
+/// A node's report as a new row: who requested a run is the center's to say, never a node's.
+fn push_report(b: sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>, run: &RunRecord) {
+    push_row(b, run, None);
+}
+
+fn push_row(
     mut b: sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>,
     run: &RunRecord,
+    requested_by: Option<&str>,
 ) {
     b.push_bind(&run.id)
         .push_bind(&run.task)
@@ -41,7 +54,8 @@ pub(super) fn push_run(
         .push_bind(&run.message)
         .push_bind(json_unless_empty(&run.params))
         .push_bind(json_unless_empty(&run.args))
-        .push_bind(run.not_before.map(ms));
+        .push_bind(run.not_before.map(ms))
+        .push_bind(requested_by.map(str::to_string));
 }
 
 fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
@@ -64,6 +78,7 @@ fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
         params: json_or_default(row, "params")?,
         args: json_or_default(row, "args")?,
         not_before: row.try_get::<Option<i64>, _>("not_before")?.map(ts),
+        requested_by: row.try_get("requested_by")?,
     })
 }
 
@@ -101,7 +116,7 @@ async fn upsert_runs(
     let mut applied = HashSet::new();
     for chunk in runs.chunks(ROWS_PER_STATEMENT) {
         let mut q = sqlx::QueryBuilder::new(RUN_INSERT);
-        q.push_values(chunk, |b, run| push_run(b, run));
+        q.push_values(chunk, |b, run| push_report(b, run));
         q.push(
             " ON CONFLICT (id) DO UPDATE SET started_at = COALESCE(excluded.started_at, runs.started_at), finished_at = excluded.finished_at,
                  status = excluded.status, status_rank = excluded.status_rank, exit_code = excluded.exit_code, node = excluded.node,

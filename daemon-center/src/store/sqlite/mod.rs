@@ -421,6 +421,11 @@ mod tests {
             // task's history per batch fall behind the inserts.
             "EXPLAIN QUERY PLAN SELECT scheduled_at FROM runs WHERE task_id = 't' AND status_rank IN (2, 3) ORDER BY scheduled_at DESC LIMIT 1 OFFSET 999",
             "EXPLAIN QUERY PLAN SELECT id, scheduled_at FROM runs WHERE task_id = 't' AND status_rank IN (2, 3) AND scheduled_at < 5 ORDER BY scheduled_at LIMIT 500",
+            // The gate asks these on every node read of a spec or package, and per new run
+            // of a report batch.
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM placements WHERE node = 'n' AND cluster = 'c' AND task_id = 't' AND until IS NULL",
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM placements WHERE node = 'n' AND cluster = 'c' AND task_id = 't' AND since <= 5 AND (until IS NULL OR until >= 1)",
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM placements p JOIN task_packages k ON k.task_id = p.task_id WHERE p.node = 'n' AND p.cluster = 'c' AND p.until IS NULL AND k.sha256 = 's'",
         ] {
             let plan: Vec<(i64, i64, i64, String)> =
                 sqlx::query_as(sql).fetch_all(&store.pool).await.unwrap();

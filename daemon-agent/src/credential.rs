@@ -23,6 +23,10 @@ pub enum CredentialError {
     NoJoinToken { file: String },
     #[error("reading {0}")]
     Read(#[source] std::io::Error),
+    #[error(
+        "{file} is empty: remove it and start with --join-token-file to join again (an admin revokes the old credential first: cloudtaskctl node revoke)"
+    )]
+    Empty { file: String },
     #[error("keeping the node credential: {0}")]
     Write(#[source] std::io::Error),
     #[error("joining the cluster: {0}")]
@@ -43,7 +47,13 @@ pub async fn obtain(
 ) -> Result<String, CredentialError> {
     let file = data_dir.join(NODE_TOKEN_FILE);
     if file.exists() {
-        return read_secret(&file).map_err(CredentialError::Read);
+        let token = read_secret(&file).map_err(CredentialError::Read)?;
+        if token.is_empty() {
+            return Err(CredentialError::Empty {
+                file: file.display().to_string(),
+            });
+        }
+        return Ok(token);
     }
     let join_file = join_token_file.ok_or_else(|| CredentialError::NoJoinToken {
         file: file.display().to_string(),
@@ -70,5 +80,41 @@ pub async fn obtain(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> JoinRequest {
+        JoinRequest {
+            node: "n1".into(),
+            cluster: "default".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kept_credential_is_used_an_empty_one_refused_and_none_needs_a_join_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_trigger, shutdown) = cloudtask_shared::shutdown::channel();
+        // Nothing kept and no join token: said, naming the file and the flag.
+        let e = obtain("http://127.0.0.1:9", dir.path(), None, &req(), &shutdown)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("--join-token-file"), "{e}");
+        assert!(e.to_string().contains("node.token"), "{e}");
+        // An empty file is no credential (the center is not even asked).
+        std::fs::write(dir.path().join(NODE_TOKEN_FILE), "\n").unwrap();
+        let e = obtain("http://127.0.0.1:9", dir.path(), None, &req(), &shutdown)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CredentialError::Empty { .. }), "{e}");
+        // A kept one is used as it is.
+        write_secret(&dir.path().join(NODE_TOKEN_FILE), "ct_kept").unwrap();
+        let t = obtain("http://127.0.0.1:9", dir.path(), None, &req(), &shutdown)
+            .await
+            .unwrap();
+        assert_eq!(t, "ct_kept");
     }
 }

@@ -84,6 +84,17 @@ pub struct RunsQuery {
     pub limit: Option<u32>,
 }
 
+/// A listing's `since` and `until`, each an RFC 3339 instant or a duration back from now.
+fn window(
+    since: Option<&str>,
+    until: Option<&str>,
+) -> ApiResult<(Option<Timestamp>, Option<Timestamp>)> {
+    Ok((
+        since.map(|s| instant("since", s)).transpose()?,
+        until.map(|s| instant("until", s)).transpose()?,
+    ))
+}
+
 fn instant(field: &str, text: &str) -> ApiResult<Timestamp> {
     if let Ok(t) = text.parse::<Timestamp>() {
         return Ok(t);
@@ -148,20 +159,13 @@ fn run_filter(task: Option<String>, q: &RunsQuery) -> ApiResult<RunFilter> {
             .collect::<ApiResult<Vec<_>>>()?,
         None => vec![],
     };
+    let (since, until) = window(q.since.as_deref(), q.until.as_deref())?;
     Ok(RunFilter {
         task,
         groups: None,
         statuses,
-        since: q
-            .since
-            .as_deref()
-            .map(|s| instant("since", s))
-            .transpose()?,
-        until: q
-            .until
-            .as_deref()
-            .map(|s| instant("until", s))
-            .transpose()?,
+        since,
+        until,
         limit: q.limit.unwrap_or(100).min(10_000),
     })
 }
@@ -437,17 +441,10 @@ pub async fn audit(
             Err(e) => return Err(e),
         },
     };
+    let (since, until) = window(q.since.as_deref(), q.until.as_deref())?;
     let filter = crate::store::AuditFilter {
-        since: q
-            .since
-            .as_deref()
-            .map(|s| instant("since", s))
-            .transpose()?,
-        until: q
-            .until
-            .as_deref()
-            .map(|s| instant("until", s))
-            .transpose()?,
+        since,
+        until,
         actor: q.user,
         target,
         group: q.group,

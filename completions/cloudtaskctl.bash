@@ -536,7 +536,7 @@ _cloudtaskctl() {
 
     case "${cmd}" in
         cloudtaskctl)
-            opts="-o -h -V --server --token --context --output --request-timeout --help --version login logout whoami user token context cluster node group task run audit apply diff export tui version help"
+            opts="-o -h -V --server --token --ca-file --context --output --request-timeout --help --version login logout whoami user token context cluster node group task run audit apply diff export tui version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -547,6 +547,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -574,7 +578,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__apply)
-            opts="-f -o -h --file --prune --server --token --context --output --request-timeout --help"
+            opts="-f -o -h --file --prune --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -593,6 +597,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -620,7 +628,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__audit)
-            opts="-o -h --since --until --user --task --group --action --limit --server --token --context --output --request-timeout --help"
+            opts="-o -h --since --until --user --task --group --action --limit --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -662,6 +670,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -686,7 +698,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__cluster)
-            opts="-o -h --server --token --context --output --request-timeout --help ls token help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help ls token help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -697,6 +709,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -822,7 +838,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__cluster__subcmd__ls)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -833,6 +849,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -860,7 +880,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__cluster__subcmd__token)
-            opts="-o -h --server --token --context --output --request-timeout --help create ls revoke help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help create ls revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -871,6 +891,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -898,7 +922,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__create)
-            opts="-o -h --cluster --expires-in --server --token --context --output --request-timeout --help"
+            opts="-o -h --cluster --expires-in --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -917,6 +941,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1014,7 +1042,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__ls)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1025,6 +1053,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1052,7 +1084,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__cluster__subcmd__token__subcmd__revoke)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1063,6 +1095,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1090,7 +1126,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__context)
-            opts="-o -h --server --token --context --output --request-timeout --help ls use help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help ls use help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1101,6 +1137,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1184,7 +1224,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__context__subcmd__ls)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1195,6 +1235,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1222,7 +1266,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__context__subcmd__use)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1233,6 +1277,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1260,7 +1308,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__diff)
-            opts="-f -o -h --file --prune --exit-code --server --token --context --output --request-timeout --help"
+            opts="-f -o -h --file --prune --exit-code --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1279,6 +1327,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1306,7 +1358,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__export)
-            opts="-o -h --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1321,6 +1373,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1348,7 +1404,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__group)
-            opts="-o -h --server --token --context --output --request-timeout --help ls create rm help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help ls create rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1359,6 +1415,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1386,7 +1446,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__group__subcmd__create)
-            opts="-o -h --description --server --token --context --output --request-timeout --help"
+            opts="-o -h --description --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1401,6 +1461,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1498,7 +1562,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__group__subcmd__ls)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1509,6 +1573,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1536,7 +1604,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__group__subcmd__rm)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1547,6 +1615,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2372,7 +2444,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__login)
-            opts="-o -h --name --user --password-stdin --token-stdin --readonly --server --token --context --output --request-timeout --help"
+            opts="-o -h --name --user --password-stdin --token-stdin --readonly --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2391,6 +2463,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2418,7 +2494,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__logout)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2429,6 +2505,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2456,7 +2536,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__node)
-            opts="-o -h --server --token --context --output --request-timeout --help ls show revoke help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help ls show revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2467,6 +2547,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2564,7 +2648,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__node__subcmd__ls)
-            opts="-o -h --cluster --server --token --context --output --request-timeout --help"
+            opts="-o -h --cluster --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2579,6 +2663,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2606,7 +2694,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__node__subcmd__revoke)
-            opts="-o -h --cluster --server --token --context --output --request-timeout --help"
+            opts="-o -h --cluster --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2621,6 +2709,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2648,7 +2740,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__node__subcmd__show)
-            opts="-o -h --cluster --server --token --context --output --request-timeout --help"
+            opts="-o -h --cluster --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2663,6 +2755,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2690,7 +2786,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__run)
-            opts="-o -h --server --token --context --output --request-timeout --help show logs help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help show logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2701,6 +2797,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2784,7 +2884,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__run__subcmd__logs)
-            opts="-f -o -h --follow --server --token --context --output --request-timeout --help"
+            opts="-f -o -h --follow --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2795,6 +2895,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2822,7 +2926,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__run__subcmd__show)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2833,6 +2937,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2860,7 +2968,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task)
-            opts="-o -h --server --token --context --output --request-timeout --help create ls show pause resume start stop clone edit rm upload runs next logs help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help create ls show pause resume start stop clone edit rm upload runs next logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2871,6 +2979,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2898,7 +3010,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__clone)
-            opts="-o -h --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2913,6 +3025,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2940,7 +3056,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__create)
-            opts="-o -h --group --file --paused --cmd --schedule --tz --description --env --secret-env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --keep-runs --keep-runs-for --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --file --paused --cmd --schedule --tz --description --env --secret-env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --keep-runs --keep-runs-for --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3050,6 +3166,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3074,7 +3194,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__edit)
-            opts="-o -h --group --if-version --cmd --schedule --tz --description --env --secret-env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --keep-runs --keep-runs-for --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --if-version --cmd --schedule --tz --description --env --secret-env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --keep-runs --keep-runs-for --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3181,6 +3301,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3432,7 +3556,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__logs)
-            opts="-f -o -h --group --run --follow --server --token --context --output --request-timeout --help"
+            opts="-f -o -h --group --run --follow --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3451,6 +3575,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3478,7 +3606,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__ls)
-            opts="-o -h --group --cluster --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --cluster --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3497,6 +3625,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3524,7 +3656,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__next)
-            opts="-n -o -h --group --from --server --token --context --output --request-timeout --help"
+            opts="-n -o -h --group --from --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3547,6 +3679,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3574,7 +3710,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__pause)
-            opts="-o -h --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3589,6 +3725,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3616,7 +3756,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__resume)
-            opts="-o -h --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3631,6 +3771,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3658,7 +3802,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__rm)
-            opts="-o -h --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3673,6 +3817,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3700,7 +3848,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__runs)
-            opts="-o -h --group --status --since --limit --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --status --since --limit --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3730,6 +3878,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3754,7 +3906,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__show)
-            opts="-o -h --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3769,6 +3921,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3796,7 +3952,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__start)
-            opts="-f -o -h --group --env --arg --idempotency-key --wait --follow --timeout --server --token --context --output --request-timeout --help"
+            opts="-f -o -h --group --env --arg --idempotency-key --wait --follow --timeout --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3830,6 +3986,10 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3854,7 +4014,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__stop)
-            opts="-o -h --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3869,6 +4029,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3896,7 +4060,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__upload)
-            opts="-o -h --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3911,6 +4075,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3938,7 +4106,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__token)
-            opts="-o -h --server --token --context --output --request-timeout --help create ls revoke help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help create ls revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3949,6 +4117,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3976,7 +4148,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__token__subcmd__create)
-            opts="-o -h --expires-in --role --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --expires-in --role --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3999,6 +4171,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4096,7 +4272,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__token__subcmd__ls)
-            opts="-o -h --all --server --token --context --output --request-timeout --help"
+            opts="-o -h --all --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4107,6 +4283,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4134,7 +4314,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__token__subcmd__revoke)
-            opts="-o -h --user --server --token --context --output --request-timeout --help"
+            opts="-o -h --user --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4149,6 +4329,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4176,7 +4360,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__tui)
-            opts="-o -h --readonly --server --token --context --output --request-timeout --help"
+            opts="-o -h --readonly --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4187,6 +4371,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4214,7 +4402,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user)
-            opts="-o -h --server --token --context --output --request-timeout --help ls create rm passwd grant revoke help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help ls create rm passwd grant revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4225,6 +4413,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4252,7 +4444,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user__subcmd__create)
-            opts="-o -h --role --group --password-stdin --server --token --context --output --request-timeout --help"
+            opts="-o -h --role --group --password-stdin --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4271,6 +4463,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4298,7 +4494,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user__subcmd__grant)
-            opts="-o -h --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4313,6 +4509,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4452,7 +4652,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user__subcmd__ls)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4463,6 +4663,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4490,7 +4694,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user__subcmd__passwd)
-            opts="-o -h --password-stdin --server --token --context --output --request-timeout --help"
+            opts="-o -h --password-stdin --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4501,6 +4705,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4528,7 +4736,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user__subcmd__revoke)
-            opts="-o -h --group --server --token --context --output --request-timeout --help"
+            opts="-o -h --group --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4543,6 +4751,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4570,7 +4782,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user__subcmd__rm)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4581,6 +4793,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4608,7 +4824,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__version)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4619,6 +4835,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4646,7 +4866,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__whoami)
-            opts="-o -h --server --token --context --output --request-timeout --help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4657,6 +4877,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

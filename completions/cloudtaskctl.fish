@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cloudtaskctl_global_optspecs
-    string join \n server= token= context= o/output= request-timeout= h/help V/version
+    string join \n server= token= ca-file= context= o/output= request-timeout= h/help V/version
 end
 
 function __fish_cloudtaskctl_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -55,6 +56,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l name
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l user -d 'Log in as this user: the password is prompted without echo, or read from --password-stdin; the session token the center gives is saved' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -66,6 +68,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l read
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -74,6 +77,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l req
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -82,6 +86,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l req
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -97,6 +102,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not 
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create rm passwd grant revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -107,6 +113,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l group -d 'The groups the role is for (repeat; none: all groups)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -116,6 +123,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -124,6 +132,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -134,6 +143,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l group -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -143,6 +153,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l group -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -158,6 +169,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not __fish_seen_subcommand_from create ls revoke help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not __fish_seen_subcommand_from create ls revoke help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not __fish_seen_subcommand_from create ls revoke help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not __fish_seen_subcommand_from create ls revoke help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not __fish_seen_subcommand_from create ls revoke help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -173,6 +185,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l group -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -181,6 +194,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -191,6 +205,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l user -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -203,6 +218,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -214,6 +230,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and n
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -222,6 +239,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -233,6 +251,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -244,6 +263,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and n
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -252,6 +272,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from token" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from token" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from token" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from token" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from token" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -267,6 +288,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -280,6 +302,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not 
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l cluster -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -289,6 +312,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l cluster -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -298,6 +322,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l cluster -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -310,6 +335,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -322,6 +348,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -331,6 +358,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l description -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -339,6 +367,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -351,6 +380,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -399,6 +429,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l keep-runs-for -d 'How long the center keeps this task\'s finished runs, e.g. 7d (default: the center\'s)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -411,6 +442,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l cluster -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -420,6 +452,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -429,6 +462,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -438,6 +472,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -451,6 +486,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l timeout -d 'Give up waiting after this long (the run goes on); exit code 95. Needs --wait or --follow' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -462,6 +498,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -471,6 +508,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -504,6 +542,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l keep-runs-for -d 'How long the center keeps this task\'s finished runs, e.g. 7d (default: the center\'s)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -514,6 +553,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -523,6 +563,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -535,6 +576,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l limit -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -546,6 +588,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l from -d 'Start after this instant (RFC 3339) instead of now' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -556,6 +599,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l run -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -580,6 +624,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -591,6 +636,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -599,6 +645,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fis
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -618,6 +665,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l acti
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l limit -d 'At most this many rows, newest first (at most 10,000)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -627,6 +675,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -s h -l
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -s f -l file -d 'Task file (TOML), or - for standard input' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -637,6 +686,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -s h -l
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s f -l file -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -648,6 +698,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s h -l 
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l group -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -656,6 +707,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l req
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
@@ -665,6 +717,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l readon
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''

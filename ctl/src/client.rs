@@ -112,23 +112,32 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(server: &str, token: Option<String>, timeout: Duration) -> Client {
-        let build = |read: Option<Duration>| {
-            let b = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+    /// A client of the center at `server`; an `https` center's certificate must chain to
+    /// `ca_file` (PEM), or without one to the system's roots.
+    pub fn new(
+        server: &str,
+        token: Option<String>,
+        timeout: Duration,
+        ca_file: Option<&Path>,
+    ) -> Result<Client> {
+        let build = |read: Option<Duration>| -> Result<reqwest::Client> {
+            let b = cloudtask_shared::tls::client_builder(ca_file)
+                .map_err(|e| Failure::new(Exit::Usage, format!("--ca-file: {e}")))?
+                .connect_timeout(CONNECT_TIMEOUT);
             match read {
                 Some(t) => b.read_timeout(t),
                 None => b,
             }
             .build()
-            .unwrap_or_default()
+            .map_err(|e| Failure::new(Exit::Failure, format!("cannot set up HTTP: {e}")))
         };
-        Client {
+        Ok(Client {
             base: server.trim_end_matches('/').to_string(),
             token,
-            http: build(Some(timeout)),
-            streams: build(None),
+            http: build(Some(timeout))?,
+            streams: build(None)?,
             timeout,
-        }
+        })
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
@@ -157,12 +166,15 @@ impl Client {
                 ),
             );
         }
+        let cause = cloudtask_shared::tls::with_causes(e);
+        let hint = if cause.contains("certificate") {
+            "the center's certificate is not trusted: pass --ca-file with the CA that signed it, or check --server names the host the certificate is for"
+        } else {
+            "set --server or CLOUDTASK_SERVER"
+        };
         Failure::new(
             Exit::Unreachable,
-            format!(
-                "cannot reach the center at {}: {e} (set --server or CLOUDTASK_SERVER)",
-                self.base
-            ),
+            format!("cannot reach the center at {}: {cause} ({hint})", self.base),
         )
     }
 

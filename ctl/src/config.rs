@@ -1,6 +1,6 @@
-//! Contexts: named (server, token) pairs in the platform config dir
+//! Contexts: named (server, token, CA file) sets in the platform config dir
 //! (`~/.config/cloudtask/config.toml` on Linux), written with mode 0600. Flags override
-//! `CLOUDTASK_SERVER` / `CLOUDTASK_TOKEN` / `CLOUDTASK_CONTEXT`, which override the file.
+//! `CLOUDTASK_SERVER` / `CLOUDTASK_TOKEN` / `CLOUDTASK_CONTEXT` / `CLOUDTASK_CA_FILE`, which override the file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +30,9 @@ pub struct Context {
     /// The console hides destructive actions in a read-only context.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub readonly: bool,
+    /// The CA the center's certificate must chain to (else the system's roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Where the config file lives.
@@ -92,6 +95,8 @@ pub struct Target {
     pub readonly: bool,
     /// The context it came from, if any.
     pub context: Option<String>,
+    /// The CA the center's certificate must chain to; none: the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Resolves the target: explicit values (flags or env, as clap read them) win over the
@@ -100,6 +105,7 @@ pub fn resolve(
     server: Option<String>,
     token: Option<String>,
     context: Option<String>,
+    ca_file: Option<PathBuf>,
 ) -> Result<Target> {
     let file = ConfigFile::load(&path()?)?;
     let name = context.or(file.current.clone());
@@ -122,6 +128,7 @@ pub fn resolve(
         token: token.or(ctx.token),
         readonly: ctx.readonly,
         context: name,
+        ca_file: ca_file.or(ctx.ca_file),
     })
 }
 
@@ -159,12 +166,17 @@ mod tests {
                 server: "https://ct".into(),
                 token: Some("ct_x".into()),
                 readonly: true,
+                ca_file: Some("/etc/cloudtask/ca.pem".into()),
             },
         );
         f.save(&p).unwrap();
         let back = ConfigFile::load(&p).unwrap();
         assert_eq!(back.current.as_deref(), Some("prod"));
         assert!(back.contexts["prod"].readonly);
+        assert_eq!(
+            back.contexts["prod"].ca_file.as_deref(),
+            Some(Path::new("/etc/cloudtask/ca.pem"))
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

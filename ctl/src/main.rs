@@ -41,6 +41,10 @@ struct Cli {
     /// API token (default: the context's; a standalone center writes one to <data dir>/admin.token).
     #[arg(long, global = true, env = "CLOUDTASK_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// PEM file of the CA an `https` center's certificate must chain to (default: the
+    /// context's, else the system's roots).
+    #[arg(long, global = true, env = "CLOUDTASK_CA_FILE", value_name = "FILE")]
+    ca_file: Option<std::path::PathBuf>,
     /// Context to use instead of the current one (see `context ls`).
     #[arg(long, global = true, env = "CLOUDTASK_CONTEXT")]
     context: Option<String>,
@@ -202,6 +206,7 @@ enum RunCmd {
 }
 
 fn main() {
+    cloudtask_shared::tls::install_provider();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -264,8 +269,13 @@ async fn run(mut cli: Cli) -> Result<()> {
         Command::Context(cmd) => return context(cmd, out),
         _ => {}
     }
-    let target = config::resolve(cli.server, cli.token, cli.context)?;
-    let c = Client::new(&target.server, target.token.clone(), cli.request_timeout);
+    let target = config::resolve(cli.server, cli.token, cli.context, cli.ca_file)?;
+    let c = Client::new(
+        &target.server,
+        target.token.clone(),
+        cli.request_timeout,
+        target.ca_file.as_deref(),
+    )?;
     match command {
         Command::Login { .. } | Command::Logout | Command::Context(_) => {}
         Command::Tui { readonly } => {
@@ -381,10 +391,23 @@ async fn login(cli: &Cli, name: Option<String>, how: Credential, readonly: bool)
                 .map(|c| c.server.clone())
         })
         .unwrap_or_else(|| config::DEFAULT_SERVER.to_string());
+    // Saved absolute, so that the context works from any directory.
+    let ca_file =
+        match cli.ca_file.clone().or_else(|| {
+            cli.context
+                .as_ref()
+                .and_then(|n| file.contexts.get(n))
+                .and_then(|c| c.ca_file.clone())
+        }) {
+            Some(f) => Some(std::path::absolute(&f).map_err(|e| {
+                Failure::new(Exit::Usage, format!("--ca-file {}: {e}", f.display()))
+            })?),
+            None => None,
+        };
     let (token, expires) = match how {
         Credential::User(user, from_stdin) => {
             let password = users::read_secret("Password: ", from_stdin)?;
-            let c = Client::new(&server, None, cli.request_timeout);
+            let c = Client::new(&server, None, cli.request_timeout, ca_file.as_deref())?;
             let issued: IssuedToken = c
                 .send_json(Method::POST, "/login", &LoginRequest { user, password })
                 .await
@@ -403,7 +426,12 @@ async fn login(cli: &Cli, name: Option<String>, how: Credential, readonly: bool)
         },
     };
     // Check the token before saving it.
-    let c = Client::new(&server, Some(token.clone()), cli.request_timeout);
+    let c = Client::new(
+        &server,
+        Some(token.clone()),
+        cli.request_timeout,
+        ca_file.as_deref(),
+    )?;
     let v: VersionInfo = c.get("/version").await?;
     let name = name
         .or_else(|| cli.context.clone())
@@ -414,6 +442,7 @@ async fn login(cli: &Cli, name: Option<String>, how: Credential, readonly: bool)
             server: server.clone(),
             token: Some(token),
             readonly,
+            ca_file,
         },
     );
     file.current = Some(name.clone());
@@ -451,7 +480,8 @@ async fn logout(cli: &Cli) -> Result<()> {
         ));
     };
     if let Some(token) = ctx.token.clone() {
-        let c = Client::new(&ctx.server, Some(token), cli.request_timeout);
+        let ca = cli.ca_file.as_deref().or(ctx.ca_file.as_deref());
+        let c = Client::new(&ctx.server, Some(token), cli.request_timeout, ca)?;
         // Only a session ends on the center: an API or bootstrap token saved with
         // `--token-stdin` outlives this context.
         let me: Result<WhoAmI> = c.get("/whoami").await;

@@ -13,7 +13,10 @@ use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("center unreachable at {url}: {source}")]
+    #[error(
+        "center unreachable at {url}: {}",
+        cloudtask_shared::tls::with_causes(source)
+    )]
     Unreachable { url: String, source: reqwest::Error },
     #[error("center answered {status} for {url}: {message}")]
     Status {
@@ -89,23 +92,47 @@ impl Complaints {
     }
 }
 
+/// The HTTP client an agent talks to its center with: an `https` center's certificate must
+/// chain to `ca_file` (PEM), or without one to the system's roots.
+pub fn http_client(ca_file: Option<&Path>) -> Result<reqwest::Client, HttpSetupError> {
+    Ok(cloudtask_shared::tls::client_builder(ca_file)?
+        .connect_timeout(Duration::from_secs(5))
+        .build()?)
+}
+
+/// Why the agent's HTTP client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpSetupError {
+    #[error(transparent)]
+    Tls(#[from] cloudtask_shared::tls::TlsError),
+    #[error("cannot set up HTTP: {0}")]
+    Build(#[from] reqwest::Error),
+}
+
 /// Cheap to clone; one connection pool per agent.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CenterClient {
     base: String,
     token: String,
     http: reqwest::Client,
 }
 
+/// Without the token: a client is logged at times, its credential never.
+impl std::fmt::Debug for CenterClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CenterClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
 impl CenterClient {
-    pub fn new(base: &str, token: &str) -> CenterClient {
+    /// `http` is shared (one connection pool, one set of TLS roots); see [`http_client`].
+    pub fn new(base: &str, token: &str, http: &reqwest::Client) -> CenterClient {
         CenterClient {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .build()
-                .unwrap_or_default(),
+            http: http.clone(),
         }
     }
 

@@ -40,6 +40,7 @@ pub enum CredentialError {
 /// (a wrong, revoked or expired join token, a name that has joined already) is an error.
 pub async fn obtain(
     center: &str,
+    http: &reqwest::Client,
     data_dir: &Path,
     join_token_file: Option<&Path>,
     req: &JoinRequest,
@@ -59,7 +60,7 @@ pub async fn obtain(
         file: file.display().to_string(),
     })?;
     let join = read_secret(join_file).map_err(CredentialError::Read)?;
-    let client = CenterClient::new(center, &join);
+    let client = CenterClient::new(center, &join, http);
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
         match client.join(req).await {
@@ -73,7 +74,7 @@ pub async fn obtain(
             }
             Err(e) => {
                 let delay = backoff.next_delay();
-                tracing::warn!(error = %e, retry_in = ?delay, "cannot join yet: the center is away");
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot join yet (the center is away, or its certificate is not trusted: see --ca-file); retrying");
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     () = shutdown.wait() => return Err(CredentialError::Stopped),
@@ -94,27 +95,33 @@ mod tests {
         }
     }
 
+    fn http() -> reqwest::Client {
+        crate::client::http_client(None).unwrap()
+    }
+
+    /// `obtain` without a join token, against a center nobody listens for.
+    async fn obtain_unreachable(
+        dir: &Path,
+        shutdown: &Shutdown,
+    ) -> Result<String, CredentialError> {
+        obtain("http://127.0.0.1:9", &http(), dir, None, &req(), shutdown).await
+    }
+
     #[tokio::test]
     async fn a_kept_credential_is_used_an_empty_one_refused_and_none_needs_a_join_token() {
         let dir = tempfile::tempdir().unwrap();
         let (_trigger, shutdown) = cloudtask_shared::shutdown::channel();
         // Nothing kept and no join token: said, naming the file and the flag.
-        let e = obtain("http://127.0.0.1:9", dir.path(), None, &req(), &shutdown)
-            .await
-            .unwrap_err();
+        let e = obtain_unreachable(dir.path(), &shutdown).await.unwrap_err();
         assert!(e.to_string().contains("--join-token-file"), "{e}");
         assert!(e.to_string().contains("node.token"), "{e}");
         // An empty file is no credential (the center is not even asked).
         std::fs::write(dir.path().join(NODE_TOKEN_FILE), "\n").unwrap();
-        let e = obtain("http://127.0.0.1:9", dir.path(), None, &req(), &shutdown)
-            .await
-            .unwrap_err();
+        let e = obtain_unreachable(dir.path(), &shutdown).await.unwrap_err();
         assert!(matches!(e, CredentialError::Empty { .. }), "{e}");
         // A kept one is used as it is.
         write_secret(&dir.path().join(NODE_TOKEN_FILE), "ct_kept").unwrap();
-        let t = obtain("http://127.0.0.1:9", dir.path(), None, &req(), &shutdown)
-            .await
-            .unwrap();
+        let t = obtain_unreachable(dir.path(), &shutdown).await.unwrap();
         assert_eq!(t, "ct_kept");
     }
 }

@@ -26,7 +26,7 @@ use cloudtask_shared::shutdown;
 #[command(
     name = "cloudtask-agent",
     version,
-    after_help = "Example:\n  cloudtask-agent --zk zk1:2181,zk2:2181/cloudtask --cluster prod \\\n    --center http://center:7878 --join-token-file /etc/cloudtask/join.token \\\n    --data-dir /var/lib/cloudtask-agent --label zone=eu1"
+    after_help = "Example:\n  cloudtask-agent --zk zk1:2181,zk2:2181/cloudtask --cluster prod \\\n    --center https://center:7878 --ca-file /etc/cloudtask/ca.pem \\\n    --join-token-file /etc/cloudtask/join.token \\\n    --data-dir /var/lib/cloudtask-agent --label zone=eu1"
 )]
 struct Args {
     /// ZooKeeper connection string with optional chroot (host1:2181,host2:2181/cloudtask).
@@ -41,9 +41,13 @@ struct Args {
     /// Cluster this node belongs to.
     #[arg(long, env = "CLOUDTASK_CLUSTER", default_value = "default")]
     cluster: String,
-    /// Base URL of the center.
+    /// Base URL of the center (`https://` when it serves TLS).
     #[arg(long, env = "CLOUDTASK_CENTER")]
     center: String,
+    /// PEM file of the CA the center's certificate must chain to (default: the system's
+    /// roots).
+    #[arg(long, env = "CLOUDTASK_CA_FILE", value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// File holding a join token (cloudtaskctl cluster token create): on the first start the
     /// node joins with it and keeps its own credential in DATA_DIR/node.token; later starts
     /// need neither the file nor the flag.
@@ -103,6 +107,7 @@ fn host_name() -> Option<String> {
 
 fn main() -> anyhow::Result<()> {
     cloudtask_daemon_kit::limit_malloc_arenas();
+    cloudtask_shared::tls::install_provider();
     if let Some(code) = cloudtask_agent::fence::keeper_entry() {
         std::process::exit(code);
     }
@@ -134,11 +139,14 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("making data dir {} private", args.data_dir.display()))?;
     }
     let center_url = args.center.trim_end_matches('/').to_string();
+    let http =
+        cloudtask_agent::client::http_client(args.ca_file.as_deref()).context("--ca-file")?;
     let mut cfg = AgentConfig {
         name: name.clone(),
         cluster: args.cluster.clone(),
         center_url: center_url.clone(),
         token: String::new(),
+        http: http.clone(),
         data_dir: args.data_dir.clone(),
         address: None,
         labels: args.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
@@ -166,6 +174,7 @@ fn main() -> anyhow::Result<()> {
         };
         cfg.token = credential::obtain(
             &center_url,
+            &http,
             &args.data_dir,
             args.join_token_file.as_deref(),
             &join,

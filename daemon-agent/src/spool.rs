@@ -580,7 +580,14 @@ mod tests {
     async fn writer_batches_and_acks() {
         let dir = tempfile::tempdir().unwrap();
         let spool = std::sync::Arc::new(Spool::open(dir.path().to_path_buf()).await.unwrap());
-        let w = SpoolWriter::start(spool.clone(), CenterClient::new("http://127.0.0.1:1", "t"));
+        let w = SpoolWriter::start(
+            spool.clone(),
+            CenterClient::new(
+                "http://127.0.0.1:1",
+                "t",
+                &crate::client::http_client(None).unwrap(),
+            ),
+        );
         for i in 0..10 {
             w.send(RunReport {
                 run: rec(&format!("r{i}")),

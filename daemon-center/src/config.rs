@@ -84,6 +84,26 @@ pub struct Args {
     /// How often retention deletes what it lets go (default 1m).
     #[arg(long, env = "CLOUDTASK_RETENTION_EVERY", value_name = "DURATION")]
     pub retention_every: Option<String>,
+    /// PEM certificate chain to serve HTTPS with (with --tls-key); read again on SIGHUP.
+    #[arg(
+        long,
+        env = "CLOUDTASK_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1); read again on SIGHUP.
+    #[arg(
+        long,
+        env = "CLOUDTASK_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address other than loopback: tokens, secrets and commands then
+    /// cross the network in clear text. Without it such a center needs --tls-cert.
+    #[arg(long, env = "CLOUDTASK_PLAIN_HTTP")]
+    pub plain_http: bool,
     /// ZooKeeper connection string with optional chroot (host1:2181,host2:2181/cloudtask):
     /// run as the center of a cluster.
     #[arg(long, env = "CLOUDTASK_ZK", conflicts_with = "standalone")]
@@ -119,6 +139,9 @@ struct FileConfig {
     keep_audit_for: Option<String>,
     keep_packages: Option<u32>,
     retention_every: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    plain_http: Option<bool>,
     zk: Option<String>,
     zk_session_timeout: Option<String>,
     zk_digest_file: Option<PathBuf>,
@@ -153,6 +176,8 @@ pub struct Config {
     /// The longest an API token may last.
     pub max_token_ttl: std::time::Duration,
     pub retention: Policy,
+    /// The certificate and key HTTPS is served with; none: plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
     pub mode: Mode,
 }
 
@@ -302,18 +327,34 @@ impl Config {
         if max_token_ttl.is_zero() {
             anyhow::bail!("--max-token-ttl 0s: no API token could be made");
         }
+        let listen = args.listen.or(file.listen).unwrap_or_else(|| {
+            DEFAULT_LISTEN
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 7878)))
+        });
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together: give both or neither"),
+        };
+        let plain_http = args.plain_http || file.plain_http.unwrap_or(false);
+        if tls.is_none() && !listen.ip().is_loopback() && !plain_http {
+            anyhow::bail!(
+                "--listen {listen} is reachable from the network, and without TLS tokens and secrets would cross it in clear text: pass --tls-cert and --tls-key, or --plain-http to accept that"
+            );
+        }
         Ok(Config {
             idle_timeout,
+            tls,
             max_requests,
             session_ttl: session_ttl.unsigned_abs(),
             max_token_ttl: max_token_ttl.unsigned_abs(),
             retention,
             data_dir,
-            listen: args.listen.or(file.listen).unwrap_or_else(|| {
-                DEFAULT_LISTEN
-                    .parse()
-                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 7878)))
-            }),
+            listen,
             max_upload_bytes: args
                 .max_upload_bytes
                 .or(file.max_upload_bytes)
@@ -367,6 +408,37 @@ mod tests {
         );
         let err = load(&["--launch-ahead", "soon"]).unwrap_err();
         assert!(err.to_string().contains("--launch-ahead \"soon\""), "{err}");
+    }
+
+    #[test]
+    fn a_center_reachable_from_the_network_serves_tls_unless_plain_http_is_asked_for() {
+        use clap::Parser;
+        let load = |extra: &[&str]| {
+            let mut argv = vec!["cloudtask-center", "--standalone", "--data-dir", "/x"];
+            argv.extend_from_slice(extra);
+            super::Config::load(super::Args::try_parse_from(argv).unwrap())
+        };
+        let err = load(&["--listen", "0.0.0.0:7878"]).unwrap_err().to_string();
+        assert!(
+            err.contains("--tls-cert") && err.contains("--plain-http"),
+            "{err}"
+        );
+        assert!(load(&["--listen", "0.0.0.0:7878", "--plain-http"]).is_ok());
+        let cfg = load(&[
+            "--listen",
+            "0.0.0.0:7878",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ])
+        .unwrap();
+        assert_eq!(cfg.tls.map(|t| t.key), Some("k.pem".into()));
+        // Loopback needs neither.
+        assert!(load(&["--listen", "127.0.0.1:0"]).unwrap().tls.is_none());
+        // One of the pair alone is a usage error.
+        let argv = ["cloudtask-center", "--standalone", "--tls-cert", "c.pem"];
+        assert!(super::Args::try_parse_from(argv).is_err());
     }
 
     #[test]

@@ -9,11 +9,13 @@ mod hub;
 mod server;
 mod service;
 mod store;
+mod tls;
 
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     cloudtask_daemon_kit::limit_malloc_arenas();
+    cloudtask_shared::tls::install_provider();
     // The standalone agent's run fence is this binary started again as its keeper.
     if let Some(code) = cloudtask_agent::fence::keeper_entry() {
         std::process::exit(code);

@@ -89,10 +89,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let hub = Hub::default();
     let placements = Placements::default();
 
+    let tls = match &cfg.tls {
+        Some(files) => Some(crate::tls::Acceptor::load(files.clone())?),
+        None => None,
+    };
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let kick = Kick::default();
     let service = Service {
         store: store.clone(),
@@ -128,7 +133,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     hub.know_groups(&store.tasks().await.context("reading tasks")?);
     tokio::spawn(credentials.run_flusher(shutdown.clone()));
     let app = api::router(state, cfg.max_requests, cfg.idle_timeout);
-    let server = tokio::spawn(serve(listener, app, cfg.idle_timeout, shutdown.clone()));
+    reload_on_hangup(tls.clone())?;
+    let server = tokio::spawn(serve(
+        listener,
+        tls.clone(),
+        app.clone(),
+        cfg.idle_timeout,
+        shutdown.clone(),
+    ));
 
     // Standalone: the center's own node gets a fresh credential each start (before the first
     // allocation round, which places tasks only on credentialed nodes), kept in the data dir
@@ -156,7 +168,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tokio::spawn(allocator.run(shutdown.clone()));
 
     let Some(agent_connect) = agent_connect else {
-        println!("cloudtask-center (cluster) listening on http://{addr}");
+        println!("cloudtask-center (cluster) listening on {scheme}://{addr}");
         println!("agents join with a join token: cloudtaskctl cluster token create NAME");
         shutdown.wait().await;
         server.await.context("http server")?;
@@ -174,11 +186,26 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
 
     let token = local_token.context("the local node has no credential")?;
+    // The in-process agent talks plain HTTP on loopback: with TLS on the public address, it
+    // gets a loopback listener of its own (a certificate names the public host, not
+    // 127.0.0.1).
+    let agent_addr = match tls {
+        None => loopback(addr),
+        Some(_) => {
+            let inner = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .context("listening on loopback for the in-process agent")?;
+            let inner_addr = inner.local_addr()?;
+            tokio::spawn(serve(inner, None, app, cfg.idle_timeout, shutdown.clone()));
+            inner_addr
+        }
+    };
     let agent_cfg = AgentConfig {
         name: node_name.clone(),
         cluster: DEFAULT_CLUSTER.to_string(),
-        center_url: format!("http://{}", loopback(addr)),
+        center_url: format!("http://{agent_addr}"),
         token,
+        http: cloudtask_agent::client::http_client(None)?,
         data_dir: dir.join("agent"),
         address: None,
         labels: Default::default(),
@@ -201,7 +228,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
 
-    println!("cloudtask-center (standalone) listening on http://{addr}");
+    println!("cloudtask-center (standalone) listening on {scheme}://{addr}");
     println!("node {node_name:?} running tasks of cluster {DEFAULT_CLUSTER:?}");
 
     shutdown.wait().await;
@@ -215,11 +242,44 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SIGHUP reads the TLS certificate and key again (a renewed certificate is served to new
+/// connections); nothing else is reloaded. Without TLS it is said and ignored, never the
+/// default action (which would end the center).
+fn reload_on_hangup(tls: Option<crate::tls::Acceptor>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match &tls {
+                None => tracing::info!("SIGHUP: no TLS certificate to reload"),
+                Some(tls) => match tls.reload() {
+                    Ok(()) => tracing::info!(
+                        cert = %tls.files().cert.display(),
+                        "SIGHUP: TLS certificate reloaded; new connections get it"
+                    ),
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "SIGHUP: cannot reload the TLS certificate; still serving the previous one"
+                    ),
+                },
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Serves `app` until `shutdown`, then lets the requests in flight finish (event streams and
 /// followed logs end on the same signal). A connection that sends no request headers for
 /// `idle` is closed: idle keep-alive connections and clients that trickle their headers alike
-/// (request bodies have their own idle timeout, in [`api::router`]).
-async fn serve(listener: TcpListener, app: axum::Router, idle: Duration, shutdown: Shutdown) {
+/// (request bodies have their own idle timeout, in [`api::router`]); with `tls`, one that
+/// does not finish its handshake within `idle` too.
+async fn serve(
+    listener: TcpListener,
+    tls: Option<crate::tls::Acceptor>,
+    app: axum::Router,
+    idle: Duration,
+    shutdown: Shutdown,
+) {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(idle);
@@ -250,10 +310,34 @@ async fn serve(listener: TcpListener, app: axum::Router, idle: Duration, shutdow
                 req
             },
         );
-        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
-        let conn = graceful.watch(conn);
+        let service = TowerToHyperService::new(app);
+        let watcher = graceful.watcher();
+        let http = http.clone();
+        let tls = tls.as_ref().map(crate::tls::Acceptor::current);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let ended = match tls {
+                None => {
+                    let conn = http.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn).await
+                }
+                // The handshake runs here, not in the accept loop: a slow client holds up
+                // only its own connection.
+                Some(tls) => match tokio::time::timeout(idle, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        let conn = http.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn).await
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake not finished in time");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

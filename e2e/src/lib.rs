@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod proxy;
+pub mod tls;
 pub mod tmpfs;
 pub mod tmux;
 pub mod zookeeper;
@@ -37,6 +38,15 @@ pub fn bin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// An HTTP client for tests (plain HTTP, or HTTPS against the system's roots), with the
+/// build's one rustls provider installed.
+pub fn http() -> reqwest::Client {
+    cloudtask_shared::tls::client_builder(None)
+        .unwrap()
+        .build()
+        .unwrap()
 }
 
 /// A running standalone center.
@@ -166,13 +176,22 @@ impl Center {
             .unwrap()
             .trim()
             .to_string();
+        // A center serving TLS is trusted through the CA the test wrote to `dir/ca.pem`.
+        let http = if args.contains(&"--tls-cert") {
+            cloudtask_shared::tls::client_builder(Some(&dir.join("ca.pem")))
+                .unwrap()
+                .build()
+                .unwrap()
+        } else {
+            http()
+        };
         Center {
             child: Some(child),
             url,
             token,
             dir: dir.to_path_buf(),
             _temp: None,
-            http: reqwest::Client::new(),
+            http,
         }
     }
 
@@ -352,6 +371,7 @@ impl Center {
             .env("CLOUDTASK_TOKEN", &self.token)
             .env("XDG_CONFIG_HOME", self.dir.join("ctl-config"))
             .env_remove("CLOUDTASK_CONTEXT")
+            .env_remove("CLOUDTASK_CA_FILE")
             .env("NO_COLOR", "1");
         for (k, v) in env {
             cmd.env(k, v);

@@ -10,9 +10,11 @@
 //! - [`shutdown`] (feature `embedded`): the one stop signal every long-lived task of a daemon holds.
 //! - [`durable`] (feature `embedded`): how the daemons replace files (atomic, fsynced) and set
 //!   damaged ones aside.
+//! - [`tls`] (feature `http-client`): the rustls provider and the CA roots HTTP clients trust.
 //! - `generated` (feature `generated`, tests only): checks man pages and completions are current.
 //!
-//! Architecture invariant: nothing here does I/O except the `coord` backends, `durable` (the
+//! Architecture invariant: nothing here does I/O except the `coord` backends, `tls` (it reads
+//! a CA file), `durable` (the
 //! daemons' file-writing rules, which the embedded backend's claims file follows too) and the
 //! test-only `generated` check.
 
@@ -32,6 +34,8 @@ pub mod ring;
 pub mod schedule;
 #[cfg(feature = "embedded")]
 pub mod shutdown;
+#[cfg(feature = "http-client")]
+pub mod tls;
 
 pub use duration::parse_duration_ms;
 pub use model::*;

@@ -77,6 +77,8 @@ pub struct AgentConfig {
     pub cluster: String,
     pub center_url: String,
     pub token: String,
+    /// The HTTP client ([`crate::client::http_client`]): its TLS roots check the center.
+    pub http: reqwest::Client,
     pub data_dir: PathBuf,
     /// Base URL of this agent's own API, when it serves one.
     pub address: Option<String>,
@@ -158,7 +160,7 @@ pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Re
             "runs active when the agent last stopped are reported lost"
         );
     }
-    let client = CenterClient::new(&cfg.center_url, &cfg.token);
+    let client = CenterClient::new(&cfg.center_url, &cfg.token, &cfg.http);
     let specs_dir = cfg.data_dir.join("specs");
     tokio::fs::create_dir_all(&specs_dir)
         .await

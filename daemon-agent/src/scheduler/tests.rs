@@ -273,6 +273,7 @@ impl Harness {
                 cluster: CLUSTER.into(),
                 center_url: "http://127.0.0.1:9".into(),
                 token: String::new(),
+                http: crate::client::http_client(None).expect("http client"),
                 data_dir: dir.path().to_path_buf(),
                 address: None,
                 labels: BTreeMap::new(),

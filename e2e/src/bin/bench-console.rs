@@ -28,7 +28,7 @@ async fn main() {
     let tasks = env_or("BENCH_TASKS", 10_000);
     let idle = env_or("BENCH_IDLE_SECS", 60);
     let c = Center::start(&[]).await;
-    let http = reqwest::Client::new();
+    let http = cloudtask_e2e::http();
     let t0 = Instant::now();
     // Daily tasks: the console sees a big, quiet cluster.
     let mut pending = Vec::new();

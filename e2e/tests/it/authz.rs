@@ -268,7 +268,7 @@ impl World {
             _ => {}
         }
         let mut req =
-            reqwest::Client::new().request(method.clone(), format!("{}/api/v1{path}", c.url));
+            cloudtask_e2e::http().request(method.clone(), format!("{}/api/v1{path}", c.url));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -437,7 +437,7 @@ async fn every_route_answers_every_role_as_the_policy_table_says() {
 #[tokio::test]
 async fn a_viewer_follows_only_its_groups_events() {
     let w = World::new().await;
-    let resp = reqwest::Client::new()
+    let resp = cloudtask_e2e::http()
         .get(format!("{}/api/v1/events", w.c.url))
         .bearer_auth(w.tokens[3].as_deref().unwrap())
         .send()

@@ -103,7 +103,7 @@ async fn idle_connections_and_stalled_uploads_are_closed_and_excess_requests_are
             };
             Some((Ok::<_, std::io::Error>(line), i + 1))
         });
-        let resp = reqwest::Client::new()
+        let resp = cloudtask_e2e::http()
             .post(format!("{}/api/v1/packages?file_name=slow.sh", c.url))
             .bearer_auth(&c.token)
             .body(reqwest::Body::wrap_stream(chunks))

@@ -17,4 +17,5 @@ mod restart;
 mod run_now;
 mod secrets;
 mod shutdown;
+mod tls;
 mod zk_backend;

@@ -24,7 +24,7 @@ async fn concurrent_starts_are_each_their_own_run() {
     for _ in 0..8 {
         let (url, token) = (url.clone(), c.token.clone());
         callers.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            let http = cloudtask_e2e::http();
             let mut ids = vec![];
             for _ in 0..25 {
                 let resp = http.post(&url).bearer_auth(&token).send().await.unwrap();
@@ -70,7 +70,7 @@ async fn an_idempotency_key_gives_one_run_and_forbid_refuses_while_one_is_active
             c.token.clone(),
         );
         async move {
-            let mut req = reqwest::Client::new().post(url).bearer_auth(token);
+            let mut req = cloudtask_e2e::http().post(url).bearer_auth(token);
             if let Some(k) = key {
                 req = req.header("Idempotency-Key", k);
             }

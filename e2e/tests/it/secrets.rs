@@ -36,7 +36,7 @@ async fn a_secret_reaches_its_runs_and_nothing_else() {
     let c = Center::start(&[]).await;
     // Everything the center says is kept, to be searched at the end.
     let mut seen: Vec<String> = Vec::new();
-    let events = reqwest::Client::new()
+    let events = cloudtask_e2e::http()
         .get(format!("{}/api/v1/events", c.url))
         .bearer_auth(&c.token)
         .send()

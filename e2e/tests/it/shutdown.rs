@@ -11,7 +11,7 @@ use serde_json::json;
 
 /// Opens `/events` (optionally for one node) and returns once the stream has begun.
 async fn follow(c: &Center, query: &str) -> tokio::task::JoinHandle<usize> {
-    let resp = reqwest::Client::new()
+    let resp = cloudtask_e2e::http()
         .get(format!("{}/api/v1/events{query}", c.url))
         .bearer_auth(&c.token)
         .send()
@@ -63,7 +63,7 @@ async fn a_run_still_going_after_the_drain_is_killed_for_shutdown_not_lost() {
     })
     .await;
     // A follower of its log does not hold the center up either.
-    let log = reqwest::Client::new()
+    let log = cloudtask_e2e::http()
         .get(format!("{}/api/v1/runs/{id}/log?follow=true", c.url))
         .bearer_auth(&c.token)
         .send()

@@ -275,6 +275,9 @@ pub fn task(v: &TaskView) {
     if s.accepts_args {
         fields.push(("args", "accepted".into()));
     }
+    if let Some(user) = &s.run_as {
+        fields.push(("run as", user.clone()));
+    }
     for (k, val) in fields {
         println!("{:<12} {val}", format!("{k}:"));
     }

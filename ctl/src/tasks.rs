@@ -109,6 +109,10 @@ pub struct SpecFlags {
     /// How long the center keeps this task's finished runs, e.g. 7d (default: the center's).
     #[arg(long, value_name = "DURATION")]
     keep_runs_for: Option<String>,
+    /// The Unix user its runs execute as on the node (default: the node's --run-as; edit:
+    /// "" goes back to it).
+    #[arg(long, value_name = "USER")]
+    run_as: Option<String>,
 }
 
 fn parse_env(s: &str) -> std::result::Result<(String, String), String> {
@@ -222,6 +226,13 @@ impl SpecFlags {
         put(
             "keep_runs_for_ms",
             duration_field("keep-runs-for", &self.keep_runs_for)?,
+        );
+        put(
+            "run_as",
+            self.run_as.as_ref().map(|u| match u.as_str() {
+                "" => Value::Null,
+                u => Value::from(u),
+            }),
         );
         Ok(m)
     }

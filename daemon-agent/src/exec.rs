@@ -37,6 +37,10 @@ pub struct Launch {
     pub log_cap: usize,
     /// The run fence that watches the process group while it lives, when the agent runs one.
     pub fence: Option<crate::fence::Fence>,
+    /// The user the run executes as when it is not the agent's (started by the spawner).
+    pub switch: Option<crate::users::Switch>,
+    /// The run's private work directory, removed when the last holder drops it.
+    pub work: Option<std::sync::Arc<crate::workdir::WorkDir>>,
 }
 
 impl std::fmt::Debug for Launch {
@@ -49,6 +53,7 @@ impl std::fmt::Debug for Launch {
             .field("workdir", &self.workdir)
             .field("env", &env)
             .field("timeout", &self.timeout)
+            .field("user", &self.switch.as_ref().map(|s| s.user.name.as_str()))
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +89,105 @@ pub struct StopRequest {
 /// ahead of its instant and released at the instant (see [`hold`]).
 #[cfg(unix)]
 const GATE: &str = r#"read -r _ || exit 0; exec </dev/null; eval "shift; $1""#;
+
+/// A run's process: spawned by the agent (`posix_spawn`), or by the spawner as another user.
+#[derive(Debug)]
+enum Proc {
+    Own(Box<dyn ChildWrapper>),
+    #[cfg(target_os = "linux")]
+    Switched(crate::spawner::SwitchedChild),
+}
+
+/// One of a run's output pipes.
+type Output = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+impl Proc {
+    fn id(&self) -> Option<u32> {
+        match self {
+            Proc::Own(c) => c.id(),
+            #[cfg(target_os = "linux")]
+            Proc::Switched(c) => Some(c.id()),
+        }
+    }
+
+    async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        match self {
+            Proc::Own(c) => c.wait().await,
+            #[cfg(target_os = "linux")]
+            Proc::Switched(c) => c.wait().await,
+        }
+    }
+
+    /// Sends `signal` to the run's whole process group.
+    #[cfg(unix)]
+    fn signal(&self, signal: i32) {
+        let _ = match self {
+            Proc::Own(c) => c.signal(signal),
+            #[cfg(target_os = "linux")]
+            Proc::Switched(c) => c.signal(signal),
+        };
+    }
+
+    /// The write end of the gate (the process's stdin).
+    #[cfg(unix)]
+    fn take_gate(&mut self) -> Result<Option<std::fs::File>, String> {
+        match self {
+            Proc::Own(c) => match c.stdin().take().map(|g| g.into_owned_fd()) {
+                Some(Ok(fd)) => Ok(Some(std::fs::File::from(fd))),
+                Some(Err(e)) => Err(format!("the run's process has no usable stdin: {e}")),
+                None => Ok(None),
+            },
+            #[cfg(target_os = "linux")]
+            Proc::Switched(c) => Ok(c.stdin.take()),
+        }
+    }
+
+    fn take_output(&mut self) -> (Option<Output>, Option<Output>) {
+        match self {
+            Proc::Own(c) => (
+                c.stdout().take().map(|o| Box::new(o) as Output),
+                c.stderr().take().map(|o| Box::new(o) as Output),
+            ),
+            #[cfg(target_os = "linux")]
+            Proc::Switched(c) => (
+                c.stdout.take().map(|o| Box::new(o) as Output),
+                c.stderr.take().map(|o| Box::new(o) as Output),
+            ),
+        }
+    }
+}
+
+/// Starts the run's process, held at the gate.
+fn spawn(launch: &Launch) -> Result<Proc, String> {
+    let failed = |e: &dyn std::fmt::Display| {
+        format!(
+            "could not start {:?} in {}: {e}",
+            launch.command,
+            launch.workdir.display()
+        )
+    };
+    #[cfg(target_os = "linux")]
+    if let Some(switch) = &launch.switch {
+        let mut args = vec!["sh", "-c", GATE, "sh", launch.command.as_str()];
+        args.extend(launch.args.iter().map(String::as_str));
+        let req = crate::spawner::SpawnRequest {
+            user: &switch.user,
+            cwd: &launch.workdir,
+            program: "/bin/sh",
+            args: &args,
+            env: &launch.env,
+        };
+        return switch
+            .spawner
+            .spawn(&req)
+            .map(Proc::Switched)
+            .map_err(|e| failed(&e));
+    }
+    command(launch)
+        .spawn()
+        .map(Proc::Own)
+        .map_err(|e| failed(&e))
+}
 
 fn command(launch: &Launch) -> CommandWrap {
     // An absolute path: with a PATH of its own in the environment, std would fork the whole
@@ -123,7 +227,7 @@ fn command(launch: &Launch) -> CommandWrap {
 #[derive(Debug)]
 pub struct Held {
     launch: Launch,
-    child: Box<dyn ChildWrapper>,
+    child: Proc,
     /// The fence's watch on the process group, from spawn to exit.
     watched: Option<crate::fence::Watched>,
     /// The write end of the gate (a plain file: releasing is one small write, never blocked).
@@ -144,19 +248,9 @@ pub enum Start {
 /// Starts a run's process without letting its command run yet: spawning is the slow part of a
 /// launch (a burst of 500 takes ~150 ms on 2 cores), releasing a held process is one write.
 pub fn hold(launch: Launch) -> Result<Held, String> {
-    let mut child = command(&launch).spawn().map_err(|e| {
-        format!(
-            "could not start {:?} in {}: {e}",
-            launch.command,
-            launch.workdir.display()
-        )
-    })?;
+    let mut child = spawn(&launch)?;
     #[cfg(unix)]
-    let gate = match child.stdin().take().map(|g| g.into_owned_fd()) {
-        Some(Ok(fd)) => Some(std::fs::File::from(fd)),
-        Some(Err(e)) => return Err(format!("the run's process has no usable stdin: {e}")),
-        None => None,
-    };
+    let gate = child.take_gate()?;
     let watched = launch
         .fence
         .as_ref()
@@ -196,8 +290,8 @@ impl Held {
 
 /// Both output pipes of a run, read inside the run's own task: no task or channel per pipe.
 struct Pipes {
-    out: Option<tokio::process::ChildStdout>,
-    err: Option<tokio::process::ChildStderr>,
+    out: Option<Output>,
+    err: Option<Output>,
     out_lines: LineSplitter,
     err_lines: LineSplitter,
     buf_out: Vec<u8>,
@@ -301,9 +395,10 @@ pub async fn execute(
         watched,
         ..
     } = held;
+    let (out, err) = child.take_output();
     let mut pipes = Pipes {
-        out: child.stdout().take(),
-        err: child.stderr().take(),
+        out,
+        err,
         out_lines: LineSplitter::default(),
         err_lines: LineSplitter::default(),
         buf_out: vec![0; 4096],
@@ -333,7 +428,7 @@ pub async fn execute(
             () = sleep_until_opt(deadline), if killing.is_none() => {
                 let limit = launch.timeout.unwrap_or_default();
                 killing = Some((RunStatus::TimedOut, format!("timed out after {:#}", jiff::SignedDuration::try_from(limit).unwrap_or_default()), Instant::now() + launch.kill_grace));
-                terminate(&*child);
+                terminate(&child);
             }
             changed = stop.changed(), if killing.is_none() => {
                 let why = match changed {
@@ -342,17 +437,17 @@ pub async fn execute(
                 };
                 if let Some(req) = why {
                     killing = Some((RunStatus::Killed, req.message, Instant::now() + launch.kill_grace));
-                    terminate(&*child);
+                    terminate(&child);
                 }
             }
             () = sleep_until_opt(killing.as_ref().map(|k| k.2)), if !sigkilled => {
                 sigkilled = true;
-                force_kill(&*child);
+                force_kill(&child);
             }
         }
     };
     // Whatever the main process left behind in its group goes now; then drain its output.
-    force_kill(&*child);
+    force_kill(&child);
     let drain = async {
         while pipes.open() {
             for line in pipes.next().await {
@@ -439,10 +534,10 @@ fn describe_exit(st: &std::process::ExitStatus) -> String {
     }
 }
 
-fn terminate(child: &dyn process_wrap::tokio::ChildWrapper) {
+fn terminate(child: &Proc) {
     #[cfg(unix)]
     {
-        let _ = child.signal(SIGTERM);
+        child.signal(SIGTERM);
     }
     #[cfg(windows)]
     {
@@ -450,10 +545,10 @@ fn terminate(child: &dyn process_wrap::tokio::ChildWrapper) {
     }
 }
 
-fn force_kill(child: &dyn process_wrap::tokio::ChildWrapper) {
+fn force_kill(child: &Proc) {
     #[cfg(unix)]
     {
-        let _ = child.signal(SIGKILL);
+        child.signal(SIGKILL);
     }
     #[cfg(windows)]
     {
@@ -488,6 +583,8 @@ mod tests {
             kill_grace: Duration::from_millis(500),
             log_cap: 64 * 1024,
             fence: None,
+            switch: None,
+            work: None,
         }
     }
 

@@ -6,6 +6,9 @@
 //! - [`plan`]: pure planning of due instants (on time, catch-up, missed).
 //! - [`runner`]: one run end to end — package, process, live output, spooled report.
 //! - [`exec`]: the process group, timeout, stop and exit status.
+//! - [`users`]: which user a run executes as (the task's, the node's default, the allow-list).
+//! - [`spawner`]: the process that starts runs as other users without forking the agent.
+//! - [`workdir`]: each run's fresh, private work directory.
 //! - [`fence`]: the keeper process that kills runs when the agent freezes or dies.
 //! - [`output`]: capped, timestamped output capture.
 //! - [`package`]: package download, verification and the cache (unpacking is `cloudtask-daemon-kit`'s).
@@ -23,8 +26,12 @@ pub mod package;
 pub mod plan;
 pub mod runner;
 pub mod scheduler;
+#[cfg(target_os = "linux")]
+pub mod spawner;
 pub mod spool;
 pub mod tzdata;
+pub mod users;
+pub mod workdir;
 
 pub use scheduler::{AgentConfig, Error, run};
 

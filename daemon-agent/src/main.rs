@@ -84,6 +84,8 @@ struct Args {
     /// no run is using go beyond it.
     #[arg(long, env = "CLOUDTASK_PACKAGE_CACHE_MAX_BYTES", default_value_t = cloudtask_agent::DEFAULT_PACKAGE_CACHE_MAX)]
     package_cache_max_bytes: u64,
+    #[command(flatten)]
+    run_as: cloudtask_agent::users::RunAsArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -111,6 +113,11 @@ fn main() -> anyhow::Result<()> {
     if let Some(code) = cloudtask_agent::fence::keeper_entry() {
         std::process::exit(code);
     }
+    #[cfg(target_os = "linux")]
+    if let Some(code) = cloudtask_agent::spawner::spawner_entry() {
+        std::process::exit(code);
+    }
+    cloudtask_daemon_kit::private_umask();
     let args = Args::parse();
     init_logging();
     let name = args
@@ -131,13 +138,10 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
     // It holds the node's credential and the cached specs, secret values included: its
-    // owner's alone.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("making data dir {} private", args.data_dir.display()))?;
-    }
+    // owner's alone (runs as other users may only pass through it).
+    cloudtask_daemon_kit::secure_data_dir(&args.data_dir, &[])
+        .with_context(|| format!("making data dir {} private", args.data_dir.display()))?;
+    let run_as = Arc::new(args.run_as.resolve()?);
     let center_url = args.center.trim_end_matches('/').to_string();
     let http =
         cloudtask_agent::client::http_client(args.ca_file.as_deref()).context("--ca-file")?;
@@ -159,6 +163,7 @@ fn main() -> anyhow::Result<()> {
         package_cache_max_bytes: args.package_cache_max_bytes,
         // Half the session: runs die before the session can expire and the center retry them.
         fence_lease: Some(zk.session_timeout / 2),
+        run_as,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,6 +1,6 @@
 //! One run from claim to report: package, process, live output, spooled result.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -13,8 +13,9 @@ use tokio::sync::{mpsc, watch};
 use crate::client::CenterClient;
 use crate::exec::{self, Held, Launch, Start, StopRequest};
 use crate::fence::Fence;
-use crate::package::{Lease, PackageCache};
+use crate::package::PackageCache;
 use crate::spool::SpoolWriter;
+use crate::workdir::WorkDir;
 
 /// What every run of this agent shares.
 #[derive(Debug, Clone)]
@@ -26,8 +27,10 @@ pub struct RunContext {
     pub packages: PackageCache,
     /// Reports go to disk through the batching writer.
     pub writer: SpoolWriter,
-    /// Where tasks without a package run: `<dir>/<task id>/`.
+    /// The root of the runs' own work directories ([`crate::workdir`]).
     pub work_dir: PathBuf,
+    /// Which user each run executes as.
+    pub run_as: Arc<crate::users::RunAs>,
     pub log_cap: usize,
     /// The agent's live-output forwarder.
     pub live: mpsc::Sender<(Arc<str>, String)>,
@@ -125,48 +128,64 @@ pub async fn hold(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<Held
     exec::hold(launch_for(ctx, task, run).await?)
 }
 
-/// Everything `run` of `task` needs to start: its package unpacked and its environment.
+/// Everything `run` of `task` needs to start: its user, its package unpacked, its own work
+/// directory and its environment.
 async fn launch_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<Launch, String> {
-    let (workdir, package) = prepare(ctx, task).await?;
+    let switch = ctx.run_as.user(task.spec.run_as.as_deref())?;
+    let package = match &task.spec.package {
+        Some(pkg) => Some(
+            ctx.packages
+                .ensure(pkg, &ctx.client)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let work = WorkDir::create(&ctx.work_dir, &run.id, switch.as_ref().map(|s| &*s.user))?;
+    // The command runs in the unpacked package (read-only to it), or in its work directory.
+    let workdir = match &package {
+        Some(lease) => lease.dir.clone(),
+        None => work.path().to_path_buf(),
+    };
+    let user = switch.as_ref().map(|s| s.user.name.as_str());
     Ok(Launch {
         command: task.spec.command.clone(),
         args: run.args.clone(),
         workdir,
         package,
-        env: env_for(ctx, task, run),
+        env: env_for(ctx, task, run, work.path(), user),
         timeout: task.spec.timeout_ms.map(Duration::from_millis),
         kill_grace: Duration::from_millis(task.spec.kill_grace_ms),
         log_cap: ctx.log_cap,
         fence: ctx.fence.clone(),
+        switch,
+        work: Some(Arc::new(work)),
     })
 }
 
-/// The directory the command runs in: the unpacked package (leased for the run), or the
-/// task's work directory.
-async fn prepare(ctx: &RunContext, task: &Task) -> Result<(PathBuf, Option<Lease>), String> {
-    match &task.spec.package {
-        Some(pkg) => {
-            let lease = ctx
-                .packages
-                .ensure(pkg, &ctx.client)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok((lease.dir.clone(), Some(lease)))
-        }
-        None => {
-            let dir = ctx.work_dir.join(&task.id);
-            // A stat, and a mkdir the first time: microseconds, not worth a blocking-pool trip.
-            if !dir.is_dir() {
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| format!("cannot create work directory {}: {e}", dir.display()))?;
-            }
-            Ok((dir, None))
-        }
-    }
-}
-
-fn env_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Vec<(String, String)> {
+/// The run's environment, in order (a later entry of the same name wins): the agent's basics,
+/// the run's own home (its work directory) and user, the task's env and secrets, the start's
+/// parameters, the `CLOUDTASK_*` run variables.
+fn env_for(
+    ctx: &RunContext,
+    task: &Task,
+    run: &RunRecord,
+    work: &Path,
+    user: Option<&str>,
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = ctx.inherited_env.to_vec();
+    let work = work.display().to_string();
+    env.extend([
+        ("HOME".into(), work.clone()),
+        ("TMPDIR".into(), work.clone()),
+        ("CLOUDTASK_WORK_DIR".into(), work),
+    ]);
+    if let Some(user) = user {
+        env.extend([
+            ("USER".into(), user.into()),
+            ("LOGNAME".into(), user.into()),
+        ]);
+    }
     env.extend(task.spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.extend(
         task.spec

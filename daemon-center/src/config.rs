@@ -115,6 +115,9 @@ pub struct Args {
     /// created readable and writable by that identity only.
     #[arg(long, env = "CLOUDTASK_ZK_DIGEST_FILE")]
     pub zk_digest_file: Option<PathBuf>,
+    /// Standalone: which users the in-process agent's runs execute as.
+    #[command(flatten)]
+    pub run_as: cloudtask_agent::users::RunAsArgs,
 }
 
 /// Keys of the TOML file; the same names as the flags, with underscores.
@@ -145,6 +148,9 @@ struct FileConfig {
     zk: Option<String>,
     zk_session_timeout: Option<String>,
     zk_digest_file: Option<PathBuf>,
+    run_as: Option<String>,
+    allow_run_as: Option<Vec<String>>,
+    allow_root_runs: Option<bool>,
 }
 
 /// How this center coordinates.
@@ -156,6 +162,8 @@ pub enum Mode {
         capacity: u32,
         launch_ahead: std::time::Duration,
         drain_timeout: std::time::Duration,
+        /// Which users the in-process agent's runs execute as.
+        run_as: cloudtask_agent::users::RunAsArgs,
     },
     /// ZooKeeper; agents are separate processes.
     Cluster(cloudtask_shared::coord::zookeeper::ZkConfig),
@@ -251,14 +259,33 @@ impl Config {
                     .unwrap_or(cloudtask_agent::DEFAULT_DRAIN_TIMEOUT);
                 let drain_ms = cloudtask_shared::parse_duration_ms(drain)
                     .map_err(|e| anyhow::anyhow!("--drain-timeout {drain:?}: {e}"))?;
+                let mut run_as = args.run_as.clone();
+                run_as.run_as = run_as.run_as.or(file.run_as.clone());
+                if run_as.allow_run_as.is_empty() {
+                    run_as.allow_run_as = file.allow_run_as.clone().unwrap_or_default();
+                }
+                run_as.allow_root_runs |= file.allow_root_runs.unwrap_or(false);
                 Mode::Standalone {
                     node_name,
                     capacity: args.capacity.or(file.capacity).unwrap_or(512),
                     launch_ahead: std::time::Duration::from_millis(ms),
                     drain_timeout: std::time::Duration::from_millis(drain_ms),
+                    run_as,
                 }
             }
             (false, Some(connect)) => {
+                let ra = &args.run_as;
+                if ra.run_as.is_some()
+                    || !ra.allow_run_as.is_empty()
+                    || ra.allow_root_runs
+                    || file.run_as.is_some()
+                    || file.allow_run_as.is_some()
+                    || file.allow_root_runs.is_some()
+                {
+                    anyhow::bail!(
+                        "--run-as, --allow-run-as and --allow-root-runs are for --standalone: a cluster's runs execute on its agents, which take these flags"
+                    );
+                }
                 let mut zk = cloudtask_shared::coord::zookeeper::ZkConfig::new(&connect);
                 if let Some(t) = args.zk_session_timeout.or(file.zk_session_timeout) {
                     let ms = cloudtask_shared::parse_duration_ms(&t)

@@ -20,6 +20,12 @@ fn main() -> anyhow::Result<()> {
     if let Some(code) = cloudtask_agent::fence::keeper_entry() {
         std::process::exit(code);
     }
+    // And its spawner, which starts runs as other users.
+    #[cfg(target_os = "linux")]
+    if let Some(code) = cloudtask_agent::spawner::spawner_entry() {
+        std::process::exit(code);
+    }
+    cloudtask_daemon_kit::private_umask();
     let args = config::Args::parse();
     cloudtask_daemon_kit::init_logging();
     let cfg = config::Config::load(args)?;

@@ -35,14 +35,24 @@ use crate::store::sqlite::SqliteStore;
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let dir = &cfg.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    // Standalone: the users the in-process agent's runs execute as, checked before anything
+    // starts.
+    let run_as = match &cfg.mode {
+        Mode::Standalone { run_as, .. } => Some(Arc::new(run_as.resolve()?)),
+        Mode::Cluster(_) => None,
+    };
     // The store holds every task's environment, the token files are credentials: the data
-    // dir is its owner's alone.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("making data dir {} private", dir.display()))?;
-    }
+    // dir is its owner's alone, but for the in-process agent's directory when its runs
+    // execute as other users (they pass through to their package and work directories).
+    let pass_through: &[&str] = if run_as.as_ref().is_some_and(|r| r.switches()) {
+        std::fs::create_dir_all(dir.join("agent"))
+            .with_context(|| format!("creating {}", dir.join("agent").display()))?;
+        &["agent"]
+    } else {
+        &[]
+    };
+    cloudtask_daemon_kit::secure_data_dir(dir, pass_through)
+        .with_context(|| format!("making data dir {} private", dir.display()))?;
     let store: SharedStore = Arc::new(
         SqliteStore::open(&dir.join("cloudtask.db"))
             .await
@@ -180,6 +190,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         capacity,
         launch_ahead,
         drain_timeout,
+        ..
     } = &cfg.mode
     else {
         anyhow::bail!("an in-process agent runs in standalone mode only");
@@ -220,6 +231,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         // One process: nothing retries its runs elsewhere while it is frozen, but the keeper
         // still kills them when the center dies (its restart reports them lost).
         fence_lease: Some(std::time::Duration::from_secs(10)),
+        run_as: run_as.context("the in-process agent has no run-as policy")?,
     };
     let agent_sessions = Sessions::open(agent_connect, &shutdown).await?;
     let agent = tokio::spawn(cloudtask_agent::run(

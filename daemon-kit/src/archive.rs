@@ -160,8 +160,12 @@ fn write_file(
 #[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
-    // Owner bits decide; never setuid, setgid or sticky.
-    let mode = (mode & 0o777) | 0o600;
+    // The owner's bits decide (readable and writable always); the archive's group and other
+    // bits, setuid, setgid and sticky are dropped. Everyone may read (and run, when the owner
+    // may) but only the agent may write: runs executing as another user read their package
+    // and cannot change it.
+    let owner = (mode & 0o700) | 0o600;
+    let mode = owner | if owner & 0o100 != 0 { 0o055 } else { 0o044 };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))
 }
 
@@ -171,8 +175,42 @@ fn set_mode(_: &Path, _: u32) -> Result<(), Error> {
 }
 
 /// Unpacks `archive` into `dest` (an empty directory), refusing anything unsafe. With no
-/// `dest`, only checks: the center inspects uploads this way before accepting them.
+/// `dest`, only checks: the center inspects uploads this way before accepting them. The
+/// directories made are 0755 whatever the umask or the archive says (see [`set_mode`] for
+/// files).
 pub fn unpack(
+    archive: &Path,
+    kind: Kind,
+    file_name: &str,
+    dest: Option<&Path>,
+    limits: Limits,
+) -> Result<(), Error> {
+    unpack_entries(archive, kind, file_name, dest, limits)?;
+    if let Some(dest) = dest {
+        open_dirs(dest)?;
+    }
+    Ok(())
+}
+
+/// Sets `dir` and every directory below it to 0755 (no links exist: unpacking refuses them).
+fn open_dirs(dir: &Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).map_err(io(dir))?;
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let entry = entry.map_err(io(dir))?;
+            if entry.file_type().map_err(io(dir))?.is_dir() {
+                open_dirs(&entry.path())?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+fn unpack_entries(
     archive: &Path,
     kind: Kind,
     file_name: &str,
@@ -312,24 +350,41 @@ mod tests {
     }
 
     #[test]
-    fn unpacks_a_good_archive_without_setuid() {
+    fn unpacks_a_good_archive_readable_by_all_writable_by_its_owner_only() {
         let t = tempfile::tempdir().unwrap();
         let p = tar_gz(t.path(), |b| {
             b.append_data(&mut file_header(3), "bin/run.sh", &b"hi\n"[..])
                 .unwrap();
+            let mut h = file_header(1);
+            h.set_mode(0o666);
+            b.append_data(&mut h, "conf/open.txt", &b"x"[..]).unwrap();
+            let mut h = file_header(1);
+            h.set_mode(0o600);
+            b.append_data(&mut h, "conf/private.txt", &b"x"[..])
+                .unwrap();
         });
         let out = t.path().join("out");
         std::fs::create_dir(&out).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
         unpack(&p, Kind::TarGz, "pkg.tar.gz", Some(&out), Limits::default()).unwrap();
         assert_eq!(std::fs::read(out.join("bin/run.sh")).unwrap(), b"hi\n");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(out.join("bin/run.sh"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o7777, 0o755);
+            let mode =
+                |p: &str| std::fs::metadata(out.join(p)).unwrap().permissions().mode() & 0o7777;
+            // setuid and the archive's group/other bits go; all may read, the owner writes.
+            assert_eq!(mode("bin/run.sh"), 0o755);
+            assert_eq!(mode("conf/open.txt"), 0o644);
+            assert_eq!(mode("conf/private.txt"), 0o644);
+            assert_eq!(
+                (mode("."), mode("bin"), mode("conf")),
+                (0o755, 0o755, 0o755)
+            );
         }
     }
 

@@ -26,6 +26,55 @@ pub fn limit_malloc_arenas() {
     }
 }
 
+/// Sets the umask to 077: every file and directory a daemon creates is its owner's alone
+/// unless it says otherwise (as PostgreSQL does). Runs do not inherit it: their shell is
+/// started with umask 022.
+pub fn private_umask() {
+    #[cfg(unix)]
+    // SAFETY: umask only swaps the process's file-creation mask; it cannot fail.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// Makes a daemon's data directory private: the directory 0700, every file directly in it
+/// 0600 and every directory 0700 — except the `pass_through` directories, which runs executing
+/// as other users must reach (a package, a work directory): those and the data directory
+/// itself become 0711, passable but not listable. What lies below keeps its own modes; files
+/// made by older versions under a wider umask are narrowed here.
+pub fn secure_data_dir(dir: &std::path::Path, pass_through: &[&str]) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |path: &std::path::Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        };
+        set(
+            dir,
+            if pass_through.is_empty() {
+                0o700
+            } else {
+                0o711
+            },
+        )?;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let open = pass_through.iter().any(|p| entry.file_name() == *p);
+            if kind.is_dir() {
+                set(&entry.path(), if open { 0o711 } else { 0o700 })?;
+            } else if kind.is_file() {
+                set(&entry.path(), 0o600)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, pass_through);
+    Ok(())
+}
+
 /// Logs to stderr, filtered by `CLOUDTASK_LOG` (default `info`), coloured only on a terminal.
 pub fn init_logging() {
     tracing_subscriber::fmt()
@@ -72,4 +121,34 @@ pub fn stop_on_signal(trigger: Trigger) {
         tracing::info!("stop signal received; shutting down");
         trigger.fire();
     });
+}
+
+#[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_data_dir_is_narrowed_to_its_owner_but_for_what_runs_pass_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("cloudtask.db"), "x").unwrap();
+        std::fs::set_permissions(
+            dir.join("cloudtask.db"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.join("specs")).unwrap();
+        std::fs::create_dir(dir.join("work")).unwrap();
+        let modes = || ["", "cloudtask.db", "specs", "work"].map(|name| mode(&dir.join(name)));
+        secure_data_dir(dir, &[]).unwrap();
+        assert_eq!(modes(), [0o700, 0o600, 0o700, 0o700]);
+        secure_data_dir(dir, &["work"]).unwrap();
+        assert_eq!(modes(), [0o711, 0o600, 0o700, 0o711]);
+    }
 }

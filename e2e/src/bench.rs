@@ -10,13 +10,21 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 /// Resident memory of a process in KiB (0 if it is gone).
 pub fn rss_kib(pid: impl std::fmt::Display) -> u64 {
+    status_field(pid, "VmRSS:", 1).unwrap_or(0)
+}
+
+/// Word `word` of the line of `/proc/PID/status` that starts with `key`, parsed.
+pub fn status_field<T: std::str::FromStr>(
+    pid: impl std::fmt::Display,
+    key: &str,
+    word: usize,
+) -> Option<T> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(word)?
+        .parse()
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -59,6 +59,10 @@ pub struct Center {
     http: reqwest::Client,
 }
 
+/// What every standalone center and agent the harness starts is given: CI runs as root, and
+/// runs as root are refused unless asked for (the isolation test starts its own without it).
+const ROOT_RUNS: &[&str] = &["--allow-root-runs"];
+
 impl Center {
     pub async fn start(extra: &[&str]) -> Center {
         let temp = tempfile::tempdir().unwrap();
@@ -76,14 +80,22 @@ impl Center {
     /// Starts on `dir` with its own node named `node`.
     pub async fn start_as(dir: &Path, node: &str, extra: &[&str]) -> Center {
         let mut args = vec!["--standalone", "--node-name", node];
+        args.extend_from_slice(ROOT_RUNS);
         args.extend_from_slice(extra);
         Center::spawn(dir, &args).await
+    }
+
+    /// Starts a center on `dir` with exactly `args` (and `--data-dir`, `--listen` unless
+    /// given): none of the harness's defaults.
+    pub async fn start_exact(dir: &Path, args: &[&str]) -> Center {
+        Center::spawn(dir, args).await
     }
 
     /// Starts a standalone center on `dir` under `wrapper` (a program and its arguments that
     /// take the center's command line after them, e.g. `strace -f -o FILE`).
     pub async fn start_under(dir: &Path, wrapper: &[&str], extra: &[&str]) -> Center {
         let mut args = vec!["--standalone", "--node-name", "node-1"];
+        args.extend_from_slice(ROOT_RUNS);
         args.extend_from_slice(extra);
         Center::spawn_under(dir, wrapper, &args).await
     }
@@ -436,6 +448,7 @@ impl Agent {
             "--data-dir".into(),
             dir.display().to_string(),
         ])
+        .chain(ROOT_RUNS.iter().map(|s| s.to_string()))
         .chain(extra.iter().map(|s| s.to_string()))
         .collect();
         let mut agent = Agent {
@@ -564,6 +577,18 @@ async fn terminate(child: &mut Option<Child>, within: Duration) -> Option<Durati
 }
 
 /// A finished command's exit code and output, for assertion messages.
+/// Polls `done` every 100 ms until it holds; panics naming `what` after `within`.
+pub async fn wait_for(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {within:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn output_text(out: &std::process::Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",

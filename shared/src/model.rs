@@ -83,6 +83,10 @@ pub struct TaskSpec {
     /// How long the center keeps this task's finished runs; none: the center's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_runs_for_ms: Option<u64>,
+    /// The Unix user the task's runs execute as; none: the node's default (`--run-as`). A
+    /// node runs a task only as a user on its allow-list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
 }
 
 /// A secret environment value. Sent as a plain string (a new value), or as the
@@ -760,6 +764,9 @@ impl TaskSpec {
         }
         if self.keep_runs_for_ms == Some(0) {
             return Err(ValidationError::new("keep_runs_for_ms", "must be positive"));
+        }
+        if let Some(user) = &self.run_as {
+            validate_name("run_as", user)?;
         }
         if self.retries > 100 {
             return Err(ValidationError::new("retries", "must be at most 100"));

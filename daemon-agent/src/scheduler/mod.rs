@@ -98,6 +98,8 @@ pub struct AgentConfig {
     /// The run fence's lease ([`crate::fence`]): runs die when the agent sends no beat for
     /// this long. Shorter than the coordination session's timeout; `None` runs no keeper.
     pub fence_lease: Option<Duration>,
+    /// Which user each run executes as ([`crate::users`]).
+    pub run_as: Arc<crate::users::RunAs>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +113,14 @@ pub enum Error {
     Coord(#[from] coord::Error),
     #[error(transparent)]
     Fence(#[from] crate::fence::Error),
+    #[error(
+        "runs execute as other users but cannot reach the data dir {dir}: {above} has mode {mode:o}, which others may not pass through (chmod o+x it, or put the data dir elsewhere)"
+    )]
+    Unreachable {
+        dir: String,
+        above: String,
+        mode: u32,
+    },
 }
 
 /// A task this node owns. Parsed schedules are not kept: a parsed cron expression holds KiBs,
@@ -147,6 +157,19 @@ pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Re
         let path = path.display().to_string();
         move |source| Error::Io { path, source }
     };
+    // Runs executing as other users pass through the data dir to their package and work
+    // directories; everything else in it stays the agent's alone.
+    let work_root = cfg.data_dir.join("work");
+    let packages_dir = cfg.data_dir.join("packages");
+    let switches = cfg.run_as.switches();
+    std::fs::create_dir_all(&packages_dir).map_err(io(&packages_dir))?;
+    crate::workdir::prepare_root(&work_root, switches).map_err(io(&work_root))?;
+    if switches {
+        crate::workdir::check_reachable(&cfg.data_dir)?;
+    }
+    let pass_through: &[&str] = if switches { &["packages", "work"] } else { &[] };
+    cloudtask_daemon_kit::secure_data_dir(&cfg.data_dir, pass_through)
+        .map_err(io(&cfg.data_dir))?;
     let spool_dir = cfg.data_dir.join("spool");
     let spool = Arc::new(
         Spool::open(spool_dir.clone())
@@ -183,12 +206,13 @@ pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Re
         node: cfg.name.clone(),
         client: client.clone(),
         packages: PackageCache::new(
-            cfg.data_dir.join("packages"),
+            packages_dir,
             cfg.package_limits,
             cfg.package_cache_max_bytes,
         ),
         writer: SpoolWriter::start(spool.clone(), client.clone()),
-        work_dir: cfg.data_dir.join("work"),
+        work_dir: work_root,
+        run_as: cfg.run_as.clone(),
         log_cap: cfg.log_cap,
         live: runner::start_output_forwarder(client.clone()),
         inherited_env: runner::inherited_env(),

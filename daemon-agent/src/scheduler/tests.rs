@@ -285,6 +285,7 @@ impl Harness {
                 package_limits: Limits::default(),
                 package_cache_max_bytes: crate::DEFAULT_PACKAGE_CACHE_MAX,
                 fence_lease: None,
+                run_as: Arc::new(crate::users::RunAs::as_agent()),
             },
             sessions: sessions.clone(),
             clock: Arc::new(clock.clone()),

@@ -4,7 +4,8 @@
 //! Reproduce: `cargo build --release --workspace --bins && target/release/bench-standalone`
 //! (`BENCH_TASKS`, `BENCH_SECS`, `BENCH_OVERLOAD_TASKS`, `BENCH_DEFINED_TASKS` adjust it;
 //! `BENCH_SCENARIOS=burst,spread,overload,defined` picks scenarios; `BENCH_KEEP_LOG_<b|s|o>=FILE`
-//! keeps a scenario's center log).
+//! keeps a scenario's center log; `BENCH_RUN_AS=USER` runs every task as USER, the center
+//! started as root switching to it in each run's process).
 
 #![allow(clippy::unwrap_used)]
 
@@ -250,7 +251,13 @@ fn print(label: &str, asked: usize, s: &Summary, raw: f64, fired: &Fired) {
 
 /// One firing scenario on a fresh standalone center.
 async fn scenario(label: &str, tasks: usize, secs: u64, prefix: &str, spread: bool, raw: f64) {
-    let c = Center::start(&[]).await;
+    // BENCH_RUN_AS=USER: the runs execute as USER (the center runs as root and switches).
+    let run_as = std::env::var("BENCH_RUN_AS").ok();
+    let flags: Vec<&str> = match &run_as {
+        Some(user) => vec!["--run-as", user],
+        None => Vec::new(),
+    };
+    let c = Center::start(&flags).await;
     let fired = fire(&c, tasks, secs, prefix, spread).await;
     let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
     let s = summarize(&fired, &executions(&log));

@@ -11,6 +11,7 @@ mod console;
 mod ctl;
 mod durability;
 mod full_disk;
+mod isolation;
 mod limits;
 mod reaping;
 mod restart;

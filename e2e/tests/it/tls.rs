@@ -4,11 +4,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloudtask_e2e::tls::TestCa;
 use cloudtask_e2e::zookeeper::ZooKeeper;
-use cloudtask_e2e::{Agent, Center, output_text as text};
+use cloudtask_e2e::{Agent, Center, output_text as text, wait_for};
 use serde_json::json;
 
 fn ca_file_env(path: &Path) -> [(&'static str, String); 1] {
@@ -160,12 +160,4 @@ async fn ctl_and_an_agent_verify_the_center_against_its_ca_and_a_renewed_certifi
     let still = ctl_with_ca(&c, &wrong_file, &["version"]);
     assert!(still.status.success(), "{}", text(&still));
     c.terminate(Duration::from_secs(10)).await;
-}
-
-async fn wait_for(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "waited {within:?} for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

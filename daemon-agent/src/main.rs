@@ -35,9 +35,14 @@ struct Args {
     /// ZooKeeper session timeout: how long a silent node keeps its tasks (e.g. 10s).
     #[arg(long, env = "CLOUDTASK_ZK_SESSION_TIMEOUT", default_value = "10s")]
     zk_session_timeout: String,
-    /// File holding `user:password` for ZooKeeper digest authentication.
+    /// File holding the agents' ZooKeeper identity, `user:password` (digest authentication):
+    /// the same file the center gets as --zk-agent-digest-file.
     #[arg(long, env = "CLOUDTASK_ZK_DIGEST_FILE")]
     zk_digest_file: Option<PathBuf>,
+    /// Use ZooKeeper without credentials: anyone who reaches it can then delete claims (a run
+    /// fires twice) or rewrite assignments. For a ZooKeeper only this cluster can reach.
+    #[arg(long, env = "CLOUDTASK_ZK_INSECURE", conflicts_with = "zk_digest_file")]
+    zk_insecure: bool,
     /// Cluster this node belongs to.
     #[arg(long, env = "CLOUDTASK_CLUSTER", default_value = "default")]
     cluster: String,
@@ -132,8 +137,12 @@ fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("--zk-session-timeout {:?}: {e}", args.zk_session_timeout))?;
     let mut zk = ZkConfig::new(&args.zk);
     zk.session_timeout = Duration::from_millis(timeout_ms);
-    if let Some(f) = &args.zk_digest_file {
-        zk.digest = Some(read_digest_file(f)?);
+    match &args.zk_digest_file {
+        Some(f) => zk.digest = Some(read_digest_file(f)?),
+        None if args.zk_insecure => {}
+        None => anyhow::bail!(
+            "ZooKeeper without credentials lets anyone who reaches it delete claims (a run fires twice) or rewrite assignments: give --zk-digest-file (the agents' identity, which the center knows), or --zk-insecure for a ZooKeeper only this cluster can reach"
+        ),
     }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;

@@ -1,6 +1,6 @@
 //! One run from claim to report: package, process, live output, spooled result.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::exec::{self, Held, Launch, Start, StopRequest};
 use crate::fence::Fence;
 use crate::package::PackageCache;
 use crate::spool::SpoolWriter;
-use crate::workdir::WorkDir;
+use crate::workdir::WorkDirs;
 
 /// What every run of this agent shares.
 #[derive(Debug, Clone)]
@@ -27,8 +27,8 @@ pub struct RunContext {
     pub packages: PackageCache,
     /// Reports go to disk through the batching writer.
     pub writer: SpoolWriter,
-    /// The root of the runs' own work directories ([`crate::workdir`]).
-    pub work_dir: PathBuf,
+    /// The runs' own work directories ([`crate::workdir`]).
+    pub work_dirs: Arc<WorkDirs>,
     /// Which user each run executes as.
     pub run_as: Arc<crate::users::RunAs>,
     pub log_cap: usize,
@@ -141,7 +141,7 @@ async fn launch_for(ctx: &RunContext, task: &Task, run: &RunRecord) -> Result<La
         ),
         None => None,
     };
-    let work = WorkDir::create(&ctx.work_dir, &run.id, switch.as_ref().map(|s| &*s.user))?;
+    let work = ctx.work_dirs.take(switch.as_ref().map(|s| &*s.user))?;
     // The command runs in the unpacked package (read-only to it), or in its work directory.
     let workdir = match &package {
         Some(lease) => lease.dir.clone(),

@@ -1,48 +1,97 @@
-//! Each run's fresh, private work directory: `<agent data>/work/<run id>/`, mode 0700, owned
+//! Each run's own, empty, private work directory: `<agent data>/work/<n>/`, mode 0700, owned
 //! by the run's user; the run's HOME, TMPDIR and CLOUDTASK_WORK_DIR, and its working
-//! directory when the task has no package. It goes when the run ends, so nothing one run
-//! leaves there reaches the next.
+//! directory when the task has no package. Nothing one run leaves there reaches the next.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::users::RunUser;
 
-/// A run's work directory; removed (with whatever the run left in it) on drop.
+/// The runs' work directories under one root: `<root>/<n>/`. A directory a run left empty is
+/// kept for the next run (handed to its user) instead of removed and made again: on ext4 a
+/// directory made per run at 2,000 runs a second cost 11 % of the agent's CPU in inode
+/// allocation. One left with anything in it is removed.
+#[derive(Debug)]
+pub struct WorkDirs {
+    root: PathBuf,
+    free: Mutex<Vec<PathBuf>>,
+    next: AtomicU64,
+}
+
+/// A run's work directory, empty when handed out; back to its pool, or removed with whatever
+/// the run left in it, on drop.
 #[derive(Debug)]
 pub struct WorkDir {
     path: PathBuf,
+    pool: Arc<WorkDirs>,
 }
 
-impl WorkDir {
-    /// Makes `<root>/<run id>` afresh, owned by `owner` when the run switches user.
-    pub fn create(root: &Path, run_id: &str, owner: Option<&RunUser>) -> Result<WorkDir, String> {
-        let path = root.join(run_id);
-        let failed = |what: &str, e: std::io::Error| {
-            format!(
-                "cannot {what} the run's work directory {}: {e}",
-                root.join(run_id).display()
-            )
+impl WorkDirs {
+    /// The pool on `root`, which [`prepare_root`] made.
+    pub fn new(root: PathBuf) -> Arc<WorkDirs> {
+        Arc::new(WorkDirs {
+            root,
+            free: Mutex::new(Vec::new()),
+            next: AtomicU64::new(0),
+        })
+    }
+
+    /// An empty directory, mode 0700, owned by `owner` when the run switches user (else by
+    /// the agent).
+    pub fn take(self: &Arc<Self>, owner: Option<&RunUser>) -> Result<WorkDir, String> {
+        let reused = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let path = match reused {
+            Some(p) => p,
+            None => {
+                let p = self
+                    .root
+                    .join(self.next.fetch_add(1, Ordering::Relaxed).to_string());
+                let mut builder = std::fs::DirBuilder::new();
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                builder.create(&p).map_err(|e| {
+                    format!(
+                        "cannot create the run's work directory {}: {e}",
+                        p.display()
+                    )
+                })?;
+                p
+            }
         };
-        // A leftover of an earlier attempt with this id (a crash between create and remove).
-        if path.exists() {
-            std::fs::remove_dir_all(&path).map_err(|e| failed("clear", e))?;
-        }
-        // A mkdir and a chown: microseconds, not worth a blocking-pool trip.
-        let mut builder = std::fs::DirBuilder::new();
+        let dir = WorkDir {
+            path,
+            pool: self.clone(),
+        };
         #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&path).map_err(|e| failed("create", e))?;
-        let dir = WorkDir { path };
-        #[cfg(unix)]
-        if let Some(user) = owner {
-            std::os::unix::fs::chown(&dir.path, Some(user.uid), Some(user.gid))
-                .map_err(|e| failed("hand over", e))?;
+        {
+            // A stat, and a chown when the owner changes: microseconds.
+            use std::os::unix::fs::MetadataExt;
+            let (uid, gid) = match owner {
+                Some(u) => (u.uid, u.gid),
+                None => (
+                    nix::unistd::geteuid().as_raw(),
+                    nix::unistd::getegid().as_raw(),
+                ),
+            };
+            let meta = std::fs::metadata(&dir.path)
+                .map_err(|e| format!("the run's work directory {}: {e}", dir.path.display()))?;
+            if (meta.uid(), meta.gid()) != (uid, gid) {
+                std::os::unix::fs::chown(&dir.path, Some(uid), Some(gid)).map_err(|e| {
+                    format!(
+                        "cannot hand the run's work directory {} to its user: {e}",
+                        dir.path.display()
+                    )
+                })?;
+            }
         }
         #[cfg(not(unix))]
         let _ = owner;
         Ok(dir)
     }
+}
 
+impl WorkDir {
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -50,11 +99,17 @@ impl WorkDir {
 
 impl Drop for WorkDir {
     fn drop(&mut self) {
-        // Most runs leave it empty: one rmdir. Anything else goes on the blocking pool.
-        if std::fs::remove_dir(&self.path).is_ok() {
+        let path = std::mem::take(&mut self.path);
+        let empty = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
+        if empty {
+            self.pool
+                .free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(path);
             return;
         }
-        let path = std::mem::take(&mut self.path);
+        // Whatever the run left goes on the blocking pool, with the directory.
         let remove = move || {
             if let Err(e) = std::fs::remove_dir_all(&path)
                 && e.kind() != std::io::ErrorKind::NotFound
@@ -125,7 +180,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_work_dir_is_fresh_private_and_gone_after_its_run() {
+    fn a_work_dir_is_empty_private_and_what_a_run_left_goes() {
         let root = tempfile::tempdir().unwrap();
         let root = root.path().join("work");
         std::fs::create_dir_all(root.join("stale-run")).unwrap();
@@ -133,21 +188,26 @@ mod tests {
         prepare_root(&root, false).unwrap();
         assert!(!root.join("stale-run").exists(), "a dead process's dirs go");
 
-        let dir = WorkDir::create(&root, "r1", None).unwrap();
+        let pool = WorkDirs::new(root.clone());
+        let dir = pool.take(None).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o700);
         }
+        // Left empty: the next run gets the same directory.
+        let first = dir.path().to_path_buf();
+        drop(dir);
+        let dir = pool.take(None).unwrap();
+        assert_eq!(dir.path(), first);
+        // Left with something in it: removed with it, and the next run gets a new one.
         std::fs::create_dir_all(dir.path().join("deep/er")).unwrap();
         std::fs::write(dir.path().join("deep/er/file"), "x").unwrap();
-        let path = dir.path().to_path_buf();
         drop(dir);
-        assert!(!path.exists(), "removed with its contents");
-        // An empty one goes at once, and a second run with a leftover of the same id starts empty.
-        std::fs::create_dir_all(root.join("r2/old")).unwrap();
-        let dir = WorkDir::create(&root, "r2", None).unwrap();
-        assert!(!dir.path().join("old").exists());
+        assert!(!first.exists(), "removed with its contents");
+        let dir = pool.take(None).unwrap();
+        assert_ne!(dir.path(), first);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -168,6 +168,8 @@ struct Bookkeeping {
     recorded: Option<HashSet<Placement>>,
     /// Members without a node credential, warned about once each.
     uncredentialed: HashSet<(String, String)>,
+    /// Clusters laid out in the coordination service by this leader.
+    laid_out: HashSet<String>,
 }
 
 impl Bookkeeping {
@@ -456,6 +458,14 @@ impl Allocator {
         // Only nodes with a credential get tasks: one whose credential was revoked is treated
         // as gone (fenced, its tasks moved), whether or not its agent is still up.
         let credentialed = self.service.credentialed_nodes().await?;
+        // A cluster a node holds a credential of is laid out once per leadership (with
+        // ZooKeeper credentials agents cannot do it themselves).
+        for (_, cluster) in &credentialed {
+            if !book.laid_out.contains(cluster) {
+                coord.prepare_cluster(cluster).await?;
+                book.laid_out.insert(cluster.clone());
+            }
+        }
         let mut recorded = match book.recorded.take() {
             Some(r) => r,
             None => self.store.current_placements().await?.into_iter().collect(),

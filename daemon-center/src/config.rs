@@ -111,10 +111,26 @@ pub struct Args {
     /// ZooKeeper session timeout, e.g. 10s; the server clamps it to its own bounds.
     #[arg(long, env = "CLOUDTASK_ZK_SESSION_TIMEOUT")]
     pub zk_session_timeout: Option<String>,
-    /// File holding `user:password` for ZooKeeper digest authentication; znodes are then
-    /// created readable and writable by that identity only.
-    #[arg(long, env = "CLOUDTASK_ZK_DIGEST_FILE")]
+    /// File holding the center's ZooKeeper identity, `user:password` (digest
+    /// authentication): the tree is then the center's own.
+    #[arg(
+        long,
+        env = "CLOUDTASK_ZK_DIGEST_FILE",
+        requires = "zk_agent_digest_file"
+    )]
     pub zk_digest_file: Option<PathBuf>,
+    /// File holding the agents' ZooKeeper identity, `user:password`: agents may read the
+    /// tree, register and claim, nothing more.
+    #[arg(
+        long,
+        env = "CLOUDTASK_ZK_AGENT_DIGEST_FILE",
+        requires = "zk_digest_file"
+    )]
+    pub zk_agent_digest_file: Option<PathBuf>,
+    /// Use ZooKeeper without credentials: anyone who reaches it can then delete claims (a run
+    /// fires twice) or rewrite assignments. For a ZooKeeper only this cluster can reach.
+    #[arg(long, env = "CLOUDTASK_ZK_INSECURE")]
+    pub zk_insecure: bool,
     /// Standalone: which users the in-process agent's runs execute as.
     #[command(flatten)]
     pub run_as: cloudtask_agent::users::RunAsArgs,
@@ -148,6 +164,8 @@ struct FileConfig {
     zk: Option<String>,
     zk_session_timeout: Option<String>,
     zk_digest_file: Option<PathBuf>,
+    zk_agent_digest_file: Option<PathBuf>,
+    zk_insecure: Option<bool>,
     run_as: Option<String>,
     allow_run_as: Option<Vec<String>>,
     allow_root_runs: Option<bool>,
@@ -292,8 +310,26 @@ impl Config {
                         .map_err(|e| anyhow::anyhow!("--zk-session-timeout {t:?}: {e}"))?;
                     zk.session_timeout = std::time::Duration::from_millis(ms);
                 }
-                if let Some(f) = args.zk_digest_file.or(file.zk_digest_file) {
-                    zk.digest = Some(cloudtask_shared::coord::zookeeper::read_digest_file(&f)?);
+                let insecure = args.zk_insecure || file.zk_insecure.unwrap_or(false);
+                let read = cloudtask_shared::coord::zookeeper::read_digest_file;
+                match (
+                    args.zk_digest_file.or(file.zk_digest_file),
+                    args.zk_agent_digest_file.or(file.zk_agent_digest_file),
+                ) {
+                    (Some(own), Some(agents)) if !insecure => {
+                        zk.digest = Some(read(&own)?);
+                        zk.agent_digest = Some(read(&agents)?);
+                    }
+                    (None, None) if insecure => {}
+                    (Some(_), Some(_)) => anyhow::bail!(
+                        "--zk-insecure and ZooKeeper credentials exclude each other: choose one"
+                    ),
+                    (Some(_), None) | (None, Some(_)) => anyhow::bail!(
+                        "ZooKeeper credentials come in pairs: --zk-digest-file (the center's) and --zk-agent-digest-file (the agents')"
+                    ),
+                    (None, None) => anyhow::bail!(
+                        "ZooKeeper without credentials lets anyone who reaches it delete claims (a run fires twice) or rewrite assignments: give --zk-digest-file (the center's identity) and --zk-agent-digest-file (the agents'), or --zk-insecure for a ZooKeeper only this cluster can reach"
+                    ),
                 }
                 Mode::Cluster(zk)
             }

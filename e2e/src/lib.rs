@@ -63,6 +63,16 @@ pub struct Center {
 /// runs as root are refused unless asked for (the isolation test starts its own without it).
 const ROOT_RUNS: &[&str] = &["--allow-root-runs"];
 
+/// The harness's ZooKeeper has no credentials, which daemons must be told
+/// (`--zk-insecure`), unless a test gives them some.
+fn zk_insecure_unless_credentials(extra: &[&str]) -> &'static [&'static str] {
+    if extra.contains(&"--zk-digest-file") {
+        &[]
+    } else {
+        &["--zk-insecure"]
+    }
+}
+
 impl Center {
     pub async fn start(extra: &[&str]) -> Center {
         let temp = tempfile::tempdir().unwrap();
@@ -104,6 +114,7 @@ impl Center {
     /// Agents join with the join token it makes (once per store) in `dir/join.token`.
     pub async fn start_cluster(dir: &Path, zk: &str, extra: &[&str]) -> Center {
         let mut args = vec!["--zk", zk, "--zk-session-timeout", "2s"];
+        args.extend_from_slice(zk_insecure_unless_credentials(extra));
         args.extend_from_slice(extra);
         let c = Center::spawn(dir, &args).await;
         let file = dir.join("join.token");
@@ -449,6 +460,11 @@ impl Agent {
             dir.display().to_string(),
         ])
         .chain(ROOT_RUNS.iter().map(|s| s.to_string()))
+        .chain(
+            zk_insecure_unless_credentials(extra)
+                .iter()
+                .map(|s| s.to_string()),
+        )
         .chain(extra.iter().map(|s| s.to_string()))
         .collect();
         let mut agent = Agent {

@@ -211,7 +211,7 @@ pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Re
             cfg.package_cache_max_bytes,
         ),
         writer: SpoolWriter::start(spool.clone(), client.clone()),
-        work_dir: work_root,
+        work_dirs: crate::workdir::WorkDirs::new(work_root),
         run_as: cfg.run_as.clone(),
         log_cap: cfg.log_cap,
         live: runner::start_output_forwarder(client.clone()),
@@ -367,7 +367,22 @@ impl<E: Executor> Scheduler<E> {
     ) -> Result<(), Error> {
         let Inbox { mut done, mut held } = inbox;
         let mut changes = self.coord.changes();
-        self.coord.join(&self.me).await?;
+        // The cluster's part of the tree may not be laid out yet (a center with ZooKeeper
+        // credentials does it): wait for it rather than stop.
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        loop {
+            match self.coord.join(&self.me).await {
+                Ok(()) => break,
+                Err(e @ coord::Error::Backend(_)) => {
+                    tracing::warn!(error = %e, "cannot register with the coordination service yet; retrying");
+                    tokio::select! {
+                        () = self.clock.sleep(backoff.next_delay()) => {}
+                        () = shutdown.wait() => return Ok(()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         tracing::info!(node = %self.cfg.name, cluster = %self.cfg.cluster, "agent joined");
         self.reconcile().await;
         let mut next_prune = self.now() + PRUNE_EVERY;

@@ -62,6 +62,12 @@ pub async fn join(
     body: Result<Json<JoinRequest>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<NodeCredential>)> {
     let Json(req) = body?;
+    let cluster = req.cluster.clone();
     let credential = st.service.join(&who, req).await?;
+    // With ZooKeeper credentials only a center may lay out the node's cluster: now, before
+    // the node registers (the allocator's rounds do it too, should this fail).
+    if let Err(e) = st.sessions.current().prepare_cluster(&cluster).await {
+        tracing::warn!(%cluster, error = %e, "could not lay out the cluster in the coordination service yet");
+    }
     Ok((StatusCode::CREATED, Json(credential)))
 }

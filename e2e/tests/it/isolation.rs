@@ -86,14 +86,15 @@ async fn a_run_as_nobody_cannot_read_credentials_or_the_store_nor_write_its_pack
         // Each run's work directory is fresh: the second sees nothing the first wrote.
         assert!(log.contains("out home holds: []\n"), "round {round}: {log}");
     }
-    // Work directories go with their runs.
+    // What runs leave in their work directories goes with them.
     wait_for(
         Duration::from_secs(10),
-        "the work directories removed",
+        "the work directories emptied",
         || {
-            std::fs::read_dir(dir.join("agent/work"))
-                .map(|d| d.count() == 0)
-                .unwrap_or(false)
+            std::fs::read_dir(dir.join("agent/work")).is_ok_and(|d| {
+                d.filter_map(Result::ok)
+                    .all(|e| std::fs::read_dir(e.path()).is_ok_and(|mut w| w.next().is_none()))
+            })
         },
     )
     .await;

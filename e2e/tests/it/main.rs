@@ -19,4 +19,5 @@ mod run_now;
 mod secrets;
 mod shutdown;
 mod tls;
+mod zk_acl;
 mod zk_backend;

@@ -93,23 +93,145 @@ async fn assignments_of_100k_tasks_stay_in_small_znodes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn digest_acls_keep_other_identities_out() {
+async fn with_credentials_the_center_owns_the_tree_and_agents_only_register_and_claim() {
     let zk = ZooKeeper::start();
-    let mut cfg = config(&zk, "/secured");
-    cfg.digest = Some("cloudtask:s3cret".into());
-    let owner = ZkSession::connect(&cfg, "center").await.unwrap();
-    assert!(owner.campaign("center").await.unwrap());
-    owner
+    const CENTER: &str = "center:c3nter-s3cret";
+    const AGENTS: &str = "agents:ag3nt-s3cret";
+    let center_cfg = ZkConfig {
+        digest: Some(CENTER.into()),
+        agent_digest: Some(AGENTS.into()),
+        ..config(&zk, "/secured")
+    };
+    let agent_cfg = ZkConfig {
+        digest: Some(AGENTS.into()),
+        ..config(&zk, "/secured")
+    };
+    // An agent lays out nothing: before any center, it says who must come first.
+    let e = ZkSession::connect(&agent_cfg, "n1").await.err().unwrap();
+    assert!(e.to_string().contains("a center lays the tree out"), "{e}");
+
+    let center = ZkSession::connect(&center_cfg, "center").await.unwrap();
+    assert!(center.campaign("center").await.unwrap());
+    center.prepare_cluster("c1").await.unwrap();
+    let v = center
         .write_assignment("c1", "n1", &Assignment::default())
         .await
         .unwrap();
-    let raw = zookeeper_client::Client::connect(&zk.connect("/secured"))
+
+    // The agents' identity reads, registers and claims...
+    let agent = ZkSession::connect(&agent_cfg, "n1").await.unwrap();
+    agent.read_assignment("c1", "n1").await.unwrap();
+    agent
+        .join(&cloudtask_shared::coord::suite::node("c1", "n1"))
         .await
         .unwrap();
-    let denied = raw.get_data("/clusters/c1/assignments/n1").await;
-    assert_eq!(denied.unwrap_err(), zookeeper_client::Error::NoAuth);
-    cfg.digest = Some("cloudtask:wrong".into());
-    let intruder = ZkSession::connect(&cfg, "intruder").await;
+    let key = ClaimKey {
+        task: "t1".into(),
+        run: "r1".into(),
+    };
+    let fence = "/clusters/c1/assignments/n1";
+    assert_eq!(
+        agent
+            .claim("c1", "n1", v, std::slice::from_ref(&key))
+            .await
+            .unwrap(),
+        [ClaimOutcome::Claimed]
+    );
+    // ...and the center sees what it made.
+    assert_eq!(center.members("c1").await.unwrap().len(), 1);
+    assert_eq!(
+        center.claimed_runs(&["t1".into()]).await.unwrap()[0].1,
+        ["r1"]
+    );
+    // It cannot write assignments, stand for leader, or lay out a cluster of its own.
+    let e = agent
+        .write_assignment("c1", "n1", &Assignment::default())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("not authorized") || matches!(e, Error::NotLeader),
+        "{e}"
+    );
+    let raw_agent = zookeeper_client::Client::connector()
+        .with_auth("digest", AGENTS.as_bytes())
+        .connect(&zk.connect("/secured"))
+        .await
+        .unwrap();
+    let noauth = Err(zookeeper_client::Error::NoAuth);
+    let dirs =
+        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::creator_all());
+    assert_eq!(
+        raw_agent.set_data(fence, b"{}", None).await.map(|_| ()),
+        noauth
+    );
+    assert_eq!(
+        raw_agent
+            .create(
+                "/leader/c-",
+                b"x",
+                &zookeeper_client::CreateMode::EphemeralSequential
+                    .with_acls(zookeeper_client::Acls::creator_all())
+            )
+            .await
+            .map(|_| ()),
+        noauth
+    );
+    assert_eq!(
+        raw_agent
+            .create("/clusters/c2", b"", &dirs)
+            .await
+            .map(|_| ()),
+        noauth
+    );
+    assert_eq!(
+        raw_agent
+            .create("/clusters/c1/assignments/n2", b"{}", &dirs)
+            .await
+            .map(|_| ()),
+        noauth
+    );
+
+    // Without credentials: no assignment read, no claim deleted, nothing created.
+    let anonymous = zookeeper_client::Client::connect(&zk.connect("/secured"))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.get_data(fence).await.map(|_| ()), noauth);
+    assert_eq!(anonymous.list_children("/claims").await.map(|_| ()), noauth);
+    let claim_dir = format!(
+        "/claims/{}",
+        raw_agent.list_children("/claims").await.unwrap()[0]
+    );
+    let task_dir = format!("{claim_dir}/t1");
+    let open =
+        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+    assert_eq!(
+        anonymous.delete(&format!("{task_dir}/r1"), None).await,
+        noauth
+    );
+    assert_eq!(
+        anonymous
+            .create(&format!("{task_dir}/r2"), b"x", &open)
+            .await
+            .map(|_| ()),
+        noauth
+    );
+    assert_eq!(
+        anonymous
+            .create("/clusters/c1/members/n9", b"{}", &open)
+            .await
+            .map(|_| ()),
+        noauth
+    );
+
+    // A wrong password is no identity.
+    let intruder = ZkSession::connect(
+        &ZkConfig {
+            digest: Some("agents:wrong".into()),
+            ..config(&zk, "/secured")
+        },
+        "intruder",
+    )
+    .await;
     let err = match intruder {
         Ok(s) => s.read_assignment("c1", "n1").await.err(),
         Err(e) => Some(e),

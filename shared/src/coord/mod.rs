@@ -96,6 +96,12 @@ pub enum Change {
 pub trait Coordination: Send + Sync + 'static {
     /// Registers a live member of `node.cluster` for as long as this session lives.
     async fn join(&self, node: &NodeInfo) -> Result<()>;
+    /// Lays out a cluster's part of the tree (its members and assignments directories) where
+    /// the backend's access control needs its owner to: called by centers, for every cluster
+    /// a node joins or holds a credential of.
+    async fn prepare_cluster(&self, _cluster: &str) -> Result<()> {
+        Ok(())
+    }
     /// Live members of a cluster, by name.
     async fn members(&self, cluster: &str) -> Result<Vec<NodeInfo>>;
     /// Clusters that have or had assignments or members.

@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::{Assignment, Change, ClaimKey, ClaimOutcome, Coordination, Error};
 use crate::model::NodeInfo;
 
-fn node(cluster: &str, name: &str) -> NodeInfo {
+/// A member as the suite registers it (also for backend-specific tests).
+pub fn node(cluster: &str, name: &str) -> NodeInfo {
     NodeInfo {
         name: name.into(),
         cluster: cluster.into(),

@@ -11,6 +11,9 @@
 //! /leader/c-{seq}                             ephemeral-sequential candidates; the lowest leads
 //! /claims/{hh}/{task}/{run}                   one per claimed run, data = owner; hh = hash bucket
 //! ```
+//!
+//! With credentials, the center lays the tree out and owns it; agents read it, register in
+//! `members` and create claims (see [`Access`]).
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -41,9 +44,13 @@ pub struct ZkConfig {
     pub connect: String,
     /// Requested session timeout; the server clamps it to 2–20 × its tickTime.
     pub session_timeout: Duration,
-    /// `user:password` for digest authentication; znodes are then readable and writable by
-    /// that identity only.
+    /// This process's identity, `user:password` for digest authentication. None: the tree
+    /// is open to anyone who reaches ZooKeeper (`--zk-insecure`).
     pub digest: Option<String>,
+    /// On a center: the agents' identity (`user:password`). The znodes the center makes are
+    /// then its own, readable by agents, which may register in `members` and claim under
+    /// `/claims` and nothing else. None with a `digest`: this is an agent.
+    pub agent_digest: Option<String>,
 }
 
 impl ZkConfig {
@@ -52,6 +59,7 @@ impl ZkConfig {
             connect: connect.to_string(),
             session_timeout: Duration::from_secs(10),
             digest: None,
+            agent_digest: None,
         }
     }
 }
@@ -72,12 +80,94 @@ pub fn read_digest_file(path: &std::path::Path) -> Result<String> {
     }
 }
 
+/// The ACL id ZooKeeper's digest scheme gives `user:password`: `user:base64(sha1(user:password))`.
+pub fn digest_id(digest: &str) -> String {
+    use base64::Engine;
+    use sha1::Digest as _;
+    let user = digest.split_once(':').map_or(digest, |(u, _)| u);
+    let hash = sha1::Sha1::digest(digest.as_bytes());
+    format!(
+        "{user}:{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
+}
+
+/// Which ACLs the znodes a session makes get (ARCHITECTURE.md, "Coordination layout").
+#[derive(Debug, Clone)]
+enum Access {
+    /// No credentials: everything open to anyone.
+    Open,
+    /// An agent: what it makes (its member znode, claim directories and claims) is its
+    /// identity's, readable by anyone — the center reads them, and an agent cannot name the
+    /// center's identity without knowing its password. It lays out nothing.
+    Agent { own: Vec<zk::Acl> },
+    /// A center: the tree is its own; agents read it, and may also register (create and
+    /// delete) in `members` and create under `/claims`.
+    Center {
+        dirs: Vec<zk::Acl>,
+        members: Vec<zk::Acl>,
+        claims: Vec<zk::Acl>,
+    },
+}
+
+impl Access {
+    fn of(cfg: &ZkConfig) -> Access {
+        use zk::{Acl, AuthId, Permission};
+        let creator = Acl::new(Permission::ALL, AuthId::new("auth", ""));
+        match (&cfg.digest, &cfg.agent_digest) {
+            (None, _) => Access::Open,
+            (Some(_), None) => Access::Agent {
+                own: vec![
+                    creator,
+                    Acl::new(Permission::READ, AuthId::new("world", "anyone")),
+                ],
+            },
+            (Some(_), Some(agents)) => {
+                let agent = |p| Acl::new(p, AuthId::new("digest", &digest_id(agents)));
+                Access::Center {
+                    dirs: vec![creator.clone(), agent(Permission::READ)],
+                    members: vec![
+                        creator.clone(),
+                        agent(Permission::READ | Permission::CREATE | Permission::DELETE),
+                    ],
+                    claims: vec![creator, agent(Permission::READ | Permission::CREATE)],
+                }
+            }
+        }
+    }
+
+    /// For the tree's directories, assignments and leader candidates.
+    fn dirs(&self) -> zk::Acls<'_> {
+        match self {
+            Access::Open => zk::Acls::anyone_all(),
+            Access::Agent { own } => zk::Acls::new(own),
+            Access::Center { dirs, .. } => zk::Acls::new(dirs),
+        }
+    }
+
+    /// For a cluster's `members` directory.
+    fn members(&self) -> zk::Acls<'_> {
+        match self {
+            Access::Center { members, .. } => zk::Acls::new(members),
+            other => other.dirs(),
+        }
+    }
+
+    /// For `/claims`.
+    fn claims(&self) -> zk::Acls<'_> {
+        match self {
+            Access::Center { claims, .. } => zk::Acls::new(claims),
+            other => other.dirs(),
+        }
+    }
+}
+
 /// One ZooKeeper session.
 pub struct ZkSession {
     client: zk::Client,
     /// Written into claims: node label and session id.
     owner: String,
-    creator_only: bool,
+    access: Access,
     changes: broadcast::Sender<Change>,
     candidate: Mutex<Option<String>>,
     /// Claim directories known to exist, so a claim normally costs one round trip.
@@ -137,20 +227,18 @@ impl ZkSession {
             .connect(hosts)
             .await
             .map_err(|e| Error::Backend(format!("connecting to zookeeper at {hosts}: {e}")))?;
-        let creator_only = cfg.digest.is_some();
-        let acls = if creator_only {
-            zk::Acls::creator_all()
-        } else {
-            zk::Acls::anyone_all()
-        };
-        let dir = zk::CreateMode::Persistent.with_acls(acls);
+        let access = Access::of(cfg);
+        let lays_out = !matches!(access, Access::Agent { .. });
+        let dir = zk::CreateMode::Persistent.with_acls(access.dirs());
         let client = if chroot.is_empty() {
             client
         } else {
-            client
-                .mkdir(chroot, &dir)
-                .await
-                .map_err(|e| backend(&format!("creating chroot {chroot}"), e))?;
+            if lays_out {
+                client
+                    .mkdir(chroot, &dir)
+                    .await
+                    .map_err(|e| backend(&format!("creating chroot {chroot}"), e))?;
+            }
             client.chroot(chroot.to_string()).map_err(|_| {
                 Error::Backend(format!(
                     "invalid zookeeper chroot {chroot:?} in {}",
@@ -158,11 +246,27 @@ impl ZkSession {
                 ))
             })?
         };
-        for d in ["/clusters", "/leader", "/claims"] {
-            client
-                .mkdir(d, &dir)
+        let claims_dir = zk::CreateMode::Persistent.with_acls(access.claims());
+        for (d, opts) in [
+            ("/clusters", &dir),
+            ("/leader", &dir),
+            ("/claims", &claims_dir),
+        ] {
+            if lays_out {
+                client
+                    .mkdir(d, opts)
+                    .await
+                    .map_err(|e| backend(&format!("creating {d}"), e))?;
+            } else if client
+                .check_stat(d)
                 .await
-                .map_err(|e| backend(&format!("creating {d}"), e))?;
+                .map_err(|e| backend(&format!("looking for {d}"), e))?
+                .is_none()
+            {
+                return Err(Error::Backend(format!(
+                    "ZooKeeper has no {chroot}{d} yet: a center lays the tree out with its credentials (start one first)"
+                )));
+            }
         }
         let (changes, _) = broadcast::channel(1024);
         let watchers = vec![
@@ -176,7 +280,7 @@ impl ZkSession {
             op_timeout: client.session_timeout().max(Duration::from_secs(2)),
             client,
             owner,
-            creator_only,
+            access,
             changes,
             candidate: Mutex::new(None),
             claim_dirs: Mutex::new(HashSet::new()),
@@ -190,15 +294,11 @@ impl ZkSession {
         self.client.session_timeout()
     }
 
-    fn acls(&self) -> zk::Acls<'static> {
-        if self.creator_only {
-            zk::Acls::creator_all()
-        } else {
-            zk::Acls::anyone_all()
-        }
+    fn acls(&self) -> zk::Acls<'_> {
+        self.access.dirs()
     }
 
-    fn persistent(&self) -> zk::CreateOptions<'static> {
+    fn persistent(&self) -> zk::CreateOptions<'_> {
         zk::CreateMode::Persistent.with_acls(self.acls())
     }
 
@@ -491,12 +591,22 @@ impl Coordination for ZkSession {
         let dir = members_dir(&node.cluster);
         let path = format!("{dir}/{}", node.name);
         let data = serde_json::to_vec(node).map_err(|e| Error::Backend(e.to_string()))?;
-        let dir_opts = self.persistent();
-        self.op(
-            "creating the members directory",
-            self.client.mkdir(&dir, &dir_opts),
-        )
-        .await?;
+        let laid_out = self
+            .op(
+                "looking for the members directory",
+                self.client.check_stat(&dir),
+            )
+            .await?
+            .is_some();
+        if !laid_out {
+            if matches!(self.access, Access::Agent { .. }) {
+                return Err(Error::Backend(format!(
+                    "cluster {:?} is not laid out in ZooKeeper yet (a center does it when a node of the cluster joins, and on its rounds)",
+                    node.cluster
+                )));
+            }
+            self.prepare_cluster(&node.cluster).await?;
+        }
         let ephemeral = zk::CreateMode::Ephemeral.with_acls(self.acls());
         // A restarted agent may find the node of its previous, not yet expired session.
         let deadline = tokio::time::Instant::now() + self.client.session_timeout() * 2;
@@ -536,6 +646,26 @@ impl Coordination for ZkSession {
                 None => {}
             }
         }
+    }
+
+    async fn prepare_cluster(&self, cluster: &str) -> Result<()> {
+        if matches!(self.access, Access::Agent { .. }) {
+            return Ok(());
+        }
+        // `assignments` first: its parent, the cluster's directory, gets the directories' ACL.
+        let dirs = self.persistent();
+        self.op(
+            "creating the assignments directory",
+            self.client
+                .mkdir(&format!("/clusters/{cluster}/assignments"), &dirs),
+        )
+        .await?;
+        let members = zk::CreateMode::Persistent.with_acls(self.access.members());
+        self.op(
+            "creating the members directory",
+            self.client.mkdir(&members_dir(cluster), &members),
+        )
+        .await
     }
 
     async fn members(&self, cluster: &str) -> Result<Vec<NodeInfo>> {

@@ -5,19 +5,20 @@
 //! fork copies the page tables of ~100 MiB and turns every page the agent writes afterwards
 //! into a copy. Instead a spawner — this binary started again with [`SPAWNER_ARG`], once, as
 //! root, single-threaded and a few MiB — receives each spawn over a socket (the request as
-//! bytes, the run's pipe ends as file descriptors) and clones itself with `CLONE_PARENT`, so
-//! that the agent is the new process's parent. The clone leads a process group of its own,
+//! bytes, the run's pipe ends as file descriptors) and clones itself as `posix_spawn` does
+//! (`CLONE_VM | CLONE_VFORK`, on a stack of its own) with `CLONE_PARENT`, so that the agent
+//! is the new process's parent. The clone leads a process group of its own,
 //! takes the pipes as stdin, stdout and stderr, drops to the run's groups, gid and uid, sets
 //! umask 022, changes into the run's directory and execs. The agent waits for it through a
-//! pidfd and signals its group as it does any run's; a fourth pipe, closed by the exec, says
-//! which step failed if one did.
+//! pidfd and signals its group as it does any run's. There are a few spawners, as several
+//! threads of the agent would `posix_spawn` at once.
 //!
-//! Wire format, agent to spawner: 8 bytes of payload length (little endian) carrying four
-//! descriptors (stdin, stdout, stderr, the failure pipe), then the payload: NUL-terminated
-//! fields `uid`, `gid`, `groups` (comma-separated), `cwd`, `program`, `argc`, the arguments,
-//! then `NAME=value` environment entries. Spawner to agent: 4 bytes, the new pid (little
-//! endian), or minus the errno when it could not clone. Failure pipe: 4 bytes of step, 4 of
-//! errno.
+//! Wire format, agent to spawner: 8 bytes of payload length (little endian) carrying three
+//! descriptors (stdin, stdout, stderr), then the payload: NUL-terminated fields `uid`, `gid`,
+//! `groups` (comma-separated), `cwd`, `program`, `argc`, the arguments, then `NAME=value`
+//! environment entries. Spawner to agent: 12 bytes (little endian): the new pid (0 when it
+//! could not clone), the step that failed (1-based, 0: none) and its errno. Between the clone
+//! and the spawner, a close-on-exec pipe carries the failed step, if any.
 //!
 //! This is the agent's one module with `unsafe`: clone, credentials, pidfds and descriptor
 //! passing, which std does not offer; each block says why it is sound.
@@ -88,6 +89,15 @@ pub fn spawner_entry() -> Option<i32> {
 
 /// The spawner's loop: one request, one clone, one answer, until the agent closes the socket.
 fn serve(mut sock: UnixStream) -> std::io::Result<()> {
+    // Every signal blocked: none may run a handler in a clone that shares our memory (the
+    // clone unblocks them just before it execs). The agent ends us by closing the socket.
+    // SAFETY: plain system calls on a local signal set.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+    }
+    let mut stack = vec![0u8; CHILD_STACK];
     loop {
         let mut header = [0u8; 8];
         let (n, fds) = recv_with_fds(&sock, &mut header)?;
@@ -103,17 +113,17 @@ fn serve(mut sock: UnixStream) -> std::io::Result<()> {
         }
         let mut payload = vec![0u8; len as usize];
         sock.read_exact(&mut payload)?;
-        let answer = match (Request::parse(&payload), <[OwnedFd; 4]>::try_from(fds)) {
-            (Some(req), Ok(fds)) => clone_and_exec(&req, &fds),
-            _ => -libc::EINVAL,
+        let answer = match (Request::parse(&payload), <[OwnedFd; 3]>::try_from(fds)) {
+            (Some(req), Ok(fds)) => start_one(&req, &fds, &mut stack),
+            _ => Answer::failed(0, 0, libc::EINVAL),
         };
-        sock.write_all(&answer.to_le_bytes())?;
+        sock.write_all(&answer.encode())?;
     }
 }
 
 /// Receives up to `buf.len()` bytes and the descriptors sent with them (close-on-exec).
 fn recv_with_fds(sock: &UnixStream, buf: &mut [u8]) -> std::io::Result<(usize, Vec<OwnedFd>)> {
-    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut space = nix::cmsg_space!([RawFd; 3]);
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<()>(
         sock.as_raw_fd(),
@@ -193,36 +203,112 @@ impl Request {
     }
 }
 
-/// Clones the spawner (the agent becomes the clone's parent) and execs the request in the
-/// clone; answers the clone's pid, or minus the errno.
-fn clone_and_exec(req: &Request, fds: &[OwnedFd; 4]) -> i32 {
-    // SAFETY: a fork-like clone (no CLONE_VM) of this single-threaded process; the child only
-    // makes async-signal-safe calls on memory prepared before it, then execs or exits.
+/// The stack the clone runs on until it execs.
+const CHILD_STACK: usize = 256 << 10;
+
+/// What the clone is given: its request, its stdio and the write end of the failure pipe.
+struct ChildArgs<'a> {
+    req: &'a Request,
+    fds: &'a [OwnedFd; 3],
+    failure: RawFd,
+}
+
+/// The spawner's answer: the pid, and the step that failed (1-based; 0: none) with its errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Answer {
+    pid: i32,
+    step: u32,
+    errno: i32,
+}
+
+impl Answer {
+    fn failed(pid: i32, step: u32, errno: i32) -> Answer {
+        Answer { pid, step, errno }
+    }
+
+    fn encode(self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[..4].copy_from_slice(&self.pid.to_le_bytes());
+        b[4..8].copy_from_slice(&self.step.to_le_bytes());
+        b[8..].copy_from_slice(&self.errno.to_le_bytes());
+        b
+    }
+
+    fn decode(b: [u8; 12]) -> Answer {
+        let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        Answer {
+            pid: i32::from_le_bytes(word(0)),
+            step: u32::from_le_bytes(word(4)),
+            errno: i32::from_le_bytes(word(8)),
+        }
+    }
+}
+
+/// Starts one request's process and says how it went: by the time the clone returns the
+/// process has exec'd (the pipe closed with it) or written the step that failed.
+fn start_one(req: &Request, fds: &[OwnedFd; 3], stack: &mut [u8]) -> Answer {
+    let (mut failure_r, failure_w) = match std::io::pipe() {
+        Ok(p) => p,
+        Err(e) => return Answer::failed(0, 0, e.raw_os_error().unwrap_or(libc::EIO)),
+    };
+    let pid = clone_and_exec(req, fds, failure_w.as_raw_fd(), stack);
+    drop(failure_w);
+    if pid < 0 {
+        return Answer::failed(0, 0, -pid);
+    }
+    let mut msg = Vec::with_capacity(8);
+    let _ = failure_r.read_to_end(&mut msg);
+    match (msg.get(..4), msg.get(4..8)) {
+        (Some(step), Some(errno)) => Answer::failed(
+            pid,
+            u32::from_le_bytes(step.try_into().unwrap_or_default()) + 1,
+            i32::from_le_bytes(errno.try_into().unwrap_or_default()),
+        ),
+        _ => Answer::failed(pid, 0, 0),
+    }
+}
+
+/// Starts the request's process as `posix_spawn` does — `CLONE_VM | CLONE_VFORK`: no copy of
+/// the spawner's memory (copying even a few MiB of page tables per run cost a fifth of the
+/// throughput), the spawner suspended until the clone has exec'd or exited — on a stack of
+/// its own, with `CLONE_PARENT` so that the agent is the process's parent. Answers its pid,
+/// or minus the errno.
+fn clone_and_exec(req: &Request, fds: &[OwnedFd; 3], failure: RawFd, stack: &mut [u8]) -> i32 {
+    extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the `ChildArgs` the spawner passed, alive (the spawner is
+        // suspended) until this process execs or exits.
+        let args = unsafe { &*(arg as *const ChildArgs<'_>) };
+        // SAFETY: we are the fresh clone; `become_run` never returns.
+        unsafe { become_run(args.req, args.fds, args.failure) }
+    }
+    let args = ChildArgs { req, fds, failure };
+    // The stack grows down: its top, 16-byte aligned.
+    let top = stack.as_mut_ptr_range().end as usize & !15;
+    // SAFETY: the clone shares our memory but we are suspended until it execs or exits; it
+    // runs on `stack` (ours is untouched), reads `args` and makes only async-signal-safe
+    // calls. The spawner is single-threaded and blocks every signal, so no handler runs in
+    // the clone before it resets its mask.
     let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
+        libc::clone(
+            child,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT | libc::SIGCHLD,
+            &args as *const ChildArgs<'_> as *mut libc::c_void,
         )
     };
-    match pid {
-        0 => unsafe { become_run(req, fds) },
-        p if p < 0 => -std::io::Error::last_os_error()
+    if pid < 0 {
+        return -std::io::Error::last_os_error()
             .raw_os_error()
-            .unwrap_or(libc::EIO),
-        p => p as i32,
+            .unwrap_or(libc::EIO);
     }
+    pid
 }
 
 /// The clone's side: becomes the run's process or reports the failed step and exits 127.
 ///
 /// # Safety
-/// Only in a freshly cloned child of the single-threaded spawner.
-unsafe fn become_run(req: &Request, fds: &[OwnedFd; 4]) -> ! {
-    let failure = fds[3].as_raw_fd();
+/// Only in a fresh clone of the single-threaded spawner, on its own stack.
+unsafe fn become_run(req: &Request, fds: &[OwnedFd; 3], failure: RawFd) -> ! {
     let fail = |step: u32| -> ! {
         // SAFETY: errno read and two plain writes, then _exit: async-signal-safe.
         unsafe {
@@ -236,43 +322,50 @@ unsafe fn become_run(req: &Request, fds: &[OwnedFd; 4]) -> ! {
     };
     // SAFETY: plain system calls on values owned by `req` and `fds`, which outlive them.
     unsafe {
-        // Rust ignores SIGPIPE; a task's `yes | head` must not.
+        // Rust ignores SIGPIPE; a task's `yes | head` must not. (Our own copy of the
+        // handlers: no CLONE_SIGHAND.)
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
         if libc::setpgid(0, 0) != 0 {
             fail(0);
         }
-        for (target, fd) in fds[..3].iter().enumerate() {
+        for (target, fd) in fds.iter().enumerate() {
             if libc::dup2(fd.as_raw_fd(), target as libc::c_int) < 0 {
                 fail(1);
             }
         }
-        if libc::setgroups(req.groups.len(), req.groups.as_ptr()) != 0 {
+        // Raw system calls: glibc's wrappers would try to change every thread of the
+        // process whose memory we share; these change this process alone.
+        if libc::syscall(libc::SYS_setgroups, req.groups.len(), req.groups.as_ptr()) != 0 {
             fail(2);
         }
-        if libc::setgid(req.gid) != 0 {
+        if libc::syscall(libc::SYS_setgid, req.gid) != 0 {
             fail(3);
         }
-        if libc::setuid(req.uid) != 0 {
+        if libc::syscall(libc::SYS_setuid, req.uid) != 0 {
             fail(4);
         }
+        // umask and the directory are this process's own (no CLONE_FS), as are the
+        // descriptors (no CLONE_FILES).
         libc::umask(0o022);
         if libc::chdir(req.cwd.as_ptr()) != 0 {
             fail(5);
         }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
         libc::execve(req.program.as_ptr(), req.argv.as_ptr(), req.envp.as_ptr());
         fail(6)
     }
 }
 
-/// The agent's handle on its spawner: spawns are one at a time over its socket (each is a
-/// clone, tens of microseconds); the wait for the exec happens outside the lock.
+/// The agent's handle on its spawners. Each starts one process at a time and is suspended
+/// until that one has exec'd, so there are several (twice the cores, 2 to 8), as several
+/// threads of an agent `posix_spawn` at once; a spawn takes one that is free.
 #[derive(Debug)]
 pub struct Spawner {
     exe: PathBuf,
-    state: Mutex<Connection>,
+    pool: Vec<Mutex<Connection>>,
+    next: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -297,7 +390,7 @@ impl Connection {
     }
 
     /// Sends one request with its descriptors and reads the answer.
-    fn ask(&mut self, payload: &[u8], fds: &[RawFd; 4]) -> std::io::Result<i32> {
+    fn ask(&mut self, payload: &[u8], fds: &[RawFd; 3]) -> std::io::Result<Answer> {
         let header = (payload.len() as u64).to_le_bytes();
         let sent = sendmsg::<()>(
             self.sock.as_raw_fd(),
@@ -309,9 +402,9 @@ impl Connection {
         .map_err(std::io::Error::from)?;
         self.sock.write_all(&header[sent..])?;
         self.sock.write_all(payload)?;
-        let mut answer = [0u8; 4];
+        let mut answer = [0u8; 12];
         self.sock.read_exact(&mut answer)?;
-        Ok(i32::from_le_bytes(answer))
+        Ok(Answer::decode(answer))
     }
 }
 
@@ -369,22 +462,39 @@ impl SpawnRequest<'_> {
 }
 
 impl Spawner {
-    /// Starts the spawner from `exe` (a daemon binary whose `main` calls [`spawner_entry`]).
+    /// Starts the spawners from `exe` (a daemon binary whose `main` calls [`spawner_entry`]).
     pub fn start(exe: PathBuf) -> std::io::Result<Spawner> {
-        let conn = Connection::start(&exe)?;
+        let n = std::thread::available_parallelism().map_or(2, |n| (n.get() * 2).clamp(2, 8));
+        let pool = (0..n)
+            .map(|_| Connection::start(&exe).map(Mutex::new))
+            .collect::<std::io::Result<_>>()?;
         Ok(Spawner {
             exe,
-            state: Mutex::new(conn),
+            pool,
+            next: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
-    /// The spawner process's id (it changes when a dead spawner is started again).
-    pub fn process_id(&self) -> u32 {
-        self.state
+    /// The spawner processes' ids (one changes when a dead spawner is started again).
+    pub fn process_ids(&self) -> Vec<u32> {
+        self.pool
+            .iter()
+            .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).process.id())
+            .collect()
+    }
+
+    /// A free spawner, or (all busy) the next one in turn, waited for.
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self.pool.len();
+        for i in 0..n {
+            if let Ok(c) = self.pool[(start + i) % n].try_lock() {
+                return c;
+            }
+        }
+        self.pool[start % n]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .process
-            .id()
     }
 
     /// Starts the request's process, its own process group's leader, with the three pipes as
@@ -396,60 +506,43 @@ impl Spawner {
         let (stdin_r, stdin_w) = std::io::pipe().map_err(io)?;
         let (stdout_r, stdout_w) = std::io::pipe().map_err(io)?;
         let (stderr_r, stderr_w) = std::io::pipe().map_err(io)?;
-        let (failure_r, failure_w) = std::io::pipe().map_err(io)?;
         let fds = [
             stdin_r.as_raw_fd(),
             stdout_w.as_raw_fd(),
             stderr_w.as_raw_fd(),
-            failure_w.as_raw_fd(),
         ];
         let answer = {
-            let mut conn = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut conn = self.connection();
             match conn.ask(&payload, &fds) {
                 Ok(a) => a,
                 // Gone (crashed, killed): start it again once and retry.
                 Err(first) => {
-                    tracing::warn!(error = %first, "the spawner is gone: starting it again");
+                    tracing::warn!(error = %first, "a spawner is gone: starting it again");
                     *conn = Connection::start(&self.exe).map_err(io)?;
                     conn.ask(&payload, &fds).map_err(io)?
                 }
             }
         };
-        drop((stdin_r, stdout_w, stderr_w, failure_w));
-        if answer <= 0 {
+        drop((stdin_r, stdout_w, stderr_w));
+        if answer.pid <= 0 {
             return Err(SpawnError::Spawner(std::io::Error::from_raw_os_error(
-                -answer,
+                answer.errno,
             )));
         }
-        let pid = answer;
-        // The shell's dance: the child sets its group itself too; whichever comes first wins.
-        // SAFETY: plain system call on our own child's pid.
-        unsafe { libc::setpgid(pid, pid) };
-        // Exec done (the pipe closed with it) or the step that failed.
-        let mut failure = Vec::with_capacity(8);
-        let mut failure_r = failure_r;
-        let read = failure_r.read_to_end(&mut failure);
+        let pid = answer.pid;
+        // The process has exec'd (it led its own group first) or failed a step and exited.
         let child = SwitchedChild::adopt(pid);
-        let failed = match (read, failure.get(..4), failure.get(4..8)) {
-            (Err(e), _, _) => Some(("waiting for its exec", e)),
-            (Ok(_), Some(step), Some(errno)) => {
-                let step = u32::from_le_bytes(step.try_into().unwrap_or_default()) as usize;
-                let errno = i32::from_le_bytes(errno.try_into().unwrap_or_default());
-                Some((
-                    STEPS.get(step).copied().unwrap_or("starting"),
-                    std::io::Error::from_raw_os_error(errno),
-                ))
-            }
-            (Ok(_), _, _) => None,
-        };
-        if let Some((step, source)) = failed {
+        if answer.step > 0 {
             if let Ok(mut c) = child {
                 c.reap_blocking();
             }
             return Err(SpawnError::Step {
                 user: req.user.name.clone(),
-                step,
-                source,
+                step: STEPS
+                    .get(answer.step as usize - 1)
+                    .copied()
+                    .unwrap_or("starting"),
+                source: std::io::Error::from_raw_os_error(answer.errno),
             });
         }
         let mut child = child.map_err(io)?;

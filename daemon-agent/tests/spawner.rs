@@ -96,17 +96,26 @@ async fn a_spawned_run_is_the_users_and_ends_as_its_process_did() {
 async fn a_spawner_that_died_is_started_again() {
     let Some(user) = nobody() else { return };
     let s = spawner();
-    let first = s.process_id();
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &first.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut child = s
-        .spawn(&request(&user, Path::new("/"), &["sh", "-c", "exit 0"]))
-        .unwrap();
-    assert!(child.wait().await.unwrap().success());
-    assert_ne!(s.process_id(), first, "a new spawner");
+    let before = s.process_ids();
+    for pid in &before {
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    }
+    // Every spawner is dead: each spawn starts one again and succeeds.
+    for _ in 0..before.len() + 1 {
+        let mut child = s
+            .spawn(&request(&user, Path::new("/"), &["sh", "-c", "exit 0"]))
+            .unwrap();
+        assert!(child.wait().await.unwrap().success());
+    }
+    let after = s.process_ids();
+    assert!(
+        after.iter().any(|p| !before.contains(p)),
+        "new spawners: {before:?} then {after:?}"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod reaping;
 mod restart;
 mod run_now;
 mod secrets;
+mod service_files;
 mod shutdown;
 mod tls;
 mod zk_acl;

@@ -417,13 +417,26 @@ impl Drop for Connection {
 }
 
 /// What to start: the program, its arguments (`argv[0]` first) and environment, where, as whom.
-#[derive(Debug)]
 pub struct SpawnRequest<'a> {
     pub user: &'a RunUser,
     pub cwd: &'a Path,
     pub program: &'a str,
     pub args: &'a [&'a str],
     pub env: &'a [(String, String)],
+}
+
+impl std::fmt::Debug for SpawnRequest<'_> {
+    // The environment's names only: its values include the task's secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("SpawnRequest")
+            .field("user", &self.user.name)
+            .field("cwd", &self.cwd)
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env", &env)
+            .finish()
+    }
 }
 
 impl SpawnRequest<'_> {

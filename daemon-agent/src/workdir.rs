@@ -15,34 +15,50 @@ use crate::users::RunUser;
 #[derive(Debug)]
 pub struct WorkDirs {
     root: PathBuf,
-    free: Mutex<Vec<PathBuf>>,
+    /// Directories left empty, with the owner each has now.
+    free: Mutex<Vec<(PathBuf, Owner)>>,
     next: AtomicU64,
+    /// The agent's own uid and gid: the owner of runs that do not switch user.
+    me: Owner,
 }
+
+/// A directory's uid and gid.
+type Owner = (u32, u32);
 
 /// A run's work directory, empty when handed out; back to its pool, or removed with whatever
 /// the run left in it, on drop.
 #[derive(Debug)]
 pub struct WorkDir {
     path: PathBuf,
+    owner: Owner,
     pool: Arc<WorkDirs>,
 }
 
 impl WorkDirs {
     /// The pool on `root`, which [`prepare_root`] made.
     pub fn new(root: PathBuf) -> Arc<WorkDirs> {
+        #[cfg(unix)]
+        let me = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        #[cfg(not(unix))]
+        let me = (0, 0);
         Arc::new(WorkDirs {
             root,
             free: Mutex::new(Vec::new()),
             next: AtomicU64::new(0),
+            me,
         })
     }
 
     /// An empty directory, mode 0700, owned by `owner` when the run switches user (else by
-    /// the agent).
+    /// the agent): a reused one is handed over with one chown when its owner changes.
     pub fn take(self: &Arc<Self>, owner: Option<&RunUser>) -> Result<WorkDir, String> {
+        let want = owner.map_or(self.me, |u| (u.uid, u.gid));
         let reused = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let path = match reused {
-            Some(p) => p,
+        let (path, has) = match reused {
+            Some(free) => free,
             None => {
                 let p = self
                     .root
@@ -56,37 +72,25 @@ impl WorkDirs {
                         p.display()
                     )
                 })?;
-                p
+                (p, self.me)
             }
         };
-        let dir = WorkDir {
+        // Its owner as it is now, so that a failed hand-over returns it to the pool truthfully.
+        let mut dir = WorkDir {
             path,
+            owner: has,
             pool: self.clone(),
         };
         #[cfg(unix)]
-        {
-            // A stat, and a chown when the owner changes: microseconds.
-            use std::os::unix::fs::MetadataExt;
-            let (uid, gid) = match owner {
-                Some(u) => (u.uid, u.gid),
-                None => (
-                    nix::unistd::geteuid().as_raw(),
-                    nix::unistd::getegid().as_raw(),
-                ),
-            };
-            let meta = std::fs::metadata(&dir.path)
-                .map_err(|e| format!("the run's work directory {}: {e}", dir.path.display()))?;
-            if (meta.uid(), meta.gid()) != (uid, gid) {
-                std::os::unix::fs::chown(&dir.path, Some(uid), Some(gid)).map_err(|e| {
-                    format!(
-                        "cannot hand the run's work directory {} to its user: {e}",
-                        dir.path.display()
-                    )
-                })?;
-            }
+        if has != want {
+            std::os::unix::fs::chown(&dir.path, Some(want.0), Some(want.1)).map_err(|e| {
+                format!(
+                    "cannot hand the run's work directory {} to its user: {e}",
+                    dir.path.display()
+                )
+            })?;
+            dir.owner = want;
         }
-        #[cfg(not(unix))]
-        let _ = owner;
         Ok(dir)
     }
 }
@@ -106,7 +110,7 @@ impl Drop for WorkDir {
                 .free
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push(path);
+                .push((path, self.owner));
             return;
         }
         // Whatever the run left goes on the blocking pool, with the directory.

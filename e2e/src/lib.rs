@@ -223,6 +223,11 @@ impl Center {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Sends `sig` (`HUP`, `STOP`, …) to the center process.
+    pub fn signal(&self, sig: &str) {
+        signal(self.pid().expect("a running center"), sig);
+    }
+
     /// SIGTERM, then waits for the process to exit: how long it took, or `None` (and kill -9)
     /// if it had not exited within `within`.
     pub async fn terminate(&mut self, within: Duration) -> Option<Duration> {
@@ -517,12 +522,7 @@ impl Agent {
 
     /// Sends a signal (`STOP`, `CONT`, `TERM`) to the agent process alone.
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{sig}"), &self.pid().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{sig} failed");
+        signal(self.pid(), sig);
     }
 
     pub fn log(&self) -> String {
@@ -593,6 +593,16 @@ async fn terminate(child: &mut Option<Child>, within: Duration) -> Option<Durati
 }
 
 /// A finished command's exit code and output, for assertion messages.
+/// `kill -SIG PID`, asserting it was delivered.
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid} failed");
+}
+
 /// Polls `done` every 100 ms until it holds; panics naming `what` after `within`.
 pub async fn wait_for(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + within;

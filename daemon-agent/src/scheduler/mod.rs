@@ -57,6 +57,9 @@ pub use owned::{CenterSpecs, SpecFetch, SpecSource};
 /// A run ready to start: its task, its record, and the receiving end of its stop channel.
 type Launch = (Task, RunRecord, watch::Receiver<Option<StopRequest>>);
 
+/// Marks a package cache whose packages all have the modes runs as other users need.
+const PACKAGE_MODES_MARKER: &str = ".modes-readable";
+
 /// How often schedule cursors go to disk (and at shutdown).
 const CURSOR_SAVE_EVERY: SignedDuration = SignedDuration::from_secs(5);
 
@@ -162,7 +165,16 @@ pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Re
     let work_root = cfg.data_dir.join("work");
     let packages_dir = cfg.data_dir.join("packages");
     let switches = cfg.run_as.switches();
+    // Packages unpacked before unpacking made them readable to other users (files could be
+    // 0600) would fail runs as another user: such a cache is dropped once (its packages are
+    // fetched again), and marked.
+    let modes_marker = packages_dir.join(PACKAGE_MODES_MARKER);
+    if switches && packages_dir.exists() && !modes_marker.exists() {
+        tracing::info!(dir = %packages_dir.display(), "package cache from before runs could switch users: emptied, packages are fetched again");
+        std::fs::remove_dir_all(&packages_dir).map_err(io(&packages_dir))?;
+    }
     std::fs::create_dir_all(&packages_dir).map_err(io(&packages_dir))?;
+    std::fs::write(&modes_marker, b"").map_err(io(&modes_marker))?;
     crate::workdir::prepare_root(&work_root, switches).map_err(io(&work_root))?;
     if switches {
         crate::workdir::check_reachable(&cfg.data_dir)?;

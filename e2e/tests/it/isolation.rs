@@ -34,6 +34,17 @@ try write-home sh -c 'echo x > "$HOME/f" && test "$HOME" = "$CLOUDTASK_WORK_DIR"
 try write-tmp sh -c 'echo x > "$TMPDIR/t"'
 "#;
 
+/// Creates the task, runs it now and returns why its run was refused (it must fail, and
+/// run nothing: no output).
+async fn refusal(c: &Center, spec: serde_json::Value) -> String {
+    let name = spec["name"].as_str().unwrap().to_string();
+    c.create_task(spec).await;
+    let (run, log) = c.run_now(&name).await;
+    assert_eq!(run.status, RunStatus::Failed, "{log}");
+    assert!(!log.contains(" out "), "a refused run ran: {log}");
+    run.message.unwrap_or_default()
+}
+
 #[tokio::test]
 async fn a_run_as_nobody_cannot_read_credentials_or_the_store_nor_write_its_package() {
     if !root() {
@@ -120,17 +131,17 @@ async fn a_run_as_nobody_cannot_read_credentials_or_the_store_nor_write_its_pack
     .await;
 
     // Root, or a user not on the list, is refused with what to do.
-    c.create_task(json!({"name": "as-root", "command": "id -u", "run_as": "root"}))
-        .await;
-    let (run, _) = c.run_now("as-root").await;
-    assert_eq!(run.status, RunStatus::Failed);
-    let msg = run.message.unwrap_or_default();
+    let msg = refusal(
+        &c,
+        json!({"name": "as-root", "command": "id -u", "run_as": "root"}),
+    )
+    .await;
     assert!(msg.contains("--allow-root-runs"), "{msg}");
-    c.create_task(json!({"name": "as-daemon", "command": "id -u", "run_as": "daemon"}))
-        .await;
-    let (run, _) = c.run_now("as-daemon").await;
-    assert_eq!(run.status, RunStatus::Failed);
-    let msg = run.message.unwrap_or_default();
+    let msg = refusal(
+        &c,
+        json!({"name": "as-daemon", "command": "id -u", "run_as": "daemon"}),
+    )
+    .await;
     assert!(
         msg.contains("\"daemon\"") && msg.contains("--allow-run-as"),
         "{msg}"
@@ -160,11 +171,7 @@ async fn a_root_center_without_a_run_user_refuses_its_runs_and_an_unknown_user_s
         return;
     }
     let c = Center::start_exact(dir, &["--standalone", "--node-name", "node-1"]).await;
-    c.create_task(json!({"name": "t", "command": "id -u"}))
-        .await;
-    let (run, log) = c.run_now("t").await;
-    assert_eq!(run.status, RunStatus::Failed, "{log}");
-    let msg = run.message.unwrap_or_default();
+    let msg = refusal(&c, json!({"name": "t", "command": "id -u"})).await;
     assert!(
         msg.contains("--run-as") && msg.contains("--allow-root-runs"),
         "{msg}"
@@ -188,6 +195,10 @@ async fn a_cluster_agent_started_as_root_runs_its_tasks_as_its_run_user() {
         std::fs::set_permissions(agents.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     std::fs::copy(dir.join("join.token"), agents.path().join("join.token")).unwrap();
+    // A package cache of a version before switching users (unmarked): dropped at start.
+    let old_package = agents.path().join("agent-node-1/packages/0123abcd/run.sh");
+    std::fs::create_dir_all(old_package.parent().unwrap()).unwrap();
+    std::fs::write(&old_package, "echo old").unwrap();
     let agent = Agent::start_with(
         "node-1",
         "default",
@@ -208,4 +219,9 @@ async fn a_cluster_agent_started_as_root_runs_its_tasks_as_its_run_user() {
     assert!(log.contains("out 65534\n"), "{log}");
     assert!(log.contains("out token-denied\n"), "{log}");
     assert!(log.contains("out specs-denied\n"), "{log}");
+    assert!(!old_package.exists(), "an unmarked cache is emptied");
+    assert!(
+        agent.dir.join("packages/.modes-readable").exists(),
+        "and marked"
+    );
 }

@@ -124,14 +124,7 @@ async fn ctl_and_an_agent_verify_the_center_against_its_ca_and_a_renewed_certifi
     // Renewal: a certificate from another CA in the same files, then SIGHUP; new
     // connections get it, and what trusted the old CA no longer connects.
     wrong.issue(&["127.0.0.1"], &cert, &key);
-    let pid = c.pid().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    c.signal("HUP");
     wait_for(Duration::from_secs(30), "the renewed certificate", || {
         ctl_with_ca(&c, &wrong_file, &["version"]).status.success()
     })
@@ -140,13 +133,7 @@ async fn ctl_and_an_agent_verify_the_center_against_its_ca_and_a_renewed_certifi
     assert_eq!(old.status.code(), Some(7), "{}", text(&old));
     // A failed reload (a half-written key) keeps serving the renewed certificate.
     std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n").unwrap();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    c.signal("HUP");
     wait_for(
         Duration::from_secs(30),
         "the failed reload in the log",

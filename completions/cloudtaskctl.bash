@@ -16,6 +16,9 @@ _cloudtaskctl() {
             ",$1")
                 cmd="cloudtaskctl"
                 ;;
+            cloudtaskctl,alert)
+                cmd="cloudtaskctl__subcmd__alert"
+                ;;
             cloudtaskctl,apply)
                 cmd="cloudtaskctl__subcmd__apply"
                 ;;
@@ -49,6 +52,9 @@ _cloudtaskctl() {
             cloudtaskctl,node)
                 cmd="cloudtaskctl__subcmd__node"
                 ;;
+            cloudtaskctl,notify)
+                cmd="cloudtaskctl__subcmd__notify"
+                ;;
             cloudtaskctl,run)
                 cmd="cloudtaskctl__subcmd__run"
                 ;;
@@ -69,6 +75,30 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl,whoami)
                 cmd="cloudtaskctl__subcmd__whoami"
+                ;;
+            cloudtaskctl__subcmd__alert,ack)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__ack"
+                ;;
+            cloudtaskctl__subcmd__alert,help)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__help"
+                ;;
+            cloudtaskctl__subcmd__alert,ls)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__alert,show)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__show"
+                ;;
+            cloudtaskctl__subcmd__alert__subcmd__help,ack)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__help__subcmd__ack"
+                ;;
+            cloudtaskctl__subcmd__alert__subcmd__help,help)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__help__subcmd__help"
+                ;;
+            cloudtaskctl__subcmd__alert__subcmd__help,ls)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__help__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__alert__subcmd__help,show)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__help__subcmd__show"
                 ;;
             cloudtaskctl__subcmd__cluster,help)
                 cmd="cloudtaskctl__subcmd__cluster__subcmd__help"
@@ -163,6 +193,9 @@ _cloudtaskctl() {
             cloudtaskctl__subcmd__group__subcmd__help,rm)
                 cmd="cloudtaskctl__subcmd__group__subcmd__help__subcmd__rm"
                 ;;
+            cloudtaskctl__subcmd__help,alert)
+                cmd="cloudtaskctl__subcmd__help__subcmd__alert"
+                ;;
             cloudtaskctl__subcmd__help,apply)
                 cmd="cloudtaskctl__subcmd__help__subcmd__apply"
                 ;;
@@ -196,6 +229,9 @@ _cloudtaskctl() {
             cloudtaskctl__subcmd__help,node)
                 cmd="cloudtaskctl__subcmd__help__subcmd__node"
                 ;;
+            cloudtaskctl__subcmd__help,notify)
+                cmd="cloudtaskctl__subcmd__help__subcmd__notify"
+                ;;
             cloudtaskctl__subcmd__help,run)
                 cmd="cloudtaskctl__subcmd__help__subcmd__run"
                 ;;
@@ -216,6 +252,15 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__help,whoami)
                 cmd="cloudtaskctl__subcmd__help__subcmd__whoami"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__alert,ack)
+                cmd="cloudtaskctl__subcmd__help__subcmd__alert__subcmd__ack"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__alert,ls)
+                cmd="cloudtaskctl__subcmd__help__subcmd__alert__subcmd__ls"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__alert,show)
+                cmd="cloudtaskctl__subcmd__help__subcmd__alert__subcmd__show"
                 ;;
             cloudtaskctl__subcmd__help__subcmd__cluster,ls)
                 cmd="cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__ls"
@@ -255,6 +300,12 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__help__subcmd__node,show)
                 cmd="cloudtaskctl__subcmd__help__subcmd__node__subcmd__show"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__notify,status)
+                cmd="cloudtaskctl__subcmd__help__subcmd__notify__subcmd__status"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__notify,test)
+                cmd="cloudtaskctl__subcmd__help__subcmd__notify__subcmd__test"
                 ;;
             cloudtaskctl__subcmd__help__subcmd__run,logs)
                 cmd="cloudtaskctl__subcmd__help__subcmd__run__subcmd__logs"
@@ -354,6 +405,24 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__node__subcmd__help,show)
                 cmd="cloudtaskctl__subcmd__node__subcmd__help__subcmd__show"
+                ;;
+            cloudtaskctl__subcmd__notify,help)
+                cmd="cloudtaskctl__subcmd__notify__subcmd__help"
+                ;;
+            cloudtaskctl__subcmd__notify,status)
+                cmd="cloudtaskctl__subcmd__notify__subcmd__status"
+                ;;
+            cloudtaskctl__subcmd__notify,test)
+                cmd="cloudtaskctl__subcmd__notify__subcmd__test"
+                ;;
+            cloudtaskctl__subcmd__notify__subcmd__help,help)
+                cmd="cloudtaskctl__subcmd__notify__subcmd__help__subcmd__help"
+                ;;
+            cloudtaskctl__subcmd__notify__subcmd__help,status)
+                cmd="cloudtaskctl__subcmd__notify__subcmd__help__subcmd__status"
+                ;;
+            cloudtaskctl__subcmd__notify__subcmd__help,test)
+                cmd="cloudtaskctl__subcmd__notify__subcmd__help__subcmd__test"
                 ;;
             cloudtaskctl__subcmd__run,help)
                 cmd="cloudtaskctl__subcmd__run__subcmd__help"
@@ -536,8 +605,258 @@ _cloudtaskctl() {
 
     case "${cmd}" in
         cloudtaskctl)
-            opts="-o -h -V --server --token --ca-file --context --output --request-timeout --help --version login logout whoami user token context cluster node group task run audit apply diff export tui version help"
+            opts="-o -h -V --server --token --ca-file --context --output --request-timeout --help --version login logout whoami user token context cluster node group task run audit alert notify apply diff export tui version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert)
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help ls show ack help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__ack)
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__help)
+            opts="ls show ack help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__help__subcmd__ack)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__ls)
+            opts="-o -h --all --task --group --limit --server --token --ca-file --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --task)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__show)
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1646,8 +1965,64 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help)
-            opts="login logout whoami user token context cluster node group task run audit apply diff export tui version help"
+            opts="login logout whoami user token context cluster node group task run audit alert notify apply diff export tui version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__alert)
+            opts="ls show ack"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__alert__subcmd__ack)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__alert__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__alert__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1982,6 +2357,48 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help__subcmd__node__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__notify)
+            opts="status test"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__notify__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__notify__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2785,6 +3202,192 @@ _cloudtaskctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cloudtaskctl__subcmd__notify)
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help status test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__notify__subcmd__help)
+            opts="status test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__notify__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__notify__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__notify__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__notify__subcmd__status)
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__notify__subcmd__test)
+            opts="-o -h --to --server --token --ca-file --context --output --request-timeout --help email webhook"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cloudtaskctl__subcmd__run)
             opts="-o -h --server --token --ca-file --context --output --request-timeout --help show logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -3056,7 +3659,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__create)
-            opts="-o -h --group --file --paused --cmd --schedule --tz --description --env --secret-env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --keep-runs --keep-runs-for --run-as --server --token --ca-file --context --output --request-timeout --help"
+            opts="-o -h --group --file --paused --cmd --schedule --tz --description --env --secret-env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --keep-runs --keep-runs-for --run-as --notify --alert-after --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3162,6 +3765,14 @@ _cloudtaskctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --notify)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alert-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3198,7 +3809,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__task__subcmd__edit)
-            opts="-o -h --group --if-version --cmd --schedule --tz --description --env --secret-env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --keep-runs --keep-runs-for --run-as --server --token --ca-file --context --output --request-timeout --help"
+            opts="-o -h --group --if-version --cmd --schedule --tz --description --env --secret-env --timeout --kill-grace --retries --retry-backoff --concurrency --misfire --misfire-grace --nodes --cluster --selector --start-at --end-at --on-demand --param --accepts-args --keep-runs --keep-runs-for --run-as --notify --alert-after --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3301,6 +3912,14 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --run-as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --notify)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alert-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -2,6 +2,7 @@
 //! exit codes 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 conflict,
 //! 5 unauthorized, 6 forbidden, 7 the center unreachable.
 
+mod alerts;
 mod apply;
 mod audit;
 mod client;
@@ -119,6 +120,12 @@ enum Command {
         after_help = "Examples:\n  cloudtaskctl audit --since 24h --user ann\n  cloudtaskctl audit --task backup --group ops -o wide\n  cloudtaskctl audit --action request.refused -o json"
     )]
     Audit(audit::AuditArgs),
+    /// Incidents: what is failing now, and what was.
+    #[command(subcommand)]
+    Alert(alerts::AlertCmd),
+    /// The alert channels: delivery status, test messages.
+    #[command(subcommand)]
+    Notify(alerts::NotifyCmd),
     /// Make the center's tasks match a file: create, update and (with --prune) delete.
     #[command(
         after_help = "Example:\n  cloudtaskctl apply -f tasks.toml --prune\n\nThe file holds [[task]] tables, each a task spec; `package` may be a path relative to the\nfile, uploaded only when its sha256 changed. A second apply of the same file changes nothing."
@@ -290,6 +297,8 @@ async fn run(mut cli: Cli) -> Result<()> {
         Command::Task(cmd) => tasks::task(&c, *cmd, out).await?,
         Command::Run(cmd) => run_cmd(&c, cmd, out).await?,
         Command::Audit(args) => audit::audit(&c, args, out).await?,
+        Command::Alert(cmd) => alerts::alert(&c, cmd, out).await?,
+        Command::Notify(cmd) => alerts::notify(&c, cmd, out).await?,
         Command::Apply { file, prune } => {
             let plan = apply::run(&c, &file, true, prune).await?;
             if out.json() {

@@ -113,6 +113,13 @@ pub struct SpecFlags {
     /// "" goes back to it).
     #[arg(long, value_name = "USER")]
     run_as: Option<String>,
+    /// Who hears when it fails: an e-mail address or webhook URL (repeatable; edit: replaces
+    /// them all, "" for none: the group's or center's defaults).
+    #[arg(long = "notify", value_name = "RECIPIENT")]
+    notify: Vec<String>,
+    /// Announce a failure only after this many in a row (default 1).
+    #[arg(long, value_name = "N")]
+    alert_after: Option<u32>,
 }
 
 fn parse_env(s: &str) -> std::result::Result<(String, String), String> {
@@ -233,6 +240,18 @@ impl SpecFlags {
                 "" => Value::Null,
                 u => Value::from(u),
             }),
+        );
+        let mut alerts = Map::new();
+        if !self.notify.is_empty() {
+            let to: Vec<&String> = self.notify.iter().filter(|t| !t.is_empty()).collect();
+            alerts.insert("notify".into(), json!(to));
+        }
+        if let Some(n) = self.alert_after {
+            alerts.insert("after_failures".into(), Value::from(n));
+        }
+        put(
+            "alerts",
+            (!alerts.is_empty()).then_some(Value::Object(alerts)),
         );
         Ok(m)
     }

@@ -134,6 +134,9 @@ pub struct Args {
     /// Standalone: which users the in-process agent's runs execute as.
     #[command(flatten)]
     pub run_as: cloudtask_agent::users::RunAsArgs,
+    /// Who hears about failing tasks, and how.
+    #[command(flatten)]
+    pub alerts: crate::alerts::AlertArgs,
 }
 
 /// Keys of the TOML file; the same names as the flags, with underscores.
@@ -169,6 +172,9 @@ struct FileConfig {
     run_as: Option<String>,
     allow_run_as: Option<Vec<String>>,
     allow_root_runs: Option<bool>,
+    /// Alerting keys (`[alerts]`): the alert flags' names with underscores, and
+    /// `[alerts.notify_groups]`.
+    alerts: Option<crate::alerts::AlertFile>,
 }
 
 /// How this center coordinates.
@@ -205,6 +211,7 @@ pub struct Config {
     /// The certificate and key HTTPS is served with; none: plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
     pub mode: Mode,
+    pub alerts: crate::alerts::Settings,
 }
 
 /// A duration flag: its value, or `default` when it was not given.
@@ -409,7 +416,10 @@ impl Config {
                 "--listen {listen} is reachable from the network, and without TLS tokens and secrets would cross it in clear text: pass --tls-cert and --tls-key, or --plain-http to accept that"
             );
         }
+        let alerts =
+            crate::alerts::Settings::load(args.alerts, file.alerts.unwrap_or_default(), &data_dir)?;
         Ok(Config {
+            alerts,
             idle_timeout,
             tls,
             max_requests,

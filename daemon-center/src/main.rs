@@ -1,6 +1,7 @@
 //! `cloudtask-center`: the HTTP API, store, allocation and (with `--standalone`) a whole
 //! single-machine CloudTask in one process.
 
+mod alerts;
 mod allocator;
 mod api;
 mod auth;

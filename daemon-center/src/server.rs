@@ -109,7 +109,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let kick = Kick::default();
+    let alerts = Arc::new(cfg.alerts.clone());
+    let deliver =
+        crate::alerts::start(store.clone(), placements.clone(), alerts.clone(), &shutdown)
+            .await
+            .context("starting alerts")?;
     let service = Service {
+        alerts,
+        deliver,
         store: store.clone(),
         placements: placements.clone(),
         outbox: kick.clone(),

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod proxy;
+pub mod sinks;
 pub mod tls;
 pub mod tmpfs;
 pub mod tmux;

@@ -69,6 +69,8 @@ pub enum ErrorCode {
     RateLimited,
     /// No such user.
     UserNotFound,
+    /// What the request needs is not set up on the center (an alert channel).
+    NotConfigured,
     /// A code this client does not know yet (a newer center).
     #[serde(other)]
     Unknown,
@@ -85,9 +87,8 @@ impl ErrorCode {
             Forbidden => 403,
             TaskNotFound | RunNotFound | NodeNotFound | GroupNotFound | PackageNotFound
             | NotFound => 404,
-            StaleVersion | NameTaken | GroupNotEmpty | AmbiguousName | RunActive | Unassigned => {
-                409
-            }
+            StaleVersion | NameTaken | GroupNotEmpty | AmbiguousName | RunActive | Unassigned
+            | NotConfigured => 409,
             UserNotFound => 404,
             PayloadTooLarge => 413,
             RateLimited => 429,
@@ -702,4 +703,132 @@ impl AuditFilter {
             ..AuditFilter::default()
         }
     }
+}
+
+/// What an incident is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentKind {
+    /// Runs of the task end `failed`, `timed_out` or `lost` (or `killed`, when the task
+    /// says so) with no retry left; resolved by a success.
+    Failed,
+}
+
+impl IncidentKind {
+    pub const ALL: [IncidentKind; 1] = [IncidentKind::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentKind::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<IncidentKind> {
+        IncidentKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for IncidentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem, from when it was noticed until it recovered: however often it recurs in
+/// between, it is one incident, announced once (and again only if the task says
+/// `renotify_every`) and resolved with one recovery message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub kind: IncidentKind,
+    /// The task's id (or the node's `cluster/name`).
+    pub subject: String,
+    /// The task's name and group, as they were when it opened.
+    pub name: String,
+    pub group: String,
+    pub opened_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<Timestamp>,
+    /// Occurrences so far (consecutive failures).
+    pub count: u32,
+    /// Whether its recipients were told (an incident below its task's `after_failures` is
+    /// open but quiet).
+    pub announced: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_announced_at: Option<Timestamp>,
+    /// The run that last changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<String>,
+    /// What happened last, in a line.
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_at: Option<Timestamp>,
+}
+
+/// One message to one recipient, as `notify status` shows it (never its body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    /// Stable across retries and leader changes: the e-mail's `Message-ID`, the webhook's
+    /// `webhook-id`.
+    pub id: String,
+    pub channel: crate::model::Channel,
+    pub to: String,
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    pub created_at: Timestamp,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Given up after its last try (a dead letter).
+    pub dead: bool,
+}
+
+/// How one channel's deliveries stand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelStatus {
+    pub channel: crate::model::Channel,
+    /// Whether the center is set up to send on it.
+    pub configured: bool,
+    /// Messages waiting to be delivered (including those being retried).
+    pub queued: u64,
+    /// Of those, how many failed at least once.
+    pub retrying: u64,
+    /// Given up after the last try.
+    pub dead: u64,
+    pub delivered: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_delivered_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<Timestamp>,
+}
+
+/// `GET /notify/status`: every channel, and the dead letters, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyStatus {
+    pub channels: Vec<ChannelStatus>,
+    pub dead_letters: Vec<MessageView>,
+}
+
+/// `POST /notify/test`: a test message on a channel, to the given address or to the center's
+/// default recipients of that channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyTest {
+    pub channel: crate::model::Channel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// What `notify test` queued: one message per recipient, delivered like any other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyTestAnswer {
+    pub messages: Vec<MessageView>,
 }

@@ -87,6 +87,165 @@ pub struct TaskSpec {
     /// node runs a task only as a user on its allow-list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as: Option<String>,
+    /// Who hears about this task's runs, and when.
+    #[serde(default, skip_serializing_if = "AlertPolicy::is_default")]
+    pub alerts: AlertPolicy,
+}
+
+/// A task's alerting: recipients and thresholds; every field has a documented default, so a
+/// task that sets nothing still alerts its group's (or the center's) recipients when a run
+/// fails for good.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertPolicy {
+    /// E-mail addresses and webhook URLs (`https://…`); empty: the task's group's defaults,
+    /// else the center's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+    /// Open an incident only after this many consecutive failures (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_failures: Option<u32>,
+    /// Send an open incident again this often while it stays open (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renotify_every_ms: Option<u64>,
+    /// A `killed` run (stopped by an operator or by the node's fence) counts as a failure.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_killed: bool,
+    /// Every succeeded run is announced too (not an incident, a message).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_success: bool,
+    /// No alerts at all for this task.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub off: bool,
+}
+
+impl AlertPolicy {
+    pub fn is_default(&self) -> bool {
+        *self == AlertPolicy::default()
+    }
+
+    /// Consecutive failures before an incident is announced.
+    pub fn threshold(&self) -> u32 {
+        self.after_failures.unwrap_or(1).max(1)
+    }
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        if self.notify.len() > 20 {
+            return Err(ValidationError::new(
+                "alerts.notify",
+                "names more than 20 recipients",
+            ));
+        }
+        for (i, to) in self.notify.iter().enumerate() {
+            Recipient::parse(to)
+                .map_err(|e| ValidationError::new(format!("alerts.notify[{i}]"), e))?;
+        }
+        if self.after_failures == Some(0) || self.after_failures.is_some_and(|n| n > 1000) {
+            return Err(ValidationError::new(
+                "alerts.after_failures",
+                "must be between 1 and 1000",
+            ));
+        }
+        if self.renotify_every_ms.is_some_and(|ms| ms < 60_000) {
+            return Err(ValidationError::new(
+                "alerts.renotify_every_ms",
+                "must be at least a minute",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where an alert goes: an e-mail address or a webhook URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Recipient {
+    Email(String),
+    Webhook(String),
+}
+
+impl Recipient {
+    /// An `http(s)://` URL is a webhook; `name@host` an e-mail address. Names what is wrong.
+    pub fn parse(text: &str) -> Result<Recipient, String> {
+        let t = text.trim();
+        if t != text || t.is_empty() {
+            return Err(format!("{text:?} has surrounding spaces or is empty"));
+        }
+        if t.len() > 2048 {
+            return Err("is longer than 2048 bytes".into());
+        }
+        if let Some(rest) = t
+            .strip_prefix("https://")
+            .or_else(|| t.strip_prefix("http://"))
+        {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = host.rsplit('@').next().unwrap_or("");
+            if host.is_empty() || rest.contains(char::is_whitespace) {
+                return Err(format!("{t:?} is not a URL with a host"));
+            }
+            return Ok(Recipient::Webhook(t.to_string()));
+        }
+        if t.contains("://") {
+            return Err(format!(
+                "{t:?}: only http(s) webhooks and e-mail addresses are recipients"
+            ));
+        }
+        match t.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty()
+                    && !domain.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !t.contains(|c: char| c.is_whitespace() || "<>,;\"".contains(c)) =>
+            {
+                Ok(Recipient::Email(t.to_string()))
+            }
+            _ => Err(format!(
+                "{t:?} is neither an e-mail address (name@example.com) nor a webhook URL (https://…)"
+            )),
+        }
+    }
+
+    pub fn channel(&self) -> Channel {
+        match self {
+            Recipient::Email(_) => Channel::Email,
+            Recipient::Webhook(_) => Channel::Webhook,
+        }
+    }
+
+    pub fn address(&self) -> &str {
+        match self {
+            Recipient::Email(a) | Recipient::Webhook(a) => a,
+        }
+    }
+}
+
+/// How a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Webhook,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Webhook];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A secret environment value. Sent as a plain string (a new value), or as the
@@ -461,6 +620,28 @@ impl RunRecord {
         }
     }
 
+    /// Whether this finished attempt earns another one (the one policy [`RunRecord::retry`]
+    /// applies): an attempt that does is not the run's last word, so alerts wait for it.
+    pub fn earns_retry(&self, retries: u32, paused: bool) -> bool {
+        self.retry_delay_ms(retries, 0, paused).is_some()
+    }
+
+    /// The delay before the next attempt, if this one earns one.
+    fn retry_delay_ms(&self, retries: u32, backoff_ms: u64, paused: bool) -> Option<i64> {
+        if paused || self.attempt >= MAX_ATTEMPTS {
+            return None;
+        }
+        let within_budget = self.attempt <= retries;
+        match self.status {
+            RunStatus::Failed | RunStatus::TimedOut if within_budget => {
+                let factor = 1u64 << self.attempt.saturating_sub(1).min(20);
+                Some(backoff_ms.saturating_mul(factor).min(i64::MAX as u64) as i64)
+            }
+            RunStatus::Lost if within_budget || self.started_at.is_none() => Some(0),
+            _ => None,
+        }
+    }
+
     /// The retry this finished attempt earns under `spec`, requested from `node`, if any:
     /// - `failed` or `timed_out` with retries left: after `retry_backoff` doubled per attempt
     ///   already made (capped at 2^20 ×), counted from when it finished;
@@ -472,20 +653,7 @@ impl RunRecord {
     /// The retry's id is deterministic ([`attempt_id`]), so whoever asks for it — the report's
     /// center, a leader after a node loss, both — asks for the same run.
     pub fn retry(&self, spec: &TaskSpec, node: &str) -> Option<RunRecord> {
-        if spec.paused || self.attempt >= MAX_ATTEMPTS {
-            return None;
-        }
-        let within_budget = self.attempt <= spec.retries;
-        let delay_ms = match self.status {
-            RunStatus::Failed | RunStatus::TimedOut if within_budget => {
-                let factor = 1u64 << self.attempt.saturating_sub(1).min(20);
-                spec.retry_backoff_ms
-                    .saturating_mul(factor)
-                    .min(i64::MAX as u64) as i64
-            }
-            RunStatus::Lost if within_budget || self.started_at.is_none() => 0,
-            _ => return None,
-        };
+        let delay_ms = self.retry_delay_ms(spec.retries, spec.retry_backoff_ms, spec.paused)?;
         let why = match self.status {
             RunStatus::Lost if self.started_at.is_none() => {
                 format!(
@@ -768,6 +936,7 @@ impl TaskSpec {
         if let Some(user) = &self.run_as {
             validate_name("run_as", user)?;
         }
+        self.alerts.validate()?;
         if self.retries > 100 {
             return Err(ValidationError::new("retries", "must be at most 100"));
         }

@@ -11,6 +11,7 @@
 //! what it acts on. [`gate`] enforces the rule before the handler runs, with
 //! [`policy::allows`] deciding; the README's policy table is the same table.
 
+mod alerts;
 mod nodes;
 mod runs;
 mod tasks;
@@ -341,6 +342,36 @@ fn routes() -> Vec<Route> {
             "/audit",
             gated(Administer, Cluster),
             get(runs::audit),
+        ),
+        r(
+            Method::GET,
+            "/alerts",
+            gated(Read, Listing),
+            get(alerts::list),
+        ),
+        r(
+            Method::GET,
+            "/alerts/{incident}",
+            gated(Read, Listing),
+            get(alerts::show),
+        ),
+        r(
+            Method::POST,
+            "/alerts/{incident}/ack",
+            gated(Operate, Body),
+            post(alerts::ack),
+        ),
+        r(
+            Method::GET,
+            "/notify/status",
+            gated(Administer, Cluster),
+            get(alerts::notify_status),
+        ),
+        r(
+            Method::POST,
+            "/notify/test",
+            gated(Administer, Cluster),
+            post(alerts::notify_test),
         ),
         r(
             Method::GET,

@@ -133,7 +133,10 @@ pub async fn all_runs(
 }
 
 /// The groups `who` may read, `None` when it may read them all.
-async fn readable_groups(st: &AppState, who: &Principal) -> ApiResult<Option<Vec<String>>> {
+pub(super) async fn readable_groups(
+    st: &AppState,
+    who: &Principal,
+) -> ApiResult<Option<Vec<String>>> {
     if policy::allows(who, Action::Read, Scope::AllGroups).is_ok() {
         return Ok(None);
     }

@@ -15,9 +15,11 @@
 //! - [`nodes`]: join tokens, node credentials, screening a node's reports.
 //! - [`tokens`]: API tokens for scripts.
 //! - [`users`]: users, their passwords and grants, and refused requests' audit rows.
+//! - [`alerts`]: incidents (list, acknowledge) and test messages.
 //! - [`outbox`]: the dispatcher that delivers committed events, at least once.
 //! - [`retention`]: what the center lets go (old runs and logs, audit rows, packages).
 
+pub mod alerts;
 pub mod names;
 pub mod nodes;
 pub mod outbox;
@@ -158,6 +160,10 @@ pub struct Service {
     pub max_upload_bytes: u64,
     /// The longest an API token may last.
     pub max_token_ttl: std::time::Duration,
+    /// Who hears about what: checks tasks' recipients, addresses `notify test`.
+    pub alerts: std::sync::Arc<crate::alerts::Settings>,
+    /// Wakes the alert deliverers.
+    pub deliver: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Service {

@@ -57,6 +57,8 @@ pub struct Swept {
     pub tokens: u64,
     /// Placements closed before the audit horizon.
     pub placements: u64,
+    /// Resolved incidents and sent (or dead) messages older than `keep_runs_for`.
+    pub alerts: u64,
 }
 
 pub struct Retention {
@@ -81,6 +83,7 @@ impl Retention {
                     package_history = s.history,
                     packages = s.packages,
                     tokens = s.tokens,
+                    alerts = s.alerts,
                     "retention deleted what its policy lets go"
                 ),
                 Err(e) => tracing::warn!(error = %e, "retention pass failed; the next one retries"),
@@ -101,6 +104,11 @@ impl Retention {
             let before = now.checked_sub(age).unwrap_or(Timestamp::MIN);
             swept.runs += batches(|| self.store.prune_runs(&task.id, keep, before, BATCH)).await?;
         }
+        // Incidents and their messages are history of runs: kept as long as runs are.
+        let before = now
+            .checked_sub(self.policy.keep_runs_for)
+            .unwrap_or(Timestamp::MIN);
+        swept.alerts += batches(|| self.store.prune_alerts(before, BATCH)).await?;
         let before = now
             .checked_sub(self.policy.keep_audit_for)
             .unwrap_or(Timestamp::MIN);

@@ -52,6 +52,22 @@ impl Service {
         Ok(())
     }
 
+    /// Refuses webhook recipients off the center's allow-list (new ones only: a list the
+    /// admin narrowed later does not lock a task's other edits; delivery checks again).
+    fn check_recipients(&self, spec: &TaskSpec, before: Option<&TaskSpec>) -> Result<()> {
+        for (i, to) in spec.alerts.notify.iter().enumerate() {
+            let known = before.is_some_and(|b| b.alerts.notify.contains(to));
+            if let (false, Ok(cloudtask_shared::Recipient::Webhook(url))) =
+                (known, cloudtask_shared::Recipient::parse(to))
+            {
+                self.alerts.allow.check_url(&url).map_err(|e| {
+                    Error::new(ErrorCode::InvalidField, format!("alerts.notify[{i}]: {e}"))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Stores a new task made of `spec` (`action`: `task.create`, `task.clone`).
     pub async fn create_task(
         &self,
@@ -61,6 +77,7 @@ impl Service {
     ) -> Result<Task> {
         permit(who, Action::Edit, &spec.group)?;
         spec.validate_fires()?;
+        self.check_recipients(&spec, None)?;
         seal_secrets(None, &mut spec)?;
         self.check_package(&spec).await?;
         let now = Timestamp::now();
@@ -130,6 +147,7 @@ impl Service {
         } else {
             spec.validate()?;
         }
+        self.check_recipients(&spec, Some(&task.spec))?;
         self.check_package(&spec).await?;
         let package_changed = spec.package != task.spec.package;
         let before = task.clone();

@@ -2,7 +2,8 @@
 //! [`TaskStore`] (tasks, their name index, clusters and groups), [`RunStore`] (runs and their
 //! logs, manual starts), [`PackageStore`], [`TokenStore`] (bearer tokens and the
 //! rate limit's counters), [`UserStore`], [`AuditStore`], [`OutboxStore`],
-//! [`PlacementStore`] (who held which task when) and [`RetentionStore`] (what may be deleted, in small batches); migrations are each backend's
+//! [`PlacementStore`] (who held which task when), [`RetentionStore`] (what may be deleted, in
+//! small batches) and [`AlertStore`] (incidents and the messages announcing them); migrations are each backend's
 //! own business, run by its `open`.
 //!
 //! Every write takes the [`Effects`] that must commit with it — its audit row and the
@@ -24,8 +25,8 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 pub use cloudtask_shared::api::{AuditEntry, AuditFilter};
-use cloudtask_shared::api::{Event, Grant, PackageInfo};
-use cloudtask_shared::{RunRecord, RunStatus, Task};
+use cloudtask_shared::api::{Event, Grant, Incident, MessageView, PackageInfo};
+use cloudtask_shared::{Channel, RunRecord, RunStatus, Task};
 use jiff::Timestamp;
 
 #[derive(Debug, thiserror::Error)]
@@ -462,6 +463,127 @@ pub trait RetentionStore: Send + Sync {
     async fn collect_packages(&self, before: Timestamp, limit: u32) -> Result<Vec<String>>;
 }
 
+/// A message to one recipient, as queued: rendered when its incident was noticed, so that a
+/// retry or another leader sends the same words under the same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Stable: the e-mail's `Message-ID`, the webhook's `webhook-id`.
+    pub id: String,
+    pub channel: Channel,
+    pub to: String,
+    pub subject: String,
+    /// Plain text for e-mail; the JSON payload for a webhook.
+    pub body: String,
+    pub incident: Option<String>,
+    pub created_at: Timestamp,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+}
+
+impl Message {
+    /// A message not tried yet, due at `now`.
+    pub fn new(
+        id: String,
+        channel: Channel,
+        to: &str,
+        subject: String,
+        body: String,
+        incident: Option<String>,
+        now: Timestamp,
+    ) -> Message {
+        Message {
+            id,
+            channel,
+            to: to.to_string(),
+            subject,
+            body,
+            incident,
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+        }
+    }
+}
+
+/// What the noticer decided from a stretch of the outbox, committed in one transaction with
+/// the move of the alert cursor from `from` to `to` — refused whole when another center
+/// moved the cursor first, so that an event is noticed once however leadership changes.
+#[derive(Debug, Clone, Default)]
+pub struct Noticed {
+    /// Where the cursor must still be (`None`: never saved).
+    pub from: Option<i64>,
+    pub to: i64,
+    /// Written whole, by id, except who acknowledged them (that is the API's).
+    pub incidents: Vec<Incident>,
+    pub messages: Vec<Message>,
+}
+
+/// How one channel's messages stand, counted in the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelCounts {
+    pub queued: u64,
+    pub retrying: u64,
+    pub dead: u64,
+    pub delivered: u64,
+    pub last_delivered_at: Option<Timestamp>,
+    pub last_error: Option<(String, Timestamp)>,
+}
+
+/// Which incidents a listing selects, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    /// Only open ones.
+    pub open: bool,
+    pub subject: Option<String>,
+    /// Only incidents of tasks in these groups (`None`: every group).
+    pub groups: Option<Vec<String>>,
+    pub limit: u32,
+}
+
+/// Incidents and the messages that announce them (the notification outbox): written by the
+/// leader's noticer, delivered by its deliverer, acknowledged through the API.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// How far the noticer has read the outbox.
+    async fn alert_cursor(&self) -> Result<Option<i64>>;
+    /// Commits what was noticed with the cursor's move; false (nothing written) when the
+    /// cursor is no longer at `n.from`.
+    async fn notice(&self, n: &Noticed) -> Result<bool>;
+    async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
+    async fn incident(&self, id: &str) -> Result<Option<Incident>>;
+    /// Records who acknowledged an open incident; false when it is not open (or absent).
+    async fn ack_incident(&self, id: &str, by: &str, at: Timestamp, fx: &Effects) -> Result<bool>;
+    /// Queues messages outside any incident (`notify test`), with their effects.
+    async fn queue_messages(&self, messages: &[Message], fx: &Effects) -> Result<()>;
+    /// Messages of `channel` due by `now`, oldest first.
+    async fn due_messages(
+        &self,
+        channel: Channel,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    async fn message_delivered(&self, id: &str, at: Timestamp) -> Result<()>;
+    /// Counts a failed try: retried at `retry_at`, or dead (`None`).
+    async fn message_failed(
+        &self,
+        id: &str,
+        error: &str,
+        at: Timestamp,
+        retry_at: Option<Timestamp>,
+    ) -> Result<()>;
+    /// Replaces queued messages by one digest, in one transaction: the parts are marked
+    /// digested (never sent on their own), the digest queued.
+    async fn digest_messages(&self, parts: &[String], digest: &Message) -> Result<()>;
+    async fn channel_counts(&self, channel: Channel) -> Result<ChannelCounts>;
+    /// Messages given up on, newest first.
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<MessageView>>;
+    /// Messages by id (what `notify test` answers).
+    async fn messages(&self, ids: &[&str]) -> Result<Vec<MessageView>>;
+    /// Deletes up to `limit` resolved incidents resolved before `before`, and messages
+    /// delivered, digested or dead before it; returns how many rows went.
+    async fn prune_alerts(&self, before: Timestamp, limit: u32) -> Result<u64>;
+}
+
 /// Every concept at once: what `open` returns and the center holds.
 pub trait Store:
     TaskStore
@@ -473,6 +595,7 @@ pub trait Store:
     + OutboxStore
     + PlacementStore
     + RetentionStore
+    + AlertStore
 {
 }
 
@@ -486,5 +609,6 @@ impl<T> Store for T where
         + OutboxStore
         + PlacementStore
         + RetentionStore
+        + AlertStore
 {
 }

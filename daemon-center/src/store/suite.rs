@@ -58,6 +58,10 @@ macro_rules! store_suite {
             package_histories_trim_to_their_newest_and_unnamed_packages_are_collected,
             node_and_join_token_names_are_unique_where_they_must_be,
             placements_open_close_and_say_who_held_a_task_when,
+            incidents_commit_with_the_alert_cursor_and_only_from_where_it_is,
+            messages_are_retried_when_due_delivered_or_dead_and_counted,
+            a_digest_replaces_its_parts_in_one_step,
+            only_open_incidents_are_acknowledged_and_old_alerts_go,
             audit_rows_read_back_whole_and_filter_by_time_actor_target_group_and_action
         );
     };
@@ -1456,4 +1460,255 @@ pub async fn audit_rows_read_back_whole_and_filter_by_time_actor_target_group_an
             .len(),
         1
     );
+}
+
+fn incident(id: &str, subject: &str, opened: i64) -> cloudtask_shared::api::Incident {
+    cloudtask_shared::api::Incident {
+        id: id.into(),
+        kind: cloudtask_shared::api::IncidentKind::Failed,
+        subject: subject.into(),
+        name: "n".into(),
+        group: "g".into(),
+        opened_at: at(opened),
+        updated_at: at(opened),
+        resolved_at: None,
+        count: 1,
+        announced: true,
+        last_announced_at: Some(at(opened)),
+        last_run: Some("r1".into()),
+        summary: "failed".into(),
+        acked_by: None,
+        acked_at: None,
+    }
+}
+
+fn message(id: &str, channel: cloudtask_shared::Channel, secs: i64) -> super::Message {
+    super::Message {
+        id: id.into(),
+        channel,
+        to: "ops@example.com".into(),
+        subject: format!("subject of {id}"),
+        body: "body".into(),
+        incident: None,
+        created_at: at(secs),
+        attempts: 0,
+        next_attempt_at: at(secs),
+    }
+}
+
+pub async fn incidents_commit_with_the_alert_cursor_and_only_from_where_it_is(s: &dyn Store) {
+    use cloudtask_shared::Channel;
+    assert_eq!(s.alert_cursor().await.unwrap(), None);
+    let n = super::Noticed {
+        from: None,
+        to: 7,
+        incidents: vec![incident("i1", "t1", 0)],
+        messages: vec![message("i1.opened.0", Channel::Email, 0)],
+    };
+    assert!(s.notice(&n).await.unwrap());
+    assert_eq!(s.alert_cursor().await.unwrap(), Some(7));
+    // A second noticer that read from the old position writes nothing.
+    let stale = super::Noticed {
+        from: None,
+        to: 9,
+        incidents: vec![incident("i2", "t2", 1)],
+        messages: vec![message("i2.opened.0", Channel::Email, 1)],
+    };
+    assert!(!s.notice(&stale).await.unwrap());
+    assert_eq!(s.alert_cursor().await.unwrap(), Some(7));
+    assert!(s.incident("i2").await.unwrap().is_none());
+    assert_eq!(
+        s.due_messages(Channel::Email, at(5), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // An update (by id) keeps the ack, resolves, and frees the (subject, kind) for a new one.
+    assert!(
+        s.ack_incident("i1", "ann", at(2), &Effects::default())
+            .await
+            .unwrap()
+    );
+    let mut i1 = incident("i1", "t1", 0);
+    i1.count = 4;
+    i1.resolved_at = Some(at(3));
+    let n = super::Noticed {
+        from: Some(7),
+        to: 8,
+        incidents: vec![i1, incident("i3", "t1", 4)],
+        messages: vec![],
+    };
+    assert!(s.notice(&n).await.unwrap());
+    let got = s.incident("i1").await.unwrap().unwrap();
+    assert_eq!((got.count, got.resolved_at), (4, Some(at(3))));
+    assert_eq!(got.acked_by.as_deref(), Some("ann"));
+    let open = s
+        .incidents(&super::IncidentFilter {
+            open: true,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        open.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        ["i3"]
+    );
+    let all = s
+        .incidents(&super::IncidentFilter {
+            subject: Some("t1".into()),
+            groups: Some(vec!["g".into()]),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2, "newest first: {all:?}");
+    assert_eq!(all[0].id, "i3");
+    let none = s
+        .incidents(&super::IncidentFilter {
+            groups: Some(vec!["other".into()]),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    // Two open incidents of one (subject, kind) cannot be.
+    let dup = super::Noticed {
+        from: Some(8),
+        to: 9,
+        incidents: vec![incident("i4", "t1", 5)],
+        messages: vec![],
+    };
+    assert!(s.notice(&dup).await.is_err());
+    assert_eq!(
+        s.alert_cursor().await.unwrap(),
+        Some(8),
+        "nothing of it was written"
+    );
+}
+
+pub async fn messages_are_retried_when_due_delivered_or_dead_and_counted(s: &dyn Store) {
+    use cloudtask_shared::Channel;
+    let msgs = [
+        message("a", Channel::Email, 0),
+        message("b", Channel::Email, 1),
+        message("c", Channel::Webhook, 2),
+    ];
+    s.queue_messages(&msgs, &Effects::default()).await.unwrap();
+    // Queued twice under the same id: still one message.
+    s.queue_messages(&msgs[..1], &Effects::default())
+        .await
+        .unwrap();
+    let due: Vec<String> = s
+        .due_messages(Channel::Email, at(10), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(due, ["a", "b"], "oldest first, one channel");
+    s.message_failed("a", "connection refused", at(11), Some(at(20)))
+        .await
+        .unwrap();
+    let due = s.due_messages(Channel::Email, at(15), 10).await.unwrap();
+    assert_eq!(due.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["b"]);
+    let a = s.due_messages(Channel::Email, at(20), 10).await.unwrap();
+    assert_eq!(a[0].attempts, 1);
+    let n = s.channel_counts(Channel::Email).await.unwrap();
+    assert_eq!((n.queued, n.retrying, n.dead, n.delivered), (2, 1, 0, 0));
+    assert_eq!(
+        n.last_error,
+        Some(("connection refused".to_string(), at(11)))
+    );
+    s.message_delivered("b", at(16)).await.unwrap();
+    s.message_failed("a", "550 no such user", at(21), None)
+        .await
+        .unwrap();
+    let n = s.channel_counts(Channel::Email).await.unwrap();
+    assert_eq!((n.queued, n.retrying, n.dead, n.delivered), (0, 0, 1, 1));
+    assert_eq!(n.last_delivered_at, Some(at(16)));
+    assert_eq!(
+        n.last_error.map(|e| e.0).as_deref(),
+        Some("550 no such user")
+    );
+    assert!(
+        s.due_messages(Channel::Email, at(99), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let dead = s.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].dead && dead[0].attempts == 2 && dead[0].id == "a");
+    let views = s.messages(&["b", "c"]).await.unwrap();
+    assert_eq!(views.len(), 2);
+    assert!(
+        views
+            .iter()
+            .any(|v| v.id == "b" && v.delivered_at == Some(at(16)))
+    );
+    // A delivered message is not failed afterwards (a late error of a repeat).
+    s.message_failed("b", "late", at(30), None).await.unwrap();
+    assert_eq!(s.channel_counts(Channel::Email).await.unwrap().delivered, 1);
+}
+
+pub async fn a_digest_replaces_its_parts_in_one_step(s: &dyn Store) {
+    use cloudtask_shared::Channel;
+    let msgs: Vec<super::Message> = (0..4)
+        .map(|i| message(&format!("m{i}"), Channel::Email, i))
+        .collect();
+    s.queue_messages(&msgs, &Effects::default()).await.unwrap();
+    let parts: Vec<String> = msgs.iter().map(|m| m.id.clone()).collect();
+    s.digest_messages(&parts, &message("d", Channel::Email, 5))
+        .await
+        .unwrap();
+    let due = s.due_messages(Channel::Email, at(10), 10).await.unwrap();
+    assert_eq!(due.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["d"]);
+    let n = s.channel_counts(Channel::Email).await.unwrap();
+    assert_eq!(
+        (n.queued, n.dead),
+        (1, 0),
+        "digested parts are neither queued nor dead"
+    );
+}
+
+pub async fn only_open_incidents_are_acknowledged_and_old_alerts_go(s: &dyn Store) {
+    use cloudtask_shared::Channel;
+    let mut old = incident("old", "t1", 0);
+    old.resolved_at = Some(at(10));
+    let n = super::Noticed {
+        from: None,
+        to: 1,
+        incidents: vec![old, incident("open", "t2", 0)],
+        messages: vec![
+            message("m-old", Channel::Email, 0),
+            message("m-new", Channel::Email, 100),
+        ],
+    };
+    assert!(s.notice(&n).await.unwrap());
+    let fx = Effects {
+        audit: Some(AuditEntry::new(at(20), "ann", "incident.ack", "t1", "")),
+        ..Effects::default()
+    };
+    assert!(!s.ack_incident("old", "ann", at(20), &fx).await.unwrap());
+    assert!(!s.ack_incident("nope", "ann", at(20), &fx).await.unwrap());
+    assert!(
+        s.audit_log(&AuditFilter::latest(10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a refused ack writes no audit row"
+    );
+    s.message_delivered("m-old", at(1)).await.unwrap();
+    s.message_delivered("m-new", at(101)).await.unwrap();
+    assert_eq!(s.prune_alerts(at(50), 100).await.unwrap(), 2);
+    assert!(s.incident("old").await.unwrap().is_none());
+    assert!(
+        s.incident("open").await.unwrap().is_some(),
+        "open incidents stay"
+    );
+    assert_eq!(s.messages(&["m-old", "m-new"]).await.unwrap().len(), 1);
 }

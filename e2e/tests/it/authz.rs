@@ -49,6 +49,8 @@ struct World {
     tokens: Vec<Option<String>>,
     /// Per group: (task id, run id, package sha256).
     fixtures: Vec<(String, String, String, String)>,
+    /// Per group: an open incident (of a failing task of that group).
+    incidents: Vec<String>,
     n: AtomicUsize,
     /// The newest audit row just before the last call's request.
     audit_mark: std::sync::Mutex<Option<Value>>,
@@ -104,7 +106,15 @@ impl World {
         tokens.push(Some(join["token"].as_str().unwrap().to_string()));
         tokens.push(None);
         let mut fixtures = Vec::new();
+        let mut incidents = Vec::new();
         for g in ["g1", "g2"] {
+            // A failing task's incident, for the alert routes.
+            let f = c
+                .create_task(json!({"name": "failing", "group": g, "command": "exit 1"}))
+                .await;
+            let fid = f["id"].as_str().unwrap().to_string();
+            c.run_now(&fid).await;
+            incidents.push(wait_incident(&c, &fid).await);
             let pkg = tar_gz(&[("run.sh", 0o755, &format!("#!/bin/sh\necho {g}\n"))]);
             let (status, p) = c.upload("/packages?file_name=run.tar.gz", pkg).await;
             assert_eq!(status, StatusCode::CREATED, "{p}");
@@ -129,6 +139,7 @@ impl World {
             c,
             tokens,
             fixtures,
+            incidents,
             n: AtomicUsize::new(0),
             audit_mark: std::sync::Mutex::new(None),
         }
@@ -149,6 +160,7 @@ impl World {
         own_user: bool,
     ) -> (StatusCode, Value) {
         let (group, task, run, sha) = &self.fixtures[gi];
+        let incident = &self.incidents[gi];
         let c = &self.c;
         // A logout ends the session it comes with: users log out of a session of its own.
         let fresh_session = match (path, col) {
@@ -159,7 +171,8 @@ impl World {
         let mut path = path
             .replace("{task}", task)
             .replace("{id}", run)
-            .replace("{sha256}", sha);
+            .replace("{sha256}", sha)
+            .replace("{incident}", incident);
         let mut body = None;
         // Routes that would destroy the fixtures act on fresh ones; bodies are such that an
         // allowed call passes the gate (it may still fail later, as invalid).
@@ -250,6 +263,9 @@ impl World {
                 assert_eq!(s, StatusCode::CREATED, "{b}");
                 path = format!("/nodes/{name}/credential");
             }
+            ("POST", "/notify/test") => {
+                body = Some(json!({"channel": "email", "to": "ops@example.com"}));
+            }
             ("POST", "/tokens") => {
                 body = Some(json!({"name": self.fresh("tok"), "expires_in": "1d"}));
             }
@@ -313,13 +329,38 @@ async fn rows_since(c: &Center, mark: Option<&Value>) -> Vec<Value> {
     }
 }
 
-/// Whether a listing's answer shows the fixture of group `gi`.
-fn lists(path: &str, body: &Value, fixture: &(String, String, String, String)) -> Option<bool> {
+/// Whether a listing's answer shows the fixture of group `gi` (or its incident).
+fn lists(
+    path: &str,
+    body: &Value,
+    fixture: &(String, String, String, String),
+    incident: &str,
+) -> Option<bool> {
     let items = body.as_array()?;
     match path {
         "/tasks" => Some(items.iter().any(|t| t["id"] == fixture.1.as_str())),
         "/runs" => Some(items.iter().any(|r| r["id"] == fixture.2.as_str())),
+        "/alerts" => Some(items.iter().any(|i| i["id"] == incident)),
         _ => None,
+    }
+}
+
+/// Waits for the open incident of a task whose run failed; its id.
+async fn wait_incident(c: &Center, task: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, body) = c
+            .api(Method::GET, &format!("/alerts?task={task}"), None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        if let Some(id) = body[0]["id"].as_str() {
+            return id.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no incident for {task}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -369,7 +410,7 @@ async fn every_route_answers_every_role_as_the_policy_table_says() {
                         written.len()
                     ));
                 }
-                let listed = lists(path, &body, &w.fixtures[gi]);
+                let listed = lists(path, &body, &w.fixtures[gi], &w.incidents[gi]);
                 let ok = match cell.as_str() {
                     "public" => allowed,
                     "401" => status == StatusCode::UNAUTHORIZED,

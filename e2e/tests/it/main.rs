@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod alerts;
 mod api;
 mod authz;
 mod cli;

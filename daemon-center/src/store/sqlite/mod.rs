@@ -5,6 +5,7 @@
 //! this one opens the file, migrates it, and holds what they share: the writer lock, row
 //! mapping helpers and the writer of a write's [`Effects`].
 
+mod alerts;
 mod audit;
 mod outbox;
 mod packages;
@@ -150,6 +151,44 @@ CREATE INDEX audit_by_actor ON audit (actor, at);
 "#,
     r#"
 ALTER TABLE runs ADD COLUMN requested_by TEXT;
+"#,
+    r#"
+CREATE TABLE incidents (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    name TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    opened_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    resolved_at BIGINT,
+    count BIGINT NOT NULL,
+    announced BIGINT NOT NULL,
+    last_announced_at BIGINT,
+    last_run TEXT,
+    summary TEXT NOT NULL,
+    acked_by TEXT,
+    acked_at BIGINT
+);
+CREATE UNIQUE INDEX incidents_open ON incidents (subject, kind) WHERE resolved_at IS NULL;
+CREATE INDEX incidents_by_age ON incidents (opened_at);
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    incident TEXT,
+    created_at BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    last_attempt_at BIGINT,
+    delivered_at BIGINT,
+    last_error TEXT
+);
+CREATE INDEX messages_due ON messages (state, channel, next_attempt_at);
+CREATE INDEX messages_by_age ON messages (created_at);
 "#,
 ];
 

@@ -88,6 +88,15 @@ _cloudtaskctl() {
             cloudtaskctl__subcmd__alert,show)
                 cmd="cloudtaskctl__subcmd__alert__subcmd__show"
                 ;;
+            cloudtaskctl__subcmd__alert,silence)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__silence"
+                ;;
+            cloudtaskctl__subcmd__alert,silences)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__silences"
+                ;;
+            cloudtaskctl__subcmd__alert,unsilence)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__unsilence"
+                ;;
             cloudtaskctl__subcmd__alert__subcmd__help,ack)
                 cmd="cloudtaskctl__subcmd__alert__subcmd__help__subcmd__ack"
                 ;;
@@ -99,6 +108,15 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__alert__subcmd__help,show)
                 cmd="cloudtaskctl__subcmd__alert__subcmd__help__subcmd__show"
+                ;;
+            cloudtaskctl__subcmd__alert__subcmd__help,silence)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__help__subcmd__silence"
+                ;;
+            cloudtaskctl__subcmd__alert__subcmd__help,silences)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__help__subcmd__silences"
+                ;;
+            cloudtaskctl__subcmd__alert__subcmd__help,unsilence)
+                cmd="cloudtaskctl__subcmd__alert__subcmd__help__subcmd__unsilence"
                 ;;
             cloudtaskctl__subcmd__cluster,help)
                 cmd="cloudtaskctl__subcmd__cluster__subcmd__help"
@@ -261,6 +279,15 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__help__subcmd__alert,show)
                 cmd="cloudtaskctl__subcmd__help__subcmd__alert__subcmd__show"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__alert,silence)
+                cmd="cloudtaskctl__subcmd__help__subcmd__alert__subcmd__silence"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__alert,silences)
+                cmd="cloudtaskctl__subcmd__help__subcmd__alert__subcmd__silences"
+                ;;
+            cloudtaskctl__subcmd__help__subcmd__alert,unsilence)
+                cmd="cloudtaskctl__subcmd__help__subcmd__alert__subcmd__unsilence"
                 ;;
             cloudtaskctl__subcmd__help__subcmd__cluster,ls)
                 cmd="cloudtaskctl__subcmd__help__subcmd__cluster__subcmd__ls"
@@ -647,7 +674,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__alert)
-            opts="-o -h --server --token --ca-file --context --output --request-timeout --help ls show ack help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help ls show ack silence silences unsilence help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -731,7 +758,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__alert__subcmd__help)
-            opts="ls show ack help"
+            opts="ls show ack silence silences unsilence help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -800,6 +827,48 @@ _cloudtaskctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cloudtaskctl__subcmd__alert__subcmd__help__subcmd__silence)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__help__subcmd__silences)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__help__subcmd__unsilence)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cloudtaskctl__subcmd__alert__subcmd__ls)
             opts="-o -h --all --task --group --limit --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -855,6 +924,160 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__alert__subcmd__show)
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__silence)
+            opts="-o -h --task --group --everything --kind --for --until --from --reason --server --token --ca-file --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --task)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__silences)
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__alert__subcmd__unsilence)
             opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1979,7 +2202,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help__subcmd__alert)
-            opts="ls show ack"
+            opts="ls show ack silence silences unsilence"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2021,6 +2244,48 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help__subcmd__alert__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__alert__subcmd__silence)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__alert__subcmd__silences)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__alert__subcmd__unsilence)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -680,19 +680,22 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
 wide\t''
 json\t''"
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -f -a "ls" -d 'List open incidents (with --all, resolved ones too), newest first'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -f -a "show" -d 'Show one incident'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -f -a "ack" -d 'Acknowledge an open incident: you are looking into it (recorded with your name)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -f -a "ls" -d 'List open incidents (with --all, resolved ones too), newest first'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -f -a "show" -d 'Show one incident'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -f -a "ack" -d 'Acknowledge an open incident: you are looking into it (recorded with your name)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -f -a "silence" -d 'Silence a task\'s, a group\'s or every incident for a while (or, with --from, plan a maintenance window): they are recorded, not announced; one still open at the end is announced then'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -f -a "silences" -d 'List silences and maintenance windows not ended yet'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -f -a "unsilence" -d 'End a silence now'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l task -d 'Only this task\'s (name or id)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l group -d 'The task\'s group, when its name is in several' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l limit -r
@@ -724,9 +727,47 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ack" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ack" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l task -d 'A task (name or id)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l group -d 'A group (with --task: the task\'s group, when its name is in several)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l kind -d 'Only incidents of this kind (failed, late_start, did_not_start, overrunning, too_fast, offline)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l for -d 'How long, from its start (e.g. 2h)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l until -d 'Until this instant (RFC 3339)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l from -d 'From this instant (RFC 3339; default now)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l reason -d 'Why: shown to whoever wonders where an alert went' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l everything -d 'Every incident, nodes\' included (operators of every group)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -s h -l help -d 'Print help'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -s o -l output -d 'Output format: aligned table, table with more columns, or JSON for scripts' -r -f -a "table\t''
+wide\t''
+json\t''"
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List open incidents (with --all, resolved ones too), newest first'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one incident'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "ack" -d 'Acknowledge an open incident: you are looking into it (recorded with your name)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "silence" -d 'Silence a task\'s, a group\'s or every incident for a while (or, with --from, plan a maintenance window): they are recorded, not announced; one still open at the end is announced then'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "silences" -d 'List silences and maintenance windows not ended yet'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "unsilence" -d 'End a silence now'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and not __fish_seen_subcommand_from status test help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and not __fish_seen_subcommand_from status test help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
@@ -872,5 +913,8 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "ls" -d 'List open incidents (with --all, resolved ones too), newest first'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "show" -d 'Show one incident'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "ack" -d 'Acknowledge an open incident: you are looking into it (recorded with your name)'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "silence" -d 'Silence a task\'s, a group\'s or every incident for a while (or, with --from, plan a maintenance window): they are recorded, not announced; one still open at the end is announced then'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "silences" -d 'List silences and maintenance windows not ended yet'
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "unsilence" -d 'End a silence now'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "status" -d 'Each channel\'s queue, failures and last error, and the messages given up on (admins)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "test" -d 'Send a test message on a channel, to an address or to the center\'s default recipients (admins); delivered like any alert: see `notify status`'

@@ -3,10 +3,13 @@
 
 use clap::{Subcommand, ValueEnum};
 use cloudtask_shared::Channel;
-use cloudtask_shared::api::{Incident, MessageView, NotifyStatus, NotifyTest, NotifyTestAnswer};
+use cloudtask_shared::api::{
+    CreateSilence, Incident, IncidentKind, MessageView, NotifyStatus, NotifyTest, NotifyTestAnswer,
+    Silence,
+};
 use reqwest::Method;
 
-use crate::client::{Client, Result, enc};
+use crate::client::{Client, Exit, Failure, Result, enc};
 use crate::table::{self, Output, print_json};
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +37,54 @@ pub enum AlertCmd {
     /// Acknowledge an open incident: you are looking into it (recorded with your name).
     #[command(after_help = "Example:\n  cloudtaskctl alert ack 0195f3a2b1c4d5e6f7a8")]
     Ack { id: String },
+    /// Silence a task's, a group's or every incident for a while (or, with --from, plan a
+    /// maintenance window): they are recorded, not announced; one still open at the end is
+    /// announced then.
+    #[command(
+        after_help = "Examples:\n  cloudtaskctl alert silence --task backup --for 2h --reason 'disk swap'\n  cloudtaskctl alert silence --group billing --kind did_not_start --from 2026-12-24T22:00:00Z --until 2026-12-25T06:00:00Z --reason 'db maintenance'\n  cloudtaskctl alert silence --everything --for 30m --reason 'network work'"
+    )]
+    Silence {
+        /// A task (name or id).
+        #[arg(long, conflicts_with = "everything")]
+        task: Option<String>,
+        /// A group (with --task: the task's group, when its name is in several).
+        #[arg(long, conflicts_with = "everything")]
+        group: Option<String>,
+        /// Every incident, nodes' included (operators of every group).
+        #[arg(long)]
+        everything: bool,
+        /// Only incidents of this kind (failed, late_start, did_not_start, overrunning,
+        /// too_fast, offline).
+        #[arg(long)]
+        kind: Option<String>,
+        /// How long, from its start (e.g. 2h).
+        #[arg(long = "for", value_name = "DURATION", conflicts_with = "until")]
+        for_: Option<String>,
+        /// Until this instant (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// From this instant (RFC 3339; default now).
+        #[arg(long)]
+        from: Option<String>,
+        /// Why: shown to whoever wonders where an alert went.
+        #[arg(long)]
+        reason: String,
+    },
+    /// List silences and maintenance windows not ended yet.
+    #[command(after_help = "Example:\n  cloudtaskctl alert silences")]
+    Silences,
+    /// End a silence now.
+    #[command(after_help = "Example:\n  cloudtaskctl alert unsilence 0195f3a2b1c4d5e6f7a8")]
+    Unsilence { id: String },
+}
+
+fn instant(flag: &str, text: &str) -> Result<jiff::Timestamp> {
+    text.parse().map_err(|e| {
+        Failure::new(
+            Exit::Usage,
+            format!("--{flag} {text:?}: not an RFC 3339 instant ({e})"),
+        )
+    })
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -126,6 +177,98 @@ pub async fn alert(c: &Client, cmd: AlertCmd, out: Output) -> Result<()> {
         AlertCmd::Show { id } => {
             let i: Incident = c.get(&format!("/alerts/{}", enc(&id))).await?;
             show(&i, out)?;
+        }
+        AlertCmd::Silence {
+            task,
+            group,
+            everything,
+            kind,
+            for_,
+            until,
+            from,
+            reason,
+        } => {
+            if task.is_none() && group.is_none() && !everything {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    "say what to silence: --task, --group or --everything",
+                ));
+            }
+            let kind = match kind {
+                Some(k) => Some(IncidentKind::parse(&k).ok_or_else(|| {
+                    Failure::new(Exit::Usage, format!("--kind {k:?}: not an incident kind"))
+                })?),
+                None => None,
+            };
+            let starts_at = from.as_deref().map(|t| instant("from", t)).transpose()?;
+            let ends_at = match (for_, until) {
+                (Some(d), None) => {
+                    let ms = cloudtask_shared::parse_duration_ms(&d)
+                        .map_err(|e| Failure::new(Exit::Usage, format!("--for {d:?}: {e}")))?;
+                    starts_at
+                        .unwrap_or_else(jiff::Timestamp::now)
+                        .checked_add(jiff::SignedDuration::from_millis(
+                            i64::try_from(ms).unwrap_or(i64::MAX),
+                        ))
+                        .map_err(|e| Failure::new(Exit::Usage, format!("--for {d:?}: {e}")))?
+                }
+                (None, Some(t)) => instant("until", &t)?,
+                _ => {
+                    return Err(Failure::new(
+                        Exit::Usage,
+                        "say for how long: --for DURATION or --until INSTANT",
+                    ));
+                }
+            };
+            let body = CreateSilence {
+                task,
+                group,
+                kind,
+                starts_at,
+                ends_at,
+                reason,
+            };
+            let made: Silence = c.send_json(Method::POST, "/silences", &body).await?;
+            if out.json() {
+                return print_json(&made);
+            }
+            println!(
+                "silence {} from {} until {}",
+                made.id,
+                table::when(Some(made.starts_at)),
+                table::when(Some(made.ends_at))
+            );
+        }
+        AlertCmd::Silences => {
+            let rows: Vec<Silence> = c.get("/silences").await?;
+            if out.json() {
+                return print_json(&rows);
+            }
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.id.clone(),
+                        s.task
+                            .clone()
+                            .or_else(|| s.group.clone().map(|g| format!("group {g}")))
+                            .unwrap_or_else(|| "everything".into()),
+                        s.kind.map_or("-".into(), |k| k.to_string()),
+                        table::when(Some(s.starts_at)),
+                        table::when(Some(s.ends_at)),
+                        s.created_by.clone(),
+                        s.reason.clone(),
+                    ]
+                })
+                .collect();
+            table::print(
+                &["ID", "SILENCES", "KIND", "FROM", "UNTIL", "BY", "REASON"],
+                &cells,
+            );
+        }
+        AlertCmd::Unsilence { id } => {
+            c.delete(&format!("/silences/{}", enc(&id))).await?;
+            println!("silence {id} ended");
         }
         AlertCmd::Ack { id } => {
             let i: Incident = c.post_empty(&format!("/alerts/{}/ack", enc(&id))).await?;

@@ -32,7 +32,12 @@ pub struct Placements {
     /// Counts completed allocation rounds, so a caller can wait for the next one.
     rounds: Arc<watch::Sender<u64>>,
     leading: Arc<std::sync::atomic::AtomicBool>,
+    /// The live, credentialed members (cluster, node) the last round of this leader saw.
+    members: Arc<RwLock<Option<Members>>>,
 }
+
+/// Live, credentialed members: (cluster, node).
+pub type Members = std::collections::BTreeSet<(String, String)>;
 
 impl Default for Placements {
     fn default() -> Self {
@@ -41,6 +46,7 @@ impl Default for Placements {
             wake: Arc::default(),
             rounds: Arc::new(watch::channel(0).0),
             leading: Arc::default(),
+            members: Arc::default(),
         }
     }
 }
@@ -99,6 +105,19 @@ impl Placements {
             .values()
             .filter(|n| n.as_deref() == Some(node))
             .count()
+    }
+
+    /// The members the leader's last round saw (`None`: this center does not lead, or has
+    /// not finished a round yet).
+    pub fn members(&self) -> Option<Members> {
+        self.members
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_members(&self, m: Option<Members>) {
+        *self.members.write().unwrap_or_else(|e| e.into_inner()) = m;
     }
 
     /// Installs a round's placements; returns the tasks whose node changed.
@@ -274,6 +293,9 @@ impl Allocator {
                     self.placements
                         .leading
                         .store(leads, std::sync::atomic::Ordering::Relaxed);
+                    if !leads {
+                        self.placements.set_members(None);
+                    }
                     if let Some(ix) = &index {
                         let round = if leads {
                             self.allocate(coord.as_ref(), ix, &mut book).await
@@ -347,6 +369,7 @@ impl Allocator {
         self.placements
             .leading
             .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.placements.set_members(None);
         match self.sessions.renew(coord, shutdown).await {
             Ok(c) => {
                 *coord = c;
@@ -471,6 +494,7 @@ impl Allocator {
             None => self.store.current_placements().await?.into_iter().collect(),
         };
         let mut now_placed: HashSet<Placement> = HashSet::new();
+        let mut seen_members = std::collections::BTreeSet::new();
         for cluster in clusters {
             let mut members = coord.members(&cluster).await?;
             members.retain(|m| {
@@ -482,6 +506,7 @@ impl Allocator {
                 ok
             });
             live.extend(members.iter().map(|m| m.name.clone()));
+            seen_members.extend(members.iter().map(|m| (cluster.clone(), m.name.clone())));
             sessions.extend(members.iter().filter_map(|m| m.session.clone()));
             // Nodes that left keep their assignment record: empty it before anything moves, so
             // the node, should it wake from a freeze, is fenced from the tasks.
@@ -698,6 +723,7 @@ impl Allocator {
             self.service.redeliver(again).await?;
         }
         self.announce(placed);
+        self.placements.set_members(Some(seen_members));
         Ok(())
     }
 }

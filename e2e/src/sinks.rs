@@ -62,6 +62,11 @@ fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
 impl Sink {
     /// An SMTP server (Debian's aiosmtpd, run by the system's Python that has it).
     pub fn smtp(mode: SmtpMode) -> Sink {
+        Sink::smtp_at(mode, free_port())
+    }
+
+    /// An SMTP server on `port` (one a center was told of before the server was up).
+    pub fn smtp_at(mode: SmtpMode, port: u16) -> Sink {
         let temp = tempfile::tempdir().unwrap();
         let out = temp.path().join("mail");
         std::fs::create_dir(&out).unwrap();
@@ -70,7 +75,6 @@ impl Sink {
             "smtp_sink.py",
             include_str!("../scripts/smtp_sink.py"),
         );
-        let port = free_port();
         let mut args: Vec<String> = vec![
             py.display().to_string(),
             match mode {

@@ -712,14 +712,40 @@ pub enum IncidentKind {
     /// Runs of the task end `failed`, `timed_out` or `lost` (or `killed`, when the task
     /// says so) with no retry left; resolved by a success.
     Failed,
+    /// A scheduled run started more than the start grace after its instant; resolved by a
+    /// start on time.
+    LateStart,
+    /// No run of a scheduled instant started by the instant plus the start grace (noticed
+    /// by the center from the schedule, whatever the node does); resolved by a start.
+    DidNotStart,
+    /// A run is running longer than the task's maximum (or a multiple of its typical
+    /// duration); resolved when that run ends.
+    Overrunning,
+    /// A successful run was shorter than the task's minimum; resolved by one that was not.
+    TooFast,
+    /// A node left its cluster (subject `node:CLUSTER/NAME`) and stayed away past the
+    /// damping; resolved once it has been back as long.
+    Offline,
 }
 
 impl IncidentKind {
-    pub const ALL: [IncidentKind; 1] = [IncidentKind::Failed];
+    pub const ALL: [IncidentKind; 6] = [
+        IncidentKind::Failed,
+        IncidentKind::LateStart,
+        IncidentKind::DidNotStart,
+        IncidentKind::Overrunning,
+        IncidentKind::TooFast,
+        IncidentKind::Offline,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             IncidentKind::Failed => "failed",
+            IncidentKind::LateStart => "late_start",
+            IncidentKind::DidNotStart => "did_not_start",
+            IncidentKind::Overrunning => "overrunning",
+            IncidentKind::TooFast => "too_fast",
+            IncidentKind::Offline => "offline",
         }
     }
 
@@ -831,4 +857,53 @@ pub struct NotifyTest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotifyTestAnswer {
     pub messages: Vec<MessageView>,
+}
+
+/// A silence (or, starting later, a maintenance window): while it is on, the incidents it
+/// matches are recorded but not announced; one still open when it ends is announced then.
+/// It matches by task, by group, by kind — what it leaves out matches everything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Silence {
+    pub id: String,
+    /// A task's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<IncidentKind>,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+impl Silence {
+    /// Whether it holds back `incident`'s messages at `now`.
+    pub fn silences(&self, i: &Incident, now: Timestamp) -> bool {
+        self.starts_at <= now
+            && now < self.ends_at
+            && self.task.as_ref().is_none_or(|t| *t == i.subject)
+            && self.group.as_ref().is_none_or(|g| *g == i.group)
+            && self.kind.is_none_or(|k| k == i.kind)
+    }
+}
+
+/// `POST /silences`: what to silence (a task by name or id, with `group` when its name is in
+/// several; a group; neither: everything) and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSilence {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<IncidentKind>,
+    /// From when (default: now): a later start makes a maintenance window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<Timestamp>,
+    pub ends_at: Timestamp,
+    pub reason: String,
 }

@@ -108,6 +108,21 @@ pub struct AlertPolicy {
     /// Send an open incident again this often while it stays open (default: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renotify_every_ms: Option<u64>,
+    /// A scheduled run that starts more than this after its instant started late; one that
+    /// has not started by then did not start (default 60 s, never more than the task's
+    /// period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_grace_ms: Option<u64>,
+    /// A run still running after this long is overrunning (default: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration_ms: Option<u64>,
+    /// A run running longer than this multiple of the task's typical duration (the median
+    /// of its last 20 successful runs, once there are 5) is overrunning (default: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrun_factor: Option<u32>,
+    /// A successful run shorter than this was too fast (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_duration_ms: Option<u64>,
     /// A `killed` run (stopped by an operator or by the node's fence) counts as a failure.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub on_killed: bool,
@@ -150,6 +165,32 @@ impl AlertPolicy {
             return Err(ValidationError::new(
                 "alerts.renotify_every_ms",
                 "must be at least a minute",
+            ));
+        }
+        for (field, v) in [
+            ("alerts.start_grace_ms", self.start_grace_ms),
+            ("alerts.max_duration_ms", self.max_duration_ms),
+            ("alerts.min_duration_ms", self.min_duration_ms),
+        ] {
+            if v == Some(0) {
+                return Err(ValidationError::new(field, "must be positive"));
+            }
+        }
+        if self
+            .overrun_factor
+            .is_some_and(|f| !(2..=1000).contains(&f))
+        {
+            return Err(ValidationError::new(
+                "alerts.overrun_factor",
+                "must be between 2 and 1000",
+            ));
+        }
+        if let (Some(min), Some(max)) = (self.min_duration_ms, self.max_duration_ms)
+            && min >= max
+        {
+            return Err(ValidationError::new(
+                "alerts.min_duration_ms",
+                "must be below alerts.max_duration_ms",
             ));
         }
         Ok(())

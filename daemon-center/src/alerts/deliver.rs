@@ -208,18 +208,24 @@ impl Deliverer {
                 if bucket.tokens < 1.0 {
                     break;
                 }
-                bucket.tokens -= 1.0;
-                self.deliver(&m).await?;
+                // Only what reached the recipient counts against its allowance.
+                if self.deliver(&m).await? {
+                    bucket.tokens -= 1.0;
+                }
             }
         }
         Ok(more)
     }
 
-    async fn deliver(&self, m: &Message) -> crate::store::Result<()> {
+    /// Tries one message; true when it was delivered.
+    async fn deliver(&self, m: &Message) -> crate::store::Result<bool> {
         match self.sender.send(m).await {
             Ok(()) => {
                 tracing::info!(channel = %self.channel, id = %m.id, to = %m.to, "alert delivered");
-                self.store.message_delivered(&m.id, Timestamp::now()).await
+                self.store
+                    .message_delivered(&m.id, Timestamp::now())
+                    .await?;
+                Ok(true)
             }
             Err(f) => {
                 let now = Timestamp::now();
@@ -232,7 +238,8 @@ impl Deliverer {
                         tracing::error!(channel = %self.channel, id = %m.id, to = %m.to, error = %f.text, attempts = m.attempts + 1, "alert delivery failed for good: kept as a dead letter")
                     }
                 }
-                self.store.message_failed(&m.id, &f.text, now, next).await
+                self.store.message_failed(&m.id, &f.text, now, next).await?;
+                Ok(false)
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod email;
 pub mod notice;
 pub mod rules;
 pub mod template;
+pub mod watch;
 pub mod webhook;
 
 use std::collections::BTreeMap;
@@ -86,6 +87,10 @@ pub struct AlertArgs {
     /// are sent together as a digest (default 6).
     #[arg(long, env = "CLOUDTASK_ALERT_RATE", value_name = "N")]
     pub alert_rate: Option<u32>,
+    /// How long a node must be away before it is reported offline, and back before it is
+    /// reported online again, so a flapping node is one incident (default 30s).
+    #[arg(long, env = "CLOUDTASK_NODE_OFFLINE_AFTER", value_name = "DURATION")]
+    pub node_offline_after: Option<String>,
 }
 
 /// The same settings in the TOML file, plus what only the file can say: each group's
@@ -105,6 +110,7 @@ pub struct AlertFile {
     pub webhook_secret_file: Option<PathBuf>,
     pub webhook_ca_file: Option<PathBuf>,
     pub alert_rate: Option<u32>,
+    pub node_offline_after: Option<String>,
 }
 
 /// Who hears what, and how messages travel.
@@ -117,6 +123,8 @@ pub struct Settings {
     pub webhook_secret_file: PathBuf,
     pub webhook_ca_file: Option<PathBuf>,
     pub per_minute: u32,
+    /// How long a node must stay away before it is offline, and back before it is online.
+    pub node_damping: jiff::SignedDuration,
 }
 
 fn recipients(flag: &str, list: &[String]) -> anyhow::Result<Vec<Recipient>> {
@@ -204,7 +212,17 @@ impl Settings {
             Some(0) => anyhow::bail!("--alert-rate 0: nothing would ever be sent"),
             n => n.unwrap_or(6),
         };
+        let damping = args.node_offline_after.or(file.node_offline_after);
+        let node_damping = match damping {
+            None => jiff::SignedDuration::from_secs(30),
+            Some(t) => {
+                let ms = cloudtask_shared::parse_duration_ms(&t)
+                    .map_err(|e| anyhow::anyhow!("--node-offline-after {t:?}: {e}"))?;
+                jiff::SignedDuration::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+            }
+        };
         Ok(Settings {
+            node_damping,
             notify,
             groups,
             smtp,

@@ -8,17 +8,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloudtask_shared::api::{Event, Incident, IncidentKind};
+use cloudtask_shared::api::{Event, Incident, IncidentKind, Silence};
 use cloudtask_shared::shutdown::Shutdown;
 use cloudtask_shared::{RunRecord, RunStatus};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
 use super::Settings;
 use super::rules::{self, Announce, Outcome, Step, TaskInfo};
-use super::template::{self, Subject};
+use super::template::{self, About, Subject, human};
+use super::watch::{NodeChange, Nodes, Watch};
 use crate::allocator::Placements;
-use crate::store::{IncidentFilter, Message, Noticed, SharedStore};
+use crate::store::{IncidentFilter, Message, Noticed, RunFilter, SharedStore};
 
 /// Rows read per pass.
 const BATCH: u32 = 500;
@@ -43,7 +44,19 @@ struct State {
     cursor: Option<i64>,
     tasks: HashMap<String, TaskInfo>,
     open: HashMap<(String, IncidentKind), Incident>,
+    watch: Watch,
+    nodes: Nodes,
     saved_at: Instant,
+}
+
+/// What one pass decided, committed together.
+#[derive(Default)]
+struct Work {
+    open: HashMap<(String, IncidentKind), Incident>,
+    changed: HashMap<String, Incident>,
+    messages: Vec<Message>,
+    /// The silences on now, read when first needed in a pass.
+    silences: Option<Vec<Silence>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +65,28 @@ enum PassError {
     Stale,
     #[error(transparent)]
     Store(#[from] crate::store::Error),
+}
+
+/// The subject of a node's incidents: `node:CLUSTER/NAME`.
+pub fn node_subject(cluster: &str, name: &str) -> String {
+    format!("node:{cluster}/{name}")
+}
+
+fn parse_node_subject(s: &str) -> Option<(&str, &str)> {
+    s.strip_prefix("node:")?.split_once('/')
+}
+
+/// The count at which an incident of its kind is announced.
+fn threshold(i: &Incident, tasks: &HashMap<String, TaskInfo>) -> u32 {
+    match (i.kind, tasks.get(&i.subject)) {
+        (IncidentKind::Failed, Some(t)) => t.alerts.threshold(),
+        (IncidentKind::Failed, None) => u32::MAX,
+        _ => 1,
+    }
+}
+
+fn new_incident_id() -> String {
+    crate::service::new_id().unwrap_or_else(|_| format!("{:x}", Timestamp::now().as_microsecond()))
 }
 
 impl Noticer {
@@ -92,15 +127,36 @@ impl Noticer {
         }
     }
 
+    /// What a new leader starts from: tasks, open incidents, runs under way, and recent
+    /// durations of tasks that judge by them; nothing before now is judged.
     async fn load(&self) -> crate::store::Result<State> {
+        let now = Timestamp::now();
         let cursor = self.store.alert_cursor().await?;
-        let tasks = self
-            .store
-            .tasks()
-            .await?
-            .iter()
-            .map(|t| (t.id.clone(), TaskInfo::of(t)))
-            .collect();
+        let mut watch = Watch::new(now);
+        let mut tasks = HashMap::new();
+        for t in self.store.tasks().await? {
+            let info = TaskInfo::of(&t);
+            watch.expect(&t.id, &info, now);
+            if info.alerts.overrun_factor.is_some() {
+                let recent = self
+                    .store
+                    .runs(&RunFilter {
+                        task: Some(t.id.clone()),
+                        statuses: vec![RunStatus::Succeeded],
+                        limit: rules::TYPICAL_OF as u32,
+                        ..RunFilter::default()
+                    })
+                    .await?;
+                let ms = recent.iter().rev().filter_map(|r| {
+                    Some(r.finished_at?.duration_since(r.started_at?).as_millis() as i64)
+                });
+                watch.durations(&t.id, ms);
+            }
+            tasks.insert(t.id.clone(), info);
+        }
+        for r in self.store.active_runs(None).await? {
+            watch.running(&r);
+        }
         let open = self
             .store
             .incidents(&IncidentFilter {
@@ -111,11 +167,19 @@ impl Noticer {
             .await?
             .into_iter()
             .map(|i| ((i.subject.clone(), i.kind), i))
-            .collect();
+            .collect::<HashMap<_, _>>();
+        let mut nodes = Nodes::default();
+        for ((subject, kind), _) in open.iter() {
+            if let (IncidentKind::Offline, Some((c, n))) = (kind, parse_node_subject(subject)) {
+                nodes.presume_down((c.to_string(), n.to_string()), now);
+            }
+        }
         Ok(State {
             cursor,
             tasks,
             open,
+            watch,
+            nodes,
             saved_at: Instant::now() - HEARTBEAT,
         })
     }
@@ -129,74 +193,159 @@ impl Noticer {
         let full = rows.len() == BATCH as usize;
         let to = rows.last().map_or(from, |r| r.seq);
         let now = Timestamp::now();
-        let mut open = s.open.clone();
-        let mut changed: HashMap<String, Incident> = HashMap::new();
-        let mut messages = Vec::new();
+        let mut w = Work {
+            open: s.open.clone(),
+            ..Work::default()
+        };
         for row in rows {
             for event in row.events {
                 match event {
                     Event::TaskChanged { task } => {
-                        s.tasks.insert(task.id.clone(), TaskInfo::of(&task));
+                        let info = TaskInfo::of(&task);
+                        s.watch.expect(&task.id, &info, now);
+                        s.tasks.insert(task.id.clone(), info);
                     }
                     Event::TaskDeleted { id } => {
                         s.tasks.remove(&id);
-                        // A deleted task's incident ends with it, quietly.
-                        if let Some(mut i) = open.remove(&(id, IncidentKind::Failed)) {
-                            i.resolved_at = Some(now);
-                            i.updated_at = now;
-                            i.summary = "the task was deleted".into();
-                            changed.insert(i.id.clone(), i);
+                        s.watch.forget(&id);
+                        // A deleted task's incidents end with it, quietly.
+                        for kind in IncidentKind::ALL {
+                            if let Some(mut i) = w.open.remove(&(id.clone(), kind)) {
+                                i.resolved_at = Some(now);
+                                i.updated_at = now;
+                                i.summary = "the task was deleted".into();
+                                w.changed.insert(i.id.clone(), i);
+                            }
                         }
                     }
-                    Event::RunChanged { run } if run.status.is_terminal() => {
-                        let Some(task) = s.tasks.get(&run.task) else {
-                            continue;
-                        };
-                        let key = (run.task.clone(), IncidentKind::Failed);
-                        let step = match rules::outcome(&run, task) {
-                            Outcome::Failure => rules::on_failure(
-                                open.get(&key),
-                                || crate::service::new_id().unwrap_or_else(|_| run.id.clone()),
-                                &run.task,
-                                task,
-                                &run,
-                                now,
-                            ),
-                            Outcome::Success => {
-                                if task.alerts.on_success {
-                                    messages.extend(
-                                        self.render(
-                                            None,
-                                            Announce::Succeeded,
-                                            &run.task,
-                                            task,
-                                            Some(&run),
-                                        )
-                                        .await?,
-                                    );
-                                }
-                                rules::on_success(open.get(&key), &run, now)
-                            }
-                            Outcome::Nothing => None,
-                        };
-                        if let Some(step) = step {
-                            self.apply(
-                                step,
-                                &mut open,
-                                &mut changed,
-                                &mut messages,
-                                &s.tasks,
-                                Some(&run),
-                            )
+                    Event::RunChanged { run } => {
+                        self.run_changed(s, &mut w, &run, row.created_at, now)
                             .await?;
-                        }
                     }
                     _ => {}
                 }
             }
         }
+        let overdue = s
+            .watch
+            .overdue(now, &s.tasks, |id| self.placements.node_of(id));
+        tracing::trace!(rows = to - from, overdue = overdue.len(), "alert pass");
+        for o in overdue {
+            let Some(task) = s.tasks.get(&o.task) else {
+                continue;
+            };
+            let place = match self.placements.node_of(&o.task) {
+                Some(n) => format!("on node {n}"),
+                None => "on no node: no eligible node is up".to_string(),
+            };
+            let summary = format!(
+                "no run of the {} instant started within {} ({place})",
+                o.instant,
+                human(o.grace)
+            );
+            let key = (o.task.clone(), IncidentKind::DidNotStart);
+            let step = rules::occurred(
+                w.open.get(&key),
+                new_incident_id,
+                IncidentKind::DidNotStart,
+                &o.task,
+                task,
+                None,
+                summary,
+                1,
+                now,
+            );
+            self.apply(step, &mut w, &s.tasks, None).await?;
+        }
+        for o in s.watch.overruns(now, &s.tasks) {
+            let Some(task) = s.tasks.get(&o.task) else {
+                continue;
+            };
+            let summary = format!(
+                "run {} has run {}, past its limit of {}",
+                o.run,
+                human(o.running_for),
+                human(o.limit)
+            );
+            let key = (o.task.clone(), IncidentKind::Overrunning);
+            let step = rules::occurred(
+                w.open.get(&key),
+                new_incident_id,
+                IncidentKind::Overrunning,
+                &o.task,
+                task,
+                Some(&o.run),
+                summary,
+                1,
+                now,
+            );
+            self.apply(step, &mut w, &s.tasks, None).await?;
+        }
+        if let Some(members) = self.placements.members() {
+            s.nodes.observe(&members, now);
+        }
+        let damping = self.settings.node_damping;
+        let changes = s.nodes.judge(now, damping, |(c, n)| {
+            w.open
+                .contains_key(&(node_subject(c, n), IncidentKind::Offline))
+        });
+        for change in changes {
+            let step = match change {
+                NodeChange::Offline {
+                    node: (c, n),
+                    since,
+                } => {
+                    let subject = node_subject(&c, &n);
+                    let info = TaskInfo::node(&c, &n);
+                    rules::occurred(
+                        None,
+                        new_incident_id,
+                        IncidentKind::Offline,
+                        &subject,
+                        &info,
+                        None,
+                        format!("node {n} of cluster {c} has been away since {since}"),
+                        1,
+                        now,
+                    )
+                }
+                NodeChange::Online {
+                    node: (c, n),
+                    since,
+                } => {
+                    let key = (node_subject(&c, &n), IncidentKind::Offline);
+                    rules::resolved(
+                        w.open.get(&key),
+                        None,
+                        format!("node {n} of cluster {c} is back since {since}"),
+                        now,
+                    )
+                }
+            };
+            self.apply(step, &mut w, &s.tasks, None).await?;
+        }
+        // Incidents kept quiet by a silence that has ended: announced now.
+        let quiet: Vec<Incident> = w
+            .open
+            .values()
+            .filter(|i| !i.announced && i.count >= threshold(i, &s.tasks))
+            .cloned()
+            .collect();
+        for mut i in quiet {
+            if self.silenced(&mut w, &i).await? {
+                continue;
+            }
+            i.announced = true;
+            i.last_announced_at = Some(now);
+            let step = Step {
+                incident: i,
+                announce: Some(Announce::Opened),
+            };
+            self.apply(Some(step), &mut w, &s.tasks, None).await?;
+        }
         // Reminders of incidents still open.
-        let reminders: Vec<Step> = open
+        let reminders: Vec<Step> = w
+            .open
             .values()
             .filter_map(|i| {
                 let every = s.tasks.get(&i.subject)?.alerts.renotify_every_ms;
@@ -204,18 +353,17 @@ impl Noticer {
             })
             .collect();
         for step in reminders {
-            self.apply(step, &mut open, &mut changed, &mut messages, &s.tasks, None)
-                .await?;
+            self.apply(Some(step), &mut w, &s.tasks, None).await?;
         }
-        let quiet = changed.is_empty() && messages.is_empty() && Some(to) == s.cursor;
+        let quiet = w.changed.is_empty() && w.messages.is_empty() && Some(to) == s.cursor;
         if quiet && s.saved_at.elapsed() < HEARTBEAT {
             return Ok(full);
         }
         let n = Noticed {
             from: s.cursor,
             to,
-            incidents: changed.into_values().collect(),
-            messages,
+            incidents: w.changed.into_values().collect(),
+            messages: w.messages,
         };
         if !self.store.notice(&n).await? {
             return Err(PassError::Stale);
@@ -227,33 +375,186 @@ impl Noticer {
             self.deliver.notify_waiters();
         }
         s.cursor = Some(to);
-        s.open = open;
+        s.open = w.open;
         s.saved_at = Instant::now();
         Ok(full)
+    }
+
+    /// What a run's record (committed at `at`) changes: starts (late or not), ends,
+    /// failures and successes.
+    async fn run_changed(
+        &self,
+        s: &mut State,
+        w: &mut Work,
+        run: &RunRecord,
+        at: Timestamp,
+        now: Timestamp,
+    ) -> crate::store::Result<()> {
+        let Some(task) = s.tasks.get(&run.task) else {
+            return Ok(());
+        };
+        let seen = s.watch.saw(run, task, at);
+        let key = |kind| (run.task.clone(), kind);
+        let mut steps: Vec<Option<Step>> = Vec::new();
+        if let Some(late) = seen.started {
+            let started = format!("run {} started", run.id);
+            steps.push(rules::resolved(
+                w.open.get(&key(IncidentKind::DidNotStart)),
+                Some(&run.id),
+                started.clone(),
+                now,
+            ));
+            match late {
+                Some(by) => steps.push(rules::occurred(
+                    w.open.get(&key(IncidentKind::LateStart)),
+                    new_incident_id,
+                    IncidentKind::LateStart,
+                    &run.task,
+                    task,
+                    Some(&run.id),
+                    format!(
+                        "the {} run started {} late, on {}",
+                        run.scheduled_at,
+                        human(by),
+                        run.node
+                    ),
+                    1,
+                    now,
+                )),
+                None => steps.push(rules::resolved(
+                    w.open.get(&key(IncidentKind::LateStart)),
+                    Some(&run.id),
+                    format!("{started} on time"),
+                    now,
+                )),
+            }
+        }
+        if let (Some(took), Some(min)) = (seen.succeeded, task.alerts.min_duration_ms) {
+            let min = SignedDuration::from_millis(i64::try_from(min).unwrap_or(i64::MAX));
+            steps.push(if took < min {
+                rules::occurred(
+                    w.open.get(&key(IncidentKind::TooFast)),
+                    new_incident_id,
+                    IncidentKind::TooFast,
+                    &run.task,
+                    task,
+                    Some(&run.id),
+                    format!(
+                        "run {} succeeded in {}, under its minimum of {}",
+                        run.id,
+                        human(took),
+                        human(min)
+                    ),
+                    1,
+                    now,
+                )
+            } else {
+                rules::resolved(
+                    w.open.get(&key(IncidentKind::TooFast)),
+                    Some(&run.id),
+                    format!("run {} took {}", run.id, human(took)),
+                    now,
+                )
+            });
+        }
+        if run.status.is_terminal() {
+            let over = w.open.get(&key(IncidentKind::Overrunning));
+            if over.is_some_and(|i| i.last_run.as_deref() == Some(run.id.as_str())) {
+                steps.push(rules::resolved(
+                    over,
+                    Some(&run.id),
+                    format!("run {} ended: {}", run.id, rules::summary(run)),
+                    now,
+                ));
+            }
+        }
+        let failed = key(IncidentKind::Failed);
+        match rules::outcome(run, task) {
+            Outcome::Failure => steps.push(rules::on_failure(
+                w.open.get(&failed),
+                new_incident_id,
+                &run.task,
+                task,
+                run,
+                now,
+            )),
+            Outcome::Success => {
+                if task.alerts.on_success {
+                    let about = About::Task {
+                        id: &run.task,
+                        info: task,
+                    };
+                    let m = self
+                        .render(None, Announce::Succeeded, about, Some(run))
+                        .await?;
+                    w.messages.extend(m);
+                }
+                steps.push(rules::on_success(w.open.get(&failed), run, now));
+            }
+            Outcome::Nothing => {}
+        }
+        let tasks = &s.tasks;
+        for step in steps {
+            self.apply(step, w, tasks, Some(run)).await?;
+        }
+        Ok(())
     }
 
     /// Records a step's incident and renders the message it announces, to every recipient.
     async fn apply(
         &self,
-        step: Step,
-        open: &mut HashMap<(String, IncidentKind), Incident>,
-        changed: &mut HashMap<String, Incident>,
-        messages: &mut Vec<Message>,
+        step: Option<Step>,
+        w: &mut Work,
         tasks: &HashMap<String, TaskInfo>,
         run: Option<&RunRecord>,
     ) -> crate::store::Result<()> {
+        let Some(step) = step else {
+            return Ok(());
+        };
         let i = step.incident;
         let key = (i.subject.clone(), i.kind);
-        if let (Some(a), Some(task)) = (step.announce, tasks.get(&i.subject)) {
-            messages.extend(self.render(Some(&i), a, &i.subject, task, run).await?);
+        let mut i = i;
+        let mut announce = step.announce;
+        if announce.is_some() && self.silenced(w, &i).await? {
+            // Recorded, not announced: an incident opened under a silence stays quiet, and is
+            // announced once the silence is over if it is still open.
+            if announce == Some(Announce::Opened) {
+                i.announced = false;
+                i.last_announced_at = None;
+            }
+            announce = None;
+        }
+        let about = match parse_node_subject(&i.subject) {
+            Some((cluster, name)) => Some(About::Node { cluster, name }),
+            None => tasks.get(&i.subject).map(|info| About::Task {
+                id: &i.subject,
+                info,
+            }),
+        };
+        if let (Some(a), Some(about)) = (announce, about) {
+            // The run only when the incident is about it.
+            let run = run.filter(|r| i.last_run.as_deref() == Some(r.id.as_str()));
+            let m = self.render(Some(&i), a, about, run).await?;
+            w.messages.extend(m);
         }
         if i.resolved_at.is_some() {
-            open.remove(&key);
+            w.open.remove(&key);
         } else {
-            open.insert(key, i.clone());
+            w.open.insert(key, i.clone());
         }
-        changed.insert(i.id.clone(), i);
+        w.changed.insert(i.id.clone(), i);
         Ok(())
+    }
+
+    /// Whether a silence on now holds back `i`'s messages.
+    async fn silenced(&self, w: &mut Work, i: &Incident) -> crate::store::Result<bool> {
+        let now = Timestamp::now();
+        if w.silences.is_none() {
+            w.silences = Some(self.store.silences(now).await?);
+        }
+        Ok(w.silences
+            .as_ref()
+            .is_some_and(|all| all.iter().any(|s| s.silences(i, now))))
     }
 
     /// One message per recipient of `task`.
@@ -261,11 +562,13 @@ impl Noticer {
         &self,
         incident: Option<&Incident>,
         announce: Announce,
-        task_id: &str,
-        task: &TaskInfo,
+        about: About<'_>,
         run: Option<&RunRecord>,
     ) -> crate::store::Result<Vec<Message>> {
-        let to = self.settings.recipients(task);
+        let to = match about {
+            About::Task { info, .. } => self.settings.recipients(info),
+            About::Node { .. } => self.settings.notify.clone(),
+        };
         if to.is_empty() {
             return Ok(Vec::new());
         }
@@ -278,8 +581,7 @@ impl Noticer {
         let subject = Subject {
             announce,
             incident,
-            task_id,
-            task,
+            about,
             run,
             output: output.as_deref(),
         };
@@ -291,7 +593,7 @@ impl Noticer {
         let stem = match (incident, announce) {
             (Some(i), Announce::Reminder) => format!("{}.reminder{}", i.id, now.as_millisecond()),
             (Some(i), a) => format!("{}.{}", i.id, a.label()),
-            (None, a) => format!("{}.{}", run.map_or(task_id, |r| r.id.as_str()), a.label()),
+            (None, a) => format!("{}.{}", run.map_or("message", |r| r.id.as_str()), a.label()),
         };
         Ok(to
             .iter()

@@ -7,17 +7,20 @@
 //! one recovery message only if it was announced.
 
 use cloudtask_shared::api::{Incident, IncidentKind};
+use cloudtask_shared::schedule::ScheduleSet;
 use cloudtask_shared::{AlertPolicy, RunRecord, RunStatus};
 use jiff::{SignedDuration, Timestamp};
 
 /// What the noticer keeps of a task: enough to judge its runs, not its whole spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TaskInfo {
     pub name: String,
     pub group: String,
     pub retries: u32,
     pub paused: bool,
     pub alerts: AlertPolicy,
+    /// Its fire times (`None`: on demand, or a spec that no longer parses).
+    pub schedules: Option<ScheduleSet>,
 }
 
 impl TaskInfo {
@@ -28,7 +31,39 @@ impl TaskInfo {
             retries: task.spec.retries,
             paused: task.spec.paused,
             alerts: task.spec.alerts.clone(),
+            schedules: if task.spec.schedules.is_empty() {
+                None
+            } else {
+                task.spec.validate().ok()
+            },
         }
+    }
+
+    /// What a node's incident records as its name and group: the node's name, no group (only
+    /// those who may read every group see node incidents).
+    pub fn node(cluster: &str, name: &str) -> TaskInfo {
+        let _ = cluster;
+        TaskInfo {
+            name: name.to_string(),
+            group: String::new(),
+            retries: 0,
+            paused: false,
+            alerts: AlertPolicy::default(),
+            schedules: None,
+        }
+    }
+
+    /// Whether the center should expect its instants to start (did not start, late start).
+    pub fn watched(&self) -> bool {
+        self.schedules.is_some() && !self.paused && !self.alerts.off
+    }
+
+    /// The time between its next two instants after `now`.
+    pub fn period(&self, now: Timestamp) -> Option<SignedDuration> {
+        let s = self.schedules.as_ref()?;
+        let a = s.next_after(now)?;
+        let b = s.next_after(a)?;
+        Some(b.duration_since(a))
     }
 }
 
@@ -114,22 +149,28 @@ pub fn summary(run: &RunRecord) -> String {
     s
 }
 
-/// A failure of `task`'s run: counts on the open incident (`open`), or opens one with `id`.
-/// The same run seen again (reported `lost`, then `killed` by its fence) counts once.
-pub fn on_failure(
+/// An occurrence of `kind` for `subject` (a failure, a late start, an instant that did not
+/// start…): counts on the open incident (`open`), or opens one with `id`, announced when the
+/// count reaches `threshold`. The same run seen again (reported `lost`, then `killed` by its
+/// fence) counts once.
+#[allow(clippy::too_many_arguments)]
+pub fn occurred(
     open: Option<&Incident>,
     id: impl FnOnce() -> String,
+    kind: IncidentKind,
     subject: &str,
     task: &TaskInfo,
-    run: &RunRecord,
+    run: Option<&str>,
+    summary: String,
+    threshold: u32,
     now: Timestamp,
 ) -> Option<Step> {
     let mut i = match open {
-        Some(i) if i.last_run.as_deref() == Some(run.id.as_str()) => return None,
+        Some(i) if run.is_some() && i.last_run.as_deref() == run => return None,
         Some(i) => i.clone(),
         None => Incident {
             id: id(),
-            kind: IncidentKind::Failed,
+            kind,
             subject: subject.to_string(),
             name: task.name.clone(),
             group: task.group.clone(),
@@ -147,9 +188,11 @@ pub fn on_failure(
     };
     i.count = i.count.saturating_add(1);
     i.updated_at = now;
-    i.last_run = Some(run.id.clone());
-    i.summary = summary(run);
-    let announce = if !i.announced && i.count >= task.alerts.threshold() {
+    if let Some(r) = run {
+        i.last_run = Some(r.to_string());
+    }
+    i.summary = summary;
+    let announce = if !i.announced && i.count >= threshold.max(1) {
         i.announced = true;
         i.last_announced_at = Some(now);
         Some(Announce::Opened)
@@ -162,18 +205,106 @@ pub fn on_failure(
     })
 }
 
-/// A success resolves the open incident; only an announced one sends a recovery message.
-pub fn on_success(open: Option<&Incident>, run: &RunRecord, now: Timestamp) -> Option<Step> {
+/// A failure of `task`'s run, counted against its `after_failures`.
+pub fn on_failure(
+    open: Option<&Incident>,
+    id: impl FnOnce() -> String,
+    subject: &str,
+    task: &TaskInfo,
+    run: &RunRecord,
+    now: Timestamp,
+) -> Option<Step> {
+    occurred(
+        open,
+        id,
+        IncidentKind::Failed,
+        subject,
+        task,
+        Some(&run.id),
+        summary(run),
+        task.alerts.threshold(),
+        now,
+    )
+}
+
+/// The open incident ends (a success, a start, the run ending); only an announced one sends
+/// a recovery message.
+pub fn resolved(
+    open: Option<&Incident>,
+    run: Option<&str>,
+    summary: String,
+    now: Timestamp,
+) -> Option<Step> {
     let mut i = open?.clone();
     i.resolved_at = Some(now);
     i.updated_at = now;
-    i.last_run = Some(run.id.clone());
-    i.summary = format!("recovered: {}", summary(run));
+    if let Some(r) = run {
+        i.last_run = Some(r.to_string());
+    }
+    i.summary = summary;
     let announce = i.announced.then_some(Announce::Resolved);
     Some(Step {
         incident: i,
         announce,
     })
+}
+
+/// A success resolves the open failure incident.
+pub fn on_success(open: Option<&Incident>, run: &RunRecord, now: Timestamp) -> Option<Step> {
+    resolved(
+        open,
+        Some(&run.id),
+        format!("recovered: {}", summary(run)),
+        now,
+    )
+}
+
+/// The default start grace, when a task sets none.
+pub const DEFAULT_START_GRACE: SignedDuration = SignedDuration::from_secs(60);
+
+/// How late a start may be: the task's grace, else [`DEFAULT_START_GRACE`], never more than
+/// its period (the time between its next two instants).
+pub fn start_grace(task: &TaskInfo, period: Option<SignedDuration>) -> SignedDuration {
+    let grace = task
+        .alerts
+        .start_grace_ms
+        .and_then(|ms| i64::try_from(ms).ok())
+        .map_or(DEFAULT_START_GRACE, SignedDuration::from_millis);
+    match period {
+        Some(p) if p < grace && p.is_positive() => p,
+        _ => grace,
+    }
+}
+
+/// Runs counted for a task's typical duration.
+pub const TYPICAL_OF: usize = 20;
+
+/// The median of the durations (ms) of recent successful runs, once there are 5.
+pub fn typical(durations: &std::collections::VecDeque<i64>) -> Option<i64> {
+    if durations.len() < 5 {
+        return None;
+    }
+    let mut v: Vec<i64> = durations.iter().copied().collect();
+    v.sort_unstable();
+    Some(v[v.len() / 2])
+}
+
+/// How long a run may run before it is overrunning: the task's maximum, or its factor times
+/// the typical duration, whichever comes first.
+pub fn overrun_limit(task: &TaskInfo, typical: Option<i64>) -> Option<SignedDuration> {
+    let max = task
+        .alerts
+        .max_duration_ms
+        .and_then(|ms| i64::try_from(ms).ok());
+    let by_factor = match (task.alerts.overrun_factor, typical) {
+        (Some(f), Some(t)) => Some(t.saturating_mul(i64::from(f)).max(1)),
+        _ => None,
+    };
+    let ms = match (max, by_factor) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    Some(SignedDuration::from_millis(ms))
 }
 
 /// An announced incident still open `every` after it was last announced is announced again.
@@ -205,6 +336,7 @@ mod tests {
                 after_failures: after,
                 ..AlertPolicy::default()
             },
+            schedules: None,
         }
     }
 
@@ -315,5 +447,89 @@ mod tests {
             reminder(&r.incident, hour, at(3601)).is_none(),
             "counted from the reminder"
         );
+    }
+
+    #[test]
+    fn the_start_grace_is_the_tasks_or_a_minute_and_never_more_than_its_period() {
+        let mut t = task(None);
+        assert_eq!(start_grace(&t, None), DEFAULT_START_GRACE);
+        let second = SignedDuration::from_secs(1);
+        assert_eq!(
+            start_grace(&t, Some(second)),
+            second,
+            "an every-second task"
+        );
+        t.alerts.start_grace_ms = Some(5_000);
+        assert_eq!(
+            start_grace(&t, Some(SignedDuration::from_hours(1))).as_secs(),
+            5
+        );
+    }
+
+    #[test]
+    fn a_run_overruns_past_the_maximum_or_a_multiple_of_the_typical_duration() {
+        let mut t = task(None);
+        let few: std::collections::VecDeque<i64> = [100, 100, 100].into();
+        assert_eq!(typical(&few), None, "five runs are needed");
+        let d: std::collections::VecDeque<i64> = [90, 100, 5000, 110, 100, 95].into();
+        assert_eq!(
+            typical(&d),
+            Some(100),
+            "the median, not swayed by one long run"
+        );
+        assert_eq!(overrun_limit(&t, Some(100)), None, "nothing set: no limit");
+        t.alerts.overrun_factor = Some(3);
+        assert_eq!(
+            overrun_limit(&t, Some(100)),
+            Some(SignedDuration::from_millis(300))
+        );
+        assert_eq!(overrun_limit(&t, None), None);
+        t.alerts.max_duration_ms = Some(200);
+        assert_eq!(
+            overrun_limit(&t, Some(100)),
+            Some(SignedDuration::from_millis(200))
+        );
+        assert_eq!(
+            overrun_limit(&t, None),
+            Some(SignedDuration::from_millis(200))
+        );
+    }
+
+    #[test]
+    fn any_kind_counts_on_one_incident_per_subject_and_resolves_once() {
+        let t = task(None);
+        let s = occurred(
+            None,
+            || "i".into(),
+            IncidentKind::DidNotStart,
+            "t",
+            &t,
+            None,
+            "no start of 10:00".into(),
+            1,
+            at(0),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.announce, s.incident.kind),
+            (Some(Announce::Opened), IncidentKind::DidNotStart)
+        );
+        // Instants without a run id all count.
+        let s = occurred(
+            Some(&s.incident),
+            || "x".into(),
+            IncidentKind::DidNotStart,
+            "t",
+            &t,
+            None,
+            "no start of 10:01".into(),
+            1,
+            at(60),
+        )
+        .unwrap();
+        assert_eq!((s.incident.count, s.announce), (2, None));
+        let r = resolved(Some(&s.incident), Some("run-9"), "started".into(), at(61)).unwrap();
+        assert_eq!(r.announce, Some(Announce::Resolved));
+        assert_eq!(r.incident.last_run.as_deref(), Some("run-9"));
     }
 }

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use cloudtask_shared::api::{ErrorCode, Incident, NotifyStatus, NotifyTest, NotifyTestAnswer};
+use cloudtask_shared::api::{
+    CreateSilence, ErrorCode, Incident, NotifyStatus, NotifyTest, NotifyTestAnswer, Silence,
+};
 use serde::Deserialize;
 
 use super::{ApiError, ApiResult, AppState, Caller};
@@ -78,4 +80,32 @@ pub async fn notify_test(
         StatusCode::ACCEPTED,
         Json(st.service.notify_test(&who, t).await?),
     ))
+}
+
+pub async fn list_silences(
+    State(st): State<AppState>,
+    who: Caller,
+) -> ApiResult<Json<Vec<Silence>>> {
+    Ok(Json(st.service.silences(&who).await?))
+}
+
+pub async fn create_silence(
+    State(st): State<AppState>,
+    who: Caller,
+    body: Result<Json<CreateSilence>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Silence>)> {
+    let Json(c) = body?;
+    Ok((
+        StatusCode::CREATED,
+        Json(st.service.create_silence(&who, c).await?),
+    ))
+}
+
+pub async fn delete_silence(
+    State(st): State<AppState>,
+    who: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    st.service.delete_silence(&who, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

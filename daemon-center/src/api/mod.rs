@@ -363,6 +363,24 @@ fn routes() -> Vec<Route> {
         ),
         r(
             Method::GET,
+            "/silences",
+            gated(Read, Listing),
+            get(alerts::list_silences),
+        ),
+        r(
+            Method::POST,
+            "/silences",
+            gated(Operate, Body),
+            post(alerts::create_silence),
+        ),
+        r(
+            Method::DELETE,
+            "/silences/{silence}",
+            gated(Operate, Body),
+            delete(alerts::delete_silence),
+        ),
+        r(
+            Method::GET,
             "/notify/status",
             gated(Administer, Cluster),
             get(alerts::notify_status),

@@ -1,16 +1,32 @@
 //! Incidents as the API serves them, and test messages.
 
-use cloudtask_shared::api::{ErrorCode, Incident, NotifyStatus, NotifyTest, NotifyTestAnswer};
+use cloudtask_shared::api::{
+    CreateSilence, ErrorCode, Incident, NotifyStatus, NotifyTest, NotifyTestAnswer, Silence,
+};
 use cloudtask_shared::{Channel, Recipient};
 use jiff::Timestamp;
 
-use super::{Error, Result, Service, new_id, permit};
+use super::{Error, Result, Service, new_id, permit, permit_everywhere};
 use crate::auth::Principal;
 use crate::auth::policy::Action;
 use crate::store::{Effects, Message};
 
 /// Dead letters `notify status` shows.
 const DEAD_LETTERS_SHOWN: u32 = 50;
+
+/// The audit row of a change to a silence: its task or group (`*` for everything).
+fn silence_effects(who: &Principal, action: &str, s: &Silence, detail: &str) -> Effects {
+    let target = s
+        .task
+        .clone()
+        .or(s.group.clone())
+        .unwrap_or_else(|| "*".into());
+    let mut fx = Service::effects(who, action, &target, detail, vec![]);
+    if let Some(a) = fx.audit.as_mut() {
+        a.group = s.group.clone();
+    }
+    fx
+}
 
 impl Service {
     /// The incident, if `who` may read its group (as for runs: forbidden otherwise).
@@ -55,6 +71,96 @@ impl Service {
             ));
         }
         self.incident(who, id).await
+    }
+
+    /// Silences incidents of a task, a group or everything (operators of that group; of
+    /// every group for a silence of everything), from now or later (a maintenance window).
+    pub async fn create_silence(&self, who: &Principal, c: CreateSilence) -> Result<Silence> {
+        let now = Timestamp::now();
+        let starts_at = c.starts_at.unwrap_or(now);
+        if c.ends_at <= starts_at || c.ends_at <= now {
+            return Err(Error::new(
+                ErrorCode::InvalidField,
+                format!("ends_at: {} is not after its start and now", c.ends_at),
+            ));
+        }
+        if c.ends_at.duration_since(starts_at) > jiff::SignedDuration::from_hours(24 * 90) {
+            return Err(Error::new(
+                ErrorCode::InvalidField,
+                "ends_at: a silence lasts at most 90 days",
+            ));
+        }
+        let reason = c.reason.trim().to_string();
+        if reason.is_empty() || reason.len() > 500 {
+            return Err(Error::new(
+                ErrorCode::InvalidField,
+                "reason: say why, in at most 500 bytes (it is shown to whoever wonders where an alert went)",
+            ));
+        }
+        let (task, group) = match (&c.task, &c.group) {
+            (Some(t), g) => {
+                let task = self.resolve(t, g.as_deref()).await?;
+                permit(who, Action::Operate, &task.spec.group)?;
+                (Some(task.id), Some(task.spec.group))
+            }
+            (None, Some(g)) => {
+                permit(who, Action::Operate, g)?;
+                (None, Some(g.clone()))
+            }
+            (None, None) => {
+                permit_everywhere(who, Action::Operate)?;
+                (None, None)
+            }
+        };
+        let s = Silence {
+            id: new_id()?,
+            task,
+            group,
+            kind: c.kind,
+            starts_at,
+            ends_at: c.ends_at,
+            reason,
+            created_by: who.name.clone(),
+            created_at: now,
+        };
+        let detail = format!("silence {} until {}: {}", s.id, s.ends_at, s.reason);
+        let fx = silence_effects(who, "silence.create", &s, &detail);
+        self.store.add_silence(&s, &fx).await?;
+        Ok(s)
+    }
+
+    /// Ends a silence early.
+    pub async fn delete_silence(&self, who: &Principal, id: &str) -> Result<()> {
+        let s = self
+            .store
+            .silence(id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no silence {id:?}")))?;
+        match &s.group {
+            Some(g) => permit(who, Action::Operate, g)?,
+            None => permit_everywhere(who, Action::Operate)?,
+        }
+        let fx = silence_effects(who, "silence.delete", &s, &format!("silence {id}"));
+        if !self.store.delete_silence(id, &fx).await? {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!("no silence {id:?}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Silences not ended yet that `who` may read (those of every group: any reader).
+    pub async fn silences(&self, who: &Principal) -> Result<Vec<Silence>> {
+        let all = self.store.silences(Timestamp::now()).await?;
+        Ok(all
+            .into_iter()
+            .filter(|s| {
+                s.group
+                    .as_ref()
+                    .is_none_or(|g| crate::auth::policy::may_read(who, g))
+            })
+            .collect())
     }
 
     /// Queues a test message on `t.channel`, to `t.to` or the channel's default recipients.

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 pub use cloudtask_shared::api::{AuditEntry, AuditFilter};
-use cloudtask_shared::api::{Event, Grant, Incident, MessageView, PackageInfo};
+use cloudtask_shared::api::{Event, Grant, Incident, MessageView, PackageInfo, Silence};
 use cloudtask_shared::{Channel, RunRecord, RunStatus, Task};
 use jiff::Timestamp;
 
@@ -109,6 +109,8 @@ pub type EffectsOf<'a> = &'a (dyn Fn(&[&RunRecord]) -> Effects + Sync);
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
     pub seq: i64,
+    /// When it was committed.
+    pub created_at: Timestamp,
     pub events: Vec<Event>,
 }
 
@@ -579,6 +581,13 @@ pub trait AlertStore: Send + Sync {
     async fn dead_letters(&self, limit: u32) -> Result<Vec<MessageView>>;
     /// Messages by id (what `notify test` answers).
     async fn messages(&self, ids: &[&str]) -> Result<Vec<MessageView>>;
+    /// Stores a silence with its effects.
+    async fn add_silence(&self, s: &Silence, fx: &Effects) -> Result<()>;
+    /// Silences not ended by `now` (those ended long ago are pruned), by start.
+    async fn silences(&self, now: Timestamp) -> Result<Vec<Silence>>;
+    async fn silence(&self, id: &str) -> Result<Option<Silence>>;
+    /// Deletes a silence; false (and no effects) when there was none.
+    async fn delete_silence(&self, id: &str, fx: &Effects) -> Result<bool>;
     /// Deletes up to `limit` resolved incidents resolved before `before`, and messages
     /// delivered, digested or dead before it; returns how many rows went.
     async fn prune_alerts(&self, before: Timestamp, limit: u32) -> Result<u64>;

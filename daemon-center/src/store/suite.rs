@@ -62,6 +62,7 @@ macro_rules! store_suite {
             messages_are_retried_when_due_delivered_or_dead_and_counted,
             a_digest_replaces_its_parts_in_one_step,
             only_open_incidents_are_acknowledged_and_old_alerts_go,
+            silences_read_back_until_they_end_and_go_with_retention,
             audit_rows_read_back_whole_and_filter_by_time_actor_target_group_and_action
         );
     };
@@ -1711,4 +1712,50 @@ pub async fn only_open_incidents_are_acknowledged_and_old_alerts_go(s: &dyn Stor
         "open incidents stay"
     );
     assert_eq!(s.messages(&["m-old", "m-new"]).await.unwrap().len(), 1);
+}
+
+pub async fn silences_read_back_until_they_end_and_go_with_retention(s: &dyn Store) {
+    let silence = |id: &str, from: i64, to: i64| cloudtask_shared::api::Silence {
+        id: id.into(),
+        task: None,
+        group: Some("g".into()),
+        kind: Some(cloudtask_shared::api::IncidentKind::DidNotStart),
+        starts_at: at(from),
+        ends_at: at(to),
+        reason: "maintenance".into(),
+        created_by: "ann".into(),
+        created_at: at(0),
+    };
+    let fx = Effects {
+        audit: Some(AuditEntry::new(at(0), "ann", "silence.create", "g", "")),
+        ..Effects::default()
+    };
+    s.add_silence(&silence("s1", 0, 100), &fx).await.unwrap();
+    s.add_silence(&silence("s2", 50, 200), &Effects::default())
+        .await
+        .unwrap();
+    assert_eq!(s.silence("s1").await.unwrap(), Some(silence("s1", 0, 100)));
+    let on =
+        |v: Vec<cloudtask_shared::api::Silence>| v.into_iter().map(|x| x.id).collect::<Vec<_>>();
+    assert_eq!(
+        on(s.silences(at(10)).await.unwrap()),
+        ["s1", "s2"],
+        "by start, a later one too"
+    );
+    assert_eq!(
+        on(s.silences(at(100)).await.unwrap()),
+        ["s2"],
+        "ended at its end"
+    );
+    assert_eq!(
+        s.audit_log(&AuditFilter::latest(10)).await.unwrap().len(),
+        1
+    );
+    assert!(s.delete_silence("s2", &Effects::default()).await.unwrap());
+    assert!(!s.delete_silence("s2", &Effects::default()).await.unwrap());
+    s.prune_alerts(at(150), 100).await.unwrap();
+    assert!(
+        s.silence("s1").await.unwrap().is_none(),
+        "pruned once ended before the horizon"
+    );
 }

@@ -430,3 +430,418 @@ async fn webhooks_are_signed_as_standard_webhooks_say_and_stay_within_the_allow_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Waits for the `n`th message (1-based) and checks that its subject holds `text`.
+async fn nth_subject(
+    sink: &Sink,
+    n: usize,
+    text: &str,
+    within: Duration,
+    what: &str,
+) -> Vec<Value> {
+    let got = sink.wait(within, what, |m| m.len() >= n).await;
+    let subject = got[n - 1]["subject"].as_str().unwrap();
+    assert!(
+        subject.contains(text),
+        "message {n}: {subject:?}, not {text:?}: {got:#?}"
+    );
+    got
+}
+
+/// The first incident of `kind`, waited for.
+async fn wait_incident(c: &Center, kind: &str, within: Duration) -> Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let open = incidents(c, "?all=true").await;
+        if let Some(i) = open.iter().find(|i| i["kind"] == kind) {
+            return i.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {kind} incident within {within:?}: {open:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn ts(v: &Value) -> jiff::Timestamp {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn an_overrunning_run_alerts_once_and_resolves_when_it_ends() {
+    let sink = Sink::smtp(SmtpMode::Plain);
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags = smtp_flags(&sink, SmtpMode::Plain, dir.path());
+    flags.extend(["--notify".into(), "ops@example.com".into()]);
+    let (c, _d) = center_with(&flags).await;
+    let t = c
+        .create_task(json!({"name": "slow", "command": "sleep 60",
+            "alerts": {"max_duration_ms": 1500}}))
+        .await;
+    let id = t["id"].as_str().unwrap();
+    let (s, body) = c
+        .api(Method::POST, &format!("/tasks/{id}/start"), None)
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    let i = wait_incident(&c, "overrunning", Duration::from_secs(20)).await;
+    assert!(
+        i["summary"]
+            .as_str()
+            .unwrap()
+            .contains("past its limit of 1.5s"),
+        "{i}"
+    );
+    nth_subject(
+        &sink,
+        1,
+        "OVERRUNNING default/slow",
+        Duration::from_secs(20),
+        "the overrun message",
+    )
+    .await;
+    // It alerts once however long the run goes on.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.received().len(), 1);
+    // Stopping it ends the incident, with one recovery message.
+    let (s, body) = c
+        .api(Method::POST, &format!("/tasks/{id}/stop"), None)
+        .await;
+    assert!(s.is_success(), "{body}");
+    nth_subject(
+        &sink,
+        2,
+        "RECOVERED default/slow (overrunning)",
+        Duration::from_secs(20),
+        "the recovery",
+    )
+    .await;
+    assert!(incidents(&c, "").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_frozen_agent_raises_did_not_start_within_grace_and_a_center_restart_raises_none() {
+    use cloudtask_e2e::Agent;
+    use cloudtask_e2e::zookeeper::ZooKeeper;
+    let sink = Sink::smtp(SmtpMode::Plain);
+    let zk = ZooKeeper::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags = smtp_flags(&sink, SmtpMode::Plain, dir.path());
+    flags.extend(["--notify".into(), "ops@example.com".into()]);
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let mut c = Center::start_cluster(dir.path(), &zk.connect("/ct"), &args).await;
+    let agent = Agent::start("a1", "default", &zk.connect("/ct"), &c.url, dir.path());
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let t = c
+            .create_task(json!({"name": format!("tick-{i}"), "command": "true",
+                "schedules": ["@every 2s"], "alerts": {"start_grace_ms": 1000}}))
+            .await;
+        ids.push(t["id"].as_str().unwrap().to_string());
+    }
+    c.wait_runs(&ids[0], Duration::from_secs(30), "runs flowing", |r| {
+        r.len() >= 3
+    })
+    .await;
+    // The center restarts while runs flow: the agent spools meanwhile and delivers its
+    // backlog after. No instant is taken for not started.
+    let addr = c.url.trim_start_matches("http://").to_string();
+    c.terminate(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut again = args.clone();
+    again.extend(["--listen", addr.as_str()]);
+    c = Center::start_cluster(dir.path(), &zk.connect("/ct"), &again).await;
+    let restarted = jiff::Timestamp::now();
+    // Past the warm-up and a few instants more.
+    let until = std::time::Instant::now() + Duration::from_secs(14);
+    while std::time::Instant::now() < until {
+        let found = incidents(&c, "?all=true").await;
+        assert!(
+            found.is_empty(),
+            "a false alarm after the restart: {found:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after: Vec<_> = c
+        .runs(&ids[0])
+        .await
+        .into_iter()
+        .filter(|r| r.scheduled_at > restarted)
+        .collect();
+    assert!(
+        after.len() >= 4,
+        "runs went on after the restart: {after:?}"
+    );
+    // Now the agent freezes: its instants stop starting, and the center says so within the
+    // start grace and 2 s, without a word from the agent.
+    agent.signal("STOP");
+    let frozen = jiff::Timestamp::now();
+    let i = wait_incident(&c, "did_not_start", Duration::from_secs(15)).await;
+    let task = i["subject"].as_str().unwrap();
+    let last_started = c
+        .runs(task)
+        .await
+        .iter()
+        .filter(|r| r.started_at.is_some())
+        .map(|r| r.scheduled_at)
+        .max()
+        .unwrap();
+    let first_missing = last_started + jiff::SignedDuration::from_secs(2);
+    let took = ts(&i["opened_at"]).duration_since(first_missing);
+    assert!(
+        took <= jiff::SignedDuration::from_secs(3),
+        "noticed {took:#} after the instant {first_missing} (frozen at {frozen}): {i}"
+    );
+    sink.wait(Duration::from_secs(20), "the did-not-start messages", |m| {
+        m.iter()
+            .any(|m| m["subject"].as_str().unwrap().contains("DID NOT START"))
+    })
+    .await;
+    // It wakes: starts resolve the incidents.
+    agent.signal("CONT");
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let open: Vec<Value> = incidents(&c, "")
+            .await
+            .into_iter()
+            .filter(|i| i["kind"] == "did_not_start")
+            .collect();
+        if open.is_empty() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.path().join("center.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            panic!(
+                "still open after the agent woke: {open:#?}\ncenter log, newest first:\n{}",
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_node_killed_gives_one_offline_message_and_when_it_returns_one_online() {
+    use cloudtask_e2e::Agent;
+    use cloudtask_e2e::zookeeper::ZooKeeper;
+    let sink = Sink::smtp(SmtpMode::Plain);
+    let zk = ZooKeeper::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags = smtp_flags(&sink, SmtpMode::Plain, dir.path());
+    flags.extend([
+        "--notify".into(),
+        "ops@example.com".into(),
+        "--node-offline-after".into(),
+        "3s".into(),
+    ]);
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let c = Center::start_cluster(dir.path(), &zk.connect("/ct"), &args).await;
+    let mut agent = Agent::start("a1", "default", &zk.connect("/ct"), &c.url, dir.path());
+    let t = c
+        .create_task(json!({"name": "on-a1", "command": "true", "schedules": ["@every 1s"]}))
+        .await;
+    c.wait_runs(
+        t["id"].as_str().unwrap(),
+        Duration::from_secs(30),
+        "runs on a1",
+        |r| r.len() >= 2,
+    )
+    .await;
+    agent.kill9();
+    let i = wait_incident(&c, "offline", Duration::from_secs(20)).await;
+    assert_eq!(i["subject"], "node:default/a1");
+    nth_subject(
+        &sink,
+        1,
+        "OFFLINE node default/a1",
+        Duration::from_secs(20),
+        "the offline message",
+    )
+    .await;
+    // Node incidents are cluster-wide: an admin's.
+    let out = c.ctl(&["alert", "ls"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("offline"),
+        "{}",
+        output_text(&out)
+    );
+    agent.restart();
+    nth_subject(
+        &sink,
+        2,
+        "BACK ONLINE node default/a1",
+        Duration::from_secs(30),
+        "the online message",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let offline: Vec<Value> = sink
+        .received()
+        .into_iter()
+        .filter(|m| m["subject"].as_str().unwrap().contains("node default/a1"))
+        .collect();
+    assert_eq!(offline.len(), 2, "one offline, one online: {offline:#?}");
+}
+
+#[tokio::test]
+async fn a_silenced_incident_is_recorded_quietly_and_announced_once_the_silence_ends() {
+    let sink = Sink::smtp(SmtpMode::Plain);
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags = smtp_flags(&sink, SmtpMode::Plain, dir.path());
+    flags.extend(["--notify".into(), "ops@example.com".into()]);
+    let (c, _d) = center_with(&flags).await;
+    let t = c
+        .create_task(json!({"name": "noisy", "command": "exit 1"}))
+        .await;
+    let id = t["id"].as_str().unwrap();
+    let out = c.ctl(&[
+        "alert",
+        "silence",
+        "--task",
+        "noisy",
+        "--for",
+        "4s",
+        "--reason",
+        "swapping disks",
+    ]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let listed = c.ctl(&["alert", "silences"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains("swapping disks") && text.contains("admin"),
+        "who set it is shown: {text}"
+    );
+    let silenced_at = std::time::Instant::now();
+    c.run_now(id).await;
+    wait_count(&c, id, 1).await;
+    let open = incidents(&c, "").await;
+    assert_eq!(
+        open[0]["announced"], false,
+        "recorded, not announced: {open:?}"
+    );
+    // Nothing is sent while the silence holds…
+    while silenced_at.elapsed() < Duration::from_secs(3) {
+        assert!(sink.received().is_empty(), "sent during the silence");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // …and once it ends, the incident still open is announced, once.
+    let got = sink
+        .wait(
+            Duration::from_secs(20),
+            "the message after the silence",
+            |m| !m.is_empty(),
+        )
+        .await;
+    assert!(
+        got[0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("FAILING default/noisy"),
+        "{got:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sink.received().len(), 1);
+    // A silence needs a reason and an end after now; one of everything needs every group.
+    let (s, body) = c
+        .api(
+            Method::POST,
+            "/silences",
+            Some(json!({"ends_at": "2000-01-01T00:00:00Z", "reason": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let audit = c.ctl(&["audit", "--action", "silence.create", "-o", "json"]);
+    let rows: Vec<Value> = serde_json::from_slice(&audit.stdout).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+}
+
+#[tokio::test]
+async fn messages_queued_when_the_leader_dies_are_all_delivered_by_the_next_under_their_ids() {
+    use cloudtask_e2e::Agent;
+    use cloudtask_e2e::zookeeper::{ZooKeeper, free_port};
+    // The SMTP server is down at first, so the messages queue up on the leader.
+    let port = free_port();
+    let zk = ZooKeeper::start();
+    let dir = tempfile::tempdir().unwrap();
+    let flags: Vec<String> = [
+        "--smtp-server",
+        &format!("127.0.0.1:{port}"),
+        "--smtp-security",
+        "plain",
+        "--smtp-from",
+        FROM,
+        "--notify",
+        "ops@example.com,oncall@example.com",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let mut leader = Center::start_cluster(dir.path(), &zk.connect("/ct"), &args).await;
+    let other = Center::start_cluster(dir.path(), &zk.connect("/ct"), &args).await;
+    let _agent = Agent::start("a1", "default", &zk.connect("/ct"), &leader.url, dir.path());
+    let mut ids = Vec::new();
+    // Four incidents to two recipients: within each recipient's burst, so no digest.
+    for i in 0..4 {
+        let t = leader
+            .create_task(json!({"name": format!("bad-{i}"), "command": "exit 1"}))
+            .await;
+        ids.push(t["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        leader.run_now(id).await;
+    }
+    // Eight messages, queued and failing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let expected: Vec<String> = loop {
+        let (_, s) = leader.api(Method::GET, "/notify/status", None).await;
+        let email = &s["channels"][0];
+        if email["queued"] == 8 && email["retrying"].as_u64() >= Some(1) {
+            let open = incidents(&leader, "").await;
+            break open
+                .iter()
+                .flat_map(|i| {
+                    let id = i["id"].as_str().unwrap().to_string();
+                    [
+                        format!("<{id}.opened.0@cloudtask>"),
+                        format!("<{id}.opened.1@cloudtask>"),
+                    ]
+                })
+                .collect();
+        }
+        assert!(std::time::Instant::now() < deadline, "{s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(expected.len(), 8);
+    leader.kill9();
+    let sink = Sink::smtp_at(SmtpMode::Plain, port);
+    // The other center takes the lead and delivers every one, some perhaps twice, but only
+    // ever under the ids they were queued with.
+    let got = sink
+        .wait(Duration::from_secs(90), "every queued message", |m| {
+            let ids: std::collections::BTreeSet<&str> = m
+                .iter()
+                .map(|m| m["message_id"].as_str().unwrap())
+                .collect();
+            expected.iter().all(|e| ids.contains(e.as_str()))
+        })
+        .await;
+    for m in &got {
+        let mid = m["message_id"].as_str().unwrap();
+        assert!(
+            expected.iter().any(|e| e == mid),
+            "a message under a new id: {m}"
+        );
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, s) = other.api(Method::GET, "/notify/status", None).await;
+        if s["channels"][0]["queued"] == 0 {
+            assert_eq!(s["channels"][0]["delivered"], 8, "{s}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -51,6 +51,8 @@ struct World {
     fixtures: Vec<(String, String, String, String)>,
     /// Per group: an open incident (of a failing task of that group).
     incidents: Vec<String>,
+    /// Per group: a silence of that group.
+    silences: Vec<String>,
     n: AtomicUsize,
     /// The newest audit row just before the last call's request.
     audit_mark: std::sync::Mutex<Option<Value>>,
@@ -107,6 +109,7 @@ impl World {
         tokens.push(None);
         let mut fixtures = Vec::new();
         let mut incidents = Vec::new();
+        let mut silences = Vec::new();
         for g in ["g1", "g2"] {
             // A failing task's incident, for the alert routes.
             let f = c
@@ -115,6 +118,7 @@ impl World {
             let fid = f["id"].as_str().unwrap().to_string();
             c.run_now(&fid).await;
             incidents.push(wait_incident(&c, &fid).await);
+            silences.push(make_silence(&c, g).await);
             let pkg = tar_gz(&[("run.sh", 0o755, &format!("#!/bin/sh\necho {g}\n"))]);
             let (status, p) = c.upload("/packages?file_name=run.tar.gz", pkg).await;
             assert_eq!(status, StatusCode::CREATED, "{p}");
@@ -140,6 +144,7 @@ impl World {
             tokens,
             fixtures,
             incidents,
+            silences,
             n: AtomicUsize::new(0),
             audit_mark: std::sync::Mutex::new(None),
         }
@@ -161,6 +166,7 @@ impl World {
     ) -> (StatusCode, Value) {
         let (group, task, run, sha) = &self.fixtures[gi];
         let incident = &self.incidents[gi];
+        let silence = &self.silences[gi];
         let c = &self.c;
         // A logout ends the session it comes with: users log out of a session of its own.
         let fresh_session = match (path, col) {
@@ -172,7 +178,8 @@ impl World {
             .replace("{task}", task)
             .replace("{id}", run)
             .replace("{sha256}", sha)
-            .replace("{incident}", incident);
+            .replace("{incident}", incident)
+            .replace("{silence}", silence);
         let mut body = None;
         // Routes that would destroy the fixtures act on fresh ones; bodies are such that an
         // allowed call passes the gate (it may still fail later, as invalid).
@@ -263,6 +270,12 @@ impl World {
                 assert_eq!(s, StatusCode::CREATED, "{b}");
                 path = format!("/nodes/{name}/credential");
             }
+            ("POST", "/silences") => {
+                body = Some(json!({"group": group, "ends_at": in_an_hour(), "reason": "matrix"}));
+            }
+            ("DELETE", p) if p.starts_with("/silences/") => {
+                path = format!("/silences/{}", make_silence(c, group).await);
+            }
             ("POST", "/notify/test") => {
                 body = Some(json!({"channel": "email", "to": "ops@example.com"}));
             }
@@ -341,8 +354,26 @@ fn lists(
         "/tasks" => Some(items.iter().any(|t| t["id"] == fixture.1.as_str())),
         "/runs" => Some(items.iter().any(|r| r["id"] == fixture.2.as_str())),
         "/alerts" => Some(items.iter().any(|i| i["id"] == incident)),
+        "/silences" => Some(items.iter().any(|i| i["group"] == fixture.0.as_str())),
         _ => None,
     }
+}
+
+fn in_an_hour() -> String {
+    (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string()
+}
+
+/// A silence of group `g`, made by the admin; its id.
+async fn make_silence(c: &Center, g: &str) -> String {
+    let (s, body) = c
+        .api(
+            Method::POST,
+            "/silences",
+            Some(json!({"group": g, "ends_at": in_an_hour(), "reason": "fixture"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_string()
 }
 
 /// Waits for the open incident of a task whose run failed; its id.

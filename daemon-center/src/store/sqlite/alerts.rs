@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use cloudtask_shared::Channel;
-use cloudtask_shared::api::{Incident, IncidentKind, MessageView};
+use cloudtask_shared::api::{Incident, IncidentKind, MessageView, Silence};
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -16,6 +16,27 @@ use crate::store::{AlertStore, ChannelCounts, Effects, IncidentFilter, Message, 
 pub const ALERT_CURSOR: &str = "alerts";
 
 const INCIDENT_COLUMNS: &str = "id, kind, subject, name, grp, opened_at, updated_at, resolved_at, count, announced, last_announced_at, last_run, summary, acked_by, acked_at";
+
+const SILENCE_COLUMNS: &str =
+    "id, task_id, grp, kind, starts_at, ends_at, reason, created_by, created_at";
+
+fn silence(row: &SqliteRow) -> Result<Silence> {
+    let kind = match row.try_get::<Option<String>, _>("kind")? {
+        Some(k) => Some(IncidentKind::parse(&k).ok_or_else(|| corrupt("silence kind", &k))?),
+        None => None,
+    };
+    Ok(Silence {
+        id: row.try_get("id")?,
+        task: row.try_get("task_id")?,
+        group: row.try_get("grp")?,
+        kind,
+        starts_at: ts(row.try_get("starts_at")?),
+        ends_at: ts(row.try_get("ends_at")?),
+        reason: row.try_get("reason")?,
+        created_by: row.try_get("created_by")?,
+        created_at: ts(row.try_get("created_at")?),
+    })
+}
 
 const VIEW_COLUMNS: &str = "id, channel, recipient, subject, incident, created_at, attempts, delivered_at, last_error, state";
 
@@ -342,8 +363,67 @@ impl AlertStore for SqliteStore {
         rows.into_iter().map(|r| r.0).collect()
     }
 
+    async fn add_silence(&self, s: &Silence, fx: &Effects) -> Result<()> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO silences (id, task_id, grp, kind, starts_at, ends_at, reason, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&s.id)
+        .bind(&s.task)
+        .bind(&s.group)
+        .bind(s.kind.map(|k| k.as_str()))
+        .bind(ms(s.starts_at))
+        .bind(ms(s.ends_at))
+        .bind(&s.reason)
+        .bind(&s.created_by)
+        .bind(ms(s.created_at))
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit(fx).await
+    }
+
+    async fn silences(&self, now: Timestamp) -> Result<Vec<Silence>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SILENCE_COLUMNS} FROM silences WHERE ends_at > $1 ORDER BY starts_at, id"
+        )))
+        .bind(ms(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(silence).collect()
+    }
+
+    async fn silence(&self, id: &str) -> Result<Option<Silence>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SILENCE_COLUMNS} FROM silences WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(silence).transpose()
+    }
+
+    async fn delete_silence(&self, id: &str, fx: &Effects) -> Result<bool> {
+        let mut w = self.write().await?;
+        let n = sqlx::query("DELETE FROM silences WHERE id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        w.commit(fx).await?;
+        Ok(true)
+    }
+
     async fn prune_alerts(&self, before: Timestamp, limit: u32) -> Result<u64> {
         let mut w = self.write().await?;
+        sqlx::query("DELETE FROM silences WHERE id IN (SELECT id FROM silences WHERE ends_at < $1 LIMIT $2)")
+            .bind(ms(before))
+            .bind(i64::from(limit))
+            .execute(&mut *w.tx)
+            .await?;
         let a = sqlx::query(
             "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents
                WHERE resolved_at IS NOT NULL AND resolved_at < $1 LIMIT $2)",

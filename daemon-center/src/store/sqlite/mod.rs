@@ -190,6 +190,20 @@ CREATE TABLE messages (
 CREATE INDEX messages_due ON messages (state, channel, next_attempt_at);
 CREATE INDEX messages_by_age ON messages (created_at);
 "#,
+    r#"
+CREATE TABLE silences (
+    id TEXT PRIMARY KEY,
+    task_id TEXT,
+    grp TEXT,
+    kind TEXT,
+    starts_at BIGINT NOT NULL,
+    ends_at BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX silences_by_end ON silences (ends_at);
+"#,
 ];
 
 /// Cheap to clone: a connection pool.

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use cloudtask_shared::api::Event;
 use jiff::Timestamp;
 
-use super::{SqliteStore, corrupt, ms};
+use super::{SqliteStore, corrupt, ms, ts};
 use crate::store::{Effects, OutboxRow, OutboxStore, Result};
 
 #[async_trait]
@@ -15,18 +15,22 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn outbox_after(&self, seq: i64, limit: u32) -> Result<Vec<OutboxRow>> {
-        let rows = sqlx::query_as::<_, (i64, String)>(
-            "SELECT seq, events FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+        let rows = sqlx::query_as::<_, (i64, i64, String)>(
+            "SELECT seq, created_at, events FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(seq)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(seq, events)| {
+            .map(|(seq, created_at, events)| {
                 let events: Vec<Event> =
                     serde_json::from_str(&events).map_err(|e| corrupt("outbox row", e))?;
-                Ok(OutboxRow { seq, events })
+                Ok(OutboxRow {
+                    seq,
+                    created_at: ts(created_at),
+                    events,
+                })
             })
             .collect()
     }

@@ -39,7 +39,7 @@ pub fn keeper_entry() -> Option<i32> {
         .next()
         .and_then(|ms| ms.parse::<u64>().ok())
         .map(Duration::from_millis)?;
-    cloudtask_daemon_kit::init_logging();
+    cloudtask_daemon_kit::init_logging(cloudtask_daemon_kit::LogFormat::from_env());
     keep(lease);
     Some(0)
 }
@@ -138,6 +138,10 @@ impl Fence {
     pub fn start(lease: Duration) -> Result<Fence, Error> {
         let exe = std::env::current_exe().map_err(Error::Exe)?;
         let mut cmd = tokio::process::Command::new(exe);
+        cmd.env(
+            cloudtask_daemon_kit::LOG_FORMAT_ENV,
+            cloudtask_daemon_kit::LogFormat::current().as_str(),
+        );
         cmd.arg(KEEPER_ARG)
             .arg(lease.as_millis().to_string())
             .stdin(std::process::Stdio::piped())

@@ -21,6 +21,7 @@ pub mod client;
 pub mod credential;
 pub mod exec;
 pub mod fence;
+pub mod metrics_http;
 pub mod output;
 pub mod package;
 pub mod plan;

@@ -91,6 +91,21 @@ struct Args {
     package_cache_max_bytes: u64,
     #[command(flatten)]
     run_as: cloudtask_agent::users::RunAsArgs,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a bare PORT listens on loopback);
+    /// scrapers present a token the center accepts for its own /metrics. Off when not given.
+    #[arg(long, env = "CLOUDTASK_METRICS_LISTEN", value_name = "[ADDR:]PORT", value_parser = parse_listen)]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Log lines as text, or as one JSON object per line for log shippers.
+    #[arg(long, env = "CLOUDTASK_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: cloudtask_daemon_kit::LogFormat,
+}
+
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse()
+        .map_err(|_| format!("{s:?} is neither a port nor an address:port"))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -124,7 +139,9 @@ fn main() -> anyhow::Result<()> {
     }
     cloudtask_daemon_kit::private_umask();
     let args = Args::parse();
-    init_logging();
+    init_logging(args.log_format);
+    // Before anything records a metric.
+    cloudtask_daemon_kit::metrics::handle();
     let name = args
         .name
         .clone()
@@ -180,6 +197,18 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         let (trigger, shutdown) = shutdown::channel();
         stop_on_signal(trigger);
+        if let Some(addr) = args.metrics_listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--metrics-listen {addr}"))?;
+            tracing::info!(%addr, "metrics at /metrics");
+            tokio::spawn(cloudtask_agent::metrics_http::serve(
+                listener,
+                center_url.clone(),
+                http.clone(),
+                shutdown.clone(),
+            ));
+        }
         // The credential before the registration: the center places tasks only on nodes
         // that have one.
         let join = JoinRequest {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use cloudtask_shared::api::{OutputChunk, RunReport};
-use cloudtask_shared::{RunRecord, RunStatus, Task};
+use cloudtask_shared::{RunRecord, RunStatus, Task, Trigger};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
@@ -113,6 +113,11 @@ pub async fn run(
     run.message = outcome.message;
     run.started_at = Some(outcome.started_at);
     run.finished_at = Some(outcome.finished_at);
+    if matches!(run.trigger, Trigger::Schedule | Trigger::CatchUp) {
+        let late = outcome.started_at.duration_since(run.scheduled_at);
+        metrics::histogram!(cloudtask_daemon_kit::metrics::FIRE_LATENESS)
+            .record(late.as_secs_f64().max(0.0));
+    }
     tracing::info!(task = %task.spec.name, run = %run.id, status = %run.status, "run finished");
     let report = RunReport {
         run: run.clone(),

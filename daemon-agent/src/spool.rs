@@ -235,6 +235,8 @@ impl Spool {
                 Ok(files) => {
                     let mut files = files.as_slice();
                     while !files.is_empty() {
+                        metrics::gauge!(cloudtask_daemon_kit::metrics::SPOOL_FILES)
+                            .set(files.len() as f64);
                         let (sent, result) = self.deliver_some(&client, files).await;
                         files = &files[sent..];
                         match result {
@@ -254,6 +256,9 @@ impl Spool {
                     tracing::warn!(error = %e, dir = %self.dir.display(), "cannot read spool");
                     failed = true;
                 }
+            }
+            if !failed {
+                metrics::gauge!(cloudtask_daemon_kit::metrics::SPOOL_FILES).set(0.0);
             }
             let wait = if failed {
                 backoff.next_delay()

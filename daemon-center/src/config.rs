@@ -137,6 +137,9 @@ pub struct Args {
     /// Who hears about failing tasks, and how.
     #[command(flatten)]
     pub alerts: crate::alerts::AlertArgs,
+    /// Log lines as text, or as one JSON object per line for log shippers.
+    #[arg(long, env = "CLOUDTASK_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: cloudtask_daemon_kit::LogFormat,
 }
 
 /// Keys of the TOML file; the same names as the flags, with underscores.

@@ -28,7 +28,9 @@ fn main() -> anyhow::Result<()> {
     }
     cloudtask_daemon_kit::private_umask();
     let args = config::Args::parse();
-    cloudtask_daemon_kit::init_logging();
+    cloudtask_daemon_kit::init_logging(args.log_format);
+    // Before anything records a metric.
+    cloudtask_daemon_kit::metrics::handle();
     let cfg = config::Config::load(args)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

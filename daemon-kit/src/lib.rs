@@ -5,6 +5,7 @@
 //! backends.
 
 pub mod archive;
+pub mod metrics;
 
 use cloudtask_shared::shutdown::Trigger;
 
@@ -76,8 +77,48 @@ pub fn secure_data_dir(dir: &std::path::Path, pass_through: &[&str]) -> std::io:
 }
 
 /// Logs to stderr, filtered by `CLOUDTASK_LOG` (default `info`), coloured only on a terminal.
-pub fn init_logging() {
-    tracing_subscriber::fmt()
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line (timestamp, level, target, fields, span), for log shippers.
+    Json,
+}
+
+/// The format [`init_logging`] set, for helper processes a daemon starts (they log to the
+/// same place): passed on in [`LOG_FORMAT_ENV`].
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// The variable a helper process reads its log format from.
+pub const LOG_FORMAT_ENV: &str = "CLOUDTASK_LOG_FORMAT";
+
+impl LogFormat {
+    /// The format this process logs in.
+    pub fn current() -> LogFormat {
+        FORMAT.get().copied().unwrap_or_default()
+    }
+
+    /// What [`LOG_FORMAT_ENV`] says (a helper process started by a daemon).
+    pub fn from_env() -> LogFormat {
+        match std::env::var(LOG_FORMAT_ENV).as_deref() {
+            Ok("json") => LogFormat::Json,
+            _ => LogFormat::Text,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+pub fn init_logging(format: LogFormat) {
+    let _ = FORMAT.set(format);
+    let b = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CLOUDTASK_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -86,9 +127,13 @@ pub fn init_logging() {
         // A log that cannot be written (its disk full) is not worth dying for: by default the
         // subscriber reports a failed write with `eprintln!`, which panics when stderr fails
         // too — that took the agent's loop, and the agent, down (found by the soak test).
-        .log_internal_errors(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .log_internal_errors(false);
+    match format {
+        LogFormat::Text => b
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => b.json().with_ansi(false).init(),
+    }
 }
 
 /// Waits for SIGTERM or SIGINT (Ctrl-C elsewhere).

@@ -122,12 +122,20 @@ impl<E: Executor> Scheduler<E> {
                 return;
             }
             let keys: Vec<ClaimKey> = wants.iter().map(Want::key).collect();
-            match self
+            let began = std::time::Instant::now();
+            let claimed = self
                 .coord
                 .claim(&self.cfg.cluster, &self.cfg.name, version, &keys)
-                .await
-            {
+                .await;
+            metrics::histogram!(cloudtask_daemon_kit::metrics::CLAIM_SECONDS)
+                .record(began.elapsed());
+            match claimed {
                 Ok(outcomes) => {
+                    let won = outcomes
+                        .iter()
+                        .filter(|o| matches!(o, ClaimOutcome::Claimed))
+                        .count();
+                    metrics::counter!(cloudtask_daemon_kit::metrics::FIRES).increment(won as u64);
                     self.claimed_since_gc
                         .extend(wants.iter().map(|w| w.task().to_string()));
                     let mut launches = Vec::new();

@@ -42,6 +42,7 @@ impl ActiveRuns {
             .entry(task.to_string())
             .or_default()
             .insert(run.to_string());
+        metrics::gauge!(cloudtask_daemon_kit::metrics::RUNS_ACTIVE).set(self.by_run.len() as f64);
     }
 
     pub(super) fn remove(&mut self, run: &str) {
@@ -53,6 +54,7 @@ impl ActiveRuns {
                 self.by_task.remove(&task);
             }
         }
+        metrics::gauge!(cloudtask_daemon_kit::metrics::RUNS_ACTIVE).set(self.by_run.len() as f64);
     }
 
     /// The task's active runs: (run id, stop handle).

@@ -384,7 +384,11 @@ impl<E: Executor> Scheduler<E> {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             match self.coord.join(&self.me).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    metrics::gauge!(cloudtask_daemon_kit::metrics::SESSION_UP, "daemon" => "agent")
+                        .set(1.0);
+                    break;
+                }
                 Err(e @ coord::Error::Backend(_)) => {
                     tracing::warn!(error = %e, "cannot register with the coordination service yet; retrying");
                     tokio::select! {
@@ -514,6 +518,7 @@ impl<E: Executor> Scheduler<E> {
     /// After the session ended: forget every task (another node may own it now), keep running
     /// runs to their end, and join again with a fresh session. `None` at shutdown.
     async fn rejoin(&mut self, shutdown: &Shutdown) -> Option<broadcast::Receiver<Change>> {
+        metrics::gauge!(cloudtask_daemon_kit::metrics::SESSION_UP, "daemon" => "agent").set(0.0);
         tracing::warn!(
             running = self.active.len(),
             "coordination session lost: this node launches nothing until it has joined again"
@@ -538,6 +543,8 @@ impl<E: Executor> Scheduler<E> {
             match self.coord.join(&self.me).await {
                 Ok(()) => {
                     tracing::info!(node = %self.cfg.name, "joined again with a new session");
+                    metrics::gauge!(cloudtask_daemon_kit::metrics::SESSION_UP, "daemon" => "agent")
+                        .set(1.0);
                     self.reconcile().await;
                     return Some(changes);
                 }

@@ -222,12 +222,14 @@ impl Deliverer {
         match self.sender.send(m).await {
             Ok(()) => {
                 tracing::info!(channel = %self.channel, id = %m.id, to = %m.to, "alert delivered");
+                metrics::counter!(cloudtask_daemon_kit::metrics::NOTIFY_DELIVERED, "channel" => self.channel.as_str()).increment(1);
                 self.store
                     .message_delivered(&m.id, Timestamp::now())
                     .await?;
                 Ok(true)
             }
             Err(f) => {
+                metrics::counter!(cloudtask_daemon_kit::metrics::NOTIFY_FAILURES, "channel" => self.channel.as_str()).increment(1);
                 let now = Timestamp::now();
                 let next = retry_at(m.attempts + 1, &f, now);
                 match next {

@@ -42,6 +42,10 @@ pub struct Noticer {
 struct State {
     /// The cursor as the store has it.
     cursor: Option<i64>,
+    /// How far it has read: ahead of the stored cursor while nothing it read changed
+    /// anything (re-reading such events after a failover changes nothing either), so a
+    /// quiet center writes its cursor only every [`HEARTBEAT`].
+    at: i64,
     tasks: HashMap<String, TaskInfo>,
     open: HashMap<(String, IncidentKind), Incident>,
     watch: Watch,
@@ -176,6 +180,9 @@ impl Noticer {
         }
         Ok(State {
             cursor,
+            // The center set the cursor at start (`alerts::start`); absent only if the store
+            // lost it, and then what is left in the outbox is what there is to notice.
+            at: cursor.unwrap_or(0),
             tasks,
             open,
             watch,
@@ -186,9 +193,7 @@ impl Noticer {
 
     /// One pass; true when a full batch was read (more may be waiting).
     async fn pass(&self, s: &mut State) -> Result<bool, PassError> {
-        // The center set the cursor at start (`alerts::start`); absent only if the store
-        // lost it, and then what is left in the outbox is what there is to notice.
-        let from = s.cursor.unwrap_or(0);
+        let from = s.at;
         let rows = self.store.outbox_after(from, BATCH).await?;
         let full = rows.len() == BATCH as usize;
         let to = rows.last().map_or(from, |r| r.seq);
@@ -355,8 +360,9 @@ impl Noticer {
         for step in reminders {
             self.apply(Some(step), &mut w, &s.tasks, None).await?;
         }
-        let quiet = w.changed.is_empty() && w.messages.is_empty() && Some(to) == s.cursor;
+        let quiet = w.changed.is_empty() && w.messages.is_empty();
         if quiet && s.saved_at.elapsed() < HEARTBEAT {
+            s.at = to;
             return Ok(full);
         }
         let n = Noticed {
@@ -375,6 +381,7 @@ impl Noticer {
             self.deliver.notify_waiters();
         }
         s.cursor = Some(to);
+        s.at = to;
         s.open = w.open;
         s.saved_at = Instant::now();
         Ok(full)

@@ -208,11 +208,13 @@ impl Watch {
             return warmed;
         };
         match self.nodes.get(n) {
-            Some(s) if s.at >= self.since => {
-                // Reports from the last few seconds that came late: its backlog drains.
-                let recent = now.duration_since(s.at) < DRAINING_LAG;
-                !(recent && s.lag > DRAINING_LAG)
+            // Its last report came late: its backlog drains (between deliveries it may wait
+            // out a backoff), until a report arrives on time, or it has said nothing more
+            // for the warm-up (frozen mid-backlog).
+            Some(s) if s.at >= self.since && s.lag > DRAINING_LAG => {
+                now.duration_since(s.at) >= WARMUP
             }
+            Some(s) if s.at >= self.since => true,
             _ => warmed,
         }
     }
@@ -454,8 +456,13 @@ mod tests {
             w.overdue(at(12), &tasks(&t), on_node).is_empty(),
             "draining"
         );
-        // Then it goes quiet (frozen): judged once its last report is old.
-        let due = w.overdue(at(12 + DRAINING_LAG.as_secs()), &tasks(&t), on_node);
+        assert!(
+            w.overdue(at(12 + DRAINING_LAG.as_secs() + 1), &tasks(&t), on_node)
+                .is_empty(),
+            "between two deliveries of its backlog"
+        );
+        // Then it goes quiet (frozen): judged once it said nothing for the warm-up.
+        let due = w.overdue(at(12 + WARMUP.as_secs()), &tasks(&t), on_node);
         assert_eq!(due.len(), 1, "{due:?}");
         assert_eq!(
             due[0].grace.as_secs(),

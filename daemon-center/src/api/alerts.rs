@@ -109,3 +109,34 @@ pub async fn delete_silence(
     st.service.delete_silence(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /metrics`: Prometheus text; the gauges that are states (leadership, queues) are read
+/// now, the counters and histograms are what this process recorded.
+pub async fn metrics(State(st): State<AppState>) -> ApiResult<impl axum::response::IntoResponse> {
+    use cloudtask_daemon_kit::metrics as m;
+    metrics::gauge!(m::LEADER).set(if st.placements.leading() { 1.0 } else { 0.0 });
+    for c in cloudtask_shared::Channel::ALL {
+        let n = st.store.channel_counts(c).await?;
+        metrics::gauge!(m::NOTIFY_QUEUED, "channel" => c.as_str()).set(n.queued as f64);
+        metrics::gauge!(m::NOTIFY_DEAD, "channel" => c.as_str()).set(n.dead as f64);
+    }
+    let open = st
+        .store
+        .incidents(&IncidentFilter {
+            open: true,
+            limit: 100_000,
+            ..IncidentFilter::default()
+        })
+        .await?;
+    metrics::gauge!(m::INCIDENTS_OPEN).set(open.len() as f64);
+    let patience = std::time::Duration::from_secs(2);
+    let up = matches!(
+        tokio::time::timeout(patience, st.sessions.current().clusters()).await,
+        Ok(Ok(_))
+    );
+    metrics::gauge!(m::SESSION_UP, "daemon" => "center").set(if up { 1.0 } else { 0.0 });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, m::CONTENT_TYPE)],
+        m::render(),
+    ))
+}

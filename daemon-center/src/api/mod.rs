@@ -363,6 +363,12 @@ fn routes() -> Vec<Route> {
         ),
         r(
             Method::GET,
+            "/metrics",
+            gated(ReadCluster, Cluster),
+            get(alerts::metrics),
+        ),
+        r(
+            Method::GET,
             "/silences",
             gated(Read, Listing),
             get(alerts::list_silences),

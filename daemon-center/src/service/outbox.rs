@@ -127,6 +127,12 @@ impl Dispatcher {
                     Err(e) => tracing::warn!(error = %e, "cannot prune the outbox"),
                 }
             }
+            let behind = if full {
+                self.store.outbox_head().await.map_or(0, |h| h - cursor)
+            } else {
+                0
+            };
+            metrics::gauge!(cloudtask_daemon_kit::metrics::OUTBOX_BEHIND).set(behind.max(0) as f64);
             if full {
                 continue;
             }

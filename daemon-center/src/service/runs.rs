@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use cloudtask_daemon_kit::metrics as m;
 use cloudtask_shared::api::{ActiveStatement, ErrorCode, Event, RunReport, StartRequest};
 use cloudtask_shared::coord::ClaimKey;
 use cloudtask_shared::{
@@ -187,7 +188,15 @@ impl Service {
             requests: retries(moved, &tasks, |t| self.placements.node_of(t)),
             ..announce_runs(moved)
         };
+        let began = std::time::Instant::now();
         let writes = self.store.put_runs(&keep, &fx).await?;
+        metrics::histogram!(m::STORE_SECONDS, "op" => "reports").record(began.elapsed());
+        metrics::counter!(m::REPORTS).increment(reports.len() as u64);
+        for ((run, _), w) in keep.iter().zip(&writes) {
+            if *w == RunWrite::Applied && run.status.is_terminal() {
+                metrics::counter!(m::RUNS, "status" => run.status.as_str()).increment(1);
+            }
+        }
         if writes.contains(&RunWrite::Applied) {
             self.committed(false);
         }

@@ -3,7 +3,9 @@
 //!
 //! Reproduce: `cargo build --release --workspace --bins && target/release/bench-standalone`
 //! (`BENCH_TASKS`, `BENCH_SECS`, `BENCH_OVERLOAD_TASKS`, `BENCH_DEFINED_TASKS` adjust it;
-//! `BENCH_SCENARIOS=burst,spread,overload,defined` picks scenarios; `BENCH_KEEP_LOG_<b|s|o>=FILE`
+//! `BENCH_SCENARIOS=burst,spread,overload,defined,alerts` picks scenarios (`alerts`, not in
+//! the default set: failing bursts with alerts off and on, `BENCH_ALERT_PAIRS` pairs of
+//! `BENCH_ALERT_SECS`); `BENCH_KEEP_LOG_<b|s|o>=FILE`
 //! keeps a scenario's center log; `BENCH_RUN_AS=USER` runs every task as USER, the center
 //! started as root switching to it in each run's process).
 
@@ -63,10 +65,21 @@ struct Fired {
 /// Creates `tasks` tasks firing every second, lets them run `secs`, returns their runs.
 /// `spread`: instants spread evenly over each second (via `start_at` anchors) instead of all
 /// on the whole second.
-async fn fire(c: &Center, tasks: usize, secs: u64, prefix: &str, spread: bool) -> Fired {
+/// `extra` is merged into every task's spec (another command, alerts).
+async fn fire(
+    c: &Center,
+    tasks: usize,
+    secs: u64,
+    prefix: &str,
+    spread: bool,
+    extra: &serde_json::Value,
+) -> Fired {
     for i in 0..tasks {
         let mut spec =
             json!({"name": format!("{prefix}-{i}"), "command": "true", "schedules": ["@every 1s"]});
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
         if spread {
             let offset = (i * 1000 / tasks) as i64;
             spec["start_at"] =
@@ -251,14 +264,29 @@ fn print(label: &str, asked: usize, s: &Summary, raw: f64, fired: &Fired) {
 
 /// One firing scenario on a fresh standalone center.
 async fn scenario(label: &str, tasks: usize, secs: u64, prefix: &str, spread: bool, raw: f64) {
+    variant(label, tasks, secs, prefix, spread, raw, &[], &json!({})).await;
+}
+
+/// A scenario with the center's `flags` and `extra` in every task's spec.
+#[allow(clippy::too_many_arguments)]
+async fn variant(
+    label: &str,
+    tasks: usize,
+    secs: u64,
+    prefix: &str,
+    spread: bool,
+    raw: f64,
+    flags: &[String],
+    extra: &serde_json::Value,
+) {
     // BENCH_RUN_AS=USER: the runs execute as USER (the center runs as root and switches).
     let run_as = std::env::var("BENCH_RUN_AS").ok();
-    let flags: Vec<&str> = match &run_as {
-        Some(user) => vec!["--run-as", user],
-        None => Vec::new(),
-    };
+    let mut flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    if let Some(user) = &run_as {
+        flags.extend(["--run-as", user]);
+    }
     let c = Center::start(&flags).await;
-    let fired = fire(&c, tasks, secs, prefix, spread).await;
+    let fired = fire(&c, tasks, secs, prefix, spread, extra).await;
     let log = std::fs::read_to_string(c.dir.join("center.log")).unwrap_or_default();
     let s = summarize(&fired, &executions(&log));
     print(label, tasks, &s, raw, &fired);
@@ -298,6 +326,50 @@ async fn main() {
         let label =
             format!("{tasks} tasks every second for {secs} s, instants spread over the second");
         scenario(&label, tasks, secs, "s", true, raw).await;
+    }
+    if wanted.contains("alerts") {
+        // Every run fails: with alerts on, each task's incident is counted on every second and
+        // announced (to a real SMTP server: the first burst becomes a digest); off, the same
+        // failures with `alerts.off`. Pairs alternate, so drift hits both alike.
+        let pairs = env_or("BENCH_ALERT_PAIRS", 2);
+        let secs = env_or("BENCH_ALERT_SECS", 30) as u64;
+        for pair in 0..pairs {
+            let label =
+                format!("alerts off, pair {pair}: {tasks} tasks failing every second for {secs} s");
+            let off = json!({"command": "false", "alerts": {"off": true}});
+            variant(&label, tasks, secs, "a", false, raw, &[], &off).await;
+            let sink = cloudtask_e2e::sinks::Sink::smtp(cloudtask_e2e::sinks::SmtpMode::Plain);
+            let flags: Vec<String> = [
+                "--smtp-server",
+                &format!("127.0.0.1:{}", sink.port),
+                "--smtp-security",
+                "plain",
+                "--smtp-from",
+                "CloudTask <ct@example.com>",
+                "--notify",
+                "ops@example.com",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            let label =
+                format!("alerts on, pair {pair}: {tasks} tasks failing every second for {secs} s");
+            variant(
+                &label,
+                tasks,
+                secs,
+                "a",
+                false,
+                raw,
+                &flags,
+                &json!({"command": "false"}),
+            )
+            .await;
+            println!(
+                "- messages the SMTP server received: {}",
+                sink.received().len()
+            );
+        }
     }
     if wanted.contains("overload") {
         let label = format!("overload: {overload} tasks every second for 30 s");

@@ -14,6 +14,7 @@ mod durability;
 mod full_disk;
 mod isolation;
 mod limits;
+mod metrics;
 mod reaping;
 mod restart;
 mod run_now;

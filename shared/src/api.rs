@@ -726,16 +726,23 @@ pub enum IncidentKind {
     /// A node left its cluster (subject `node:CLUSTER/NAME`) and stayed away past the
     /// damping; resolved once it has been back as long.
     Offline,
+    /// A task has had no eligible node for the damping; resolved when it is placed.
+    Unassigned,
+    /// A node at its capacity skipped runs (subject `node:CLUSTER/NAME`); resolved when it
+    /// has skipped none for the damping.
+    Shedding,
 }
 
 impl IncidentKind {
-    pub const ALL: [IncidentKind; 6] = [
+    pub const ALL: [IncidentKind; 8] = [
         IncidentKind::Failed,
         IncidentKind::LateStart,
         IncidentKind::DidNotStart,
         IncidentKind::Overrunning,
         IncidentKind::TooFast,
         IncidentKind::Offline,
+        IncidentKind::Unassigned,
+        IncidentKind::Shedding,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -746,6 +753,8 @@ impl IncidentKind {
             IncidentKind::Overrunning => "overrunning",
             IncidentKind::TooFast => "too_fast",
             IncidentKind::Offline => "offline",
+            IncidentKind::Unassigned => "unassigned",
+            IncidentKind::Shedding => "shedding",
         }
     }
 

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use cloudtask_shared::api::{
-    AuditEntry, ClusterView, Event, Grant, NodeView, PackageInfo, Role, TaskAction, TaskState,
-    TaskView, WhoAmI,
+    AuditEntry, ClusterView, Event, Grant, Incident, NodeView, PackageInfo, Role, TaskAction,
+    TaskState, TaskView, WhoAmI,
 };
 use cloudtask_shared::{RunRecord, RunStatus, TaskSpec};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -21,6 +21,8 @@ pub const LOG_MAX_BYTES: usize = 8 << 20;
 pub const MESSAGES_KEPT: usize = 500;
 /// Recent runs kept for the dashboard.
 pub const RUNS_KEPT: usize = 5_000;
+/// How often open incidents are asked for.
+pub const INCIDENTS_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
@@ -73,6 +75,8 @@ pub enum Resource {
     /// Who the center takes us for: what the console offers follows from its grants.
     WhoAmI,
     Audit,
+    /// Open incidents, looked at every few seconds (the event stream does not carry them).
+    Incidents,
 }
 
 #[derive(Debug)]
@@ -87,6 +91,7 @@ pub enum Msg {
     Runs(Vec<RunRecord>),
     WhoAmI(WhoAmI),
     Audit(Vec<AuditEntry>),
+    Incidents(Vec<Incident>),
     Detail(Detail),
     Next {
         task: String,
@@ -296,6 +301,9 @@ pub struct App {
     pub grants: Option<Vec<Grant>>,
     pub audit: Vec<AuditEntry>,
     pub audit_cursor: usize,
+    /// Open incidents the caller may read, newest first, and when they were last asked for.
+    pub incidents: Vec<Incident>,
+    pub incidents_at: Option<Timestamp>,
     pub flash: Option<(Message, Timestamp)>,
     pub conn: Conn,
     pub in_flight: BTreeSet<Resource>,
@@ -373,6 +381,8 @@ impl App {
             messages: VecDeque::new(),
             grants: None,
             audit: Vec::new(),
+            incidents: Vec::new(),
+            incidents_at: None,
             audit_cursor: 0,
             message_cursor: 0,
             flash: None,
@@ -395,6 +405,7 @@ impl App {
             Resource::Clusters,
             Resource::Runs,
             Resource::WhoAmI,
+            Resource::Incidents,
         ] {
             self.load(r, &mut cmds);
         }
@@ -567,6 +578,13 @@ impl App {
                 if self.flash.as_ref().is_some_and(|(_, until)| *until <= now) {
                     self.flash = None;
                 }
+                if self
+                    .incidents_at
+                    .is_none_or(|at| now.duration_since(at) >= INCIDENTS_EVERY)
+                {
+                    self.incidents_at = Some(now);
+                    self.load(Resource::Incidents, &mut cmds);
+                }
                 // Countdowns and "disconnected since" move with the clock.
                 self.dirty = true;
                 return cmds;
@@ -600,6 +618,10 @@ impl App {
             Msg::WhoAmI(me) => {
                 self.in_flight.remove(&Resource::WhoAmI);
                 self.grants = Some(me.grants);
+            }
+            Msg::Incidents(list) => {
+                self.in_flight.remove(&Resource::Incidents);
+                self.incidents = list;
             }
             Msg::Audit(rows) => {
                 self.in_flight.remove(&Resource::Audit);

@@ -166,6 +166,11 @@ async fn load(c: &Client, r: Resource) -> Msg {
             .await
             .map(Msg::WhoAmI)
             .unwrap_or_else(failed(Resource::WhoAmI)),
+        Resource::Incidents => c
+            .get::<Vec<cloudtask_shared::api::Incident>>("/alerts?limit=200")
+            .await
+            .map(Msg::Incidents)
+            .unwrap_or_else(failed(Resource::Incidents)),
         Resource::Audit => c
             .get::<Vec<AuditEntry>>("/audit?limit=500")
             .await

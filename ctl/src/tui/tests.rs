@@ -853,3 +853,43 @@ mod hostile {
         }
     }
 }
+
+#[test]
+fn open_incidents_show_on_the_dashboard_and_on_their_tasks_detail_and_are_asked_for_again() {
+    let mut app = fixture(true);
+    let incident: cloudtask_shared::api::Incident = serde_json::from_value(serde_json::json!({
+        "id": "inc1", "kind": "did_not_start", "subject": "t1", "name": "backup",
+        "group": "default", "opened_at": "2026-11-28T11:58:00Z",
+        "updated_at": "2026-11-28T11:58:00Z", "count": 3, "announced": true,
+        "summary": "no run of the 11:58 instant started within 1m", "acked_by": "ann"
+    }))
+    .unwrap();
+    app.update(Msg::Incidents(vec![incident]));
+    let screen = text(&render(&app, 120, 40));
+    assert!(screen.contains("open incidents 1"), "{screen}");
+    assert!(
+        screen.contains("did_not_start") && screen.contains("default/backup"),
+        "{screen}"
+    );
+    assert!(screen.contains("×3 (acked by ann)"), "{screen}");
+    // The task's detail says it too; another task's says none.
+    app.stack.push(View::Task("t1".into()));
+    let screen = text(&render(&app, 120, 40));
+    assert!(screen.contains("alerts   did_not_start"), "{screen}");
+    app.stack.push(View::Task("t2".into()));
+    assert!(text(&render(&app, 120, 40)).contains("alerts   none open"));
+    // They are asked for again every few seconds, one request at a time.
+    let later = at(NOW) + super::app::INCIDENTS_EVERY;
+    let cmds = app.update(Msg::Tick(later));
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::Load(Resource::Incidents))),
+        "{cmds:?}"
+    );
+    let cmds = app.update(Msg::Tick(later + jiff::SignedDuration::from_secs(1)));
+    assert!(
+        !cmds
+            .iter()
+            .any(|c| matches!(c, Cmd::Load(Resource::Incidents)))
+    );
+}

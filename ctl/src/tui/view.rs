@@ -186,9 +186,30 @@ fn block(title: String) -> Block<'static> {
     Block::new().borders(Borders::TOP).title(title)
 }
 
+/// One open incident: kind, what, since when, and its last word.
+fn incident_line<'a>(app: &App, theme: &Theme, i: &'a cloudtask_shared::api::Incident) -> Line<'a> {
+    let what = if i.group.is_empty() {
+        i.subject.clone()
+    } else {
+        format!("{}/{}", i.group, i.name)
+    };
+    let ago = app.now.duration_since(i.opened_at).as_secs().max(0);
+    let ack = match &i.acked_by {
+        Some(by) => format!(" (acked by {by})"),
+        None => String::new(),
+    };
+    Line::from(vec![
+        Span::styled(format!("{:<14}", i.kind.as_str()), theme.state("failed")),
+        Span::raw(format!("{what}  {ago}s ago ×{}{ack}  ", i.count)),
+        Span::raw(i.summary.as_str()),
+    ])
+}
+
 fn dashboard(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let [stats, spark, fails] = Layout::vertical([
+    let alerts = (app.incidents.len() as u16).min(5);
+    let [stats, incidents, spark, fails] = Layout::vertical([
         Constraint::Length(6),
+        Constraint::Length(if alerts == 0 { 0 } else { alerts + 2 }),
         Constraint::Length(4),
         Constraint::Min(2),
     ])
@@ -240,6 +261,17 @@ fn dashboard(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines)
         .block(block(" dashboard ".into()))
         .render(stats, buf);
+    if alerts > 0 {
+        let rows: Vec<Line> = app
+            .incidents
+            .iter()
+            .take(5)
+            .map(|i| incident_line(app, theme, i))
+            .collect();
+        Paragraph::new(rows)
+            .block(block(format!(" open incidents {} ", app.incidents.len())))
+            .render(incidents, buf);
+    }
     // Runs per hour over the last day.
     let mut buckets = [0u64; 24];
     for r in &app.runs {
@@ -470,6 +502,21 @@ fn task(app: &App, theme: &Theme, id: &str, area: Rect, buf: &mut Buffer) {
             s.cluster, s.group, t.task.updated_by
         )),
     ];
+    let mut lines = lines;
+    let open: Vec<&cloudtask_shared::api::Incident> =
+        app.incidents.iter().filter(|i| i.subject == id).collect();
+    lines.push(match open.first() {
+        None => Line::from("alerts   none open"),
+        Some(i) => {
+            let mut l = incident_line(app, theme, i);
+            l.spans.insert(0, Span::raw("alerts   "));
+            if open.len() > 1 {
+                l.spans
+                    .push(Span::raw(format!("  (+{} more)", open.len() - 1)));
+            }
+            l
+        }
+    });
     Paragraph::new(lines)
         .block(block(format!(" {}/{} ", s.group, s.name)))
         .render(spec, buf);

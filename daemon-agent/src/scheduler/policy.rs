@@ -51,6 +51,16 @@ pub fn shed_message(node: &str, started: usize, waiting: usize) -> String {
     format!("node {node} at capacity: {started} runs running and {waiting} waiting")
 }
 
+/// Whether `run` is one its node skipped for want of capacity ([`shed_message`]): what the
+/// center's `shedding` alert counts.
+pub fn is_shed(run: &cloudtask_shared::RunRecord) -> bool {
+    run.status == cloudtask_shared::RunStatus::Skipped
+        && run
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with(&format!("node {} at capacity", run.node)))
+}
+
 /// Whether a process held for the run at `at` of a task at `held_version` is still of use:
 /// not when the task left this node, was edited (another version) or paused, nor once its
 /// instant has passed without its run having started.

@@ -50,14 +50,32 @@ struct State {
     open: HashMap<(String, IncidentKind), Incident>,
     watch: Watch,
     nodes: Nodes,
+    /// Tasks without a node, since when (looked at every [`PLACEMENT_EVERY`]).
+    unplaced: HashMap<String, Timestamp>,
+    placement_checked: Option<Instant>,
+    /// Nodes that shed runs, when they last did.
+    shedding: HashMap<(String, String), Timestamp>,
+    /// Incidents whose count or summary moved and are not written yet: a storm of failures
+    /// on open incidents is written every [`COUNTS_EVERY`], not every pass. The cursor is
+    /// written with them, so a new leader re-reads what they came from.
+    dirty: HashMap<String, Incident>,
     saved_at: Instant,
 }
+
+/// How often counts that changed nothing else are written.
+const COUNTS_EVERY: Duration = Duration::from_secs(2);
+
+/// How often tasks without a node are looked for (a pass over every task).
+const PLACEMENT_EVERY: Duration = Duration::from_secs(5);
 
 /// What one pass decided, committed together.
 #[derive(Default)]
 struct Work {
     open: HashMap<(String, IncidentKind), Incident>,
     changed: HashMap<String, Incident>,
+    /// Whether something changed that must be written now (an incident opened, announced
+    /// or resolved), not only a count.
+    urgent: bool,
     messages: Vec<Message>,
     /// The silences on now, read when first needed in a pass.
     silences: Option<Vec<Silence>>,
@@ -187,6 +205,10 @@ impl Noticer {
             open,
             watch,
             nodes,
+            unplaced: HashMap::new(),
+            placement_checked: None,
+            shedding: HashMap::new(),
+            dirty: HashMap::new(),
             saved_at: Instant::now() - HEARTBEAT,
         })
     }
@@ -219,6 +241,7 @@ impl Noticer {
                                 i.resolved_at = Some(now);
                                 i.updated_at = now;
                                 i.summary = "the task was deleted".into();
+                                w.urgent = true;
                                 w.changed.insert(i.id.clone(), i);
                             }
                         }
@@ -329,6 +352,25 @@ impl Noticer {
             };
             self.apply(step, &mut w, &s.tasks, None).await?;
         }
+        self.placement(s, &mut w, now).await?;
+        // Nodes that stopped shedding for the damping: resolved.
+        let calm: Vec<(String, String)> = s
+            .shedding
+            .iter()
+            .filter(|(_, last)| now.duration_since(**last) >= damping)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for (c, n) in calm {
+            s.shedding.remove(&(c.clone(), n.clone()));
+            let key = (node_subject(&c, &n), IncidentKind::Shedding);
+            let step = rules::resolved(
+                w.open.get(&key),
+                None,
+                format!("node {n} has skipped no run for {}", human(damping)),
+                now,
+            );
+            self.apply(step, &mut w, &s.tasks, None).await?;
+        }
         // Incidents kept quiet by a silence that has ended: announced now.
         let quiet: Vec<Incident> = w
             .open
@@ -360,15 +402,24 @@ impl Noticer {
         for step in reminders {
             self.apply(Some(step), &mut w, &s.tasks, None).await?;
         }
-        let quiet = w.changed.is_empty() && w.messages.is_empty();
-        if quiet && s.saved_at.elapsed() < HEARTBEAT {
+        let urgent = w.urgent || !w.messages.is_empty();
+        let due = if s.dirty.is_empty() && w.changed.is_empty() {
+            HEARTBEAT
+        } else {
+            COUNTS_EVERY
+        };
+        if !urgent && s.saved_at.elapsed() < due {
             s.at = to;
+            s.dirty.extend(w.changed);
+            s.open = w.open;
             return Ok(full);
         }
+        let mut incidents = std::mem::take(&mut s.dirty);
+        incidents.extend(w.changed);
         let n = Noticed {
             from: s.cursor,
             to,
-            incidents: w.changed.into_values().collect(),
+            incidents: incidents.into_values().collect(),
             messages: w.messages,
         };
         if !self.store.notice(&n).await? {
@@ -475,6 +526,28 @@ impl Noticer {
                 ));
             }
         }
+        if cloudtask_agent::scheduler::policy::is_shed(run) {
+            let node = (task.cluster.clone(), run.node.clone());
+            s.shedding.insert(node.clone(), now);
+            let subject = node_subject(&node.0, &node.1);
+            let info = TaskInfo::node(&node.0, &node.1);
+            steps.push(rules::occurred(
+                w.open.get(&(subject.clone(), IncidentKind::Shedding)),
+                new_incident_id,
+                IncidentKind::Shedding,
+                &subject,
+                &info,
+                Some(&run.id),
+                format!(
+                    "node {} skipped run {}: {}",
+                    run.node,
+                    run.id,
+                    run.message.as_deref().unwrap_or("at capacity")
+                ),
+                1,
+                now,
+            ));
+        }
         let failed = key(IncidentKind::Failed);
         match rules::outcome(run, task) {
             Outcome::Failure => steps.push(rules::on_failure(
@@ -544,12 +617,74 @@ impl Noticer {
             let m = self.render(Some(&i), a, about, run).await?;
             w.messages.extend(m);
         }
+        let known = w
+            .open
+            .get(&key)
+            .is_some_and(|o| o.id == i.id && o.announced == i.announced);
+        w.urgent |= !known || announce.is_some() || i.resolved_at.is_some();
         if i.resolved_at.is_some() {
             w.open.remove(&key);
         } else {
             w.open.insert(key, i.clone());
         }
         w.changed.insert(i.id.clone(), i);
+        Ok(())
+    }
+
+    /// Tasks with no eligible node for the damping are `unassigned`; placed again, resolved.
+    /// Judged on the leader's own placements only, every [`PLACEMENT_EVERY`].
+    async fn placement(
+        &self,
+        s: &mut State,
+        w: &mut Work,
+        now: Timestamp,
+    ) -> crate::store::Result<()> {
+        if s.placement_checked
+            .is_some_and(|t| t.elapsed() < PLACEMENT_EVERY)
+            || self.placements.members().is_none()
+        {
+            return Ok(());
+        }
+        s.placement_checked = Some(Instant::now());
+        let damping = self.settings.node_damping;
+        let mut steps = Vec::new();
+        for (id, t) in &s.tasks {
+            if t.paused || t.alerts.off || !self.placements.considered(id) {
+                s.unplaced.remove(id);
+                continue;
+            }
+            let key = (id.clone(), IncidentKind::Unassigned);
+            match self.placements.node_of(id) {
+                Some(node) => {
+                    s.unplaced.remove(id);
+                    steps.push(rules::resolved(
+                        w.open.get(&key),
+                        None,
+                        format!("placed on node {node}"),
+                        now,
+                    ));
+                }
+                None => {
+                    let since = *s.unplaced.entry(id.clone()).or_insert(now);
+                    if now.duration_since(since) >= damping && !w.open.contains_key(&key) {
+                        steps.push(rules::occurred(
+                            None,
+                            new_incident_id,
+                            IncidentKind::Unassigned,
+                            id,
+                            t,
+                            None,
+                            format!("no eligible node of cluster {} since {since}", t.cluster),
+                            1,
+                            now,
+                        ));
+                    }
+                }
+            }
+        }
+        for step in steps {
+            self.apply(step, w, &s.tasks, None).await?;
+        }
         Ok(())
     }
 

@@ -16,6 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 pub struct TaskInfo {
     pub name: String,
     pub group: String,
+    pub cluster: String,
     pub retries: u32,
     pub paused: bool,
     pub alerts: AlertPolicy,
@@ -28,6 +29,7 @@ impl TaskInfo {
         TaskInfo {
             name: task.spec.name.clone(),
             group: task.spec.group.clone(),
+            cluster: task.spec.cluster.clone(),
             retries: task.spec.retries,
             paused: task.spec.paused,
             alerts: task.spec.alerts.clone(),
@@ -42,10 +44,10 @@ impl TaskInfo {
     /// What a node's incident records as its name and group: the node's name, no group (only
     /// those who may read every group see node incidents).
     pub fn node(cluster: &str, name: &str) -> TaskInfo {
-        let _ = cluster;
         TaskInfo {
             name: name.to_string(),
             group: String::new(),
+            cluster: cluster.to_string(),
             retries: 0,
             paused: false,
             alerts: AlertPolicy::default(),
@@ -330,6 +332,7 @@ mod tests {
         TaskInfo {
             name: "backup".into(),
             group: "ops".into(),
+            cluster: "default".into(),
             retries: 0,
             paused: false,
             alerts: AlertPolicy {

@@ -94,6 +94,8 @@ fn title(kind: IncidentKind) -> &'static str {
         IncidentKind::Overrunning => "OVERRUNNING",
         IncidentKind::TooFast => "TOO FAST",
         IncidentKind::Offline => "OFFLINE",
+        IncidentKind::Unassigned => "UNASSIGNED",
+        IncidentKind::Shedding => "SHEDDING",
     }
 }
 
@@ -145,6 +147,12 @@ pub fn body(s: &Subject<'_>) -> String {
         (_, Some(IncidentKind::TooFast)) => "A run succeeded faster than the task's minimum.",
         (_, Some(IncidentKind::Offline)) => {
             "A node is offline: it left its cluster and has not come back."
+        }
+        (_, Some(IncidentKind::Unassigned)) => {
+            "A task has no node to run on: no live node of its cluster is eligible for it."
+        }
+        (_, Some(IncidentKind::Shedding)) => {
+            "A node is at its capacity and skips runs it has no room for."
         }
     };
     b.push_str(headline);

@@ -409,6 +409,9 @@ _cloudtaskctl() {
             cloudtaskctl__subcmd__help__subcmd__user,rm)
                 cmd="cloudtaskctl__subcmd__help__subcmd__user__subcmd__rm"
                 ;;
+            cloudtaskctl__subcmd__help__subcmd__user,set-email)
+                cmd="cloudtaskctl__subcmd__help__subcmd__user__subcmd__set__subcmd__email"
+                ;;
             cloudtaskctl__subcmd__node,help)
                 cmd="cloudtaskctl__subcmd__node__subcmd__help"
                 ;;
@@ -604,6 +607,9 @@ _cloudtaskctl() {
             cloudtaskctl__subcmd__user,rm)
                 cmd="cloudtaskctl__subcmd__user__subcmd__rm"
                 ;;
+            cloudtaskctl__subcmd__user,set-email)
+                cmd="cloudtaskctl__subcmd__user__subcmd__set__subcmd__email"
+                ;;
             cloudtaskctl__subcmd__user__subcmd__help,create)
                 cmd="cloudtaskctl__subcmd__user__subcmd__help__subcmd__create"
                 ;;
@@ -624,6 +630,9 @@ _cloudtaskctl() {
                 ;;
             cloudtaskctl__subcmd__user__subcmd__help,rm)
                 cmd="cloudtaskctl__subcmd__user__subcmd__help__subcmd__rm"
+                ;;
+            cloudtaskctl__subcmd__user__subcmd__help,set-email)
+                cmd="cloudtaskctl__subcmd__user__subcmd__help__subcmd__set__subcmd__email"
                 ;;
             *)
                 ;;
@@ -3000,7 +3009,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help__subcmd__user)
-            opts="ls create rm passwd grant revoke"
+            opts="ls create set-email rm passwd grant revoke"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3084,6 +3093,20 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__help__subcmd__user__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__help__subcmd__user__subcmd__set__subcmd__email)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5294,7 +5317,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user)
-            opts="-o -h --server --token --ca-file --context --output --request-timeout --help ls create rm passwd grant revoke help"
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help ls create set-email rm passwd grant revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5336,7 +5359,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user__subcmd__create)
-            opts="-o -h --role --group --password-stdin --server --token --ca-file --context --output --request-timeout --help"
+            opts="-o -h --role --group --password-stdin --email --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5347,6 +5370,10 @@ _cloudtaskctl() {
                     return 0
                     ;;
                 --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --email)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5432,7 +5459,7 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user__subcmd__help)
-            opts="ls create rm passwd grant revoke help"
+            opts="ls create set-email rm passwd grant revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5530,6 +5557,20 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__user__subcmd__help__subcmd__set__subcmd__email)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5674,6 +5715,48 @@ _cloudtaskctl() {
             return 0
             ;;
         cloudtaskctl__subcmd__user__subcmd__rm)
+            opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cloudtaskctl__subcmd__user__subcmd__set__subcmd__email)
             opts="-o -h --server --token --ca-file --context --output --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -31,7 +31,14 @@ pub enum UserCmd {
         groups: Vec<String>,
         #[arg(long)]
         password_stdin: bool,
+        /// Where alerts naming `user:NAME` go.
+        #[arg(long)]
+        email: Option<String>,
     },
+    /// Set (or, without an address, clear) where alerts naming `user:NAME` go: your own, or
+    /// anyone's as an admin.
+    #[command(after_help = "Example:\n  cloudtaskctl user set-email ann ann@example.com")]
+    SetEmail { name: String, email: Option<String> },
     /// Delete a user with its sessions and tokens (not the last admin).
     #[command(after_help = "Example:\n  cloudtaskctl user rm ann")]
     Rm { name: String },
@@ -150,6 +157,7 @@ pub async fn user(c: &Client, cmd: UserCmd, out: Output) -> Result<()> {
             role,
             groups,
             password_stdin,
+            email,
         } => {
             if role.is_none() && !groups.is_empty() {
                 return Err(Failure::new(Exit::Usage, "--group needs --role"));
@@ -158,12 +166,24 @@ pub async fn user(c: &Client, cmd: UserCmd, out: Output) -> Result<()> {
                 name: name.clone(),
                 password: new_password(password_stdin)?,
                 grants: grants(role, groups),
+                email,
             };
             let u: UserView = c.send_json(Method::POST, "/users", &body).await?;
             if out.json() {
                 return print_json(&u);
             }
             println!("user {:?} created ({})", u.name, describe(&u.grants));
+        }
+        UserCmd::SetEmail { name, email } => {
+            let body = cloudtask_shared::api::SetEmail {
+                email: email.clone(),
+            };
+            c.send_empty(Method::PUT, &format!("/users/{}/email", enc(&name)), &body)
+                .await?;
+            match email {
+                Some(e) => println!("alerts to user:{name} go to {e}"),
+                None => println!("user {name} has no e-mail address now"),
+            }
         }
         UserCmd::Rm { name } => {
             c.delete(&format!("/users/{}", enc(&name))).await?;

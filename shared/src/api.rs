@@ -522,6 +522,16 @@ pub struct UserView {
     pub grants: Vec<Grant>,
     pub created_at: Timestamp,
     pub created_by: String,
+    /// Where alerts naming `user:NAME` go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// `PUT /users/{name}/email`: the address alerts naming `user:NAME` go to (`None` clears it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetEmail {
+    pub email: Option<String>,
 }
 
 /// `POST /users`.
@@ -532,6 +542,9 @@ pub struct CreateUser {
     pub password: String,
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// Where alerts naming `user:NAME` go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl std::fmt::Debug for CreateUser {

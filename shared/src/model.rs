@@ -98,8 +98,8 @@ pub struct TaskSpec {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertPolicy {
-    /// E-mail addresses and webhook URLs (`https://…`); empty: the task's group's defaults,
-    /// else the center's.
+    /// E-mail addresses, `user:NAME` (that user's address) and webhook URLs (`https://…`);
+    /// empty: the task's group's defaults, else the center's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<String>,
     /// Open an incident only after this many consecutive failures (default 1).
@@ -202,6 +202,8 @@ impl AlertPolicy {
 pub enum Recipient {
     Email(String),
     Webhook(String),
+    /// `user:NAME`: the e-mail address that CloudTask user has set, when the message is made.
+    User(String),
 }
 
 impl Recipient {
@@ -213,6 +215,10 @@ impl Recipient {
         }
         if t.len() > 2048 {
             return Err("is longer than 2048 bytes".into());
+        }
+        if let Some(user) = t.strip_prefix("user:") {
+            validate_name("user", user).map_err(|e| e.to_string())?;
+            return Ok(Recipient::User(user.to_string()));
         }
         if let Some(rest) = t
             .strip_prefix("https://")
@@ -248,14 +254,15 @@ impl Recipient {
 
     pub fn channel(&self) -> Channel {
         match self {
-            Recipient::Email(_) => Channel::Email,
+            Recipient::Email(_) | Recipient::User(_) => Channel::Email,
             Recipient::Webhook(_) => Channel::Webhook,
         }
     }
 
+    /// The address, the URL, or (for a user) the user's name.
     pub fn address(&self) -> &str {
         match self {
-            Recipient::Email(a) | Recipient::Webhook(a) => a,
+            Recipient::Email(a) | Recipient::Webhook(a) | Recipient::User(a) => a,
         }
     }
 }

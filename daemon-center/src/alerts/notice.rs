@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use cloudtask_shared::api::{Event, Incident, IncidentKind, Silence};
 use cloudtask_shared::shutdown::Shutdown;
-use cloudtask_shared::{RunRecord, RunStatus};
+use cloudtask_shared::{Recipient, RunRecord, RunStatus};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
@@ -707,10 +707,27 @@ impl Noticer {
         about: About<'_>,
         run: Option<&RunRecord>,
     ) -> crate::store::Result<Vec<Message>> {
-        let to = match about {
+        let named = match about {
             About::Task { info, .. } => self.settings.recipients(info),
             About::Node { .. } => self.settings.notify.clone(),
         };
+        // A user recipient is the address that user has now.
+        let mut to = Vec::with_capacity(named.len());
+        for r in named {
+            match r {
+                Recipient::User(name) => {
+                    match self.store.user(&name).await?.and_then(|u| u.email) {
+                        Some(addr) => to.push(Recipient::Email(addr)),
+                        None => {
+                            tracing::warn!(user = %name, "an alert names user:{name}, who has no e-mail address (cloudtaskctl user set-email): not sent to them")
+                        }
+                    }
+                }
+                r => to.push(r),
+            }
+        }
+        to.sort();
+        to.dedup();
         if to.is_empty() {
             return Ok(Vec::new());
         }

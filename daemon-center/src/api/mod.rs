@@ -428,6 +428,12 @@ fn routes() -> Vec<Route> {
             put(users::set_password),
         ),
         r(
+            Method::PUT,
+            "/users/{name}/email",
+            gated(Authenticated, User),
+            put(users::set_email),
+        ),
+        r(
             Method::POST,
             "/users/{name}/grants",
             gated(Administer, Cluster),

@@ -5,8 +5,8 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use cloudtask_shared::api::{
-    CreateToken, CreateUser, Grant, IssuedToken, LoginRequest, SetPassword, TokenView, UserView,
-    WhoAmI,
+    CreateToken, CreateUser, Grant, IssuedToken, LoginRequest, SetEmail, SetPassword, TokenView,
+    UserView, WhoAmI,
 };
 use serde::Deserialize;
 
@@ -19,6 +19,7 @@ fn view(u: UserRow) -> UserView {
         grants: u.grants,
         created_at: u.created_at,
         created_by: u.created_by,
+        email: u.email,
     }
 }
 
@@ -67,9 +68,20 @@ pub async fn create(
     let Json(req) = body?;
     let user = st
         .service
-        .create_user(&who, &req.name, req.password, req.grants)
+        .create_user(&who, &req.name, req.password, req.grants, req.email)
         .await?;
     Ok((StatusCode::CREATED, Json(view(user))))
+}
+
+pub async fn set_email(
+    State(st): State<AppState>,
+    who: Caller,
+    Path(name): Path<String>,
+    body: Result<Json<SetEmail>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let Json(req) = body?;
+    st.service.set_email(&who, &name, req.email).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn remove(

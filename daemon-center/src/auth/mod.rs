@@ -443,6 +443,7 @@ pub async fn bootstrap(store: &SharedStore, dir: &Path) -> Result<Bootstrapped, 
             }],
             created_at: now,
             created_by: "center".into(),
+            email: None,
         };
         store
             .create_user(&user, &bootstrap_audit("user.create", "admin", &file))

@@ -198,6 +198,28 @@ impl Service {
             }
             None => self.alerts.defaults(t.channel),
         };
+        let mut resolved = Vec::with_capacity(to.len());
+        for r in to {
+            match r {
+                Recipient::User(name) => {
+                    let user = self.store.user(&name).await?.ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::InvalidField,
+                            format!("to: there is no user {name:?}"),
+                        )
+                    })?;
+                    let addr = user.email.ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::InvalidField,
+                            format!("to: user {name} has no e-mail address (cloudtaskctl user set-email {name} ADDRESS)"),
+                        )
+                    })?;
+                    resolved.push(Recipient::Email(addr));
+                }
+                r => resolved.push(r),
+            }
+        }
+        let to = resolved;
         if to.is_empty() {
             return Err(Error::new(
                 ErrorCode::InvalidField,

@@ -54,15 +54,21 @@ impl Service {
 
     /// Refuses webhook recipients off the center's allow-list (new ones only: a list the
     /// admin narrowed later does not lock a task's other edits; delivery checks again).
-    fn check_recipients(&self, spec: &TaskSpec, before: Option<&TaskSpec>) -> Result<()> {
+    async fn check_recipients(&self, spec: &TaskSpec, before: Option<&TaskSpec>) -> Result<()> {
         for (i, to) in spec.alerts.notify.iter().enumerate() {
             let known = before.is_some_and(|b| b.alerts.notify.contains(to));
-            if let (false, Ok(cloudtask_shared::Recipient::Webhook(url))) =
-                (known, cloudtask_shared::Recipient::parse(to))
-            {
-                self.alerts.allow.check_url(&url).map_err(|e| {
-                    Error::new(ErrorCode::InvalidField, format!("alerts.notify[{i}]: {e}"))
-                })?;
+            let bad =
+                |e: String| Error::new(ErrorCode::InvalidField, format!("alerts.notify[{i}]: {e}"));
+            match (known, cloudtask_shared::Recipient::parse(to)) {
+                (false, Ok(cloudtask_shared::Recipient::Webhook(url))) => {
+                    self.alerts.allow.check_url(&url).map_err(bad)?;
+                }
+                (false, Ok(cloudtask_shared::Recipient::User(name)))
+                    if self.store.user(&name).await?.is_none() =>
+                {
+                    return Err(bad(format!("there is no user {name:?}")));
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -77,7 +83,7 @@ impl Service {
     ) -> Result<Task> {
         permit(who, Action::Edit, &spec.group)?;
         spec.validate_fires()?;
-        self.check_recipients(&spec, None)?;
+        self.check_recipients(&spec, None).await?;
         seal_secrets(None, &mut spec)?;
         self.check_package(&spec).await?;
         let now = Timestamp::now();
@@ -147,7 +153,7 @@ impl Service {
         } else {
             spec.validate()?;
         }
-        self.check_recipients(&spec, Some(&task.spec))?;
+        self.check_recipients(&spec, Some(&task.spec)).await?;
         self.check_package(&spec).await?;
         let package_changed = spec.package != task.spec.package;
         let before = task.clone();

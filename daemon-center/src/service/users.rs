@@ -43,9 +43,11 @@ impl Service {
         name: &str,
         pass: String,
         grants: Vec<Grant>,
+        email: Option<String>,
     ) -> Result<UserRow> {
         validate_name("name", name)?;
         password::check(&pass)?;
+        let email = email.map(|e| check_email(&e)).transpose()?;
         for g in &grants {
             check_grant(g)?;
         }
@@ -55,10 +57,28 @@ impl Service {
             grants,
             created_at: Timestamp::now(),
             created_by: who.name.clone(),
+            email,
         };
         let fx = Self::effects(who, "user.create", name, &describe(&user.grants), vec![]);
         self.store.create_user(&user, &fx).await?;
         Ok(user)
+    }
+
+    /// Sets or clears the address alerts naming `user:NAME` go to (the gate lets only the user
+    /// itself, or an admin, call it).
+    pub async fn set_email(
+        &self,
+        who: &Principal,
+        name: &str,
+        email: Option<String>,
+    ) -> Result<()> {
+        let email = email.map(|e| check_email(&e)).transpose()?;
+        let detail = if email.is_some() { "set" } else { "cleared" };
+        let fx = Self::effects(who, "user.email", name, detail, vec![]);
+        if !self.store.set_email(name, email.as_deref(), &fx).await? {
+            return Err(no_user(name));
+        }
+        Ok(())
     }
 
     /// Deletes a user with its sessions and tokens; nobody removes the last admin.
@@ -195,5 +215,16 @@ impl Service {
         if let Err(e) = self.store.commit_effects(&fx).await {
             tracing::warn!(error = %e, "cannot audit a refused request");
         }
+    }
+}
+
+/// An e-mail address a user may give (what alert recipients take as one).
+fn check_email(e: &str) -> Result<String> {
+    match cloudtask_shared::Recipient::parse(e) {
+        Ok(cloudtask_shared::Recipient::Email(a)) => Ok(a),
+        _ => Err(Error::new(
+            ErrorCode::InvalidField,
+            format!("email: {e:?} is not an e-mail address (name@example.com)"),
+        )),
     }
 }

@@ -335,6 +335,8 @@ pub struct UserRow {
     pub grants: Vec<Grant>,
     pub created_at: Timestamp,
     pub created_by: String,
+    /// Where alerts naming `user:NAME` go.
+    pub email: Option<String>,
 }
 
 /// Bearer tokens (kept only as hashes) and the failed attempts the rate limit counts, in the
@@ -378,6 +380,8 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &UserRow, fx: &Effects) -> Result<()>;
     /// Sets the hash and deletes the user's sessions (API tokens stay); false when absent.
     async fn set_password(&self, name: &str, password_hash: &str, fx: &Effects) -> Result<bool>;
+    /// Sets (or clears) the user's e-mail address; false when absent.
+    async fn set_email(&self, name: &str, email: Option<&str>, fx: &Effects) -> Result<bool>;
     /// Replaces the user's grants; false when absent.
     async fn set_grants(&self, name: &str, grants: &[Grant], fx: &Effects) -> Result<bool>;
     /// Deletes the user with its grants and tokens; false when absent.

@@ -818,6 +818,7 @@ pub async fn tokens_read_back_expire_and_go_with_their_user(store: &dyn Store) {
         grants: vec![],
         created_at: at(0),
         created_by: "admin".into(),
+        email: None,
     };
     store.create_user(&user, &none).await.unwrap();
     let agent = token_row("h1", "agent", TokenKind::Bootstrap, None);
@@ -878,6 +879,7 @@ pub async fn users_read_back_with_grants_and_a_new_password_ends_sessions(store:
         grants: vec![grant(Role::Editor, Some("ops")), grant(Role::Viewer, None)],
         created_at: at(5),
         created_by: "admin".into(),
+        email: Some("bob@example.com".into()),
     };
     store
         .create_user(&user, &audited("user.create", "bob"))
@@ -919,6 +921,20 @@ pub async fn users_read_back_with_grants_and_a_new_password_ends_sessions(store:
     assert!(store.set_grants("bob", &only, &none).await.unwrap());
     assert_eq!(store.user("bob").await.unwrap().unwrap().grants, only);
     assert!(!store.set_grants("nobody", &only, &none).await.unwrap());
+    // The address alerts to `user:bob` go to: set, cleared, and refused for nobody.
+    assert!(
+        store
+            .set_email("bob", Some("b@example.com"), &none)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.user("bob").await.unwrap().unwrap().email.as_deref(),
+        Some("b@example.com")
+    );
+    assert!(store.set_email("bob", None, &none).await.unwrap());
+    assert_eq!(store.users().await.unwrap()[0].email, None);
+    assert!(!store.set_email("nobody", None, &none).await.unwrap());
     assert!(
         store
             .audit_log(&AuditFilter::latest(10))

@@ -82,11 +82,31 @@ async fn a_failing_task_mails_each_recipient_once_and_its_recovery_once() {
     let dir = tempfile::tempdir().unwrap();
     let flags = smtp_flags(&sink, SmtpMode::Plain, dir.path());
     let (c, _d) = center_with(&flags).await;
+    // Ann is a user: her address is hers to set, and an alert to user:ann goes there.
+    let (s, body) = c
+        .api(
+            Method::POST,
+            "/users",
+            Some(json!({"name": "ann", "password": "a long enough password", "grants": []})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let out = c.ctl(&["user", "set-email", "ann", "ann@example.com"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    // A user that does not exist is refused when the task is saved.
+    let (s, body) = c
+        .api(
+            Method::POST,
+            "/tasks",
+            Some(json!({"name": "x", "command": "true", "alerts": {"notify": ["user:nobody"]}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     let t = c
         .create_task(json!({
             "name": "nightly", "group": "default",
             "command": "echo first-line; echo boom-output; exit 3",
-            "alerts": {"notify": ["ann@example.com", "bob@example.com"]},
+            "alerts": {"notify": ["user:ann", "bob@example.com"]},
         }))
         .await;
     let id = t["id"].as_str().unwrap();

@@ -228,6 +228,12 @@ impl World {
                 // Too short: an allowed call is refused as invalid, after the gate.
                 body = Some(json!({"password": "short", "current": PASSWORD}));
             }
+            ("PUT", "/users/{name}/email") => {
+                let who = ["admin", "ed", "op", "vi", "node", "join", "nobody"][col];
+                let user = if own_user { who } else { "victim" };
+                path = format!("/users/{user}/email");
+                body = Some(json!({"email": "someone@example.com"}));
+            }
             ("POST", "/users/{name}/grants") => {
                 path = "/users/victim/grants".into();
                 body = Some(json!({"role": "viewer", "group": "g1"}));

@@ -204,6 +204,9 @@ CREATE TABLE silences (
 );
 CREATE INDEX silences_by_end ON silences (ends_at);
 "#,
+    r#"
+ALTER TABLE users ADD COLUMN email TEXT;
+"#,
 ];
 
 /// Cheap to clone: a connection pool.

@@ -38,8 +38,8 @@ async fn insert_grants(
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn users(&self) -> Result<Vec<UserRow>> {
-        let rows = sqlx::query_as::<_, (String, String, i64, String)>(
-            "SELECT name, password_hash, created_at, created_by FROM users ORDER BY name",
+        let rows = sqlx::query_as::<_, (String, String, i64, String, Option<String>)>(
+            "SELECT name, password_hash, created_at, created_by, email FROM users ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -54,23 +54,25 @@ impl UserStore for SqliteStore {
         }
         Ok(rows
             .into_iter()
-            .map(|(name, password_hash, at, by)| UserRow {
+            .map(|(name, password_hash, at, by, email)| UserRow {
                 grants: grants.remove(&name).unwrap_or_default(),
                 name,
                 password_hash,
                 created_at: ts(at),
                 created_by: by,
+                email,
             })
             .collect())
     }
 
     async fn user(&self, name: &str) -> Result<Option<UserRow>> {
-        let Some((password_hash, at, by)) = sqlx::query_as::<_, (String, i64, String)>(
-            "SELECT password_hash, created_at, created_by FROM users WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?
+        let Some((password_hash, at, by, email)) =
+            sqlx::query_as::<_, (String, i64, String, Option<String>)>(
+                "SELECT password_hash, created_at, created_by, email FROM users WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
         else {
             return Ok(None);
         };
@@ -89,18 +91,20 @@ impl UserStore for SqliteStore {
             grants,
             created_at: ts(at),
             created_by: by,
+            email,
         }))
     }
 
     async fn create_user(&self, u: &UserRow, fx: &Effects) -> Result<()> {
         let mut w = self.write().await?;
         let taken = sqlx::query(
-            "INSERT INTO users (name, password_hash, created_at, created_by) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO users (name, password_hash, created_at, created_by, email) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&u.name)
         .bind(&u.password_hash)
         .bind(ms(u.created_at))
         .bind(&u.created_by)
+        .bind(&u.email)
         .execute(&mut *w.tx)
         .await?
         .rows_affected()
@@ -130,6 +134,21 @@ impl UserStore for SqliteStore {
             .bind(name)
             .execute(&mut *w.tx)
             .await?;
+        w.commit(fx).await?;
+        Ok(true)
+    }
+
+    async fn set_email(&self, name: &str, email: Option<&str>, fx: &Effects) -> Result<bool> {
+        let mut w = self.write().await?;
+        let n = sqlx::query("UPDATE users SET email = $2 WHERE name = $1")
+            .bind(name)
+            .bind(email)
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
         w.commit(fx).await?;
         Ok(true)
     }

@@ -36,8 +36,8 @@ impl Security {
     }
 }
 
-/// The center's SMTP settings.
-#[derive(Debug, Clone)]
+/// The center's SMTP settings (`Debug` leaves the password out).
+#[derive(Clone)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
@@ -47,6 +47,19 @@ pub struct SmtpSettings {
     pub from: Mailbox,
     /// Trust only this CA (PEM) for the server's certificate, instead of the system's.
     pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.credentials.as_ref().map(|(u, _)| u))
+            .field("from", &self.from)
+            .field("ca_file", &self.ca_file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the SMTP settings cannot be used.
@@ -126,5 +139,28 @@ impl Mailer {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_never_print_the_password() {
+        let s = SmtpSettings {
+            host: "smtp.example.com".into(),
+            port: 587,
+            security: Security::Starttls,
+            credentials: Some(("ct".into(), "hunter2-secret".into())),
+            from: "CloudTask <ct@example.com>".parse().unwrap(),
+            ca_file: None,
+        };
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("smtp.example.com") && shown.contains("\"ct\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

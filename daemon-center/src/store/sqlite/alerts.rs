@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use super::outbox::{put_cursor, read_cursor};
 use super::{SqliteStore, corrupt, ms, ts};
 use crate::store::{AlertStore, ChannelCounts, Effects, IncidentFilter, Message, Noticed, Result};
 
@@ -121,33 +122,16 @@ async fn insert_messages(conn: &mut sqlx::SqliteConnection, messages: &[Message]
 #[async_trait]
 impl AlertStore for SqliteStore {
     async fn alert_cursor(&self) -> Result<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT seq FROM outbox_cursors WHERE center = $1")
-                .bind(ALERT_CURSOR)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let mut conn = self.pool.acquire().await?;
+        read_cursor(&mut conn, ALERT_CURSOR).await
     }
 
     async fn notice(&self, n: &Noticed) -> Result<bool> {
         let mut w = self.write().await?;
-        let at: Option<i64> =
-            sqlx::query_scalar("SELECT seq FROM outbox_cursors WHERE center = $1")
-                .bind(ALERT_CURSOR)
-                .fetch_optional(&mut *w.tx)
-                .await?;
-        if at != n.from {
+        if read_cursor(&mut w.tx, ALERT_CURSOR).await? != n.from {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO outbox_cursors (center, seq, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (center) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
-        )
-        .bind(ALERT_CURSOR)
-        .bind(n.to)
-        .bind(ms(Timestamp::now()))
-        .execute(&mut *w.tx)
-        .await?;
+        put_cursor(&mut w.tx, ALERT_CURSOR, n.to).await?;
         for i in &n.incidents {
             sqlx::query(
                 "INSERT INTO incidents (id, kind, subject, name, grp, opened_at, updated_at, resolved_at, count, announced, last_announced_at, last_run, summary)
@@ -258,8 +242,7 @@ impl AlertStore for SqliteStore {
     }
 
     async fn message_delivered(&self, id: &str, at: Timestamp) -> Result<()> {
-        let w = self.write().await?;
-        let mut w = w;
+        let mut w = self.write().await?;
         sqlx::query(
             "UPDATE messages SET state = 'delivered', delivered_at = $2, last_attempt_at = $2,
                attempts = attempts + 1 WHERE id = $1 AND state = 'queued'",

@@ -43,26 +43,14 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn outbox_cursor(&self, center: &str) -> Result<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT seq FROM outbox_cursors WHERE center = $1")
-                .bind(center)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let mut conn = self.pool.acquire().await?;
+        read_cursor(&mut conn, center).await
     }
 
     async fn save_outbox_cursor(&self, center: &str, seq: i64) -> Result<()> {
         let _write = self.writes.lock().await;
-        sqlx::query(
-            "INSERT INTO outbox_cursors (center, seq, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (center) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
-        )
-        .bind(center)
-        .bind(seq)
-        .bind(ms(Timestamp::now()))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        put_cursor(&mut conn, center, seq).await
     }
 
     async fn prune_outbox(&self, live_since: Timestamp, before: Timestamp) -> Result<u64> {
@@ -78,4 +66,36 @@ impl OutboxStore for SqliteStore {
         .await?;
         Ok(r.rows_affected())
     }
+}
+
+/// How far `center` (or the alert noticer) has read, on `conn` (a transaction's, when the
+/// read decides a write).
+pub(super) async fn read_cursor(
+    conn: &mut sqlx::SqliteConnection,
+    center: &str,
+) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT seq FROM outbox_cursors WHERE center = $1")
+            .bind(center)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// Saves a cursor, now, on `conn`.
+pub(super) async fn put_cursor(
+    conn: &mut sqlx::SqliteConnection,
+    center: &str,
+    seq: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO outbox_cursors (center, seq, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (center) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
+    )
+    .bind(center)
+    .bind(seq)
+    .bind(ms(Timestamp::now()))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -109,10 +109,57 @@ pub enum HttpSetupError {
     Build(#[from] reqwest::Error),
 }
 
+/// The centers an agent may talk to, and the one it talks to now. A request that cannot reach
+/// the current one (no connection, or a stream gone silent) moves every later request to the
+/// next, so the agent follows whichever center is up; the callers' own retries do the rest.
+#[derive(Debug, Clone)]
+pub struct Centers {
+    urls: std::sync::Arc<[String]>,
+    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Centers {
+    /// Base URLs, in the order to try them; at least one.
+    pub fn new(urls: &[String]) -> Option<Centers> {
+        let urls: Vec<String> = urls
+            .iter()
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+        (!urls.is_empty()).then(|| Centers {
+            urls: urls.into(),
+            current: std::sync::Arc::default(),
+        })
+    }
+
+    /// The center requests go to now.
+    pub fn current(&self) -> &str {
+        let i = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        &self.urls[i % self.urls.len()]
+    }
+
+    /// A request to `url` found its center unreachable: if that is still the current center,
+    /// the next one is from now on.
+    pub fn unreachable(&self, url: &str) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let i = self.current.load(Relaxed);
+        if self.urls.len() > 1 && url.starts_with(&self.urls[i % self.urls.len()]) {
+            let next = (i + 1) % self.urls.len();
+            if self
+                .current
+                .compare_exchange(i, next, Relaxed, Relaxed)
+                .is_ok()
+            {
+                tracing::warn!(from = %self.urls[i % self.urls.len()], to = %self.urls[next], "center unreachable; moving to the next one");
+            }
+        }
+    }
+}
+
 /// Cheap to clone; one connection pool per agent.
 #[derive(Clone)]
 pub struct CenterClient {
-    base: String,
+    centers: Centers,
     token: String,
     http: reqwest::Client,
 }
@@ -121,7 +168,7 @@ pub struct CenterClient {
 impl std::fmt::Debug for CenterClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CenterClient")
-            .field("base", &self.base)
+            .field("centers", &self.centers.urls)
             .finish_non_exhaustive()
     }
 }
@@ -129,15 +176,24 @@ impl std::fmt::Debug for CenterClient {
 impl CenterClient {
     /// `http` is shared (one connection pool, one set of TLS roots); see [`http_client`].
     pub fn new(base: &str, token: &str, http: &reqwest::Client) -> CenterClient {
+        let centers = Centers::new(&[base.to_string()]).unwrap_or_else(|| Centers {
+            urls: vec![String::new()].into(),
+            current: std::sync::Arc::default(),
+        });
+        CenterClient::with_centers(&centers, token, http)
+    }
+
+    /// A client of whichever of `centers` is up (they share the one it moves on).
+    pub fn with_centers(centers: &Centers, token: &str, http: &reqwest::Client) -> CenterClient {
         CenterClient {
-            base: base.trim_end_matches('/').to_string(),
+            centers: centers.clone(),
             token: token.to_string(),
             http: http.clone(),
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{API_PREFIX}{path}", self.base)
+        format!("{}{API_PREFIX}{path}", self.centers.current())
     }
 
     async fn send(
@@ -149,9 +205,12 @@ impl CenterClient {
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(|source| Error::Unreachable {
-                url: url.to_string(),
-                source,
+            .map_err(|source| {
+                self.centers.unreachable(url);
+                Error::Unreachable {
+                    url: url.to_string(),
+                    source,
+                }
             })?;
         if resp.status().is_success() {
             return Ok(resp);
@@ -286,6 +345,21 @@ impl CenterClient {
         tx: &tokio::sync::mpsc::Sender<Event>,
     ) -> Result<(), Error> {
         let url = self.url(&format!("/events?node={node}"));
+        let followed = self.follow(&url, idle, tx).await;
+        if let Err(Error::Idle { .. } | Error::Unreachable { .. }) = &followed {
+            // A center that went silent (frozen, cut off): the next one is followed.
+            self.centers.unreachable(&url);
+        }
+        followed
+    }
+
+    async fn follow(
+        &self,
+        url: &str,
+        idle: Duration,
+        tx: &tokio::sync::mpsc::Sender<Event>,
+    ) -> Result<(), Error> {
+        let url = url.to_string();
         let silent = || Error::Idle {
             url: url.clone(),
             idle,
@@ -314,5 +388,27 @@ impl CenterClient {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Centers;
+
+    #[test]
+    fn an_unreachable_center_moves_requests_to_the_next_once_and_round() {
+        let c = Centers::new(&["https://a:7878/".into(), " https://b:7878".into()]).unwrap();
+        assert_eq!(c.current(), "https://a:7878");
+        c.unreachable("https://a:7878/api/v1/agent/runs");
+        assert_eq!(c.current(), "https://b:7878");
+        // A late failure of a request that went to a, after the move, moves nothing.
+        c.unreachable("https://a:7878/api/v1/events");
+        assert_eq!(c.current(), "https://b:7878");
+        c.unreachable("https://b:7878/api/v1/agent/runs");
+        assert_eq!(c.current(), "https://a:7878", "round to the first again");
+        let one = Centers::new(&["https://a:7878".into()]).unwrap();
+        one.unreachable("https://a:7878/x");
+        assert_eq!(one.current(), "https://a:7878");
+        assert!(Centers::new(&[" ".into()]).is_none());
     }
 }

@@ -39,7 +39,7 @@ pub enum CredentialError {
 /// token in `join_token_file`. A center that is away is waited for (with backoff); a refusal
 /// (a wrong, revoked or expired join token, a name that has joined already) is an error.
 pub async fn obtain(
-    center: &str,
+    centers: &crate::client::Centers,
     http: &reqwest::Client,
     data_dir: &Path,
     join_token_file: Option<&Path>,
@@ -60,7 +60,7 @@ pub async fn obtain(
         file: file.display().to_string(),
     })?;
     let join = read_secret(join_file).map_err(CredentialError::Read)?;
-    let client = CenterClient::new(center, &join, http);
+    let client = CenterClient::with_centers(centers, &join, http);
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
         match client.join(req).await {
@@ -104,7 +104,9 @@ mod tests {
         dir: &Path,
         shutdown: &Shutdown,
     ) -> Result<String, CredentialError> {
-        obtain("http://127.0.0.1:9", &http(), dir, None, &req(), shutdown).await
+        let centers =
+            crate::client::Centers::new(&["http://127.0.0.1:9".into()]).expect("a center");
+        obtain(&centers, &http(), dir, None, &req(), shutdown).await
     }
 
     #[tokio::test]

@@ -46,9 +46,11 @@ struct Args {
     /// Cluster this node belongs to.
     #[arg(long, env = "CLOUDTASK_CLUSTER", default_value = "default")]
     cluster: String,
-    /// Base URL of the center (`https://` when it serves TLS).
-    #[arg(long, env = "CLOUDTASK_CENTER")]
-    center: String,
+    /// Base URL of the center (`https://` when it serves TLS); several, comma-separated or
+    /// repeated, for centers sharing a store: the agent moves to the next when its center
+    /// cannot be reached.
+    #[arg(long, env = "CLOUDTASK_CENTER", value_delimiter = ',', required = true)]
+    center: Vec<String>,
     /// PEM file of the CA the center's certificate must chain to (default: the system's
     /// roots).
     #[arg(long, env = "CLOUDTASK_CA_FILE", value_name = "FILE")]
@@ -168,13 +170,14 @@ fn main() -> anyhow::Result<()> {
     cloudtask_daemon_kit::secure_data_dir(&args.data_dir, &[])
         .with_context(|| format!("making data dir {} private", args.data_dir.display()))?;
     let run_as = Arc::new(args.run_as.resolve()?);
-    let center_url = args.center.trim_end_matches('/').to_string();
+    let centers = cloudtask_agent::client::Centers::new(&args.center)
+        .context("--center: give the URL of at least one center")?;
     let http =
         cloudtask_agent::client::http_client(args.ca_file.as_deref()).context("--ca-file")?;
     let mut cfg = AgentConfig {
         name: name.clone(),
         cluster: args.cluster.clone(),
-        center_url: center_url.clone(),
+        centers: centers.clone(),
         token: String::new(),
         http: http.clone(),
         data_dir: args.data_dir.clone(),
@@ -204,7 +207,7 @@ fn main() -> anyhow::Result<()> {
             tracing::info!(%addr, "metrics at /metrics");
             tokio::spawn(cloudtask_agent::metrics_http::serve(
                 listener,
-                center_url.clone(),
+                centers.clone(),
                 http.clone(),
                 shutdown.clone(),
             ));
@@ -216,7 +219,7 @@ fn main() -> anyhow::Result<()> {
             cluster: args.cluster.clone(),
         };
         cfg.token = credential::obtain(
-            &center_url,
+            &centers,
             &http,
             &args.data_dir,
             args.join_token_file.as_deref(),

@@ -19,7 +19,7 @@ const REMEMBER: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 struct Gate {
-    center: String,
+    centers: crate::client::Centers,
     http: reqwest::Client,
     accepted: Arc<Mutex<HashMap<[u8; 32], Instant>>>,
 }
@@ -37,7 +37,7 @@ impl Gate {
         }
         let url = format!(
             "{}{}/clusters",
-            self.center,
+            self.centers.current(),
             cloudtask_shared::api::API_PREFIX
         );
         let resp = self
@@ -48,6 +48,7 @@ impl Gate {
             .send()
             .await
             .map_err(|e| {
+                self.centers.unreachable(&url);
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!("cannot ask the center whether the token may read metrics: {e}"),
@@ -104,12 +105,12 @@ async fn metrics(State(gate): State<Gate>, headers: HeaderMap) -> Response {
 /// Serves `/metrics` on `listener` until `shutdown`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    center: String,
+    centers: crate::client::Centers,
     http: reqwest::Client,
     shutdown: Shutdown,
 ) {
     let gate = Gate {
-        center,
+        centers,
         http,
         accepted: Arc::default(),
     };

@@ -32,6 +32,9 @@ pub struct Placements {
     /// Counts completed allocation rounds, so a caller can wait for the next one.
     rounds: Arc<watch::Sender<u64>>,
     leading: Arc<std::sync::atomic::AtomicBool>,
+    /// The epoch this center took when it became leader (0: none): its leader-only writes
+    /// carry it ([`crate::store::EpochStore`]).
+    epoch: Arc<std::sync::atomic::AtomicU64>,
     /// The live, credentialed members (cluster, node) the last round of this leader saw.
     members: Arc<RwLock<Option<Members>>>,
 }
@@ -46,6 +49,7 @@ impl Default for Placements {
             wake: Arc::default(),
             rounds: Arc::new(watch::channel(0).0),
             leading: Arc::default(),
+            epoch: Arc::default(),
             members: Arc::default(),
         }
     }
@@ -79,6 +83,12 @@ impl Placements {
     /// Whether this center currently leads (and so allocates).
     pub fn leading(&self) -> bool {
         self.leading.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The fence of this leader's writes: its epoch, while it leads.
+    pub fn fence(&self) -> Option<u64> {
+        let epoch = self.epoch.load(std::sync::atomic::Ordering::Relaxed);
+        (self.leading() && epoch > 0).then_some(epoch)
     }
 
     pub fn node_of(&self, task: &str) -> Option<String> {
@@ -281,7 +291,20 @@ impl Allocator {
                 }
             }
             match coord.campaign(&self.candidate).await {
-                Ok(leads) => {
+                Ok(mut leads) => {
+                    if leads && !leading {
+                        // A new leader's first write: the epoch that fences the last one's.
+                        match self.store.take_epoch(&self.candidate).await {
+                            Ok(e) => self
+                                .placements
+                                .epoch
+                                .store(e, std::sync::atomic::Ordering::Relaxed),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot take the leader's epoch; not leading until it can");
+                                leads = false;
+                            }
+                        }
+                    }
                     if leads != leading {
                         tracing::info!(candidate = %self.candidate, leads, "leadership changed");
                         leading = leads;
@@ -308,6 +331,17 @@ impl Allocator {
                                 Some(CoordError::SessionExpired)
                             );
                             tracing::warn!(error = %e, leads, "allocation round failed; retrying");
+                            if leads && self.deposed().await {
+                                // Another center led while this one was away (frozen, cut
+                                // off): start over as a new leader, with a new epoch.
+                                tracing::warn!(
+                                    "another center has led since this one took the lead; taking it anew"
+                                );
+                                leading = false;
+                                self.placements
+                                    .leading
+                                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                            }
                         }
                     }
                 }
@@ -361,6 +395,22 @@ impl Allocator {
                 }
             }
         }
+    }
+
+    /// The epoch this leader's writes carry.
+    fn fence(&self) -> anyhow::Result<u64> {
+        self.placements.fence().ok_or_else(|| {
+            anyhow::anyhow!("this center does not lead: it has no epoch to write with")
+        })
+    }
+
+    /// Whether the store's epoch is no longer the one this center took.
+    async fn deposed(&self) -> bool {
+        let ours = self
+            .placements
+            .epoch
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.store.epoch().await.is_ok_and(|e| e != ours)
     }
 
     /// The session ended: stop leading and open a new one (false when the center stops).
@@ -600,7 +650,7 @@ impl Allocator {
                 .collect();
             if !open.is_empty() {
                 self.store
-                    .record_placements(&open, &[], jiff::Timestamp::now())
+                    .record_placements(&open, &[], jiff::Timestamp::now(), self.fence()?)
                     .await?;
                 recorded.extend(open);
             }
@@ -616,7 +666,7 @@ impl Allocator {
         let close: Vec<Placement> = recorded.difference(&now_placed).cloned().collect();
         if !close.is_empty() {
             self.store
-                .record_placements(&[], &close, jiff::Timestamp::now())
+                .record_placements(&[], &close, jiff::Timestamp::now(), self.fence()?)
                 .await?;
         }
         book.recorded = Some(now_placed);

@@ -20,6 +20,8 @@ use crate::service::retention::Policy;
 #[derive(Debug, Parser)]
 #[command(name = "cloudtask-center", version)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Run center and one agent in this process with embedded coordination.
     #[arg(long)]
     pub standalone: bool,
@@ -29,6 +31,10 @@ pub struct Args {
     /// Where the store, packages, tokens and the agent's spool live.
     #[arg(long, env = "CLOUDTASK_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The store: a PostgreSQL URL (postgres://USER@HOST/DB), one database every center
+    /// shares, or an SQLite file [default: cloudtask.db in the data dir].
+    #[arg(long, env = "CLOUDTASK_STORE", value_name = "URL|FILE")]
+    pub store: Option<String>,
     /// Address the HTTP API listens on (port 0 picks a free port).
     #[arg(long, env = "CLOUDTASK_LISTEN")]
     pub listen: Option<SocketAddr>,
@@ -142,12 +148,29 @@ pub struct Args {
     pub log_format: cloudtask_daemon_kit::LogFormat,
 }
 
+/// What the binary does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Copy every row of a store, packages included, into another, empty store, and verify
+    /// each table's count: how an SQLite store moves to PostgreSQL (or back). Stop the
+    /// centers that use the source first.
+    CopyStore {
+        /// The store to read: an SQLite file or a postgres:// URL.
+        #[arg(long, value_name = "URL|FILE")]
+        from: String,
+        /// The store to fill, which must be empty: a postgres:// URL or an SQLite file.
+        #[arg(long, value_name = "URL|FILE")]
+        to: String,
+    },
+}
+
 /// Keys of the TOML file; the same names as the flags, with underscores.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     standalone: Option<bool>,
     data_dir: Option<PathBuf>,
+    store: Option<String>,
     listen: Option<SocketAddr>,
     max_upload_bytes: Option<u64>,
     log_cap_bytes: Option<usize>,
@@ -199,6 +222,7 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    pub store: StoreLocation,
     pub listen: SocketAddr,
     pub max_upload_bytes: u64,
     pub log_cap_bytes: usize,
@@ -236,6 +260,28 @@ fn duration_or(
             ))
         }
     }
+}
+
+/// Where the store is: what `--store` names, its password kept out of `Debug` (configs are
+/// logged).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreLocation(pub String);
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url_without_password(&self.0) {
+            Some(shown) => write!(f, "{shown}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// `scheme://user:***@host…` for a URL with a password in it.
+fn url_without_password(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (userinfo, host) = rest.split_once('@')?;
+    let (user, _password) = userinfo.split_once(':')?;
+    Some(format!("{scheme}://{user}:***@{host}"))
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
@@ -421,7 +467,13 @@ impl Config {
         }
         let alerts =
             crate::alerts::Settings::load(args.alerts, file.alerts.unwrap_or_default(), &data_dir)?;
+        let store = StoreLocation(
+            args.store
+                .or(file.store)
+                .unwrap_or_else(|| data_dir.join("cloudtask.db").display().to_string()),
+        );
         Ok(Config {
+            store,
             alerts,
             idle_timeout,
             tls,
@@ -444,6 +496,14 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn a_store_url_shows_without_its_password() {
+        let url = super::StoreLocation("postgres://ct:s3cret@db.example:5432/ct".into());
+        assert_eq!(format!("{url:?}"), "postgres://ct:***@db.example:5432/ct");
+        let file = super::StoreLocation("/var/lib/cloudtask/cloudtask.db".into());
+        assert_eq!(format!("{file:?}"), "/var/lib/cloudtask/cloudtask.db");
+    }
 
     #[test]
     fn generated_man_page_is_current() {

@@ -30,7 +30,6 @@ use crate::service::Service;
 use crate::service::outbox::{Dispatcher, Kick};
 use crate::service::retention::Retention;
 use crate::store::SharedStore;
-use crate::store::sqlite::SqliteStore;
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let dir = &cfg.data_dir;
@@ -54,9 +53,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     cloudtask_daemon_kit::secure_data_dir(dir, pass_through)
         .with_context(|| format!("making data dir {} private", dir.display()))?;
     let store: SharedStore = Arc::new(
-        SqliteStore::open(&dir.join("cloudtask.db"))
+        crate::store::sql::SqlStore::open(&cfg.store.0)
             .await
-            .context("opening the store")?,
+            .with_context(|| format!("opening the store {:?}", cfg.store))?,
     );
     let made = auth::bootstrap(&store, dir).await?;
     if let Some(file) = &made.password_file {
@@ -68,6 +67,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     let credentials = Credentials::new(store.clone(), cfg.session_ttl);
     crate::service::packages::remove_stale_uploads(&dir.join("packages"));
+    crate::service::packages::import_disk_blobs(&store, &dir.join("packages"))
+        .await
+        .context("moving package blobs from the data dir into the store")?;
 
     let (trigger, shutdown) = shutdown::channel();
     let (connect, agent_connect): (Connect, Option<Connect>) = match &cfg.mode {
@@ -126,7 +128,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let retention = Retention {
         store: store.clone(),
-        packages_dir: dir.join("packages"),
         policy: cfg.retention,
     };
     tokio::spawn(retention.run(shutdown.clone()));
@@ -221,7 +222,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let agent_cfg = AgentConfig {
         name: node_name.clone(),
         cluster: DEFAULT_CLUSTER.to_string(),
-        center_url: format!("http://{agent_addr}"),
+        centers: cloudtask_agent::client::Centers::new(&[format!("http://{agent_addr}")])
+            .context("the in-process agent's center address")?,
         token,
         http: cloudtask_agent::client::http_client(None)?,
         data_dir: dir.join("agent"),

@@ -291,6 +291,19 @@ impl Center {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// A GET's body as bytes (a package download), with the admin token.
+    pub async fn bytes(&self, path: &str) -> Vec<u8> {
+        let resp = self
+            .http
+            .get(format!("{}/api/v1{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.bytes().await.unwrap().to_vec()
+    }
+
     pub async fn text(&self, path: &str) -> String {
         self.http
             .get(format!("{}/api/v1{path}", self.url))

@@ -17,13 +17,7 @@ pub struct ZooKeeper {
     _temp: tempfile::TempDir,
 }
 
-/// A free TCP port on loopback (the listener closes before the server binds it).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
+pub use cloudtask_shared::postgres_server::free_port;
 
 impl ZooKeeper {
     /// Starts a server and waits until it answers `ruok`.

@@ -30,6 +30,8 @@ pub mod duration;
 #[cfg(feature = "generated")]
 pub mod generated;
 pub mod model;
+#[cfg(feature = "postgres-server")]
+pub mod postgres_server;
 pub mod ring;
 pub mod schedule;
 #[cfg(feature = "embedded")]

@@ -78,7 +78,8 @@ const RESYNC_EVERY: SignedDuration = SignedDuration::from_secs(5);
 pub struct AgentConfig {
     pub name: String,
     pub cluster: String,
-    pub center_url: String,
+    /// The centers it reports to, whichever is up.
+    pub centers: crate::client::Centers,
     pub token: String,
     /// The HTTP client ([`crate::client::http_client`]): its TLS roots check the center.
     pub http: reqwest::Client,
@@ -195,7 +196,7 @@ pub async fn run(cfg: AgentConfig, sessions: Sessions, shutdown: Shutdown) -> Re
             "runs active when the agent last stopped are reported lost"
         );
     }
-    let client = CenterClient::new(&cfg.center_url, &cfg.token, &cfg.http);
+    let client = CenterClient::with_centers(&cfg.centers, &cfg.token, &cfg.http);
     let specs_dir = cfg.data_dir.join("specs");
     tokio::fs::create_dir_all(&specs_dir)
         .await

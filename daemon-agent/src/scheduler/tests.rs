@@ -271,7 +271,8 @@ impl Harness {
             cfg: AgentConfig {
                 name: NODE.into(),
                 cluster: CLUSTER.into(),
-                center_url: "http://127.0.0.1:9".into(),
+                centers: crate::client::Centers::new(&["http://127.0.0.1:9".into()])
+                    .expect("a center"),
                 token: String::new(),
                 http: crate::client::http_client(None).expect("http client"),
                 data_dir: dir.path().to_path_buf(),

@@ -335,18 +335,13 @@ pub async fn download_package(
             format!("{sha:?} is not a sha256 hex digest"),
         ));
     }
-    let file = match tokio::fs::File::open(st.service.packages_dir.join(&sha)).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::new(
-                ErrorCode::PackageNotFound,
-                format!("no package {sha}"),
-            ));
-        }
-        Err(e) => return Err(ApiError::internal(e)),
+    let Some(len) = st.service.store.package_size(&sha).await? else {
+        return Err(ApiError::new(
+            ErrorCode::PackageNotFound,
+            format!("no package {sha}"),
+        ));
     };
-    let len = file.metadata().await.map_err(ApiError::internal)?.len();
-    let body = Body::from_stream(tokio_util_stream(file));
+    let body = Body::from_stream(chunks(st.service.store.clone(), sha, len));
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
@@ -357,20 +352,30 @@ pub async fn download_package(
         .into_response())
 }
 
-/// A file as a stream of chunks, without loading it into memory.
-fn tokio_util_stream(
-    file: tokio::fs::File,
+/// A package's bytes as a stream of its chunks, read one at a time (never the whole package in
+/// memory). A chunk that is missing ends the stream with an error, so the client sees a body
+/// shorter than its Content-Length, never wrong bytes.
+fn chunks(
+    store: crate::store::SharedStore,
+    sha: String,
+    len: u64,
 ) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> {
-    futures_util::stream::unfold(file, |mut f| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 64 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(buf), f))
+    let count = len.div_ceil(crate::store::PACKAGE_CHUNK as u64) as u32;
+    futures_util::stream::unfold(0u32, move |n| {
+        let (store, sha) = (store.clone(), sha.clone());
+        async move {
+            if n >= count {
+                return None;
             }
-            Err(e) => Some((Err(e), f)),
+            let item = match store.package_chunk(&sha, n).await {
+                Ok(Some(data)) => Ok(data),
+                Ok(None) => Err(std::io::Error::other(format!(
+                    "package {sha}: chunk {n} is missing"
+                ))),
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            let next = if item.is_ok() { n + 1 } else { count };
+            Some((item, next))
         }
     })
 }

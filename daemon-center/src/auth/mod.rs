@@ -518,7 +518,7 @@ mod tests {
     async fn the_first_start_is_finished_by_the_next_one_after_a_crash_in_between() {
         let dir = tempfile::tempdir().unwrap();
         let store: SharedStore = std::sync::Arc::new(
-            crate::store::sqlite::SqliteStore::open(&dir.path().join("db"))
+            crate::store::sql::sqlite::open(&dir.path().join("db"))
                 .await
                 .unwrap(),
         );
@@ -556,7 +556,7 @@ mod tests {
     async fn an_older_centers_shared_agent_token_file_is_removed() {
         let dir = tempfile::tempdir().unwrap();
         let store: SharedStore = std::sync::Arc::new(
-            crate::store::sqlite::SqliteStore::open(&dir.path().join("db"))
+            crate::store::sql::sqlite::open(&dir.path().join("db"))
                 .await
                 .unwrap(),
         );

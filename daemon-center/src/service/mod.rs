@@ -109,6 +109,7 @@ impl From<store::Error> for Error {
             store::Error::NameTaken(m) => Error::new(ErrorCode::NameTaken, m),
             store::Error::StaleVersion(m) => Error::new(ErrorCode::StaleVersion, m),
             store::Error::InUse(m) => Error::new(ErrorCode::GroupNotEmpty, m),
+            store::Error::Incomplete(m) => Error::new(ErrorCode::Busy, m),
             store::Error::Full(m) => {
                 tracing::error!(error = %m, "the store's disk is full: writes are refused until space is freed");
                 Error::storage_full()
@@ -182,6 +183,7 @@ impl Service {
             }),
             events,
             requests: Vec::new(),
+            fence: None,
         }
     }
 

@@ -160,7 +160,7 @@ impl Dispatcher {
 mod tests {
     use super::*;
     use crate::store::Effects;
-    use crate::store::sqlite::SqliteStore;
+    use crate::store::sql::sqlite;
     use cloudtask_shared::api::Event;
     use cloudtask_shared::shutdown;
 
@@ -202,7 +202,7 @@ mod tests {
     #[tokio::test]
     async fn delivers_in_commit_order_resumes_at_its_cursor_and_redelivers_after_a_crash() {
         let dir = tempfile::tempdir().unwrap();
-        let store: SharedStore = Arc::new(SqliteStore::open(&dir.path().join("db")).await.unwrap());
+        let store: SharedStore = Arc::new(sqlite::open(&dir.path().join("db")).await.unwrap());
         let (hub, kick) = (Hub::default(), Kick::default());
         let mut rx = hub.subscribe();
         // Rows from before this center ever ran were for others.

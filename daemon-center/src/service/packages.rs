@@ -1,15 +1,18 @@
-//! Package uploads: streamed to disk under the size limit, hashed, inspected as an agent
-//! would unpack them, kept under their sha256, and recorded in the store.
+//! Package uploads: streamed to a scratch file in the data dir under the size limit, hashed,
+//! inspected as an agent would unpack them, then copied into the store chunk by chunk and
+//! recorded under their sha256; the scratch file goes. The bytes live in the store, so every
+//! center sharing it serves every package.
 
 use cloudtask_daemon_kit::archive::{self, Kind, Limits};
 use cloudtask_shared::PackageRef;
 use cloudtask_shared::api::ErrorCode;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{Error, Result, Service, new_id};
 use crate::auth::Principal;
+use crate::store::{PACKAGE_CHUNK, SharedStore};
 
 impl Service {
     /// Receives an upload of `file_name` (`declared`: its Content-Length, when sent). Nothing
@@ -58,17 +61,9 @@ impl Service {
                 return Err(e);
             }
         };
-        let dest = self.packages_dir.join(&sha256);
-        // The blob is on disk (fsynced in `stream_to`, its name by the directory's fsync)
-        // before the row that points at it commits.
-        let dir = self.packages_dir.clone();
-        tokio::task::spawn_blocking(move || {
-            std::fs::rename(&tmp, &dest)?;
-            cloudtask_shared::durable::sync_dir(&dir)
-        })
-        .await
-        .map_err(Error::internal)?
-        .map_err(Error::io)?;
+        let stored = store_file(&self.store, &tmp, &sha256).await;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        stored?;
         let fx = Self::effects(who, "package.upload", &sha256, file_name, vec![]);
         self.store.add_package(&sha256, size, &fx).await?;
         Ok(PackageRef {
@@ -77,6 +72,63 @@ impl Service {
             size,
         })
     }
+}
+
+/// Copies a file into the store as `sha256`'s chunks, one write each.
+async fn store_file(store: &SharedStore, path: &std::path::Path, sha256: &str) -> Result<()> {
+    let mut file = tokio::fs::File::open(path).await.map_err(Error::io)?;
+    let mut buf = vec![0u8; PACKAGE_CHUNK];
+    for n in 0u32.. {
+        let mut len = 0;
+        while len < buf.len() {
+            match file.read(&mut buf[len..]).await.map_err(Error::io)? {
+                0 => break,
+                k => len += k,
+            }
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        store.put_package_chunk(sha256, n, &buf[..len]).await?;
+    }
+    Ok(())
+}
+
+/// Moves the package blobs an older center kept as files in the data dir into the store: each
+/// is copied in, then its file removed (a crash between the two copies it again next start). A
+/// blob no package row names is what retention would have removed: it goes.
+pub async fn import_disk_blobs(store: &SharedStore, dir: &std::path::Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(()); // no packages dir: nothing was ever kept there
+    };
+    let mut moved = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let path = entry.path();
+        if let Some(size) = store.package_size(&name).await? {
+            let len = entry.metadata().map_err(Error::io)?.len();
+            if len != size {
+                return Err(Error::internal(format!(
+                    "package blob {} holds {len} bytes, its row says {size}: left in place",
+                    path.display()
+                )));
+            }
+            store_file(store, &path, &name).await?;
+            moved += 1;
+        }
+        std::fs::remove_file(&path).map_err(Error::io)?;
+    }
+    if moved > 0 {
+        cloudtask_shared::durable::sync_dir(dir).map_err(Error::io)?;
+        tracing::info!(
+            moved,
+            "package blobs moved from the data dir into the store"
+        );
+    }
+    Ok(())
 }
 
 /// An upload's temporary file untouched this long was left by a center that died mid-upload.
@@ -143,7 +195,8 @@ where
         hasher.update(chunk);
         file.write_all(chunk).await.map_err(Error::io)?;
     }
-    file.sync_all().await.map_err(Error::io)?;
+    // No fsync: the file is scratch. What is kept is what commits into the store.
+    file.flush().await.map_err(Error::io)?;
     Ok((hex::encode(hasher.finalize()), size))
 }
 
@@ -162,4 +215,40 @@ async fn inspect(path: &std::path::Path, file_name: &str) -> Result<()> {
             format!("package refused: {other}"),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sql::sqlite;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn blobs_kept_as_files_move_into_the_store_and_unnamed_ones_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let lite = sqlite::open(&dir.path().join("db")).await.unwrap();
+        let blobs = dir.path().join("packages");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let (kept, unnamed) = ("a".repeat(64), "b".repeat(64));
+        let bytes: Vec<u8> = (0..PACKAGE_CHUNK + 10).map(|i| (i % 7) as u8).collect();
+        std::fs::write(blobs.join(&kept), &bytes).unwrap();
+        std::fs::write(blobs.join(&unnamed), b"nobody").unwrap();
+        std::fs::write(blobs.join(".upload-x"), b"in flight").unwrap();
+        // The row an older center wrote, its bytes in the file.
+        lite.execute_for_test(&format!(
+            "INSERT INTO packages (sha256, size, created_at) VALUES ('{kept}', {}, 0)",
+            bytes.len()
+        ))
+        .await;
+        let store: SharedStore = Arc::new(lite);
+        import_disk_blobs(&store, &blobs).await.unwrap();
+        let mut back = store.package_chunk(&kept, 0).await.unwrap().unwrap();
+        back.extend(store.package_chunk(&kept, 1).await.unwrap().unwrap());
+        assert!(back == bytes, "the bytes read back differ");
+        assert!(!blobs.join(&kept).exists());
+        assert!(!blobs.join(&unnamed).exists());
+        assert!(blobs.join(".upload-x").exists(), "uploads are not blobs");
+        // Done once: a second start finds nothing to move.
+        import_disk_blobs(&store, &blobs).await.unwrap();
+    }
 }

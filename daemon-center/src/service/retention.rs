@@ -1,10 +1,9 @@
 //! Retention: what the center lets go, so that its disk holds a bounded history. Finished
 //! runs with their logs go by count and by age (the center's defaults, or the task's own),
-//! audit rows by age, each task's package history by count, and the package blobs no history
-//! names any more. Each pass deletes in small batches and yields between them, so reports
+//! audit rows by age, each task's package history by count, and the packages (with their
+//! chunks) no history names any more. Each pass deletes in small batches and yields between them, so reports
 //! and API writes never wait long behind it.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cloudtask_shared::shutdown::Shutdown;
@@ -53,6 +52,8 @@ pub struct Swept {
     pub audit: u64,
     pub history: u64,
     pub packages: u64,
+    /// Chunks of collected packages and of uploads that never finished.
+    pub chunks: u64,
     /// Expired sessions and API tokens.
     pub tokens: u64,
     /// Placements closed before the audit horizon.
@@ -63,7 +64,6 @@ pub struct Swept {
 
 pub struct Retention {
     pub store: SharedStore,
-    pub packages_dir: PathBuf,
     pub policy: Policy,
 }
 
@@ -82,6 +82,7 @@ impl Retention {
                     audit = s.audit,
                     package_history = s.history,
                     packages = s.packages,
+                    package_chunks = s.chunks,
                     tokens = s.tokens,
                     alerts = s.alerts,
                     "retention deleted what its policy lets go"
@@ -121,40 +122,12 @@ impl Retention {
             .await?;
         let before = now - UPLOAD_GRACE;
         swept.packages += batches(|| async {
-            let gone = self.store.collect_packages(before, BATCH).await?;
-            for sha in &gone {
-                remove_blob(&self.packages_dir.join(sha), before);
-            }
-            Ok(gone.len() as u64)
+            Ok(self.store.collect_packages(before, BATCH).await?.len() as u64)
         })
         .await?;
-        swept.packages += self.remove_orphan_blobs(before).await?;
+        swept.chunks += batches(|| self.store.collect_chunks(before, BATCH)).await?;
         swept.tokens += self.store.prune_tokens(now).await?;
         Ok(swept)
-    }
-
-    /// Removes blobs no package row names, older than `before`: a crash between a collected
-    /// row's commit and its file's removal leaves one. (Younger ones may be uploads whose row
-    /// is about to commit.)
-    async fn remove_orphan_blobs(&self, before: Timestamp) -> store::Result<u64> {
-        let Ok(entries) = std::fs::read_dir(&self.packages_dir) else {
-            return Ok(0); // no packages yet
-        };
-        let mut removed = 0;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let is_blob = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
-            if !is_blob || self.store.package_exists(&name).await? {
-                continue;
-            }
-            if remove_blob(&entry.path(), before) {
-                removed += 1;
-            }
-        }
-        if removed > 0 {
-            tracing::info!(removed, "package blobs no row named removed");
-        }
-        Ok(removed)
     }
 }
 
@@ -176,31 +149,10 @@ where
     }
 }
 
-/// Removes a package's blob unless it was written after `before` (the same bytes uploaded
-/// again a moment ago, whose row is about to be recorded anew); true when it went.
-fn remove_blob(path: &Path, before: Timestamp) -> bool {
-    let fresh = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| Timestamp::try_from(t).ok())
-        .is_some_and(|t| t >= before);
-    if fresh {
-        return false;
-    }
-    match std::fs::remove_file(path) {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => {
-            tracing::warn!(file = %path.display(), error = %e, "cannot remove a package blob");
-            false
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sqlite::SqliteStore;
+    use crate::store::sql::sqlite;
     use crate::store::suite;
     use crate::store::{Effects, RunFilter};
     use cloudtask_shared::api::PackageInfo;
@@ -236,9 +188,7 @@ mod tests {
     #[tokio::test]
     async fn a_pass_keeps_the_default_count_the_tasks_own_and_age_and_collects_packages() {
         let dir = tempfile::tempdir().unwrap();
-        let store: SharedStore = Arc::new(SqliteStore::open(&dir.path().join("db")).await.unwrap());
-        let packages_dir = dir.path().join("packages");
-        std::fs::create_dir_all(&packages_dir).unwrap();
+        let store: SharedStore = Arc::new(sqlite::open(&dir.path().join("db")).await.unwrap());
         let now = Timestamp::now();
         let plain = suite::task("plain", "g");
         let mut own = suite::task("own", "g");
@@ -252,23 +202,15 @@ mod tests {
                 .unwrap();
             finished(&store, t, 1200, now).await;
         }
-        // A blob whose row a crash left collected but whose file stayed, and one being
-        // uploaded right now (its row not committed yet): the first goes, the second stays.
-        let orphan = packages_dir.join("a".repeat(64));
-        let uploading = packages_dir.join("b".repeat(64));
-        for (blob, age) in [(&orphan, 7200), (&uploading, 0)] {
-            std::fs::write(blob, "blob").unwrap();
-            let t = std::time::SystemTime::now() - Duration::from_secs(age);
-            std::fs::File::options()
-                .write(true)
-                .open(blob)
-                .unwrap()
-                .set_modified(t)
-                .unwrap();
-        }
-        // Two blobs: one a task's history names, one nobody names.
+        // The chunk of an upload whose row never came: within the upload grace it may be an
+        // upload in flight, and stays; after it, it goes.
+        store
+            .put_package_chunk("unfinished", 0, b"blob")
+            .await
+            .unwrap();
+        // Two packages: one a task's history names, one nobody names.
         for sha in ["aa", "bb"] {
-            std::fs::write(packages_dir.join(sha), sha).unwrap();
+            store.put_package_chunk(sha, 0, b"xx").await.unwrap();
             store
                 .add_package(sha, 2, &Effects::default())
                 .await
@@ -294,7 +236,6 @@ mod tests {
 
         let retention = Retention {
             store: store.clone(),
-            packages_dir: packages_dir.clone(),
             policy: Policy::default(),
         };
         // Right now: counts apply, the young task's ten minutes hold ten runs, and the
@@ -304,10 +245,11 @@ mod tests {
         assert_eq!(count(&store, &own.id).await, 3);
         assert_eq!(count(&store, &young.id).await, 10);
         assert_eq!(swept.runs, 200 + 1197 + 1190);
-        assert_eq!(swept.packages, 1, "the orphaned blob");
-        assert!(!orphan.exists());
-        assert!(uploading.exists(), "an upload in flight is left alone");
-        assert!(packages_dir.join("bb").exists());
+        assert_eq!(
+            (swept.packages, swept.chunks),
+            (0, 0),
+            "all within the upload grace"
+        );
         // The newest runs stay, with their logs; the deleted ones' logs are gone.
         assert!(
             store
@@ -344,14 +286,17 @@ mod tests {
         let swept = retention.pass(later).await.unwrap();
         assert_eq!(count(&store, &young.id).await, 0);
         assert_eq!(
-            (swept.runs, swept.packages),
-            (10, 2),
-            "bb, and the upload that never got its row"
+            (swept.runs, swept.packages, swept.chunks),
+            (10, 1, 2),
+            "bb with its chunk, and the chunk of the upload that never got its row"
         );
-        assert!(packages_dir.join("aa").exists());
-        assert!(!packages_dir.join("bb").exists());
         assert!(store.package_exists("aa").await.unwrap());
+        assert_eq!(
+            store.package_chunk("aa", 0).await.unwrap(),
+            Some(b"xx".to_vec())
+        );
         assert!(!store.package_exists("bb").await.unwrap());
+        assert_eq!(store.package_chunk("bb", 0).await.unwrap(), None);
         // Nothing more to do.
         assert_eq!(retention.pass(later).await.unwrap(), Swept::default());
     }

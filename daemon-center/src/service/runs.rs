@@ -229,10 +229,13 @@ impl Service {
         let tasks = self
             .tasks_of(active.iter().map(|r| r.task.as_str()))
             .await?;
+        // Leader-only: refused whole if another center has led since this one took the lead.
+        let fence = self.placements.fence();
         let fx = |lost: &[&RunRecord]| {
             let mut fx = announce_runs(lost);
             fx.events.insert(0, down.clone());
             fx.requests = retries(lost, &tasks, node_of);
+            fx.fence = fence;
             fx
         };
         let lost = self
@@ -242,7 +245,10 @@ impl Service {
         if lost.is_empty() {
             // No run to mark, but followers still hear the node went.
             self.store
-                .commit_effects(&Effects::events(vec![down.clone()]))
+                .commit_effects(&Effects {
+                    fence,
+                    ..Effects::events(vec![down.clone()])
+                })
                 .await?;
         }
         self.committed(false);
@@ -442,8 +448,10 @@ impl Service {
             .collect();
         let versions: HashMap<&str, u64> =
             moves.iter().map(|(r, _, v)| (r.id.as_str(), *v)).collect();
+        let fence = self.placements.fence();
         let fx = |moved: &[&RunRecord]| {
             let mut fx = announce_runs(moved);
+            fx.fence = fence;
             fx.events.extend(moved.iter().filter_map(|r| {
                 Some(Event::RunRequested {
                     task: r.task.clone(),

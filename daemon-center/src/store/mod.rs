@@ -3,18 +3,19 @@
 //! logs, manual starts), [`PackageStore`], [`TokenStore`] (bearer tokens and the
 //! rate limit's counters), [`UserStore`], [`AuditStore`], [`OutboxStore`],
 //! [`PlacementStore`] (who held which task when), [`RetentionStore`] (what may be deleted, in
-//! small batches) and [`AlertStore`] (incidents and the messages announcing them); migrations are each backend's
-//! own business, run by its `open`.
+//! small batches), [`AlertStore`] (incidents and the messages announcing them) and
+//! [`EpochStore`] (the leader's fence); migrations are each backend's own business, run by
+//! its `open`.
 //!
 //! Every write takes the [`Effects`] that must commit with it — its audit row and the
 //! messages for the outbox — and commits them in the same transaction, so a write is either
 //! whole (row, index, history, audit, outbox) or absent. The service layer decides the
 //! effects; the store only keeps them together.
 //!
-//! [`sqlite`] is the backend today; [`suite`] holds the promises every backend keeps, one
+//! [`sql`] holds the backends (SQLite, PostgreSQL); [`suite`] holds the promises every backend keeps, one
 //! test per promise.
 
-pub mod sqlite;
+pub mod sql;
 #[cfg(test)]
 pub mod suite;
 
@@ -44,6 +45,12 @@ pub enum Error {
     /// An update based on a version that is no longer the stored one.
     #[error("{0}")]
     StaleVersion(String),
+    /// A write that needs rows another write removed meanwhile: try it again.
+    #[error("{0}")]
+    Incomplete(String),
+    /// A leader-only write of a leader another center has replaced since: not made.
+    #[error("{0}")]
+    Deposed(String),
     /// A group or cluster that still has tasks.
     #[error("{0}")]
     InUse(String),
@@ -64,6 +71,9 @@ pub struct Effects {
     /// with it unless it exists already, and only a new one is announced (`RunChanged`) and
     /// sent to its node (`RunRequested`), after `events`.
     pub requests: Vec<Request>,
+    /// A leader-only write's epoch ([`EpochStore`]): the write commits only while it is still
+    /// the store's ([`Error::Deposed`] otherwise, and nothing is written).
+    pub fence: Option<u64>,
 }
 
 /// A run to request from its node, with the task version it must run at least.
@@ -97,6 +107,7 @@ impl Effects {
             audit: None,
             events,
             requests: Vec::new(),
+            fence: None,
         }
     }
 }
@@ -257,12 +268,27 @@ pub trait RunStore: Send + Sync {
     ) -> Result<Vec<RunRecord>>;
 }
 
-/// Uploaded packages, addressed by sha256 (the blobs themselves live beside the store).
+/// The size of a package chunk: a package's bytes are stored as chunks `0, 1, …` of this many
+/// bytes (the last one shorter), so that no statement carries a whole package and uploads and
+/// downloads stream.
+pub const PACKAGE_CHUNK: usize = 1 << 20;
+
+/// Uploaded packages, addressed by sha256, their bytes in the store (so every center sharing
+/// it serves every package).
 #[async_trait]
 pub trait PackageStore: Send + Sync {
-    /// Records an uploaded blob; a repeat upload of the same bytes only refreshes its age.
+    /// Stores chunk `n` of an upload's bytes, in a write of its own (an upload never holds the
+    /// writer for long); a chunk already there only has its age refreshed, so that retention
+    /// does not collect it under a repeat upload.
+    async fn put_package_chunk(&self, sha256: &str, n: u32, data: &[u8]) -> Result<()>;
+    /// Records an uploaded package once its chunks are all stored ([`Error::Incomplete`]
+    /// otherwise); a repeat upload of the same bytes only refreshes its age.
     async fn add_package(&self, sha256: &str, size: u64, fx: &Effects) -> Result<()>;
     async fn package_exists(&self, sha256: &str) -> Result<bool>;
+    /// A recorded package's size.
+    async fn package_size(&self, sha256: &str) -> Result<Option<u64>>;
+    /// Chunk `n` of a recorded package's bytes.
+    async fn package_chunk(&self, sha256: &str, n: u32) -> Result<Option<Vec<u8>>>;
     /// A task's packages, newest first.
     async fn task_packages(&self, task_id: &str) -> Result<Vec<PackageInfo>>;
     /// The groups of the tasks whose history names this package (who may download it).
@@ -430,12 +456,14 @@ pub struct Placement {
 pub trait PlacementStore: Send + Sync {
     /// The placements not closed yet.
     async fn current_placements(&self) -> Result<Vec<Placement>>;
-    /// Opens `open` (unless open already) and closes `close` at `at`, in one transaction.
+    /// Opens `open` (unless open already) and closes `close` at `at`, in one transaction, if
+    /// `fence` is still the leader's epoch ([`Error::Deposed`] otherwise).
     async fn record_placements(
         &self,
         open: &[Placement],
         close: &[Placement],
         at: Timestamp,
+        fence: u64,
     ) -> Result<()>;
     /// For each placement, whether it was open at some time in `[from, to]`.
     async fn held(&self, checks: &[(Placement, Timestamp)], to: Timestamp) -> Result<Vec<bool>>;
@@ -464,9 +492,12 @@ pub trait RetentionStore: Send + Sync {
     /// package is its newest: giving a task a package, even an older one, records it anew).
     /// Returns how many entries went.
     async fn trim_package_histories(&self, keep: u32) -> Result<u64>;
-    /// Deletes the rows of up to `limit` packages recorded before `before` that no task's
-    /// history names, and returns their sha256s: the caller removes the blobs.
+    /// Deletes up to `limit` packages recorded before `before` that no task's history names,
+    /// and returns their sha256s; their chunks go with [`RetentionStore::collect_chunks`].
     async fn collect_packages(&self, before: Timestamp, limit: u32) -> Result<Vec<String>>;
+    /// Deletes up to `limit` chunks no package is recorded for, stored before `before`: those
+    /// of collected packages, and of uploads that never finished. Returns how many went.
+    async fn collect_chunks(&self, before: Timestamp, limit: u32) -> Result<u64>;
 }
 
 /// A message to one recipient, as queued: rendered when its incident was noticed, so that a
@@ -597,6 +628,18 @@ pub trait AlertStore: Send + Sync {
     async fn prune_alerts(&self, before: Timestamp, limit: u32) -> Result<u64>;
 }
 
+/// The leader's epoch. A center that becomes leader takes the next one; its leader-only
+/// writes (placements, node-loss bookkeeping, moved requests) carry it and commit only while
+/// it is still the store's, in the same transaction. So a leader that was frozen, and wakes
+/// up after another center has led, changes nothing — whichever centers share the store.
+#[async_trait]
+pub trait EpochStore: Send + Sync {
+    /// Takes the next epoch for `center` and returns it.
+    async fn take_epoch(&self, center: &str) -> Result<u64>;
+    /// The current epoch (0 before any leader took one).
+    async fn epoch(&self) -> Result<u64>;
+}
+
 /// Every concept at once: what `open` returns and the center holds.
 pub trait Store:
     TaskStore
@@ -609,6 +652,7 @@ pub trait Store:
     + PlacementStore
     + RetentionStore
     + AlertStore
+    + EpochStore
 {
 }
 
@@ -623,5 +667,6 @@ impl<T> Store for T where
         + PlacementStore
         + RetentionStore
         + AlertStore
+        + EpochStore
 {
 }

@@ -56,6 +56,8 @@ macro_rules! store_suite {
             a_report_of_a_run_retention_deleted_is_not_stored_again,
             audit_rows_go_by_age,
             package_histories_trim_to_their_newest_and_unnamed_packages_are_collected,
+            package_bytes_read_back_chunk_by_chunk_once_recorded_whole,
+            a_deposed_leaders_writes_change_nothing,
             node_and_join_token_names_are_unique_where_they_must_be,
             placements_open_close_and_say_who_held_a_task_when,
             incidents_commit_with_the_alert_cursor_and_only_from_where_it_is,
@@ -122,7 +124,7 @@ pub fn run(id: &str, task: &str, status: RunStatus) -> RunRecord {
     }
 }
 
-fn audited(action: &str, target: &str) -> Effects {
+pub fn audited(action: &str, target: &str) -> Effects {
     Effects {
         audit: Some(AuditEntry {
             from: Some("10.0.0.7".into()),
@@ -134,6 +136,7 @@ fn audited(action: &str, target: &str) -> Effects {
         }),
         events: vec![Event::TaskDeleted { id: target.into() }],
         requests: Vec::new(),
+        fence: None,
     }
 }
 
@@ -325,14 +328,8 @@ pub async fn deleting_a_task_deletes_its_runs_logs_and_history(store: &dyn Store
 pub async fn a_new_package_enters_the_task_history(store: &dyn Store) {
     let sha = "cd".repeat(32);
     assert!(!store.package_exists(&sha).await.unwrap());
-    store
-        .add_package(&sha, 10, &Effects::default())
-        .await
-        .unwrap();
-    store
-        .add_package(&sha, 10, &Effects::default())
-        .await
-        .unwrap();
+    upload(store, &sha, &[b'x'; 10]).await;
+    upload(store, &sha, &[b'x'; 10]).await;
     assert!(store.package_exists(&sha).await.unwrap());
     let t = task("backup", "ops");
     store
@@ -788,7 +785,7 @@ pub async fn run_listings_filter_and_order_newest_first(store: &dyn Store) {
     assert_eq!(ids(store.runs(&two).await.unwrap()), ["r4", "r3"]);
 }
 
-fn token_row(hash: &str, name: &str, kind: TokenKind, user: Option<&str>) -> TokenRow {
+pub fn token_row(hash: &str, name: &str, kind: TokenKind, user: Option<&str>) -> TokenRow {
     TokenRow {
         hash: hash.into(),
         name: name.into(),
@@ -1233,10 +1230,7 @@ pub async fn package_histories_trim_to_their_newest_and_unnamed_packages_are_col
 ) {
     let mut t = task("pkg", "g");
     for (i, sha) in ["p1", "p2", "p3"].iter().enumerate() {
-        store
-            .add_package(sha, 1, &Effects::default())
-            .await
-            .unwrap();
+        upload(store, sha, &[b'x'; 1]).await;
         let info = PackageInfo {
             sha256: sha.to_string(),
             file_name: "f.sh".into(),
@@ -1257,10 +1251,7 @@ pub async fn package_histories_trim_to_their_newest_and_unnamed_packages_are_col
                 .unwrap();
         }
     }
-    store
-        .add_package("loose", 1, &Effects::default())
-        .await
-        .unwrap();
+    upload(store, "loose", &[b'x'; 1]).await;
     assert_eq!(store.trim_package_histories(2).await.unwrap(), 1);
     let kept: Vec<String> = store
         .task_packages(&t.id)
@@ -1282,11 +1273,128 @@ pub async fn package_histories_trim_to_their_newest_and_unnamed_packages_are_col
     // A repeat upload refreshes a package's age, so it is not collected under its uploader.
     store.delete_task(&t.id, &Effects::default()).await.unwrap();
     let mid = a_millisecond_later();
+    upload(store, "p2", &[b'x'; 1]).await;
+    assert_eq!(store.collect_packages(mid, 10).await.unwrap(), ["p3"]);
+}
+
+/// Stores `bytes` as package `sha`: its chunks, then its row.
+pub async fn upload(store: &dyn Store, sha: &str, bytes: &[u8]) {
+    for (n, chunk) in bytes.chunks(super::PACKAGE_CHUNK).enumerate() {
+        store.put_package_chunk(sha, n as u32, chunk).await.unwrap();
+    }
     store
-        .add_package("p2", 1, &Effects::default())
+        .add_package(sha, bytes.len() as u64, &Effects::default())
         .await
         .unwrap();
-    assert_eq!(store.collect_packages(mid, 10).await.unwrap(), ["p3"]);
+}
+
+pub async fn package_bytes_read_back_chunk_by_chunk_once_recorded_whole(store: &dyn Store) {
+    let chunk = super::PACKAGE_CHUNK;
+    let bytes: Vec<u8> = (0..chunk * 2 + 123).map(|i| (i % 251) as u8).collect();
+    let sha = "ab".repeat(32);
+    // Chunks alone are not a package: none reads back, and recording it with one missing
+    // is refused.
+    store
+        .put_package_chunk(&sha, 0, &bytes[..chunk])
+        .await
+        .unwrap();
+    store
+        .put_package_chunk(&sha, 2, &bytes[2 * chunk..])
+        .await
+        .unwrap();
+    assert_eq!(store.package_chunk(&sha, 0).await.unwrap(), None);
+    let err = store
+        .add_package(&sha, bytes.len() as u64, &Effects::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Incomplete(_)), "{err}");
+    assert!(!store.package_exists(&sha).await.unwrap());
+    // With every chunk it is recorded, and reads back whole, chunk by chunk.
+    store
+        .put_package_chunk(&sha, 1, &bytes[chunk..2 * chunk])
+        .await
+        .unwrap();
+    store
+        .add_package(&sha, bytes.len() as u64, &Effects::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.package_size(&sha).await.unwrap(),
+        Some(bytes.len() as u64)
+    );
+    let mut back = Vec::new();
+    for n in 0..3 {
+        back.extend(store.package_chunk(&sha, n).await.unwrap().unwrap());
+    }
+    assert!(back == bytes, "the bytes read back differ");
+    assert_eq!(store.package_chunk(&sha, 3).await.unwrap(), None);
+    // Only chunks no package is recorded for are collected, and only old ones.
+    store.put_package_chunk("gone", 0, b"x").await.unwrap();
+    let later = a_millisecond_later();
+    assert_eq!(store.collect_chunks(later, 10).await.unwrap(), 1);
+    assert_eq!(store.collect_chunks(later, 10).await.unwrap(), 0);
+    assert!(store.package_chunk(&sha, 2).await.unwrap().is_some());
+}
+
+pub async fn a_deposed_leaders_writes_change_nothing(store: &dyn Store) {
+    assert_eq!(store.epoch().await.unwrap(), 0);
+    let first = store.take_epoch("center-a").await.unwrap();
+    let p = |task: &str| Placement {
+        task: task.into(),
+        node: "n1".into(),
+        cluster: "c".into(),
+    };
+    store
+        .record_placements(&[p("t1")], &[], at(10), first)
+        .await
+        .unwrap();
+    put(store, &run("r1", "t1", RunStatus::Running), None).await;
+    // Another center takes the lead while the first is frozen.
+    let second = store.take_epoch("center-b").await.unwrap();
+    assert!(second > first);
+    assert_eq!(store.epoch().await.unwrap(), second);
+    // The first wakes up and writes as if it still led: every write is refused whole.
+    let err = store
+        .record_placements(&[p("t2")], &[p("t1")], at(20), first)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Deposed(_)), "{err}");
+    let stale = |_: &[&RunRecord]| Effects {
+        fence: Some(first),
+        ..Effects::events(vec![Event::NodeDown {
+            cluster: "c".into(),
+            name: "n1".into(),
+        }])
+    };
+    let head = store.outbox_head().await.unwrap();
+    let err = store
+        .mark_node_runs_lost("n1", "n1 left", at(30), &stale)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Deposed(_)), "{err}");
+    let err = store.commit_effects(&stale(&[])).await.unwrap_err();
+    assert!(matches!(err, Error::Deposed(_)), "{err}");
+    assert_eq!(store.current_placements().await.unwrap(), [p("t1")]);
+    assert_eq!(
+        store.run("r1").await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    assert_eq!(store.outbox_head().await.unwrap(), head, "no event escaped");
+    // The new leader's writes go through.
+    let current = |_: &[&RunRecord]| Effects {
+        fence: Some(second),
+        ..Effects::default()
+    };
+    let lost = store
+        .mark_node_runs_lost("n1", "n1 left", at(30), &current)
+        .await
+        .unwrap();
+    assert_eq!(lost.len(), 1);
+    store
+        .record_placements(&[], &[p("t1")], at(30), second)
+        .await
+        .unwrap();
+    assert!(store.current_placements().await.unwrap().is_empty());
 }
 
 /// A timestamp after every write so far (stores keep milliseconds): the clock is read until
@@ -1337,18 +1445,19 @@ pub async fn placements_open_close_and_say_who_held_a_task_when(store: &dyn Stor
         node: node.into(),
         cluster: "c".into(),
     };
+    let fence = store.take_epoch("me").await.unwrap();
     store
-        .record_placements(&[p("t1", "a"), p("t2", "a")], &[], at(10))
+        .record_placements(&[p("t1", "a"), p("t2", "a")], &[], at(10), fence)
         .await
         .unwrap();
     // Opening what is open changes nothing: `since` stays.
     store
-        .record_placements(&[p("t1", "a")], &[], at(15))
+        .record_placements(&[p("t1", "a")], &[], at(15), fence)
         .await
         .unwrap();
     // t1 moves from a to b at 20.
     store
-        .record_placements(&[p("t1", "b")], &[p("t1", "a")], at(20))
+        .record_placements(&[p("t1", "b")], &[p("t1", "a")], at(20), fence)
         .await
         .unwrap();
     let mut now = store.current_placements().await.unwrap();
@@ -1379,10 +1488,7 @@ pub async fn placements_open_close_and_say_who_held_a_task_when(store: &dyn Stor
     assert_eq!(held, [false], "b did not hold it before 20");
 
     // Packages: a node holds those its current tasks have had.
-    store
-        .add_package("sha-1", 1, &Effects::default())
-        .await
-        .unwrap();
+    upload(store, "sha-1", &[b'x'; 1]).await;
     let mut t = task("pkg-held", "g");
     t.id = "t2".into();
     let info = PackageInfo {

@@ -149,6 +149,9 @@ struct Summary {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// The three seconds of the window with the highest p99, as (seconds into the window,
+    /// p99 ms): whether the tail is one event or spread.
+    worst_seconds: Vec<(i64, f64)>,
     missed: usize,
     skipped: usize,
     failed: usize,
@@ -172,6 +175,24 @@ fn summarize(fired: &Fired, finished_lines: &HashMap<String, usize>) -> Summary 
         })
         .collect();
     late.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let mut by_second: HashMap<i64, Vec<f64>> = HashMap::new();
+    for r in &window {
+        if let Some(s) = r.started_at {
+            by_second
+                .entry(r.scheduled_at.duration_since(lo).as_secs())
+                .or_default()
+                .push(s.duration_since(r.scheduled_at).as_secs_f64() * 1000.0);
+        }
+    }
+    let mut worst_seconds: Vec<(i64, f64)> = by_second
+        .into_iter()
+        .map(|(sec, mut l)| {
+            l.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            (sec, pct(&l, 0.99))
+        })
+        .collect();
+    worst_seconds.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
+    worst_seconds.truncate(3);
     let window_secs = hi.duration_since(lo).as_secs_f64() + 1.0;
     let executed = window.iter().filter(|r| r.started_at.is_some()).count();
     // Per task, every whole second between its first and last instant in the window must have
@@ -198,6 +219,7 @@ fn summarize(fired: &Fired, finished_lines: &HashMap<String, usize>) -> Summary 
         p50_ms: pct(&late, 0.50),
         p99_ms: pct(&late, 0.99),
         max_ms: late.last().copied().unwrap_or(f64::NAN),
+        worst_seconds,
         missed: gaps
             + window
                 .iter()
@@ -251,6 +273,12 @@ fn print(label: &str, asked: usize, s: &Summary, raw: f64, fired: &Fired) {
         "- fire lateness (process start − scheduled instant): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         s.p50_ms, s.p99_ms, s.max_ms
     );
+    let worst: Vec<String> = s
+        .worst_seconds
+        .iter()
+        .map(|(sec, p99)| format!("{sec} s: {p99:.0} ms"))
+        .collect();
+    println!("- worst seconds of the window by p99: {}", worst.join(", "));
     println!(
         "- missed instants: {}; skipped: {}; other non-success: {}; duplicate executions: {}",
         s.missed, s.skipped, s.failed, s.duplicates

@@ -232,29 +232,33 @@ async fn fsyncs_come_before_each_launch_acknowledgment_spool_deletion_and_packag
     let calls = parse(&std::fs::read_to_string(&trace).unwrap());
     let wal = dir.join("cloudtask.db-wal").display().to_string();
 
-    // An upload before its row: the blob's fsync and its directory's come before the commit.
-    let blob = dir.join("packages").join(&sha).display().to_string();
-    let renamed = calls
+    // An upload: its bytes commit into the store (chunk writes, WAL syncs) before its scratch
+    // file goes, and its row commits after that.
+    let upload_prefix = format!("{}/.upload-", dir.join("packages").display());
+    let opened = calls
         .iter()
-        .position(|c| c.renamed().is_some_and(|(_, to)| to == blob))
-        .expect("the blob is renamed into place");
-    let from = calls[renamed].renamed().unwrap().0;
+        .position(|c| {
+            c.ok && c.name == "openat"
+                && c.strings()
+                    .into_iter()
+                    .next()
+                    .is_some_and(|p| p.starts_with(&upload_prefix))
+        })
+        .expect("the upload is received into a scratch file");
+    let scratch = calls[opened].strings().into_iter().next().unwrap();
+    let removed = calls
+        .iter()
+        .position(|c| c.unlinked().as_deref() == Some(scratch.as_str()))
+        .expect("the scratch file is removed");
     assert!(
-        calls[..renamed].iter().any(|c| c.synced(&from)),
-        "the upload's file {from} is fsynced before its rename"
+        calls[opened..removed].iter().any(|c| c.synced(&wal)),
+        "the package's bytes commit into the store before its scratch file goes"
     );
-    let packages_dir = dir.join("packages").display().to_string();
-    let dir_sync = renamed
-        + calls[renamed..]
-            .iter()
-            .position(|c| c.synced(&packages_dir))
-            .expect("the packages directory is fsynced");
-    let commit = renamed
-        + calls[renamed..]
-            .iter()
-            .position(|c| c.synced(&wal))
-            .expect("the package row commits");
-    assert!(dir_sync < commit, "the blob is durable before its row");
+    assert!(
+        calls[removed..].iter().any(|c| c.synced(&wal)),
+        "the package row commits after its bytes"
+    );
+    let _ = sha;
 
     // Each launch: its ledger entry is on disk (file and directory) before the command runs.
     let launches: Vec<(usize, String)> = calls

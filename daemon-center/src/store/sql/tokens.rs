@@ -5,14 +5,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{SqliteStore, corrupt, ms, ts};
+use super::{SqlStore, corrupt, ms, ts};
 use crate::store::{Effects, Error, Result, TokenKind, TokenRow, TokenStore};
 
 const TOKEN_COLUMNS: &str = "hash, name, kind, user_name, scope, cluster, created_at, expires_at, last_used_at, last_used_from";
 
-fn token_from_row(r: &SqliteRow) -> Result<TokenRow> {
+fn token_from_row(r: &AnyRow) -> Result<TokenRow> {
     let kind: String = r.try_get("kind")?;
     let scope: Option<String> = r.try_get("scope")?;
     Ok(TokenRow {
@@ -37,7 +37,7 @@ fn window_ms(window: Duration) -> i64 {
 }
 
 #[async_trait]
-impl TokenStore for SqliteStore {
+impl TokenStore for SqlStore {
     async fn token(&self, hash: &str) -> Result<Option<TokenRow>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{SqliteStore, ms};
+use super::{SqlStore, check_fence, ms};
 use crate::store::{Placement, PlacementStore, Result};
 
 #[async_trait]
-impl PlacementStore for SqliteStore {
+impl PlacementStore for SqlStore {
     async fn current_placements(&self) -> Result<Vec<Placement>> {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT task_id, node, cluster FROM placements WHERE until IS NULL ORDER BY task_id",
@@ -29,11 +29,13 @@ impl PlacementStore for SqliteStore {
         open: &[Placement],
         close: &[Placement],
         at: Timestamp,
+        fence: u64,
     ) -> Result<()> {
         if open.is_empty() && close.is_empty() {
             return Ok(());
         }
         let mut w = self.write().await?;
+        check_fence(&mut w.tx, fence).await?;
         for p in close {
             sqlx::query("UPDATE placements SET until = $4 WHERE task_id = $1 AND node = $2 AND cluster = $3 AND until IS NULL")
                 .bind(&p.task)

@@ -6,12 +6,12 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use cloudtask_shared::{RunRecord, RunStatus};
 use jiff::Timestamp;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::{
-    SqliteStore, corrupt, json_or_default, json_unless_empty, ms, placeholders, ranks, retention,
-    select_in, ts,
+    Sql, SqlStore, Values, corrupt, json_or_default, json_unless_empty, ms, placeholders, ranks,
+    retention, select_in, ts,
 };
 use crate::store::{Effects, EffectsOf, Result, RunFilter, RunStore, RunWrite};
 
@@ -22,43 +22,36 @@ pub(super) const RUN_INSERT: &str = "INSERT INTO runs (id, task_id, task_name, s
 pub(super) const ROWS_PER_STATEMENT: usize = 500;
 
 /// One run's values for [`RUN_INSERT`]: the one place a run becomes a row.
-pub(super) fn push_run(
-    b: sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>,
-    run: &RunRecord,
-) {
+pub(super) fn push_run(b: &mut Values<'_>, run: &RunRecord) {
     push_row(b, run, run.requested_by.as_deref());
 }
 
 /// A node's report as a new row: who requested a run is the center's to say, never a node's.
-fn push_report(b: sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>, run: &RunRecord) {
+fn push_report(b: &mut Values<'_>, run: &RunRecord) {
     push_row(b, run, None);
 }
 
-fn push_row(
-    mut b: sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>,
-    run: &RunRecord,
-    requested_by: Option<&str>,
-) {
-    b.push_bind(&run.id)
-        .push_bind(&run.task)
-        .push_bind(&run.task_name)
-        .push_bind(ms(run.scheduled_at))
-        .push_bind(run.started_at.map(ms))
-        .push_bind(run.finished_at.map(ms))
-        .push_bind(run.status.as_str())
-        .push_bind(i64::from(run.status.rank()))
-        .push_bind(run.exit_code)
-        .push_bind(&run.node)
-        .push_bind(i64::from(run.attempt))
-        .push_bind(run.trigger.as_str())
-        .push_bind(&run.message)
-        .push_bind(json_unless_empty(&run.params))
-        .push_bind(json_unless_empty(&run.args))
-        .push_bind(run.not_before.map(ms))
-        .push_bind(requested_by.map(str::to_string));
+fn push_row(b: &mut Values<'_>, run: &RunRecord, requested_by: Option<&str>) {
+    b.bind(run.id.clone())
+        .bind(run.task.clone())
+        .bind(run.task_name.clone())
+        .bind(ms(run.scheduled_at))
+        .bind(run.started_at.map(ms))
+        .bind(run.finished_at.map(ms))
+        .bind(run.status.as_str())
+        .bind(i64::from(run.status.rank()))
+        .bind(run.exit_code)
+        .bind(run.node.clone())
+        .bind(i64::from(run.attempt))
+        .bind(run.trigger.as_str())
+        .bind(run.message.clone())
+        .bind(json_unless_empty(&run.params))
+        .bind(json_unless_empty(&run.args))
+        .bind(run.not_before.map(ms))
+        .bind(requested_by.map(str::to_string));
 }
 
-fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
+fn run_from_row(row: &AnyRow) -> Result<RunRecord> {
     let status: String = row.try_get("status")?;
     let trigger: String = row.try_get("trigger_kind")?;
     Ok(RunRecord {
@@ -83,7 +76,7 @@ fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
 }
 
 async fn fetch_active(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     column: Option<(&str, &str)>,
 ) -> Result<Vec<RunRecord>> {
     let ranks = ranks(true);
@@ -109,14 +102,14 @@ async fn fetch_active(
 /// Upserts reports (already reduced to one per run) and first logs inside `tx`; returns the
 /// ids of the runs that moved forward.
 async fn upsert_runs(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     runs: &[&RunRecord],
     logs: &[(&str, &str)],
 ) -> Result<HashSet<String>> {
     let mut applied = HashSet::new();
     for chunk in runs.chunks(ROWS_PER_STATEMENT) {
-        let mut q = sqlx::QueryBuilder::new(RUN_INSERT);
-        q.push_values(chunk, |b, run| push_report(b, run));
+        let mut q = Sql::new(RUN_INSERT);
+        q.values(chunk, |b, run| push_report(b, run));
         q.push(
             " ON CONFLICT (id) DO UPDATE SET started_at = COALESCE(excluded.started_at, runs.started_at), finished_at = excluded.finished_at,
                  status = excluded.status, status_rank = excluded.status_rank, exit_code = excluded.exit_code, node = excluded.node,
@@ -124,17 +117,17 @@ async fn upsert_runs(
              WHERE runs.status_rank < excluded.status_rank
              RETURNING id",
         );
-        let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        let ids: Vec<String> = q.query_scalar().fetch_all(&mut *tx).await?;
         applied.extend(ids);
     }
     // An empty log needs no row: reading a run without one gives the same empty text.
     for chunk in logs.chunks(ROWS_PER_STATEMENT) {
-        let mut q = sqlx::QueryBuilder::new("INSERT INTO run_logs (run_id, log) ");
-        q.push_values(chunk, |mut b, (id, log)| {
-            b.push_bind(*id).push_bind(*log);
+        let mut q = Sql::new("INSERT INTO run_logs (run_id, log) ");
+        q.values(chunk, |b, (id, log)| {
+            b.bind(id.to_string()).bind(log.to_string());
         });
         q.push(" ON CONFLICT (run_id) DO NOTHING");
-        q.build().execute(&mut *tx).await?;
+        q.query().execute(&mut *tx).await?;
     }
     Ok(applied)
 }
@@ -142,7 +135,7 @@ async fn upsert_runs(
 /// `runs` without the reports retention must not let back in: runs not stored whose
 /// instant is at or before the newest one retention deleted of their task.
 async fn without_pruned<'r>(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     runs: Vec<&'r RunRecord>,
 ) -> Result<Vec<&'r RunRecord>> {
     let mut tasks: Vec<&str> = runs.iter().map(|r| r.task.as_str()).collect();
@@ -170,7 +163,7 @@ async fn without_pruned<'r>(
 }
 
 #[async_trait]
-impl RunStore for SqliteStore {
+impl RunStore for SqlStore {
     // A statement costs a round trip to SQLite's worker thread, and one per report made the
     // store the bottleneck at a few thousand reports a second: a few hundred rows each.
     async fn put_runs(
@@ -272,9 +265,9 @@ impl RunStore for SqliteStore {
             .execute(&mut *w.tx)
             .await?;
         }
-        let mut q = sqlx::QueryBuilder::new(RUN_INSERT);
-        q.push_values([run], push_run);
-        q.build().execute(&mut *w.tx).await?;
+        let mut q = Sql::new(RUN_INSERT);
+        q.values(std::slice::from_ref(run), push_run);
+        q.query().execute(&mut *w.tx).await?;
         w.commit(fx).await?;
         Ok(None)
     }
@@ -455,7 +448,7 @@ impl RunStore for SqliteStore {
     }
 }
 
-impl SqliteStore {
+impl SqlStore {
     /// Marks `lost` at `at` the active runs of `node` that `which` picks, in one transaction
     /// with `fx` of them.
     async fn mark_lost(

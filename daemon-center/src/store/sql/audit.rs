@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{SqliteStore, corrupt, ms, ts};
+use super::{SqlStore, corrupt, ms, ts};
 use crate::store::{AuditEntry, AuditFilter, AuditStore, Result};
 
 #[async_trait]
-impl AuditStore for SqliteStore {
+impl AuditStore for SqlStore {
     async fn audit_log(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT at, actor, source, action, target, grp, version_before, version_after, fields, detail FROM audit

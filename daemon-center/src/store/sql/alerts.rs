@@ -7,10 +7,10 @@ use cloudtask_shared::Channel;
 use cloudtask_shared::api::{Incident, IncidentKind, MessageView, Silence};
 use jiff::Timestamp;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::outbox::{put_cursor, read_cursor};
-use super::{SqliteStore, corrupt, ms, ts};
+use super::{Sql, SqlStore, corrupt, ms, ts};
 use crate::store::{AlertStore, ChannelCounts, Effects, IncidentFilter, Message, Noticed, Result};
 
 /// The outbox cursor the noticer reads by.
@@ -21,7 +21,7 @@ const INCIDENT_COLUMNS: &str = "id, kind, subject, name, grp, opened_at, updated
 const SILENCE_COLUMNS: &str =
     "id, task_id, grp, kind, starts_at, ends_at, reason, created_by, created_at";
 
-fn silence(row: &SqliteRow) -> Result<Silence> {
+fn silence(row: &AnyRow) -> Result<Silence> {
     let kind = match row.try_get::<Option<String>, _>("kind")? {
         Some(k) => Some(IncidentKind::parse(&k).ok_or_else(|| corrupt("silence kind", &k))?),
         None => None,
@@ -41,7 +41,7 @@ fn silence(row: &SqliteRow) -> Result<Silence> {
 
 const VIEW_COLUMNS: &str = "id, channel, recipient, subject, incident, created_at, attempts, delivered_at, last_error, state";
 
-fn incident(row: &SqliteRow) -> Result<Incident> {
+fn incident(row: &AnyRow) -> Result<Incident> {
     let kind: String = row.try_get("kind")?;
     let opt_ts =
         |c: &str| -> Result<Option<Timestamp>> { Ok(row.try_get::<Option<i64>, _>(c)?.map(ts)) };
@@ -68,7 +68,7 @@ fn channel(text: &str) -> Result<Channel> {
     Channel::parse(text).ok_or_else(|| corrupt("message channel", text))
 }
 
-fn message(row: &SqliteRow) -> Result<Message> {
+fn message(row: &AnyRow) -> Result<Message> {
     Ok(Message {
         id: row.try_get("id")?,
         channel: channel(&row.try_get::<String, _>("channel")?)?,
@@ -82,7 +82,7 @@ fn message(row: &SqliteRow) -> Result<Message> {
     })
 }
 
-fn view(row: &SqliteRow) -> Result<MessageView> {
+fn view(row: &AnyRow) -> Result<MessageView> {
     Ok(MessageView {
         id: row.try_get("id")?,
         channel: channel(&row.try_get::<String, _>("channel")?)?,
@@ -97,7 +97,7 @@ fn view(row: &SqliteRow) -> Result<MessageView> {
     })
 }
 
-async fn insert_messages(conn: &mut sqlx::SqliteConnection, messages: &[Message]) -> Result<()> {
+async fn insert_messages(conn: &mut sqlx::AnyConnection, messages: &[Message]) -> Result<()> {
     for m in messages {
         // A message id is stable: one queued twice (a repeated test) is one message.
         sqlx::query(
@@ -120,7 +120,7 @@ async fn insert_messages(conn: &mut sqlx::SqliteConnection, messages: &[Message]
 }
 
 #[async_trait]
-impl AlertStore for SqliteStore {
+impl AlertStore for SqlStore {
     async fn alert_cursor(&self) -> Result<Option<i64>> {
         let mut conn = self.pool.acquire().await?;
         read_cursor(&mut conn, ALERT_CURSOR).await
@@ -163,29 +163,31 @@ impl AlertStore for SqliteStore {
     }
 
     async fn incidents(&self, f: &IncidentFilter) -> Result<Vec<Incident>> {
-        let mut q = sqlx::QueryBuilder::new(format!(
+        let mut q = Sql::new(&format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1 = 1"
         ));
         if f.open {
             q.push(" AND resolved_at IS NULL");
         }
         if let Some(s) = &f.subject {
-            q.push(" AND subject = ").push_bind(s.clone());
+            q.push(" AND subject = ").bind(s.clone());
         }
         if let Some(groups) = &f.groups {
             if groups.is_empty() {
                 return Ok(Vec::new());
             }
             q.push(" AND grp IN (");
-            let mut sep = q.separated(", ");
-            for g in groups {
-                sep.push_bind(g.clone());
+            for (i, g) in groups.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(g.clone());
             }
             q.push(")");
         }
         q.push(" ORDER BY opened_at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(f.limit.max(1)));
-        let rows = q.build().fetch_all(&self.pool).await?;
+            .bind(i64::from(f.limit.max(1)));
+        let rows = q.query().fetch_all(&self.pool).await?;
         rows.iter().map(incident).collect()
     }
 
@@ -293,10 +295,10 @@ impl AlertStore for SqliteStore {
     async fn channel_counts(&self, channel: Channel) -> Result<ChannelCounts> {
         let row = sqlx::query(
             "SELECT
-               COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS queued,
-               COALESCE(SUM(CASE WHEN state = 'queued' AND attempts > 0 THEN 1 ELSE 0 END), 0) AS retrying,
-               COALESCE(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), 0) AS dead,
-               COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered,
+               CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS BIGINT) AS queued,
+               CAST(COALESCE(SUM(CASE WHEN state = 'queued' AND attempts > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS retrying,
+               CAST(COALESCE(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), 0) AS BIGINT) AS dead,
+               CAST(COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT) AS delivered,
                MAX(delivered_at) AS last_delivered_at
              FROM messages WHERE channel = $1",
         )
@@ -336,7 +338,7 @@ impl AlertStore for SqliteStore {
 
     async fn messages(&self, ids: &[&str]) -> Result<Vec<MessageView>> {
         let mut conn = self.pool.acquire().await?;
-        let rows: Vec<SqliteRowView> = super::select_in(
+        let rows: Vec<RowView> = super::select_in(
             &mut conn,
             &format!("SELECT {VIEW_COLUMNS} FROM messages"),
             "id",
@@ -431,10 +433,10 @@ impl AlertStore for SqliteStore {
 }
 
 /// A [`MessageView`] read through `select_in`.
-struct SqliteRowView(Result<MessageView>);
+struct RowView(Result<MessageView>);
 
-impl<'r> sqlx::FromRow<'r, SqliteRow> for SqliteRowView {
-    fn from_row(row: &'r SqliteRow) -> std::result::Result<Self, sqlx::Error> {
-        Ok(SqliteRowView(view(row)))
+impl<'r> sqlx::FromRow<'r, AnyRow> for RowView {
+    fn from_row(row: &'r AnyRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(RowView(view(row)))
     }
 }

@@ -5,17 +5,14 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use sqlx::{AssertSqlSafe, SqliteConnection};
+use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::runs::ROWS_PER_STATEMENT;
-use super::{SqliteStore, ms, placeholders, ranks, select_in};
+use super::{SqlStore, ms, placeholders, ranks, select_in};
 use crate::store::{Result, RetentionStore};
 
 /// The newest instant retention deleted of each of these tasks, if any.
-pub(super) async fn marks(
-    tx: &mut SqliteConnection,
-    tasks: &[&str],
-) -> Result<HashMap<String, i64>> {
+pub(super) async fn marks(tx: &mut AnyConnection, tasks: &[&str]) -> Result<HashMap<String, i64>> {
     let rows: Vec<(String, i64)> = select_in(
         tx,
         "SELECT task_id, pruned_through FROM run_marks",
@@ -27,13 +24,13 @@ pub(super) async fn marks(
 }
 
 /// Which of these run ids are stored.
-pub(super) async fn stored(tx: &mut SqliteConnection, ids: &[&str]) -> Result<HashSet<String>> {
+pub(super) async fn stored(tx: &mut AnyConnection, ids: &[&str]) -> Result<HashSet<String>> {
     let rows: Vec<(String,)> = select_in(tx, "SELECT id FROM runs", "id", ids).await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 #[async_trait]
-impl RetentionStore for SqliteStore {
+impl RetentionStore for SqlStore {
     async fn prune_runs(
         &self,
         task: &str,
@@ -109,7 +106,7 @@ impl RetentionStore for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO run_marks (task_id, pruned_through) VALUES ($1, $2)
-             ON CONFLICT (task_id) DO UPDATE SET pruned_through = MAX(run_marks.pruned_through, excluded.pruned_through)",
+             ON CONFLICT (task_id) DO UPDATE SET pruned_through = CASE WHEN run_marks.pruned_through > excluded.pruned_through THEN run_marks.pruned_through ELSE excluded.pruned_through END",
         )
         .bind(task)
         .bind(through)
@@ -152,7 +149,7 @@ impl RetentionStore for SqliteStore {
                  SELECT rowid FROM (
                      SELECT rowid, ROW_NUMBER() OVER (PARTITION BY task_id ORDER BY uploaded_at DESC, rowid DESC) AS n
                      FROM task_packages
-                 ) WHERE n > $1
+                 ) AS ranked WHERE n > $1
              )",
         )
         .bind(i64::from(keep))
@@ -176,5 +173,21 @@ impl RetentionStore for SqliteStore {
         .await?;
         w.finish().await?;
         Ok(gone)
+    }
+
+    async fn collect_chunks(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        let mut w = self.write().await?;
+        let r = sqlx::query(
+            "DELETE FROM package_chunks WHERE rowid IN (
+                 SELECT c.rowid FROM package_chunks c WHERE c.created_at < $1
+                 AND NOT EXISTS (SELECT 1 FROM packages p WHERE p.sha256 = c.sha256) LIMIT $2
+             )",
+        )
+        .bind(ms(before))
+        .bind(i64::from(limit))
+        .execute(&mut *w.tx)
+        .await?;
+        w.finish().await?;
+        Ok(r.rows_affected())
     }
 }

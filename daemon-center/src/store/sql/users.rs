@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{SqliteStore, corrupt, ms, ts};
+use super::{SqlStore, corrupt, ms, ts};
 use crate::store::{Effects, Error, Result, UserRow, UserStore};
 use async_trait::async_trait;
 use cloudtask_shared::api::{Grant, Role};
@@ -17,11 +17,7 @@ fn grant(role: &str, grp: String) -> Result<Grant> {
     })
 }
 
-async fn insert_grants(
-    conn: &mut sqlx::SqliteConnection,
-    user: &str,
-    grants: &[Grant],
-) -> Result<()> {
+async fn insert_grants(conn: &mut sqlx::AnyConnection, user: &str, grants: &[Grant]) -> Result<()> {
     for g in grants {
         sqlx::query(
             "INSERT INTO grants (user_name, role, grp) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -36,7 +32,7 @@ async fn insert_grants(
 }
 
 #[async_trait]
-impl UserStore for SqliteStore {
+impl UserStore for SqlStore {
     async fn users(&self) -> Result<Vec<UserRow>> {
         let rows = sqlx::query_as::<_, (String, String, i64, String, Option<String>)>(
             "SELECT name, password_hash, created_at, created_by, email FROM users ORDER BY name",

@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use cloudtask_shared::api::PackageInfo;
 use cloudtask_shared::{Task, TaskSpec};
 use jiff::Timestamp;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use super::{SqliteStore, corrupt, ms, select_in, ts};
+use super::{SqlStore, corrupt, ms, select_in, ts};
 use crate::store::{Effects, Error, NameTable, Result, TaskStore};
 
 /// Table and column names come from here, never from input.
@@ -27,7 +27,7 @@ fn name_taken(spec: &TaskSpec) -> Error {
     ))
 }
 
-fn task_from_row(row: &SqliteRow) -> Result<Task> {
+fn task_from_row(row: &AnyRow) -> Result<Task> {
     let spec: String = row.try_get("spec")?;
     let spec: TaskSpec = serde_json::from_str(&spec).map_err(|e| corrupt("task spec", e))?;
     Ok(Task {
@@ -42,7 +42,7 @@ fn task_from_row(row: &SqliteRow) -> Result<Task> {
 }
 
 async fn insert_name(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     t: NameTable,
     name: &str,
     description: &str,
@@ -63,7 +63,7 @@ async fn insert_name(
 /// What every task write does beside the task row: the cluster and group exist, and a new
 /// package enters the task's history.
 async fn index_task(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     task: &Task,
     package: Option<&PackageInfo>,
 ) -> Result<()> {
@@ -87,7 +87,7 @@ async fn index_task(
 }
 
 #[async_trait]
-impl TaskStore for SqliteStore {
+impl TaskStore for SqlStore {
     async fn create_task(
         &self,
         task: &Task,
@@ -229,7 +229,7 @@ impl TaskStore for SqliteStore {
 
     async fn tasks_fingerprint(&self) -> Result<(i64, i64, i64)> {
         let row = sqlx::query(
-            "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), COALESCE(SUM(version), 0) FROM tasks",
+            "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM tasks",
         )
         .fetch_one(&self.pool)
         .await?;

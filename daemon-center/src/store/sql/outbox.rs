@@ -5,11 +5,11 @@ use async_trait::async_trait;
 use cloudtask_shared::api::Event;
 use jiff::Timestamp;
 
-use super::{SqliteStore, corrupt, ms, ts};
+use super::{SqlStore, corrupt, ms, ts};
 use crate::store::{Effects, OutboxRow, OutboxStore, Result};
 
 #[async_trait]
-impl OutboxStore for SqliteStore {
+impl OutboxStore for SqlStore {
     async fn commit_effects(&self, fx: &Effects) -> Result<()> {
         self.write().await?.commit(fx).await
     }
@@ -71,7 +71,7 @@ impl OutboxStore for SqliteStore {
 /// How far `center` (or the alert noticer) has read, on `conn` (a transaction's, when the
 /// read decides a write).
 pub(super) async fn read_cursor(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     center: &str,
 ) -> Result<Option<i64>> {
     Ok(
@@ -84,7 +84,7 @@ pub(super) async fn read_cursor(
 
 /// Saves a cursor, now, on `conn`.
 pub(super) async fn put_cursor(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     center: &str,
     seq: i64,
 ) -> Result<()> {

@@ -175,6 +175,45 @@ impl PostgresServer {
         server
     }
 
+    /// Starts a server that takes TCP connections only over TLS (certificate `cert`, key
+    /// `key`, PEM) and only with the superuser's password `password` (SCRAM).
+    pub fn start_tls(cert: &Path, key: &Path, password: &str) -> PostgresServer {
+        let mut server = PostgresServer::start();
+        server.kill9();
+        let data = server.dir.join("data");
+        std::fs::copy(cert, data.join("server.crt")).unwrap();
+        std::fs::copy(key, data.join("server.key")).unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 scram-sha-256\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap();
+        chown_tree(&data, server.owner);
+        let status = Command::new("chmod")
+            .arg("0600")
+            .arg(data.join("server.key"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        server.settings.extend(
+            [
+                "ssl=on",
+                "ssl_cert_file=server.crt",
+                "ssl_key_file=server.key",
+                "password_encryption=scram-sha-256",
+            ]
+            .map(String::from),
+        );
+        server.restart();
+        server.psql(
+            "postgres",
+            &format!("ALTER USER postgres PASSWORD '{password}'"),
+        );
+        server
+    }
+
     /// A URL for database `db` as the superuser.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
@@ -186,11 +225,23 @@ impl PostgresServer {
         self.url(name)
     }
 
-    /// Runs one SQL command with `psql` and returns what it printed (unaligned, tuples only).
+    /// Runs one SQL command with `psql` as the superuser, over the server's Unix socket
+    /// (trusted whatever TCP demands), and returns what it printed (unaligned, tuples only).
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let out = Command::new(self.bindir.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(self.url(db))
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-U",
+                "postgres",
+            ])
+            .arg("-h")
+            .arg(&self.dir)
+            .args(["-p", &self.port.to_string(), "-d", db])
             .arg("-c")
             .arg(sql)
             .output()

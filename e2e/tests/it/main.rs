@@ -16,6 +16,7 @@ mod isolation;
 mod limits;
 mod metrics;
 mod multi_center;
+mod postgres_tls;
 mod reaping;
 mod restart;
 mod run_now;

@@ -132,30 +132,34 @@ impl AlertStore for SqlStore {
             return Ok(false);
         }
         put_cursor(&mut w.tx, ALERT_CURSOR, n.to).await?;
-        for i in &n.incidents {
-            sqlx::query(
-                "INSERT INTO incidents (id, kind, subject, name, grp, opened_at, updated_at, resolved_at, count, announced, last_announced_at, last_run, summary)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                 ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at,
+        // Many incidents at once (a burst of counts): a few multi-row statements, not one
+        // statement each.
+        for chunk in n.incidents.chunks(super::runs::ROWS_PER_STATEMENT) {
+            let mut q = Sql::new(
+                "INSERT INTO incidents (id, kind, subject, name, grp, opened_at, updated_at, resolved_at, count, announced, last_announced_at, last_run, summary) ",
+            );
+            q.values(chunk, |b, i| {
+                b.bind(i.id.clone())
+                    .bind(i.kind.as_str())
+                    .bind(i.subject.clone())
+                    .bind(i.name.clone())
+                    .bind(i.group.clone())
+                    .bind(ms(i.opened_at))
+                    .bind(ms(i.updated_at))
+                    .bind(i.resolved_at.map(ms))
+                    .bind(i64::from(i.count))
+                    .bind(i64::from(i.announced))
+                    .bind(i.last_announced_at.map(ms))
+                    .bind(i.last_run.clone())
+                    .bind(i.summary.clone());
+            });
+            q.push(
+                " ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at,
                    resolved_at = excluded.resolved_at, count = excluded.count,
                    announced = excluded.announced, last_announced_at = excluded.last_announced_at,
                    last_run = excluded.last_run, summary = excluded.summary",
-            )
-            .bind(&i.id)
-            .bind(i.kind.as_str())
-            .bind(&i.subject)
-            .bind(&i.name)
-            .bind(&i.group)
-            .bind(ms(i.opened_at))
-            .bind(ms(i.updated_at))
-            .bind(i.resolved_at.map(ms))
-            .bind(i64::from(i.count))
-            .bind(i64::from(i.announced))
-            .bind(i.last_announced_at.map(ms))
-            .bind(&i.last_run)
-            .bind(&i.summary)
-            .execute(&mut *w.tx)
-            .await?;
+            );
+            q.query().execute(&mut *w.tx).await?;
         }
         insert_messages(&mut w.tx, &n.messages).await?;
         w.finish().await?;

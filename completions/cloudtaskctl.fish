@@ -24,7 +24,7 @@ function __fish_cloudtaskctl_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -56,7 +56,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "version" 
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l name -d 'Name of the context (default: the server\'s host)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l user -d 'Log in as this user: the password is prompted without echo, or read from --password-stdin; the session token the center gives is saved' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -68,7 +68,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l pass
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l token-stdin -d 'Read the token from standard input (for CI), instead of prompting'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -l readonly -d 'Mark the context read-only: the console hides destructive actions'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand login" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -77,7 +77,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand logout" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -86,7 +86,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand whoami" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create set-email rm passwd grant revoke help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create set-email rm passwd grant revoke help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create set-email rm passwd grant revoke help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create set-email rm passwd grant revoke help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create set-email rm passwd grant revoke help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -103,7 +103,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not 
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create set-email rm passwd grant revoke help" -f -a "grant" -d 'Grant a role, in some groups or (no --group) in all'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create set-email rm passwd grant revoke help" -f -a "revoke" -d 'Take a role away, in some groups or (no --group) the all-groups grant'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and not __fish_seen_subcommand_from ls create set-email rm passwd grant revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -115,7 +115,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l role -d 'A role to grant (admin, editor, operator, viewer)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l group -d 'The groups the role is for (repeat; none: all groups)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l email -d 'Where alerts naming `user:NAME` go' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -125,7 +125,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -l password-stdin
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from set-email" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from set-email" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from set-email" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from set-email" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from set-email" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -134,7 +134,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from set-email" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from set-email" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -143,7 +143,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -154,7 +154,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -l password-stdin
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l group -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -164,7 +164,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from grant" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l group -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from revoke" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -181,7 +181,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "grant" -d 'Grant a role, in some groups or (no --group) in all'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Take a role away, in some groups or (no --group) the all-groups grant'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not __fish_seen_subcommand_from create ls revoke help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not __fish_seen_subcommand_from create ls revoke help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not __fish_seen_subcommand_from create ls revoke help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not __fish_seen_subcommand_from create ls revoke help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not __fish_seen_subcommand_from create ls revoke help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -197,7 +197,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and not
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l expires-in -d 'How long it lasts (`30d`, `12h`; at most the center\'s --max-token-ttl)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l role -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l group -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -206,7 +206,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -217,7 +217,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -l all
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l user -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -230,7 +230,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List your API tokens (--all: everyone\'s, for admins), with their last use'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke one of your API tokens (--user: someone else\'s, for admins)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -242,7 +242,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and n
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -f -a "ls" -d 'List contexts; the current one is marked'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -f -a "use" -d 'Make a context current'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and not __fish_seen_subcommand_from ls use help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -251,7 +251,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from use" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -263,7 +263,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List contexts; the current one is marked'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "use" -d 'Make a context current'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -275,7 +275,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and n
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -f -a "ls" -d 'List clusters with their live node and task counts'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -f -a "token" -d 'Make, list and revoke join tokens (admins): an agent started with one joins and gets its own credential'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and not __fish_seen_subcommand_from ls token help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -284,7 +284,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from token" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from token" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from token" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from token" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from token" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -300,7 +300,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List clusters with their live node and task counts'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "token" -d 'Make, list and revoke join tokens (admins): an agent started with one joins and gets its own credential'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -314,7 +314,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not 
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -f -a "revoke" -d 'Revoke a node\'s credential (admins): the center refuses it from now on and moves its tasks. The node joins again only with a join token, after its node.token is removed'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and not __fish_seen_subcommand_from ls show revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l cluster -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -324,7 +324,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l cluster -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -334,7 +334,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l cluster -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from revoke" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -347,7 +347,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one live node'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a node\'s credential (admins): the center refuses it from now on and moves its tasks. The node joins again only with a join token, after its node.token is removed'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand node; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -360,7 +360,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -f -a "create" -d 'Create a group'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -f -a "rm" -d 'Remove an empty group'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and not __fish_seen_subcommand_from ls create rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -370,7 +370,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l description -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -379,7 +379,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from rm" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -392,7 +392,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a group'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove an empty group'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and not __fish_seen_subcommand_from create ls show pause resume start stop clone edit rm upload runs next logs help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -444,7 +444,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l run-as -d 'The Unix user its runs execute as on the node (default: the node\'s --run-as; edit: "" goes back to it)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l notify -d 'Who hears when it fails: an e-mail address or webhook URL (repeatable; edit: replaces them all, "" for none: the group\'s or center\'s defaults)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l alert-after -d 'Announce a failure only after this many in a row (default 1)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -457,7 +457,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l group -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l cluster -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -467,7 +467,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -477,7 +477,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -487,7 +487,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from resume" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -501,7 +501,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l arg -d 'An extra argument for the command\'s "$@" (the task must accept arguments). Repeatable' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l idempotency-key -d 'Start at most one run per key: repeating the start with the same key within 24 hours answers the run it created (a CI step re-run after a network error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l timeout -d 'Give up waiting after this long (the run goes on); exit code 95. Needs --wait or --follow' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -513,7 +513,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s f -l follow -d 'Print the run\'s output while waiting (implies --wait)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -523,7 +523,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from clone" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -560,7 +560,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l run-as -d 'The Unix user its runs execute as on the node (default: the node\'s --run-as; edit: "" goes back to it)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l notify -d 'Who hears when it fails: an e-mail address or webhook URL (repeatable; edit: replaces them all, "" for none: the group\'s or center\'s defaults)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l alert-after -d 'Announce a failure only after this many in a row (default 1)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -571,7 +571,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -l on-demand -d 'No schedule: the task runs only when started (edit: drops its schedules)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -581,7 +581,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l group -d 'Group of the task, when the name is used in several groups' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from upload" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -594,7 +594,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l status -d 'Only these statuses (comma-separated)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l since -d 'Only runs scheduled after this (RFC 3339, or a duration back: 2h)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l limit -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from runs" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -606,7 +606,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -s n -d 'How many' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l from -d 'Start after this instant (RFC 3339) instead of now' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -617,7 +617,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from next" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l group -d 'Group of the task, when the name is used in several groups' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l run -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from logs" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -642,7 +642,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fi
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "next" -d 'Print the next fire times, in the task\'s zone and in UTC'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print a run\'s log (the latest run unless --run)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand task; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -654,7 +654,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not _
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -f -a "show" -d 'Show a run\'s record'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -f -a "logs" -d 'Print a run\'s log; -f follows it until the run ends'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and not __fish_seen_subcommand_from show logs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -663,7 +663,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand run; and __fish_seen_subcommand_from logs" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -683,7 +683,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l task
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l group -d 'Rows about tasks of this group' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l action -d 'Rows of this action (`task.edit`, `request.refused`, `login.fail`, …)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l limit -d 'At most this many rows, newest first (at most 10,000)' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -692,7 +692,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand audit" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not __fish_seen_subcommand_from ls show ack silence silences unsilence help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -711,7 +711,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and not
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l task -d 'Only this task\'s (name or id)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l group -d 'The task\'s group, when its name is in several' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l limit -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -721,7 +721,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -l all -d 'Resolved incidents too'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from show" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from show" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from show" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from show" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -730,7 +730,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from show" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ack" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ack" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ack" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ack" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from ack" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -746,7 +746,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l until -d 'Until this instant (RFC 3339)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l from -d 'From this instant (RFC 3339; default now)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l reason -d 'Why: shown to whoever wonders where an alert went' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -756,7 +756,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -l everything -d 'Every incident, nodes\' included (operators of every group)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silence" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -765,7 +765,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from silences" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from unsilence" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -781,7 +781,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __f
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "silences" -d 'List silences and maintenance windows not ended yet'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "unsilence" -d 'End a silence now'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and not __fish_seen_subcommand_from status test help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and not __fish_seen_subcommand_from status test help" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and not __fish_seen_subcommand_from status test help" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and not __fish_seen_subcommand_from status test help" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and not __fish_seen_subcommand_from status test help" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -793,7 +793,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and no
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and not __fish_seen_subcommand_from status test help" -f -a "status" -d 'Each channel\'s queue, failures and last error, and the messages given up on (admins)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and not __fish_seen_subcommand_from status test help" -f -a "test" -d 'Send a test message on a channel, to an address or to the center\'s default recipients (admins); delivered like any alert: see `notify status`'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and not __fish_seen_subcommand_from status test help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from status" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from status" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from status" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from status" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from status" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -803,7 +803,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from status" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from test" -l to -d 'The address (e-mail) or URL (webhook); default: the center\'s --notify recipients' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from test" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from test" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from test" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from test" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from test" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -816,7 +816,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "test" -d 'Send a test message on a channel, to an address or to the center\'s default recipients (admins); delivered like any alert: see `notify status`'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -s f -l file -d 'Task file (TOML), or - for standard input' -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -827,7 +827,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l requ
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -l prune -d 'Also delete tasks of the file\'s groups that the file does not declare'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand apply" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s f -l file -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -839,7 +839,7 @@ complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l prune
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -l exit-code -d 'Exit 1 when there are changes (like `git diff --exit-code`)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand diff" -s h -l help -d 'Print help'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l group -r
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -848,7 +848,7 @@ wide\t''
 json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand export" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l context -d 'Context to use instead of the current one (see `context ls`)' -r
@@ -858,7 +858,7 @@ json\t''"
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l request-timeout -d 'How long a request may go without a byte from the center before it fails (exit 8); followed logs and event streams are exempt (a quiet run is not an error)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -l readonly -d 'Hide every action that changes something (also set per context: login --readonly)'
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand tui" -s h -l help -d 'Print help'
-complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878)' -r
+complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l server -d 'Center URL (default: the context\'s, else http://127.0.0.1:7878); several, comma-separated, for centers sharing a store: a center that cannot be reached is passed over for the next' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l token -d 'API token (default: the context\'s; a standalone center writes one to <data dir>/admin.token)' -r
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l ca-file -d 'PEM file of the CA an `https` center\'s certificate must chain to (default: the context\'s, else the system\'s roots)' -r -F
 complete -c cloudtaskctl -n "__fish_cloudtaskctl_using_subcommand version" -l context -d 'Context to use instead of the current one (see `context ls`)' -r

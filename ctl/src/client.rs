@@ -102,7 +102,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct Client {
-    base: String,
+    /// The centers `--server` names (comma-separated), in order; `current` is the one
+    /// requests go to. A request that cannot connect is sent to the next (it never left, so
+    /// sending it again is safe whatever it does), and the rest of the command stays there.
+    bases: Vec<String>,
+    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     token: Option<String>,
     /// Requests: fail when the center sends nothing for the request timeout.
     http: reqwest::Client,
@@ -131,8 +135,17 @@ impl Client {
             .build()
             .map_err(|e| Failure::new(Exit::Failure, format!("cannot set up HTTP: {e}")))
         };
+        let mut bases: Vec<String> = server
+            .split(',')
+            .map(|b| b.trim().trim_end_matches('/').to_string())
+            .filter(|b| !b.is_empty())
+            .collect();
+        if bases.is_empty() {
+            bases.push(String::new());
+        }
         Ok(Client {
-            base: server.trim_end_matches('/').to_string(),
+            bases,
+            current: std::sync::Arc::default(),
             token,
             http: build(Some(timeout))?,
             streams: build(None)?,
@@ -144,8 +157,48 @@ impl Client {
         self.authorized(self.http.request(method, self.url(path)))
     }
 
+    /// The center requests go to now.
+    fn base(&self) -> &str {
+        let i = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        &self.bases[i % self.bases.len()]
+    }
+
     fn url(&self, path: &str) -> String {
-        format!("{}{API_PREFIX}{path}", self.base)
+        format!("{}{API_PREFIX}{path}", self.base())
+    }
+
+    /// Sends `req`; when its center cannot be reached and another is named, sends it there.
+    async fn execute(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let (http, request) = req.build_split();
+        let mut request =
+            request.map_err(|e| Failure::new(Exit::Failure, format!("bad request: {e}")))?;
+        for _ in 1..self.bases.len() {
+            // A streamed body (an upload) cannot be sent twice: it gets one center.
+            let Some(again) = request.try_clone() else {
+                break;
+            };
+            match http.execute(request).await {
+                Err(e) if e.is_connect() => {
+                    let from = self.base().to_string();
+                    self.current
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let to = self.base().to_string();
+                    request = again;
+                    let rest = request
+                        .url()
+                        .as_str()
+                        .strip_prefix(from.as_str())
+                        .map(str::to_string);
+                    if let Some(url) =
+                        rest.and_then(|r| reqwest::Url::parse(&format!("{to}{r}")).ok())
+                    {
+                        *request.url_mut() = url;
+                    }
+                }
+                other => return other.map_err(|e| self.transport(&e)),
+            }
+        }
+        http.execute(request).await.map_err(|e| self.transport(&e))
     }
 
     fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -162,7 +215,8 @@ impl Client {
                 Exit::TimedOut,
                 format!(
                     "the center at {} did not answer within {:?} (--request-timeout)",
-                    self.base, self.timeout
+                    self.base(),
+                    self.timeout
                 ),
             );
         }
@@ -174,7 +228,10 @@ impl Client {
         };
         Failure::new(
             Exit::Unreachable,
-            format!("cannot reach the center at {}: {cause} ({hint})", self.base),
+            format!(
+                "cannot reach the center at {}: {cause} ({hint})",
+                self.base()
+            ),
         )
     }
 
@@ -185,7 +242,7 @@ impl Client {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
-        let resp = req.send().await.map_err(|e| self.transport(&e))?;
+        let resp = self.execute(req).await?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);

@@ -134,6 +134,8 @@ pub fn resolve(
 
 /// A context name from a server URL: its host (and port).
 pub fn context_name_for(server: &str) -> String {
+    // Several centers (`a,b`): named after the first.
+    let server = server.split(',').next().unwrap_or(server).trim();
     let rest = server.split("://").nth(1).unwrap_or(server);
     let host = rest.split('/').next().unwrap_or(rest);
     host.replace(':', "-")
@@ -146,6 +148,10 @@ mod tests {
     #[test]
     fn context_names_come_from_the_host() {
         assert_eq!(context_name_for("http://127.0.0.1:7878"), "127.0.0.1-7878");
+        assert_eq!(
+            context_name_for("https://a.example:7878,https://b.example:7878"),
+            "a.example-7878"
+        );
         assert_eq!(
             context_name_for("https://ct.example.com/"),
             "ct.example.com"

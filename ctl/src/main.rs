@@ -36,7 +36,9 @@ use tasks::TaskCmd;
     after_help = "Examples:\n  cloudtaskctl login --server http://ct:7878 --token-stdin < admin.token\n  cloudtaskctl task ls\n  cloudtaskctl apply -f tasks.toml --prune\n\nExit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 conflict, 5 unauthorized, 6 forbidden, 7 center unreachable, 8 the center did not answer in time."
 )]
 struct Cli {
-    /// Center URL (default: the context's, else http://127.0.0.1:7878).
+    /// Center URL (default: the context's, else http://127.0.0.1:7878); several,
+    /// comma-separated, for centers sharing a store: a center that cannot be reached is
+    /// passed over for the next.
     #[arg(long, global = true, env = "CLOUDTASK_SERVER")]
     server: Option<String>,
     /// API token (default: the context's; a standalone center writes one to <data dir>/admin.token).

@@ -177,6 +177,29 @@ async fn centers_on_one_postgres_serve_each_other_and_agents_follow_the_survivor
     )
     .await;
 
+    // `cloudtaskctl` given both addresses, the dead one first, keeps working: reads and
+    // writes go to B.
+    let servers = format!("{},{}", a.url, b.url);
+    let env = [("CLOUDTASK_SERVER", servers.as_str())];
+    let out = b.ctl_env(&["-o", "json", "task", "ls"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(names.len()));
+    let out = b.ctl_env(&["task", "pause", &names[8]], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, paused) = b
+        .api(Method::GET, &format!("/tasks/{}", names[8]), None)
+        .await;
+    assert_eq!(paused["state"], "paused", "{paused}");
+
     // No instant ran twice, and every scheduled run that executed is stored (its report was
     // not lost with A). Runs still in flight at the stop are left out.
     let settle = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(5);

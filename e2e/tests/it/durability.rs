@@ -187,7 +187,6 @@ async fn fsyncs_come_before_each_launch_acknowledgment_spool_deletion_and_packag
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{pkg}");
-    let sha = pkg["sha256"].as_str().unwrap().to_string();
 
     let marks = dir.join("marks");
     std::fs::create_dir(&marks).unwrap();
@@ -258,7 +257,6 @@ async fn fsyncs_come_before_each_launch_acknowledgment_spool_deletion_and_packag
         calls[removed..].iter().any(|c| c.synced(&wal)),
         "the package row commits after its bytes"
     );
-    let _ = sha;
 
     // Each launch: its ledger entry is on disk (file and directory) before the command runs.
     let launches: Vec<(usize, String)> = calls

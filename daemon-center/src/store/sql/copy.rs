@@ -4,6 +4,7 @@
 //! source and written in one transaction into the target, which must be empty; each table's
 //! count is then compared.
 
+use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -120,6 +121,13 @@ pub type Copied = Vec<(String, u64)>;
 
 /// Copies every row of `from` into `to` (a `--store` value each) and verifies the counts.
 pub async fn copy_store(from: &str, to: &str) -> Result<Copied> {
+    // Opening an SQLite path creates the file: a mistyped source would copy nothing.
+    let is_url = from.starts_with("postgres://") || from.starts_with("postgresql://");
+    if !is_url && !std::path::Path::new(from).exists() {
+        return Err(Error::Backend(format!(
+            "no store at {from}: nothing to copy"
+        )));
+    }
     let src = SqlStore::open(from).await?;
     let dst = SqlStore::open(to).await?;
     let mut src_tables = tables(&src).await?;
@@ -170,7 +178,6 @@ pub async fn copy_store(from: &str, to: &str) -> Result<Copied> {
         let mut bytes = 0;
         let mut n = 0u64;
         let mut stream = sqlx::query(sqlx::AssertSqlSafe(select)).fetch(&mut *read);
-        use futures_util::TryStreamExt;
         while let Some(row) = stream.try_next().await? {
             let values = t
                 .columns

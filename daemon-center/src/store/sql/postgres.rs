@@ -417,6 +417,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not empty"), "{err}");
+        // A source that is not there is said so, not created and copied empty.
+        let missing = dir.path().join("typo.db");
+        let err = super::super::copy::copy_store(&missing.display().to_string(), &url)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no store at"), "{err}");
+        assert!(!missing.exists());
         // And back, into a new SQLite file.
         let back_path = dir.path().join("back").display().to_string();
         super::super::copy::copy_store(&url, &back_path)

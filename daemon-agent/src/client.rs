@@ -174,16 +174,8 @@ impl std::fmt::Debug for CenterClient {
 }
 
 impl CenterClient {
-    /// `http` is shared (one connection pool, one set of TLS roots); see [`http_client`].
-    pub fn new(base: &str, token: &str, http: &reqwest::Client) -> CenterClient {
-        let centers = Centers::new(&[base.to_string()]).unwrap_or_else(|| Centers {
-            urls: vec![String::new()].into(),
-            current: std::sync::Arc::default(),
-        });
-        CenterClient::with_centers(&centers, token, http)
-    }
-
-    /// A client of whichever of `centers` is up (they share the one it moves on).
+    /// A client of whichever of `centers` is up (they share the one it moves on); `http` is
+    /// shared (one connection pool, one set of TLS roots), see [`http_client`].
     pub fn with_centers(centers: &Centers, token: &str, http: &reqwest::Client) -> CenterClient {
         CenterClient {
             centers: centers.clone(),
@@ -217,7 +209,13 @@ impl CenterClient {
         }
         let status = resp.status().as_u16();
         let message = match resp.json::<ErrorBody>().await {
-            Ok(b) => b.error.message,
+            Ok(b) => {
+                // A center cut off from the store every center shares: another may reach it.
+                if b.error.code == cloudtask_shared::api::ErrorCode::StoreUnavailable {
+                    self.centers.unreachable(url);
+                }
+                b.error.message
+            }
             Err(_) => "no error body".to_string(),
         };
         Err(Error::Status {

@@ -587,8 +587,8 @@ mod tests {
         let spool = std::sync::Arc::new(Spool::open(dir.path().to_path_buf()).await.unwrap());
         let w = SpoolWriter::start(
             spool.clone(),
-            CenterClient::new(
-                "http://127.0.0.1:1",
+            CenterClient::with_centers(
+                &crate::client::Centers::new(&["http://127.0.0.1:1".to_string()]).unwrap(),
                 "t",
                 &crate::client::http_client(None).unwrap(),
             ),

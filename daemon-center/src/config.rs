@@ -38,6 +38,15 @@ pub struct Args {
     /// Address the HTTP API listens on (port 0 picks a free port).
     #[arg(long, env = "CLOUDTASK_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// The URL other centers reach this one at, to relay the live output of runs whose
+    /// agent reports here [default: the scheme and --listen address, the host's name in
+    /// place of an unspecified one].
+    #[arg(long, env = "CLOUDTASK_ADVERTISE", value_name = "URL")]
+    pub advertise: Option<String>,
+    /// PEM CA certificates other centers' HTTPS is checked against when relaying [default:
+    /// the system's].
+    #[arg(long, env = "CLOUDTASK_PEER_CA_FILE", value_name = "FILE")]
+    pub peer_ca_file: Option<PathBuf>,
     /// Largest package upload, in bytes.
     #[arg(long, env = "CLOUDTASK_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
@@ -172,6 +181,8 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     store: Option<String>,
     listen: Option<SocketAddr>,
+    advertise: Option<String>,
+    peer_ca_file: Option<PathBuf>,
     max_upload_bytes: Option<u64>,
     log_cap_bytes: Option<usize>,
     node_name: Option<String>,
@@ -224,6 +235,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub store: StoreLocation,
     pub listen: SocketAddr,
+    /// How other centers reach this one; `None`: from the bound address.
+    pub advertise: Option<reqwest::Url>,
+    pub peer_ca_file: Option<PathBuf>,
     pub max_upload_bytes: u64,
     pub log_cap_bytes: usize,
     /// Idle connections and stalled request bodies are closed after this long.
@@ -239,6 +253,34 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsFiles>,
     pub mode: Mode,
     pub alerts: crate::alerts::Settings,
+}
+
+/// This host's name, from `$HOSTNAME` or `/etc/hostname`.
+fn host_name() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .filter(|h| !h.is_empty())
+}
+
+/// Where other centers reach a center that was not told (`--advertise`): the address it
+/// listens on, or this host's name when that address is unspecified (0.0.0.0, ::).
+pub fn default_advertise(scheme: &str, addr: SocketAddr) -> anyhow::Result<reqwest::Url> {
+    let host = if addr.ip().is_unspecified() {
+        host_name()
+            .context("listening on every address and no host name known: pass --advertise")?
+    } else {
+        match addr.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        }
+    };
+    let url = format!("{scheme}://{host}:{}", addr.port());
+    reqwest::Url::parse(&url).with_context(|| format!("the advertised address {url}"))
 }
 
 /// A duration flag: its value, or `default` when it was not given.
@@ -306,12 +348,7 @@ impl Config {
         let node_name = args
             .node_name
             .or(file.node_name)
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .or_else(|| {
-                std::fs::read_to_string("/etc/hostname")
-                    .ok()
-                    .map(|h| h.trim().to_string())
-            })
+            .or_else(host_name)
             .filter(|n| cloudtask_shared::validate_name("node", n).is_ok())
             .unwrap_or_else(|| "local".to_string());
         let standalone = args.standalone || file.standalone.unwrap_or(false);
@@ -465,6 +502,17 @@ impl Config {
                 "--listen {listen} is reachable from the network, and without TLS tokens and secrets would cross it in clear text: pass --tls-cert and --tls-key, or --plain-http to accept that"
             );
         }
+        let advertise = match args.advertise.or(file.advertise) {
+            None => None,
+            Some(u) => {
+                let url = reqwest::Url::parse(&u)
+                    .map_err(|e| anyhow::anyhow!("--advertise {u:?}: not a URL: {e}"))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    anyhow::bail!("--advertise {u:?}: give http://HOST:PORT or https://HOST:PORT");
+                }
+                Some(url)
+            }
+        };
         let alerts =
             crate::alerts::Settings::load(args.alerts, file.alerts.unwrap_or_default(), &data_dir)?;
         let store = StoreLocation(
@@ -483,6 +531,8 @@ impl Config {
             retention,
             data_dir,
             listen,
+            advertise,
+            peer_ca_file: args.peer_ca_file.or(file.peer_ca_file),
             max_upload_bytes: args
                 .max_upload_bytes
                 .or(file.max_upload_bytes)
@@ -575,6 +625,29 @@ mod tests {
         // One of the pair alone is a usage error.
         let argv = ["cloudtask-center", "--standalone", "--tls-cert", "c.pem"];
         assert!(super::Args::try_parse_from(argv).is_err());
+    }
+
+    #[test]
+    fn the_advertised_url_is_checked_and_defaults_to_the_listen_address() {
+        use clap::Parser;
+        let load = |extra: &[&str]| {
+            let mut argv = vec!["cloudtask-center", "--standalone", "--data-dir", "/x"];
+            argv.extend_from_slice(extra);
+            super::Config::load(super::Args::try_parse_from(argv).unwrap())
+        };
+        let cfg = load(&["--advertise", "https://center-2.example:7878"]).unwrap();
+        assert_eq!(
+            cfg.advertise.map(|u| u.to_string()).as_deref(),
+            Some("https://center-2.example:7878/")
+        );
+        for bad in ["center-2:7878", "ftp://center-2", "not a url"] {
+            let err = load(&["--advertise", bad]).unwrap_err().to_string();
+            assert!(err.contains("--advertise"), "{bad}: {err}");
+        }
+        let url = super::default_advertise("http", "127.0.0.1:7001".parse().unwrap()).unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:7001/");
+        let url = super::default_advertise("https", "[::1]:7002".parse().unwrap()).unwrap();
+        assert_eq!(url.as_str(), "https://[::1]:7002/");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod config;
 mod hub;
+mod relay;
 mod server;
 mod service;
 mod store;

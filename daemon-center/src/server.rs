@@ -110,6 +110,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let advertise = match &cfg.advertise {
+        Some(url) => url.clone(),
+        None => crate::config::default_advertise(scheme, addr)?,
+    };
+    let peers = crate::relay::Peers::new(sessions.clone(), &advertise, cfg.peer_ca_file.as_deref())
+        .context("the client that reaches other centers")?;
     let kick = Kick::default();
     let alerts = Arc::new(cfg.alerts.clone());
     let deliver =
@@ -142,6 +148,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         credentials: credentials.clone(),
         placements: placements.clone(),
         sessions: sessions.clone(),
+        peers: peers.clone(),
         mode: match cfg.mode {
             Mode::Standalone { .. } => "standalone",
             Mode::Cluster(_) => "cluster",
@@ -180,7 +187,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         service,
         hub,
         placements,
-        candidate: format!("center@{addr}"),
+        candidate: peers.candidate().to_string(),
         shared_store: agent_connect.is_none(),
     };
     tokio::spawn(allocator.run(shutdown.clone()));

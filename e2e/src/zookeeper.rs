@@ -5,8 +5,10 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use cloudtask_shared::server_process::{spawn_logged, wait_ready};
 
 const CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
 
@@ -65,35 +67,18 @@ impl ZooKeeper {
     /// Starts the server again on the same port and data.
     pub fn restart(&mut self) {
         self.kill9();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("zookeeper.log"))
-            .unwrap();
-        let child = Command::new("java")
-            .args([
-                "-Xmx256m",
-                "-cp",
-                CLASSPATH,
-                &format!("-Dzookeeper.log.dir={}", self.dir.display()),
-                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-            ])
-            .arg(self.dir.join("zoo.cfg"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !self.ruok() {
-            assert!(
-                Instant::now() < deadline,
-                "ZooKeeper did not start; log:\n{}",
-                std::fs::read_to_string(self.dir.join("zookeeper.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let log = self.dir.join("zookeeper.log");
+        let mut cmd = Command::new("java");
+        cmd.args([
+            "-Xmx256m",
+            "-cp",
+            CLASSPATH,
+            &format!("-Dzookeeper.log.dir={}", self.dir.display()),
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+        ])
+        .arg(self.dir.join("zoo.cfg"));
+        self.child = Some(spawn_logged(&mut cmd, &log));
+        wait_ready("ZooKeeper", &log, Duration::from_secs(60), || self.ruok());
     }
 
     fn ruok(&self) -> bool {

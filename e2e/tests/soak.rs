@@ -1,7 +1,9 @@
 //! The soak: a real ZooKeeper, two centers sharing a store, three agents and 50 tasks firing
 //! every second, under a seeded nemesis that kill -9s agents, freezes one past its session,
-//! kill -9s the leading center, restarts ZooKeeper (keeping its data) and fills an agent's
-//! disk, one fault at a time in random order. An independent checker then compares what ran —
+//! kill -9s the leading center or freezes it past its session, restarts ZooKeeper (keeping its data) and fills an agent's
+//! disk, one fault at a time in random order. It runs twice: the centers sharing one SQLite
+//! file, and the centers on one PostgreSQL with data dirs of their own and agents that know
+//! both, where the nemesis also kill -9s PostgreSQL and starts it again. An independent checker then compares what ran —
 //! every run appends `task instant attempt node` to a file outside CloudTask — with what the
 //! store recorded: no (task, instant) ran twice, every run that ran is stored finished, every
 //! instant is either run or recorded with a reason, and nothing is left active.
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 use cloudtask_e2e::tmpfs::{Tmpfs, can_mount};
 use cloudtask_e2e::zookeeper::ZooKeeper;
 use cloudtask_e2e::{Agent, Center};
+use cloudtask_shared::postgres_server::PostgresServer;
 use cloudtask_shared::{RunRecord, RunStatus};
 use jiff::Timestamp;
 use reqwest::Method;
@@ -48,8 +51,10 @@ enum Fault {
     KillAgent(usize),
     FreezeAgent(usize),
     KillLeader,
+    FreezeLeader,
     RestartZooKeeper,
     FillAgentDisk(usize),
+    RestartPostgres,
 }
 
 struct Soak {
@@ -61,6 +66,9 @@ struct Soak {
     agents: Vec<Agent>,
     disks: Vec<Tmpfs>,
     executions: PathBuf,
+    /// The shared PostgreSQL and its database's URL; none: the centers share an SQLite file
+    /// in one data dir.
+    pg: Option<(PostgresServer, String)>,
 }
 
 impl Soak {
@@ -68,13 +76,28 @@ impl Soak {
         self.centers.iter().flatten().next().unwrap()
     }
 
+    /// Where center `i` keeps its data: one dir for both on SQLite (the file they share),
+    /// one each on PostgreSQL (the first's tokens copied to the second).
+    fn center_dir(&self, i: usize) -> PathBuf {
+        match &self.pg {
+            None => self.dir.path().to_path_buf(),
+            Some(_) => self.dir.path().join(format!("center-{i}")),
+        }
+    }
+
     async fn start_center(&self, i: usize) -> Center {
-        Center::start_cluster(
-            self.dir.path(),
-            &self.zk.connect("/ct"),
-            &["--listen", &self.addrs[i], "--keep-runs", "100000"],
-        )
-        .await
+        let dir = self.center_dir(i);
+        let mut args = vec!["--listen", &self.addrs[i], "--keep-runs", "100000"];
+        if let Some((_, url)) = &self.pg {
+            std::fs::create_dir_all(&dir).unwrap();
+            if i > 0 {
+                for file in ["admin.token", "join.token"] {
+                    let _ = std::fs::copy(self.center_dir(0).join(file), dir.join(file));
+                }
+            }
+            args.extend(["--store", url.as_str()]);
+        }
+        Center::start_cluster(&dir, &self.zk.connect("/ct"), &args).await
     }
 
     /// The index of the center that leads now, if one does.
@@ -113,6 +136,18 @@ impl Soak {
                 tokio::time::sleep(rng.millis(1_000, 4_000)).await;
                 self.centers[i] = Some(self.start_center(i).await);
             }
+            Fault::FreezeLeader => {
+                // Past its 2 s session: the other center leads, and this one wakes deposed
+                // (its leader-only writes carry an epoch the store no longer has).
+                let Some(i) = self.leader().await else {
+                    return;
+                };
+                if let Some(c) = &self.centers[i] {
+                    c.signal("STOP");
+                    tokio::time::sleep(rng.millis(3_000, 6_000)).await;
+                    c.signal("CONT");
+                }
+            }
             Fault::RestartZooKeeper => {
                 self.zk.kill9();
                 tokio::time::sleep(rng.millis(500, 3_000)).await;
@@ -122,6 +157,14 @@ impl Soak {
                 let filler = self.disks[i].fill();
                 tokio::time::sleep(rng.millis(2_000, 5_000)).await;
                 std::fs::remove_file(filler).unwrap();
+            }
+            Fault::RestartPostgres => {
+                let Some((pg, _)) = self.pg.as_mut() else {
+                    return;
+                };
+                pg.kill9();
+                tokio::time::sleep(rng.millis(1_000, 4_000)).await;
+                pg.restart();
             }
         }
     }
@@ -278,11 +321,23 @@ fn env_u64(name: &str) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn under_a_nemesis_every_instant_runs_once_or_is_recorded_and_nothing_is_lost() {
+    soak(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_postgres_under_a_nemesis_every_instant_runs_once_or_is_recorded_and_nothing_is_lost() {
+    soak(true).await;
+}
+
+async fn soak(on_postgres: bool) {
     let secs = env_u64("CLOUDTASK_SOAK_SECS").unwrap_or(120);
     let tasks = env_u64("CLOUDTASK_SOAK_TASKS").unwrap_or(50) as usize;
     let seed =
         env_u64("CLOUDTASK_SOAK_SEED").unwrap_or_else(|| Timestamp::now().as_microsecond() as u64);
-    eprintln!("soak: seed {seed}, {secs} s, {tasks} tasks (replay: CLOUDTASK_SOAK_SEED={seed})");
+    let store = if on_postgres { "PostgreSQL" } else { "SQLite" };
+    eprintln!(
+        "soak on {store}: seed {seed}, {secs} s, {tasks} tasks (replay: CLOUDTASK_SOAK_SEED={seed})"
+    );
     let mut rng = Rng(seed);
     let disks_allowed = can_mount();
 
@@ -302,6 +357,11 @@ async fn under_a_nemesis_every_instant_runs_once_or_is_recorded_and_nothing_is_l
         agents: Vec::new(),
         disks: Vec::new(),
         executions,
+        pg: on_postgres.then(|| {
+            let pg = PostgresServer::start();
+            let url = pg.create_database("soak");
+            (pg, url)
+        }),
     };
     for i in 0..2 {
         let c = s.start_center(i).await;
@@ -314,14 +374,19 @@ async fn under_a_nemesis_every_instant_runs_once_or_is_recorded_and_nothing_is_l
                 "64m",
             ));
         }
-        // a1 and a2 report to the first center, a3 to the second.
-        let center = format!("http://{}", s.addrs[usize::from(i == 2)]);
+        // a1 and a2 report to the first center, a3 to the second; on PostgreSQL each knows
+        // the other center too.
+        let first = usize::from(i == 2);
+        let mut center = format!("http://{}", s.addrs[first]);
+        if on_postgres {
+            center += &format!(",http://{}", s.addrs[1 - first]);
+        }
         s.agents.push(Agent::start(
             name,
             "default",
             &s.zk.connect("/ct"),
             &center,
-            s.dir.path(),
+            &s.center_dir(0),
         ));
     }
     let mut ids = Vec::new();
@@ -352,14 +417,20 @@ async fn under_a_nemesis_every_instant_runs_once_or_is_recorded_and_nothing_is_l
     let mut faults: Vec<Fault> = Vec::new();
     while started.elapsed() < Duration::from_secs(secs) {
         let agent = (rng.next() % 3) as usize;
-        let kinds = if disks_allowed { 5 } else { 4 };
-        let fault = match rng.next() % kinds {
-            0 => Fault::KillAgent(agent),
-            1 => Fault::FreezeAgent(agent),
-            2 => Fault::KillLeader,
-            3 => Fault::RestartZooKeeper,
-            _ => Fault::FillAgentDisk(agent),
-        };
+        let mut kinds = vec![
+            Fault::KillAgent(agent),
+            Fault::FreezeAgent(agent),
+            Fault::KillLeader,
+            Fault::FreezeLeader,
+            Fault::RestartZooKeeper,
+        ];
+        if disks_allowed {
+            kinds.push(Fault::FillAgentDisk(agent));
+        }
+        if on_postgres {
+            kinds.push(Fault::RestartPostgres);
+        }
+        let fault = kinds[(rng.next() % kinds.len() as u64) as usize];
         eprintln!("soak: {:>5.1}s {fault:?}", started.elapsed().as_secs_f64());
         s.inject(fault, &mut rng).await;
         faults.push(fault);
@@ -383,13 +454,15 @@ async fn under_a_nemesis_every_instant_runs_once_or_is_recorded_and_nothing_is_l
     };
     let count = |f: fn(&Fault) -> bool| faults.iter().filter(|x| f(x)).count();
     eprintln!(
-        "soak: seed {seed}: {} faults (agents killed {}, frozen {}, leader killed {}, ZooKeeper restarted {}, disks filled {}), {} runs ran, {} duplicates, {} unaccounted instants, {} lost reports, {} left active, {} contradictions; stored {:?}; lost by (why, ran) {:?}",
+        "soak on {store}: seed {seed}: {} faults (agents killed {}, frozen {}, leader killed {}, leader frozen {}, ZooKeeper restarted {}, disks filled {}, PostgreSQL restarted {}), {} runs ran, {} duplicates, {} unaccounted instants, {} lost reports, {} left active, {} contradictions; stored {:?}; lost by (why, ran) {:?}",
         faults.len(),
         count(|f| matches!(f, Fault::KillAgent(_))),
         count(|f| matches!(f, Fault::FreezeAgent(_))),
         count(|f| matches!(f, Fault::KillLeader)),
+        count(|f| matches!(f, Fault::FreezeLeader)),
         count(|f| matches!(f, Fault::RestartZooKeeper)),
         count(|f| matches!(f, Fault::FillAgentDisk(_))),
+        count(|f| matches!(f, Fault::RestartPostgres)),
         verdict.ran,
         verdict.duplicates.len(),
         verdict.unaccounted.len(),
@@ -403,7 +476,7 @@ async fn under_a_nemesis_every_instant_runs_once_or_is_recorded_and_nothing_is_l
         return;
     }
     let report = format!(
-        "soak seed {} failed (replay: CLOUDTASK_SOAK_SEED={}):\nduplicates {}\nunaccounted {}\nlost reports {}\nactive {}\ncontradictions {}\n{}",
+        "soak on {store}, seed {} failed (replay: CLOUDTASK_SOAK_SEED={}):\nduplicates {}\nunaccounted {}\nlost reports {}\nactive {}\ncontradictions {}\n{}",
         s.seed,
         s.seed,
         first(&verdict.duplicates),

@@ -65,6 +65,9 @@ pub enum ErrorCode {
     Busy,
     /// The center's disk is full: nothing was stored.
     StorageFull,
+    /// The center cannot reach its store (PostgreSQL down, restarting or unreachable): retry
+    /// once it is back.
+    StoreUnavailable,
     /// Too many failed logins or tokens from this address (or for this user from it): wait.
     RateLimited,
     /// No such user.
@@ -93,7 +96,7 @@ impl ErrorCode {
             PayloadTooLarge => 413,
             RateLimited => 429,
             Internal | Unknown => 500,
-            Busy => 503,
+            Busy | StoreUnavailable => 503,
             StorageFull => 507,
         }
     }

@@ -34,6 +34,8 @@ pub mod model;
 pub mod postgres_server;
 pub mod ring;
 pub mod schedule;
+#[cfg(feature = "postgres-server")]
+pub mod server_process;
 #[cfg(feature = "embedded")]
 pub mod shutdown;
 #[cfg(feature = "http-client")]

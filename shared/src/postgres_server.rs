@@ -8,10 +8,11 @@
 // Test support: a server that cannot start is the test's failure, said where it happens.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::server_process::{spawn_logged, wait_ready};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 /// A running test server; killed and removed when dropped.
 pub struct PostgresServer {
@@ -134,14 +135,13 @@ fn template(bindir: &Path, owner: Option<(u32, u32)>) -> PathBuf {
 }
 
 impl PostgresServer {
-    /// Starts a server with test settings (no fsync: these tests are not about PostgreSQL's
-    /// own durability) and waits until it accepts connections.
+    /// Starts a server with test settings and waits until it accepts connections. No fsync
+    /// and no full-page writes: they guard against the machine's crash, which these tests do
+    /// not cause. Commits stay synchronous: a commit is in the kernel's hands before it is
+    /// answered, so a kill -9 of the server loses nothing it acknowledged (with
+    /// `synchronous_commit=off` it would lose the last fraction of a second, reports included).
     pub fn start() -> PostgresServer {
-        PostgresServer::start_with(&[
-            "fsync=off",
-            "synchronous_commit=off",
-            "full_page_writes=off",
-        ])
+        PostgresServer::start_with(&["fsync=off", "full_page_writes=off"])
     }
 
     /// Starts a server with these `-c` settings.
@@ -270,11 +270,6 @@ impl PostgresServer {
     /// Starts the server again on the same port and data, and waits until it is ready.
     pub fn restart(&mut self) {
         self.kill9();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("postgres.log"))
-            .unwrap();
         let mut cmd = Command::new(self.bindir.join("postgres"));
         cmd.arg("-D")
             .arg(self.dir.join("data"))
@@ -286,30 +281,17 @@ impl PostgresServer {
         for s in &self.settings {
             cmd.args(["-c", s]);
         }
-        let child = run_as(&mut cmd, self.owner)
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ready = Command::new(self.bindir.join("pg_isready"))
+        let log = self.dir.join("postgres.log");
+        self.child = Some(spawn_logged(
+            run_as(&mut cmd, self.owner).process_group(0),
+            &log,
+        ));
+        wait_ready("PostgreSQL", &log, Duration::from_secs(60), || {
+            Command::new(self.bindir.join("pg_isready"))
                 .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q"])
                 .status()
-                .is_ok_and(|s| s.success());
-            if ready {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "PostgreSQL did not start: {}",
-                std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                .is_ok_and(|s| s.success())
+        });
     }
 }
 

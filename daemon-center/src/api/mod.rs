@@ -50,6 +50,8 @@ pub struct AppState {
     pub placements: Placements,
     /// The coordination session (renewed after expiry), for live membership.
     pub sessions: Sessions,
+    /// The other centers, which relay live output of runs whose agents report to them.
+    pub peers: crate::relay::Peers,
     /// `standalone` or `cluster`, reported by `/version`.
     pub mode: &'static str,
     /// Turns true when the center stops: endless answers (event streams, followed logs) end.

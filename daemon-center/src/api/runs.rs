@@ -182,6 +182,10 @@ pub async fn show(Extension(run): Extension<RunRecord>) -> Json<RunRecord> {
 pub struct LogQuery {
     #[serde(default)]
     pub follow: bool,
+    /// Only the live output this center received, nothing from the store and nothing
+    /// relayed from others: what one center asks another for (see `relay`).
+    #[serde(default)]
+    pub relayed: bool,
 }
 
 fn text(body: Body) -> Response {
@@ -189,55 +193,112 @@ fn text(body: Body) -> Response {
 }
 
 /// The run's log; with `follow=true` on an unfinished run, its output as it comes, ending
-/// when the run ends.
+/// when the run ends: what its agent sent here, and what the other centers relay.
 pub async fn log(
     State(st): State<AppState>,
     Extension(run): Extension<RunRecord>,
+    headers: axum::http::HeaderMap,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = q?;
     let id = run.id.clone();
+    if q.relayed {
+        return relayed_output(&st, &run).await;
+    }
     if !q.follow || run.status.is_terminal() {
         return stored_log(&st, &id).await;
     }
     let (so_far, rx) = st.hub.follow(&id);
     // It may have ended between the two reads: then the stored log is the whole story.
-    if st
-        .store
-        .run(&id)
-        .await?
-        .is_some_and(|r| r.status.is_terminal())
-    {
-        st.hub.finish(&id);
+    if ended(&st, &id).await? {
         return stored_log(&st, &id).await;
     }
+    // The gate let this credential in, so every center sharing the store takes it too.
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let peers = Some(st.peers.follow(&id, bearer).await);
     // Live output and the final report travel separately: output the run printed just before
     // it ended may arrive after the end. When the live stream closes, the stored log (the
     // same lines) supplies whatever the follower has not seen.
     let sent = so_far.len();
     let store = st.store.clone();
-    let live = futures_util::stream::unfold((Some(rx), sent), move |(rx, sent)| {
-        let (store, id) = (store.clone(), id.clone());
-        async move {
-            let mut rx = rx?;
-            let chunk = match rx.recv().await {
-                Ok(chunk) => chunk,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    format!("[cloudtask: {n} live chunks dropped; the stored log is complete]\n")
-                }
-                Err(broadcast::error::RecvError::Closed) => {
-                    let stored = store.run_log(&id).await.ok().flatten().unwrap_or_default();
-                    let rest = stored.get(sent..).unwrap_or_default().to_string();
-                    return Some((Ok::<_, Infallible>(rest), (None, sent)));
-                }
-            };
-            let sent = sent + chunk.len();
-            Some((Ok(chunk), (Some(rx), sent)))
+    let live = futures_util::stream::unfold(
+        (Some(rx), peers, sent),
+        move |(rx, mut peers, sent)| {
+            let (store, id) = (store.clone(), id.clone());
+            async move {
+                let mut rx = rx?;
+                let chunk = tokio::select! {
+                    r = rx.recv() => match r {
+                        Ok(chunk) => chunk,
+                        Err(broadcast::error::RecvError::Lagged(n)) => format!(
+                            "[cloudtask: {n} live chunks dropped; the stored log is complete]\n"
+                        ),
+                        Err(broadcast::error::RecvError::Closed) => {
+                            let stored = store.run_log(&id).await.ok().flatten().unwrap_or_default();
+                            let rest = stored.get(sent..).unwrap_or_default().to_string();
+                            return Some((Ok::<_, Infallible>(rest), (None, None, sent)));
+                        }
+                    },
+                    Some(chunk) = relayed_chunk(&mut peers) => chunk,
+                };
+                let sent = sent + chunk.len();
+                Some((Ok(chunk), (Some(rx), peers, sent)))
+            }
+        },
+    );
+    let stream =
+        futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(so_far) }), live);
+    // A stopping center ends the follow (the client reads the rest from the store later).
+    let stream = futures_util::StreamExt::take_until(stream, st.stopping());
+    Ok(text(Body::from_stream(stream)))
+}
+
+/// The next chunk another center relayed; `None` (and no more asking) once they all ended.
+async fn relayed_chunk(peers: &mut Option<tokio::sync::mpsc::Receiver<String>>) -> Option<String> {
+    let chunk = peers.as_mut()?.recv().await;
+    if chunk.is_none() {
+        *peers = None;
+    }
+    chunk
+}
+
+/// Whether the store has the run finished; if so its live buffer here is let go.
+async fn ended(st: &AppState, id: &str) -> ApiResult<bool> {
+    let ended = st
+        .store
+        .run(id)
+        .await?
+        .is_some_and(|r| r.status.is_terminal());
+    if ended {
+        st.hub.finish(id);
+    }
+    Ok(ended)
+}
+
+/// What this center's hub holds and receives of a run's live output, until the run ends.
+async fn relayed_output(st: &AppState, run: &RunRecord) -> ApiResult<Response> {
+    if run.status.is_terminal() {
+        return Ok(text(Body::empty()));
+    }
+    let (so_far, rx) = st.hub.follow(&run.id);
+    if ended(st, &run.id).await? {
+        return Ok(text(Body::empty()));
+    }
+    let live = futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(chunk) => return Some((Ok::<_, Infallible>(chunk), rx)),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
         }
     });
     let stream =
         futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(so_far) }), live);
-    // A stopping center ends the follow (the client reads the rest from the store later).
     let stream = futures_util::StreamExt::take_until(stream, st.stopping());
     Ok(text(Body::from_stream(stream)))
 }

@@ -110,6 +110,13 @@ impl From<store::Error> for Error {
             store::Error::StaleVersion(m) => Error::new(ErrorCode::StaleVersion, m),
             store::Error::InUse(m) => Error::new(ErrorCode::GroupNotEmpty, m),
             store::Error::Incomplete(m) => Error::new(ErrorCode::Busy, m),
+            store::Error::Unavailable(m) => {
+                tracing::error!(error = %m, "the store cannot be reached");
+                Error::new(
+                    ErrorCode::StoreUnavailable,
+                    "the center cannot reach its store: retry once it is back",
+                )
+            }
             store::Error::Full(m) => {
                 tracing::error!(error = %m, "the store's disk is full: writes are refused until space is freed");
                 Error::storage_full()

@@ -73,7 +73,10 @@ impl Service {
             .spec
             .resolve_start(&req.env, &req.args)
             .map_err(|e| Error::new(ErrorCode::InvalidParameter, e.to_string()))?;
+        // To the millisecond, as the store keeps it: the run's CLOUDTASK_SCHEDULED_AT (from
+        // the request event) and its stored instant are then the same.
         let now = Timestamp::now();
+        let now = Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
         if let Some(key) = key
             && let Some(earlier) = self
                 .store

@@ -54,6 +54,9 @@ pub enum Error {
     /// A group or cluster that still has tasks.
     #[error("{0}")]
     InUse(String),
+    /// The database cannot be reached (down, restarting, a broken connection).
+    #[error("store unreachable: {0}")]
+    Unavailable(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -261,6 +261,10 @@ impl Coordination for EmbeddedSession {
         Ok(won)
     }
 
+    async fn candidates(&self) -> Result<Vec<String>> {
+        Ok(self.live()?.leader.iter().map(|(_, c)| c.clone()).collect())
+    }
+
     async fn read_assignment(
         &self,
         cluster: &str,

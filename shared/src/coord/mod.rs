@@ -108,6 +108,9 @@ pub trait Coordination: Send + Sync + 'static {
     async fn clusters(&self) -> Result<Vec<String>>;
     /// Becomes leader if no live session leads; true while this session leads.
     async fn campaign(&self, candidate: &str) -> Result<bool>;
+    /// What every live candidate campaigned with, this session's included: how centers find
+    /// each other (a center campaigns with its advertised address).
+    async fn candidates(&self) -> Result<Vec<String>>;
     async fn read_assignment(
         &self,
         cluster: &str,

@@ -744,6 +744,30 @@ impl Coordination for ZkSession {
         Ok(lowest.as_deref() == Some(mine.as_str()))
     }
 
+    async fn candidates(&self) -> Result<Vec<String>> {
+        let names = self
+            .op(
+                "listing leader candidates",
+                self.client.list_children("/leader"),
+            )
+            .await?;
+        let mut r = self.client.new_multi_reader();
+        for n in &names {
+            r.add_get_data(&format!("/leader/{n}"))
+                .map_err(|e| backend("reading leader candidates", e))?;
+        }
+        // A candidate gone between the two reads answers an error of its own: left out.
+        Ok(self
+            .op("reading leader candidates", r.commit())
+            .await?
+            .into_iter()
+            .filter_map(|res| match res {
+                zk::MultiReadResult::Data { data, .. } => String::from_utf8(data).ok(),
+                _ => None,
+            })
+            .collect())
+    }
+
     async fn read_assignment(
         &self,
         cluster: &str,

@@ -41,8 +41,21 @@ impl From<sqlx::Error> for Error {
         let full = code
             .as_deref()
             .is_some_and(|c| c == "53100" || c.parse::<i64>().is_ok_and(|n| n & 0xff == 13));
+        // A connection that broke or could not be made, and PostgreSQL's connection
+        // exceptions (class 08) and shutdowns (57P01–57P03).
+        let unreachable = matches!(
+            e,
+            sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+        ) || code
+            .as_deref()
+            .is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03"));
         if full {
             Error::Full(e.to_string())
+        } else if unreachable {
+            Error::Unavailable(e.to_string())
         } else {
             Error::Backend(e.to_string())
         }

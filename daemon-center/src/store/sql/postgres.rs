@@ -204,8 +204,11 @@ pub async fn open(url: &str) -> Result<SqlStore> {
     )
     .await?;
     sqlx::Connection::close(conn).await?;
+    // With the database away, a request waits this long for a connection, not sqlx's 30 s,
+    // then is answered `store_unavailable`.
     let pool = AnyPoolOptions::new()
         .max_connections(8)
+        .acquire_timeout(std::time::Duration::from_secs(10))
         .connect_with(opts)
         .await?;
     Ok(SqlStore {

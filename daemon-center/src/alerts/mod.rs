@@ -113,6 +113,24 @@ pub struct AlertFile {
     pub node_offline_after: Option<String>,
 }
 
+/// Where the webhook signing key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// `--webhook-secret-file`: this file (made if missing).
+    File(PathBuf),
+    /// The store, so every center signs alike; `copy` in the data dir is where the operator
+    /// reads it (and where an earlier version kept it: offered to the store at first start).
+    Shared { copy: PathBuf },
+}
+
+impl Default for KeySource {
+    fn default() -> Self {
+        KeySource::Shared {
+            copy: PathBuf::from("webhook.secret"),
+        }
+    }
+}
+
 /// Who hears what, and how messages travel.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -120,7 +138,7 @@ pub struct Settings {
     pub groups: BTreeMap<String, Vec<Recipient>>,
     pub smtp: Option<SmtpSettings>,
     pub allow: Arc<AllowList>,
-    pub webhook_secret_file: PathBuf,
+    pub webhook_key: KeySource,
     pub webhook_ca_file: Option<PathBuf>,
     pub per_minute: u32,
     /// How long a node must stay away before it is offline, and back before it is online.
@@ -227,10 +245,12 @@ impl Settings {
             groups,
             smtp,
             allow: Arc::new(allow),
-            webhook_secret_file: args
-                .webhook_secret_file
-                .or(file.webhook_secret_file)
-                .unwrap_or_else(|| data_dir.join("webhook.secret")),
+            webhook_key: match args.webhook_secret_file.or(file.webhook_secret_file) {
+                Some(path) => KeySource::File(path),
+                None => KeySource::Shared {
+                    copy: data_dir.join("webhook.secret"),
+                },
+            },
             webhook_ca_file: args.webhook_ca_file.or(file.webhook_ca_file),
             per_minute,
         })
@@ -293,7 +313,10 @@ pub async fn start(
             "the center has no SMTP server to send e-mail through (cloudtask-center --smtp-server)",
         ),
     };
-    let key = SigningKey::load_or_create(&settings.webhook_secret_file)?;
+    let key = match &settings.webhook_key {
+        KeySource::File(path) => SigningKey::load_or_create(path)?,
+        KeySource::Shared { copy } => SigningKey::shared(&store, copy).await?,
+    };
     let webhook = deliver::Sender::Webhook(webhook::Webhooks::new(
         key,
         settings.allow.clone(),

@@ -253,6 +253,41 @@ impl SigningKey {
             .map_err(|e| anyhow::anyhow!("webhook signing key {}: {e}", path.display()))
     }
 
+    /// The key every center sharing `store` signs with: the one stored, else this data dir's
+    /// `copy` (an earlier version's key), else a new one; then written to `copy` (0600) for
+    /// the operator to configure receivers with.
+    pub async fn shared(
+        store: &crate::store::SharedStore,
+        copy: &Path,
+    ) -> anyhow::Result<SigningKey> {
+        use anyhow::Context;
+        let here = match std::fs::read_to_string(copy) {
+            Ok(t) => Some(t.trim().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", copy.display())),
+        };
+        let offered = match &here {
+            Some(t) => {
+                SigningKey::parse(t)
+                    .map_err(|e| anyhow::anyhow!("webhook signing key {}: {e}", copy.display()))?;
+                t.clone()
+            }
+            None => SigningKey::generate()
+                .map_err(|e| anyhow::anyhow!("making a webhook signing key: {e}"))?,
+        };
+        let key = store
+            .shared_secret(SHARED_KEY_NAME, &offered)
+            .await
+            .context("reading the shared webhook signing key")?;
+        if here.as_deref() != Some(key.as_str()) {
+            if here.is_some() {
+                tracing::warn!(file = %copy.display(), "this data dir's webhook signing key is not the one the centers share: replaced by it");
+            }
+            crate::auth::write_secret(copy, &key)?;
+        }
+        SigningKey::parse(&key).map_err(|e| anyhow::anyhow!("the shared webhook signing key: {e}"))
+    }
+
     /// `v1,<base64>`: the signature of `body` sent as message `id` at `timestamp`.
     pub fn sign(&self, id: &str, timestamp: i64, body: &str) -> String {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
@@ -264,6 +299,9 @@ impl SigningKey {
         format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
     }
 }
+
+/// The store's name for the webhook signing key.
+const SHARED_KEY_NAME: &str = "webhook_signing_key";
 
 /// Calls webhooks.
 #[derive(Clone)]

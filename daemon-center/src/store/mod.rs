@@ -641,6 +641,9 @@ pub trait EpochStore: Send + Sync {
     async fn take_epoch(&self, center: &str) -> Result<u64>;
     /// The current epoch (0 before any leader took one).
     async fn epoch(&self) -> Result<u64>;
+    /// The secret stored under `name`, storing `offered` first if there is none: every center
+    /// sharing the store ends with the same one (the webhook signing key).
+    async fn shared_secret(&self, name: &str, offered: &str) -> Result<String>;
 }
 
 /// Every concept at once: what `open` returns and the center holds.

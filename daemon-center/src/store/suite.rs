@@ -58,6 +58,7 @@ macro_rules! store_suite {
             package_histories_trim_to_their_newest_and_unnamed_packages_are_collected,
             package_bytes_read_back_chunk_by_chunk_once_recorded_whole,
             a_deposed_leaders_writes_change_nothing,
+            a_shared_secret_is_the_first_one_offered,
             node_and_join_token_names_are_unique_where_they_must_be,
             placements_open_close_and_say_who_held_a_task_when,
             incidents_commit_with_the_alert_cursor_and_only_from_where_it_is,
@@ -1334,6 +1335,13 @@ pub async fn package_bytes_read_back_chunk_by_chunk_once_recorded_whole(store: &
     assert_eq!(store.collect_chunks(later, 10).await.unwrap(), 1);
     assert_eq!(store.collect_chunks(later, 10).await.unwrap(), 0);
     assert!(store.package_chunk(&sha, 2).await.unwrap().is_some());
+}
+
+pub async fn a_shared_secret_is_the_first_one_offered(store: &dyn Store) {
+    assert_eq!(store.shared_secret("k", "first").await.unwrap(), "first");
+    // A second center offering its own gets the first; another name is its own.
+    assert_eq!(store.shared_secret("k", "second").await.unwrap(), "first");
+    assert_eq!(store.shared_secret("other", "x").await.unwrap(), "x");
 }
 
 pub async fn a_deposed_leaders_writes_change_nothing(store: &dyn Store) {

@@ -109,6 +109,10 @@ async fn centers_on_one_postgres_serve_each_other_and_agents_follow_the_survivor
     let pg = PostgresServer::start();
     let store = pg.create_database("shared");
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A's data dir has the webhook key an earlier version made there: it becomes the one
+    // every center signs with.
+    let earlier_key = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    std::fs::write(dir_a.path().join("webhook.secret"), earlier_key).unwrap();
     let mut a = Center::start_cluster(dir_a.path(), &zk.connect("/ct"), &["--store", &store]).await;
     // B's data dir holds nothing of the store; only the tokens the operator was given (the
     // admin's, and the join token agents use).
@@ -119,6 +123,10 @@ async fn centers_on_one_postgres_serve_each_other_and_agents_follow_the_survivor
     let (_, va) = a.api(Method::GET, "/version", None).await;
     let (_, vb) = b.api(Method::GET, "/version", None).await;
     assert!(leads(&va) && !leads(&vb), "{va} {vb}");
+    for dir in [&dir_a, &dir_b] {
+        let key = std::fs::read_to_string(dir.path().join("webhook.secret")).unwrap();
+        assert_eq!(key.trim(), earlier_key, "the key in {:?}", dir.path());
+    }
 
     // Agents: two follow A (then B), one follows B (then A).
     let both = format!("{},{}", a.url, b.url);

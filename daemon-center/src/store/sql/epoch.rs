@@ -1,4 +1,5 @@
-//! The leader's epoch: one row, bumped by each center that becomes leader.
+//! The leader's epoch (one row, bumped by each center that becomes leader), and the secrets
+//! every center must hold alike.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -30,6 +31,21 @@ impl EpochStore for SqlStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(epoch.unwrap_or(0) as u64)
+    }
+
+    async fn shared_secret(&self, name: &str, offered: &str) -> Result<String> {
+        let mut w = self.write().await?;
+        sqlx::query("INSERT INTO shared_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(offered)
+            .execute(&mut *w.tx)
+            .await?;
+        let value: String = sqlx::query_scalar("SELECT value FROM shared_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *w.tx)
+            .await?;
+        w.finish().await?;
+        Ok(value)
     }
 }
 

@@ -189,6 +189,9 @@ CREATE INDEX package_chunks_by_age ON package_chunks (created_at);
     r#"
 CREATE TABLE leader_epoch (id BIGINT PRIMARY KEY, epoch BIGINT NOT NULL, center TEXT COLLATE "C" NOT NULL, taken_at BIGINT NOT NULL);
 "#,
+    r#"
+CREATE TABLE shared_secrets (name TEXT COLLATE "C" PRIMARY KEY, value TEXT COLLATE "C" NOT NULL);
+"#,
 ];
 
 /// Opens and migrates the database at `url`.

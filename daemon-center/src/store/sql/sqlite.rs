@@ -179,6 +179,9 @@ CREATE INDEX package_chunks_by_age ON package_chunks (created_at);
     r#"
 CREATE TABLE leader_epoch (id BIGINT PRIMARY KEY, epoch BIGINT NOT NULL, center TEXT NOT NULL, taken_at BIGINT NOT NULL);
 "#,
+    r#"
+CREATE TABLE shared_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#,
 ];
 
 /// What every connection sets first. FULL: in WAL mode every commit fsyncs the log, so what

@@ -280,6 +280,17 @@ impl Client {
         self.json(resp).await
     }
 
+    /// One page of a paged list: its items and the `after=` of the next page, if any.
+    pub async fn get_page<T: DeserializeOwned>(&self, path: &str) -> Result<(T, Option<String>)> {
+        let resp = self.send(self.request(Method::GET, path)).await?;
+        let next = resp
+            .headers()
+            .get(cloudtask_shared::api::NEXT_PAGE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok((self.json(resp).await?, next))
+    }
+
     pub async fn send_json<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,

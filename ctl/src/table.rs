@@ -171,8 +171,41 @@ pub fn when(t: Option<Timestamp>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-pub fn tasks(tasks: &[TaskView], wide: bool) {
-    let rows: Vec<Vec<String>> = tasks
+/// A JSON array printed an item at a time, for lists read in pages.
+pub struct JsonArray {
+    empty: bool,
+}
+
+impl JsonArray {
+    pub fn start() -> JsonArray {
+        print!("[");
+        JsonArray { empty: true }
+    }
+
+    pub fn items<T: serde::Serialize>(&mut self, items: &[T]) -> crate::client::Result<()> {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for item in items {
+            let text = serde_json::to_string_pretty(item)?;
+            let sep = if self.empty { "" } else { "," };
+            self.empty = false;
+            let _ = write!(out, "{sep}\n  {}", text.replace('\n', "\n  "));
+        }
+        Ok(())
+    }
+
+    pub fn end(self) {
+        if self.empty {
+            println!("]");
+        } else {
+            println!("\n]");
+        }
+    }
+}
+
+/// The cells of a task list's rows: all a table needs to keep of a page.
+pub fn task_rows(tasks: &[TaskView], wide: bool) -> Vec<Vec<String>> {
+    tasks
         .iter()
         .map(|v| {
             let mut row = vec![
@@ -201,13 +234,16 @@ pub fn tasks(tasks: &[TaskView], wide: bool) {
             }
             row
         })
-        .collect();
+        .collect()
+}
+
+pub fn print_task_rows(rows: &[Vec<String>], wide: bool) {
     let mut header = vec!["NAME", "GROUP", "STATE", "NODE", "NEXT (UTC)", "SCHEDULE"];
     if wide {
         header.splice(4..4, ["CLUSTER", "VERSION", "PACKAGE"]);
         header.push("COMMAND");
     }
-    print(&header, &rows);
+    print(&header, rows);
 }
 
 pub fn task(v: &TaskView) {

@@ -283,6 +283,10 @@ pub enum TaskCmd {
         group: Option<String>,
         #[arg(long)]
         cluster: Option<String>,
+        /// Tasks asked for at a time: the list comes in pages of this many, so neither side
+        /// holds all of a long one (`-o json` still prints one array).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        chunk_size: u32,
     },
     /// Show one task: spec, state, node, next fire times.
     #[command(after_help = "Example:\n  cloudtaskctl task show backup --group ops -o json")]
@@ -407,7 +411,11 @@ pub async fn task(c: &Client, cmd: TaskCmd, out: Output) -> Result<()> {
                 .await?;
             show(&v)?;
         }
-        TaskCmd::Ls { group, cluster } => {
+        TaskCmd::Ls {
+            group,
+            cluster,
+            chunk_size,
+        } => {
             let mut q = vec![];
             if let Some(g) = group {
                 q.push(format!("group={}", enc(&g)));
@@ -415,16 +423,32 @@ pub async fn task(c: &Client, cmd: TaskCmd, out: Output) -> Result<()> {
             if let Some(cl) = cluster {
                 q.push(format!("cluster={}", enc(&cl)));
             }
-            let q = if q.is_empty() {
-                String::new()
-            } else {
-                format!("?{}", q.join("&"))
-            };
-            let tasks: Vec<TaskView> = c.get(&format!("/tasks{q}")).await?;
-            if out.json() {
-                return table::print_json(&tasks);
+            // Page by page, so neither side holds the whole list: JSON is printed as it
+            // comes (still one array), a table keeps only its rows' text.
+            q.push(format!("limit={chunk_size}"));
+            let base = format!("/tasks?{}", q.join("&"));
+            let mut json = out.json().then(table::JsonArray::start);
+            let mut rows = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let path = match &after {
+                    Some(a) => format!("{base}&after={}", enc(a)),
+                    None => base.clone(),
+                };
+                let (page, next): (Vec<TaskView>, _) = c.get_page(&path).await?;
+                match json.as_mut() {
+                    Some(j) => j.items(&page)?,
+                    None => rows.extend(table::task_rows(&page, out.wide())),
+                }
+                match next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
             }
-            table::tasks(&tasks, out.wide());
+            match json {
+                Some(j) => j.end(),
+                None => table::print_task_rows(&rows, out.wide()),
+            }
         }
         TaskCmd::Show(t) => show(&c.get(&t.path("")).await?)?,
         TaskCmd::Pause(t) => toggle(c, &t, TaskAction::Pause, out).await?,

@@ -7,6 +7,10 @@ use crate::model::{NodeInfo, RunRecord, Task};
 
 pub const API_PREFIX: &str = "/api/v1";
 
+/// The response header of a paged list (`GET /tasks?limit=N`) that names where the next page
+/// starts (its `after=`); absent on the last page.
+pub const NEXT_PAGE_HEADER: &str = "cloudtask-next";
+
 /// Every error answer: a stable machine-readable code and a message for humans.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -27,7 +27,13 @@ pub struct ListQuery {
     pub group: Option<String>,
     /// Substring of the name.
     pub name: Option<String>,
+    /// Start of the name (read on the store's index, unlike `name`).
+    pub name_prefix: Option<String>,
     pub paused: Option<bool>,
+    /// At most this many tasks are read for the page (up to 10,000); without it, all.
+    pub limit: Option<u32>,
+    /// `GROUP/NAME`: the page starts after this task (the previous page's `cloudtask-next`).
+    pub after: Option<String>,
 }
 
 /// A task as answers show it: where it is, what it does next, and no secret value.
@@ -82,14 +88,53 @@ pub async fn list(
     State(st): State<AppState>,
     who: Caller,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> ApiResult<Json<Vec<TaskView>>> {
+) -> ApiResult<Response> {
     let Query(q) = q?;
-    let tasks = st.store.tasks().await?;
-    let out = tasks
+    let after = match q.after.as_deref() {
+        None => None,
+        Some(a) => match a.split_once('/') {
+            Some((g, n)) if !g.is_empty() && !n.is_empty() => Some((g.to_string(), n.to_string())),
+            _ => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    format!(
+                        "after={a:?}: expected GROUP/NAME, as the cloudtask-next header gives it"
+                    ),
+                ));
+            }
+        },
+    };
+    let limit = match q.limit {
+        Some(0) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                "limit=0: a page holds at least one task",
+            ));
+        }
+        Some(n) => n.min(10_000),
+        None => u32::MAX,
+    };
+    let page = st
+        .store
+        .task_page(&crate::store::TaskPage {
+            cluster: q.cluster,
+            group: q.group,
+            name_prefix: q.name_prefix,
+            after,
+            limit,
+        })
+        .await?;
+    // Where the next page starts: after the last task read, shown or not (a page may show
+    // fewer than `limit` when some were filtered out here).
+    let next = (page.len() as u64 == u64::from(limit))
+        .then(|| {
+            page.last()
+                .map(|t| format!("{}/{}", t.spec.group, t.spec.name))
+        })
+        .flatten();
+    let out: Vec<TaskView> = page
         .into_iter()
         .filter(|t| policy::may_read(&who, &t.spec.group))
-        .filter(|t| q.cluster.as_ref().is_none_or(|c| &t.spec.cluster == c))
-        .filter(|t| q.group.as_ref().is_none_or(|g| &t.spec.group == g))
         .filter(|t| {
             q.name
                 .as_ref()
@@ -98,7 +143,14 @@ pub async fn list(
         .filter(|t| q.paused.is_none_or(|p| t.spec.paused == p))
         .map(|t| view(&st, t))
         .collect();
-    Ok(Json(out))
+    let mut resp = Json(out).into_response();
+    if let Some(next) = next
+        && let Ok(v) = axum::http::HeaderValue::from_str(&next)
+    {
+        resp.headers_mut()
+            .insert(cloudtask_shared::api::NEXT_PAGE_HEADER, v);
+    }
+    Ok(resp)
 }
 
 /// A task; to the node it is placed on (the gate saw to that), with its secret values.

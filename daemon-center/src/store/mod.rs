@@ -79,6 +79,17 @@ pub struct Effects {
     pub fence: Option<u64>,
 }
 
+/// Which tasks a page of the task list holds: what the store filters on, and where the page
+/// starts (after the `(group, name)` the previous page ended with).
+#[derive(Debug, Clone, Default)]
+pub struct TaskPage {
+    pub cluster: Option<String>,
+    pub group: Option<String>,
+    pub name_prefix: Option<String>,
+    pub after: Option<(String, String)>,
+    pub limit: u32,
+}
+
 /// A run to request from its node, with the task version it must run at least.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -182,6 +193,8 @@ pub trait TaskStore: Send + Sync {
     async fn tasks_named(&self, name: &str, group: Option<&str>) -> Result<Vec<Task>>;
     /// Every task, by group and name.
     async fn tasks(&self) -> Result<Vec<Task>>;
+    /// One page of tasks by group and name, filtered on the `(grp, name)` index.
+    async fn task_page(&self, q: &TaskPage) -> Result<Vec<Task>>;
     /// Which of these task ids exist (the report path uses it: no spec decoding).
     async fn existing_tasks(&self, ids: &[&str]) -> Result<HashSet<String>>;
     /// A cheap summary that changes whenever a task is created, edited or deleted, so a

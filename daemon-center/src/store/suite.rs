@@ -17,7 +17,7 @@ use jiff::Timestamp;
 
 use super::{
     AuditEntry, AuditFilter, Effects, Error, NameTable, Placement, RunFilter, RunWrite, Store,
-    TokenKind, TokenRow, UserRow,
+    TaskPage, TokenKind, TokenRow, UserRow,
 };
 
 /// The suite's instants: `secs` after a fixed origin.
@@ -59,6 +59,7 @@ macro_rules! store_suite {
             package_bytes_read_back_chunk_by_chunk_once_recorded_whole,
             a_deposed_leaders_writes_change_nothing,
             a_shared_secret_is_the_first_one_offered,
+            task_pages_follow_group_and_name_and_filter_in_the_store,
             node_and_join_token_names_are_unique_where_they_must_be,
             placements_open_close_and_say_who_held_a_task_when,
             incidents_commit_with_the_alert_cursor_and_only_from_where_it_is,
@@ -1335,6 +1336,55 @@ pub async fn package_bytes_read_back_chunk_by_chunk_once_recorded_whole(store: &
     assert_eq!(store.collect_chunks(later, 10).await.unwrap(), 1);
     assert_eq!(store.collect_chunks(later, 10).await.unwrap(), 0);
     assert!(store.package_chunk(&sha, 2).await.unwrap().is_some());
+}
+
+pub async fn task_pages_follow_group_and_name_and_filter_in_the_store(store: &dyn Store) {
+    for (n, g) in [
+        ("b-1", "g2"),
+        ("a-2", "g1"),
+        ("a-1", "g1"),
+        ("a-10", "g2"),
+        ("b-2", "g1"),
+    ] {
+        store
+            .create_task(&task(n, g), None, &Effects::default())
+            .await
+            .unwrap();
+    }
+    let names = |ts: Vec<Task>| -> Vec<String> {
+        ts.iter()
+            .map(|t| format!("{}/{}", t.spec.group, t.spec.name))
+            .collect()
+    };
+    let page = |after: Option<(&str, &str)>, limit| TaskPage {
+        after: after.map(|(g, n)| (g.to_string(), n.to_string())),
+        limit,
+        ..TaskPage::default()
+    };
+    let first = store.task_page(&page(None, 3)).await.unwrap();
+    assert_eq!(names(first), ["g1/a-1", "g1/a-2", "g1/b-2"]);
+    let rest = store
+        .task_page(&page(Some(("g1", "b-2")), 3))
+        .await
+        .unwrap();
+    assert_eq!(names(rest), ["g2/a-10", "g2/b-1"]);
+    let prefixed = TaskPage {
+        name_prefix: Some("a-1".into()),
+        ..page(None, 10)
+    };
+    assert_eq!(
+        names(store.task_page(&prefixed).await.unwrap()),
+        ["g1/a-1", "g2/a-10"]
+    );
+    let in_group = TaskPage {
+        group: Some("g2".into()),
+        cluster: Some("default".into()),
+        ..page(None, 10)
+    };
+    assert_eq!(
+        names(store.task_page(&in_group).await.unwrap()),
+        ["g2/a-10", "g2/b-1"]
+    );
 }
 
 pub async fn a_shared_secret_is_the_first_one_offered(store: &dyn Store) {

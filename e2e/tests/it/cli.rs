@@ -1058,3 +1058,33 @@ async fn users_log_in_get_grants_and_are_told_what_they_may_not_do() {
     let rm = bare(&cfg, &["user", "rm", "ann"], None);
     assert!(rm.status.success(), "{}", text(&rm));
 }
+
+/// `task ls` reads the list in pages (`--chunk-size`): the table and the one JSON array hold
+/// every task once, in order, however the pages fall.
+#[tokio::test]
+async fn task_ls_reads_in_pages_and_prints_one_list() {
+    let c = Center::start(&[]).await;
+    let names: Vec<String> = (0..5).map(|i| format!("paged-{i}")).collect();
+    for n in &names {
+        c.create_task(serde_json::json!({"name": n, "command": "true"}))
+            .await;
+    }
+    for chunk in ["1", "2", "5", "1000"] {
+        let listed = ok_json(&c.ctl(&["task", "ls", "--chunk-size", chunk, "-o", "json"]));
+        let got: Vec<&str> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, names, "chunk size {chunk}");
+        let out = c.ctl(&["task", "ls", "--chunk-size", chunk]);
+        assert!(out.status.success(), "{}", text(&out));
+        let table = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(table.matches("NAME").count(), 1, "one header: {table}");
+        for n in &names {
+            assert_eq!(table.matches(n.as_str()).count(), 1, "{n} once: {table}");
+        }
+    }
+    assert_eq!(code(&c.ctl(&["task", "ls", "--chunk-size", "0"])), 2);
+}

@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use super::{SqlStore, corrupt, ms, select_in, ts};
-use crate::store::{Effects, Error, NameTable, Result, TaskStore};
+use super::{Sql, SqlStore, corrupt, ms, select_in, ts};
+use crate::store::{Effects, Error, NameTable, Result, TaskPage, TaskStore};
 
 /// Table and column names come from here, never from input.
 fn table(t: NameTable) -> (&'static str, &'static str) {
@@ -218,6 +218,36 @@ impl TaskStore for SqlStore {
         let rows = sqlx::query("SELECT * FROM tasks ORDER BY grp, name")
             .fetch_all(&self.pool)
             .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn task_page(&self, q: &TaskPage) -> Result<Vec<Task>> {
+        let mut sql = Sql::new("SELECT * FROM tasks WHERE 1 = 1");
+        if let Some((grp, name)) = &q.after {
+            sql.push(" AND (grp > ")
+                .bind(grp.clone())
+                .push(" OR (grp = ")
+                .bind(grp.clone())
+                .push(" AND name > ")
+                .bind(name.clone())
+                .push("))");
+        }
+        if let Some(g) = &q.group {
+            sql.push(" AND grp = ").bind(g.clone());
+        }
+        if let Some(c) = &q.cluster {
+            sql.push(" AND cluster = ").bind(c.clone());
+        }
+        // Names are letters, digits, '-', '_' and '.', all below '~': a range the index reads.
+        if let Some(p) = &q.name_prefix {
+            sql.push(" AND name >= ")
+                .bind(p.clone())
+                .push(" AND name < ")
+                .bind(format!("{p}~"));
+        }
+        sql.push(" ORDER BY grp, name LIMIT ")
+            .bind(i64::from(q.limit));
+        let rows = sql.query().fetch_all(&self.pool).await?;
         rows.iter().map(task_from_row).collect()
     }
 

@@ -266,21 +266,23 @@ impl SigningKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| format!("reading {}", copy.display())),
         };
-        let offered = match &here {
-            Some(t) => {
-                SigningKey::parse(t)
-                    .map_err(|e| anyhow::anyhow!("webhook signing key {}: {e}", copy.display()))?;
-                t.clone()
+        // The copy is only a copy: one that does not read as a key is replaced, not trusted.
+        let offered = match here.as_deref().map(|t| (t, SigningKey::parse(t))) {
+            Some((t, Ok(_))) => t.to_string(),
+            other => {
+                if let Some((_, Err(e))) = other {
+                    tracing::warn!(file = %copy.display(), error = %e, "this data dir's copy of the webhook signing key is damaged: replaced by the shared key");
+                }
+                SigningKey::generate()
+                    .map_err(|e| anyhow::anyhow!("making a webhook signing key: {e}"))?
             }
-            None => SigningKey::generate()
-                .map_err(|e| anyhow::anyhow!("making a webhook signing key: {e}"))?,
         };
         let key = store
             .shared_secret(SHARED_KEY_NAME, &offered)
             .await
             .context("reading the shared webhook signing key")?;
         if here.as_deref() != Some(key.as_str()) {
-            if here.is_some() {
+            if here.as_deref() == Some(offered.as_str()) {
                 tracing::warn!(file = %copy.display(), "this data dir's webhook signing key is not the one the centers share: replaced by it");
             }
             crate::auth::write_secret(copy, &key)?;
@@ -365,6 +367,24 @@ impl Webhooks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn centers_share_one_key_and_a_damaged_copy_is_replaced_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: crate::store::SharedStore = std::sync::Arc::new(
+            crate::store::sql::sqlite::open(&dir.path().join("db"))
+                .await
+                .unwrap(),
+        );
+        let (a, b) = (dir.path().join("a.secret"), dir.path().join("b.secret"));
+        std::fs::write(&b, "whsec_not-base64!").unwrap();
+        let ka = SigningKey::shared(&store, &a).await.unwrap();
+        let kb = SigningKey::shared(&store, &b).await.unwrap();
+        assert_eq!(ka.0, kb.0, "both centers sign alike");
+        let copy = std::fs::read_to_string(&b).unwrap();
+        assert_eq!(copy.trim(), std::fs::read_to_string(&a).unwrap().trim());
+        assert!(SigningKey::parse(&copy).is_ok(), "{copy}");
+    }
 
     fn list(e: &[&str]) -> AllowList {
         AllowList::parse(&e.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()

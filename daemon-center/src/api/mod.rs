@@ -614,6 +614,15 @@ struct NodeQuery {
     node: Option<String>,
 }
 
+/// The request's bearer token, if it sent one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 async fn admit(
     st: &AppState,
     action: Action,
@@ -621,13 +630,7 @@ async fn admit(
     parts: &mut axum::http::request::Parts,
 ) -> ApiResult<Principal> {
     let from = Peer::address(parts.extensions.get::<Peer>());
-    let token = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(token) = token else {
+    let Some(token) = bearer(&parts.headers) else {
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
             "missing bearer token: send 'Authorization: Bearer <token>' (cloudtaskctl login)",

@@ -214,11 +214,7 @@ pub async fn log(
         return stored_log(&st, &id).await;
     }
     // The gate let this credential in, so every center sharing the store takes it too.
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let bearer = super::bearer(&headers).unwrap_or_default();
     let peers = Some(st.peers.follow(&id, bearer).await);
     // Live output and the final report travel separately: output the run printed just before
     // it ended may arrive after the end. When the live stream closes, the stored log (the
@@ -250,11 +246,20 @@ pub async fn log(
             }
         },
     );
+    Ok(live_text(&st, so_far, live))
+}
+
+/// A followed log's answer: what was buffered, then `live`, until the center stops (the
+/// client reads the rest from the store later).
+fn live_text(
+    st: &AppState,
+    so_far: String,
+    live: impl Stream<Item = Result<String, Infallible>> + Send + 'static,
+) -> Response {
     let stream =
         futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(so_far) }), live);
-    // A stopping center ends the follow (the client reads the rest from the store later).
     let stream = futures_util::StreamExt::take_until(stream, st.stopping());
-    Ok(text(Body::from_stream(stream)))
+    text(Body::from_stream(stream))
 }
 
 /// The next chunk another center relayed; `None` (and no more asking) once they all ended.
@@ -297,10 +302,7 @@ async fn relayed_output(st: &AppState, run: &RunRecord) -> ApiResult<Response> {
             }
         }
     });
-    let stream =
-        futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(so_far) }), live);
-    let stream = futures_util::StreamExt::take_until(stream, st.stopping());
-    Ok(text(Body::from_stream(stream)))
+    Ok(live_text(st, so_far, live))
 }
 
 async fn stored_log(st: &AppState, id: &str) -> ApiResult<Response> {

@@ -85,6 +85,22 @@ async fn once_and_stored(c: &Center, names: &[String], marks: &std::path::Path) 
     );
 }
 
+/// Polls `/ready` until it answers `want` (within 30 s) and returns the answer's body.
+async fn readiness(c: &Center, want: StatusCode, what: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = c.api_as(None, Method::GET, "/ready", None).await;
+        if status == want {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not {what} within 30 s: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn leads(v: &Value) -> bool {
     v["leader"].as_bool().unwrap_or(false)
 }
@@ -464,21 +480,13 @@ async fn postgres_restarted_under_load_centers_and_agents_recover_and_nothing_is
     let down_at = jiff::Timestamp::now();
     pg.kill9();
     for c in [&a, &b] {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let resp = cloudtask_e2e::http()
-                .get(format!("{}/api/v1/ready", c.url))
-                .send()
-                .await
-                .unwrap();
-            if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
-                let body: Value = resp.json().await.unwrap();
-                assert_ne!(body["store"], "ok", "{body}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "still ready with the store down");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let body = readiness(
+            c,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unready with the store down",
+        )
+        .await;
+        assert_ne!(body["store"], "ok", "{body}");
     }
     let (status, body) = a.api(Method::GET, "/tasks", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
@@ -501,18 +509,7 @@ async fn postgres_restarted_under_load_centers_and_agents_recover_and_nothing_is
     let up_at = jiff::Timestamp::now();
     pg.restart();
     for c in [&a, &b] {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (status, _) = c.api(Method::GET, "/ready", None).await;
-            if status == StatusCode::OK {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not ready again after the restart"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        readiness(c, StatusCode::OK, "ready again after the restart").await;
     }
     for n in &names {
         a.wait_runs(n, Duration::from_secs(60), "a run after the restart", |r| {
